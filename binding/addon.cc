@@ -1,0 +1,50 @@
+// The module's export table. Each concern registers its functions here.
+#include <napi.h>
+
+#include "common.h"
+#include "runtime.h"
+
+namespace pairloss_binding {
+
+void init_ops(Napi::Env env, Napi::Object exports);
+void init_losses(Napi::Env env, Napi::Object exports);
+
+namespace {
+
+Napi::Value CudaIsAvailable(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), pairloss::cuda_is_available());
+}
+Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), pairloss::cuda_device_count());
+}
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), pairloss::get_num_threads());
+}
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "n must be a number");
+  pairloss::set_num_threads(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  exports.Set("torchVersion", Napi::String::New(env, pairloss::torch_version()));
+  exports.Set("hasGloo", Napi::Boolean::New(env, pairloss::has_gloo()));
+  exports.Set("hasNccl", Napi::Boolean::New(env, pairloss::has_nccl()));
+  exports.Set("cudaIsAvailable", Napi::Function::New<guarded<CudaIsAvailable>>(env, "cudaIsAvailable"));
+  exports.Set("cudaDeviceCount", Napi::Function::New<guarded<CudaDeviceCount>>(env, "cudaDeviceCount"));
+  exports.Set("getNumThreads", Napi::Function::New<guarded<GetNumThreads>>(env, "getNumThreads"));
+  exports.Set("setNumThreads", Napi::Function::New<guarded<SetNumThreads>>(env, "setNumThreads"));
+  init_ops(env, exports);
+  init_losses(env, exports);
+  return exports;
+}
+
+}  // namespace pairloss_binding
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  return pairloss_binding::init(env, exports);
+}
+
+NODE_API_MODULE(pairloss, InitModule)

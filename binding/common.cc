@@ -1,0 +1,206 @@
+#include "common.h"
+
+#include <c10/util/Exception.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "errors.h"
+
+namespace pairloss_binding {
+
+namespace {
+
+[[noreturn]] void type_error(Napi::Env env, const std::string& message) {
+  throw Napi::TypeError::New(env, message);
+}
+[[noreturn]] void range_error(Napi::Env env, const std::string& message) {
+  throw Napi::RangeError::New(env, message);
+}
+
+std::vector<int64_t> shape_from_js(Napi::Env env, const Napi::Value& value, const char* name) {
+  if (!value.IsArray()) type_error(env, std::string(name) + ".shape must be an array of integers");
+  auto array = value.As<Napi::Array>();
+  std::vector<int64_t> shape;
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    Napi::Value v = array.Get(i);
+    if (!v.IsNumber()) type_error(env, std::string(name) + ".shape must be an array of integers");
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0) || d != std::floor(d) || d > 9007199254740991.0) {
+      range_error(env, std::string(name) + ".shape must hold integers >= 0");
+    }
+    shape.push_back(static_cast<int64_t>(d));
+  }
+  return shape;
+}
+
+// Elements of a shape, or -1 on overflow.
+int64_t checked_numel(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t s : shape) {
+    if (s != 0 && n > std::numeric_limits<int64_t>::max() / s) return -1;
+    n *= s;
+  }
+  return n;
+}
+
+void finalize_tensor(Napi::Env env, void* /*data*/, at::Tensor* holder) {
+  const int64_t bytes = static_cast<int64_t>(holder->nbytes());
+  delete holder;
+  Napi::MemoryManagement::AdjustExternalMemory(env, -bytes);
+}
+
+}  // namespace
+
+at::Tensor tensor_from_js(const Napi::Value& value, const char* name) {
+  Napi::Env env = value.Env();
+  if (!value.IsObject()) type_error(env, std::string(name) + " must be a tensor");
+  auto obj = value.As<Napi::Object>();
+  Napi::Value data = obj.Get("data");
+  if (!data.IsTypedArray()) type_error(env, std::string(name) + ".data must be a Float32Array or Float64Array");
+  auto typed = data.As<Napi::TypedArray>();
+  at::ScalarType dtype;
+  size_t element_size;
+  switch (typed.TypedArrayType()) {
+    case napi_float32_array: dtype = at::kFloat; element_size = 4; break;
+    case napi_float64_array: dtype = at::kDouble; element_size = 8; break;
+    default: type_error(env, std::string(name) + ".data must be a Float32Array or Float64Array");
+  }
+  Napi::ArrayBuffer buffer = typed.ArrayBuffer();
+  if (buffer.IsDetached()) range_error(env, std::string(name) + ".data is a detached buffer");
+  std::vector<int64_t> shape = shape_from_js(env, obj.Get("shape"), name);
+  const int64_t numel = checked_numel(shape);
+  if (numel < 0 || static_cast<size_t>(numel) != typed.ElementLength()) {
+    range_error(env, std::string(name) + " has " + std::to_string(typed.ElementLength()) +
+                         " elements but its shape needs " + (numel < 0 ? std::string("more than 2^63") : std::to_string(numel)));
+  }
+  auto* base = static_cast<uint8_t*>(buffer.Data()) + typed.ByteOffset();
+  if (numel == 0) return at::empty(shape, at::TensorOptions().dtype(dtype));
+  if (reinterpret_cast<uintptr_t>(base) % element_size != 0) {
+    // V8 keeps typed arrays aligned; a misaligned view would be a copy.
+    return at::from_blob(base, shape, at::TensorOptions().dtype(at::kByte)).clone().view(dtype);
+  }
+  return at::from_blob(base, shape, at::TensorOptions().dtype(dtype));
+}
+
+at::Tensor indices_from_js(const Napi::Value& value, const char* name) {
+  Napi::Env env = value.Env();
+  if (!value.IsTypedArray()) type_error(env, std::string(name) + " must be an Int32Array, BigInt64Array or number[]");
+  auto typed = value.As<Napi::TypedArray>();
+  Napi::ArrayBuffer buffer = typed.ArrayBuffer();
+  if (buffer.IsDetached()) range_error(env, std::string(name) + " is a detached buffer");
+  auto* base = static_cast<uint8_t*>(buffer.Data()) + typed.ByteOffset();
+  const int64_t n = static_cast<int64_t>(typed.ElementLength());
+  if (n == 0) return at::empty({0}, at::kLong);
+  switch (typed.TypedArrayType()) {
+    case napi_int32_array: return at::from_blob(base, {n}, at::kInt).to(at::kLong);
+    case napi_bigint64_array: return at::from_blob(base, {n}, at::kLong);
+    default: type_error(env, std::string(name) + " must be an Int32Array, BigInt64Array or number[]");
+  }
+}
+
+Napi::Object tensor_to_js(Napi::Env env, at::Tensor t) {
+  if (t.device().type() != at::kCPU) t = t.to(at::kCPU);
+  // The buffer must own its memory alone: one ArrayBuffer per allocation.
+  const bool owns = t.is_contiguous() && t.storage_offset() == 0 &&
+                    t.storage().nbytes() == t.nbytes() && t.storage().use_count() == 1;
+  if (!owns) t = t.clone(at::MemoryFormat::Contiguous);
+  std::vector<int64_t> sizes(t.sizes().begin(), t.sizes().end());
+  const size_t bytes = t.nbytes();
+  const bool is_double = t.scalar_type() == at::kDouble;
+  if (!is_double && t.scalar_type() != at::kFloat) t = t.to(at::kFloat);
+
+  Napi::ArrayBuffer buffer;
+  if (bytes == 0) {
+    buffer = Napi::ArrayBuffer::New(env, 0);
+  } else {
+    auto* holder = new at::Tensor(t);
+    napi_value raw;
+    napi_status status = napi_create_external_arraybuffer(
+        env, holder->data_ptr(), bytes,
+        [](napi_env e, void* data, void* hint) {
+          finalize_tensor(Napi::Env(e), data, static_cast<at::Tensor*>(hint));
+        },
+        holder, &raw);
+    if (status == napi_ok) {
+      buffer = Napi::ArrayBuffer(env, raw);
+      Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes));
+    } else {
+      // External buffers refused (some embedders): copy instead.
+      delete holder;
+      buffer = Napi::ArrayBuffer::New(env, bytes);
+      std::memcpy(buffer.Data(), t.data_ptr(), bytes);
+    }
+  }
+  const size_t length = bytes / (is_double ? 8 : 4);
+  Napi::Value data = is_double ? Napi::Value(Napi::Float64Array::New(env, length, buffer, 0))
+                               : Napi::Value(Napi::Float32Array::New(env, length, buffer, 0));
+  Napi::Array shape = Napi::Array::New(env, sizes.size());
+  for (size_t i = 0; i < sizes.size(); ++i) shape.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(sizes[i])));
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("data", data);
+  out.Set("shape", shape);
+  return out;
+}
+
+double get_number(const Napi::Object& o, const char* key, double fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsNumber()) type_error(o.Env(), std::string(key) + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+bool get_bool(const Napi::Object& o, const char* key, bool fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsBoolean()) type_error(o.Env(), std::string(key) + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+std::string get_string(const Napi::Object& o, const char* key, const std::string& fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsString()) type_error(o.Env(), std::string(key) + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+Napi::Object get_options(const Napi::CallbackInfo& info, size_t index) {
+  if (info.Length() <= index || info[index].IsUndefined()) return Napi::Object::New(info.Env());
+  if (!info[index].IsObject()) type_error(info.Env(), "options must be an object");
+  return info[index].As<Napi::Object>();
+}
+
+void CapturedError::capture() {
+  try {
+    throw;
+  } catch (const pairloss::ArgumentError& e) {
+    kind = e.kind() == pairloss::ArgumentError::Kind::Type ? Kind::Type : Kind::Range;
+    message = e.what();
+  } catch (const c10::Error& e) {
+    kind = Kind::Plain;
+    message = e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    kind = Kind::Plain;
+    message = e.what();
+  } catch (...) {
+    kind = Kind::Plain;
+    message = "unknown native error";
+  }
+}
+
+Napi::Error CapturedError::to_js(Napi::Env env) const {
+  switch (kind) {
+    case Kind::Type: return Napi::TypeError::New(env, message);
+    case Kind::Range: return Napi::RangeError::New(env, message);
+    default: return Napi::Error::New(env, message);
+  }
+}
+
+void rethrow_as_js(Napi::Env env) {
+  CapturedError e;
+  e.capture();
+  throw e.to_js(env);
+}
+
+}  // namespace pairloss_binding

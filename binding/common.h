@@ -1,0 +1,58 @@
+// Shared glue: JS values <-> at::Tensor, option readers, and the one place
+// where C++ exceptions become JS errors.
+#pragma once
+
+#include <napi.h>
+#include <ATen/ATen.h>
+
+#include <string>
+#include <vector>
+
+namespace pairloss_binding {
+
+// A JS tensor as lib/ hands it over: { data: Float32Array | Float64Array, shape: number[] }.
+// Returns a CPU tensor over the typed array's memory (no copy). The caller
+// keeps the JS object alive while the tensor is in use.
+at::Tensor tensor_from_js(const Napi::Value& value, const char* name);
+
+// Class indices: Int32Array | BigInt64Array (lib/ converts number[] first). A
+// view for BigInt64Array, a widening copy for Int32Array.
+at::Tensor indices_from_js(const Napi::Value& value, const char* name);
+
+// A CPU result as { data, shape }: the typed array views an external
+// ArrayBuffer that owns the tensor (freed by its finalizer after GC). A copy
+// where the tensor does not own its memory alone or external buffers are refused.
+Napi::Object tensor_to_js(Napi::Env env, at::Tensor tensor);
+
+// Option readers: undefined -> fallback; a wrong type -> TypeError naming the option.
+double get_number(const Napi::Object& o, const char* key, double fallback);
+bool get_bool(const Napi::Object& o, const char* key, bool fallback);
+std::string get_string(const Napi::Object& o, const char* key, const std::string& fallback);
+Napi::Object get_options(const Napi::CallbackInfo& info, size_t index);
+
+// Rethrows the current C++ exception as a JS error: pairloss::ArgumentError ->
+// TypeError / RangeError, c10::Error -> Error with LibTorch's message (no backtrace).
+[[noreturn]] void rethrow_as_js(Napi::Env env);
+
+// An error message and the JS class it becomes, for worker threads that
+// cannot touch JS values.
+struct CapturedError {
+  enum class Kind { None, Type, Range, Plain } kind = Kind::None;
+  std::string message;
+  void capture();  // from the current exception
+  Napi::Error to_js(Napi::Env env) const;
+};
+
+// Wraps a binding function so that no C++ exception escapes to N-API raw.
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+Napi::Value guarded(const Napi::CallbackInfo& info) {
+  try {
+    return F(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    rethrow_as_js(info.Env());
+  }
+}
+
+}  // namespace pairloss_binding

@@ -1,0 +1,64 @@
+// Runs a computation on the libuv pool and settles a Promise with it. The
+// inputs are owned by the closure (lib/ hands async calls copies), so nothing
+// the caller does afterwards can reach the worker's memory.
+#pragma once
+
+#include <napi.h>
+
+#include <functional>
+
+#include "common.h"
+
+namespace pairloss_binding {
+
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  using Work = std::function<void()>;
+  using Finish = std::function<Napi::Value(Napi::Env)>;
+
+  // Queues the worker and returns its Promise.
+  static Napi::Promise Start(Napi::Env env, Work work, Finish finish) {
+    auto* worker = new PromiseWorker(env, std::move(work), std::move(finish));
+    Napi::Promise promise = worker->deferred_.Promise();
+    worker->Queue();
+    return promise;
+  }
+
+ protected:
+  void Execute() override {
+    try {
+      work_();
+    } catch (...) {
+      error_.capture();
+      SetError(error_.message);
+    }
+  }
+
+  void OnOK() override {
+    try {
+      deferred_.Resolve(finish_(Env()));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    } catch (...) {
+      CapturedError e;
+      e.capture();
+      deferred_.Reject(e.to_js(Env()).Value());
+    }
+  }
+
+  void OnError(const Napi::Error&) override { deferred_.Reject(error_.to_js(Env()).Value()); }
+
+ private:
+  PromiseWorker(Napi::Env env, Work work, Finish finish)
+      : Napi::AsyncWorker(env, "pairloss"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)),
+        finish_(std::move(finish)) {}
+
+  Napi::Promise::Deferred deferred_;
+  Work work_;
+  Finish finish_;
+  CapturedError error_;
+};
+
+}  // namespace pairloss_binding

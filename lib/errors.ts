@@ -1,0 +1,49 @@
+/**
+ * One place for bad-argument errors: TypeError for a wrong type, RangeError
+ * for a wrong value or shape, each naming the argument, what was expected and
+ * what was received (after sharp's `lib/is.js`).
+ */
+
+/** A short description of a received value for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} of length ${(value as unknown as { length?: number }).length ?? value.byteLength}`;
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'object') return `an object (${(value as object).constructor?.name ?? 'Object'})`;
+  return typeof value;
+}
+
+/** `name` has the wrong type: a TypeError. */
+export function invalidType(name: string, expected: string, actual: unknown): TypeError {
+  return new TypeError(`Expected ${expected} for ${name} but received ${describe(actual)}`);
+}
+
+/** `name` has a wrong value, size or shape: a RangeError. */
+export function invalidValue(name: string, expected: string, actual: unknown): RangeError {
+  return new RangeError(`Expected ${expected} for ${name} but received ${describe(actual)}`);
+}
+
+/** A RangeError with a message of its own, still naming the argument first. */
+export function rangeError(name: string, message: string): RangeError {
+  return new RangeError(`${name}: ${message}`);
+}
+
+/**
+ * Keeps the caller's stack on errors that come back from native code (the
+ * native frames say nothing useful): `const restore = keepStack(); … .catch(restore)`.
+ */
+export function keepStack(): (error: unknown) => never {
+  const caller = new Error();
+  return (error: unknown): never => {
+    if (error instanceof Error && caller.stack) {
+      const frames = caller.stack.split('\n').slice(1).join('\n');
+      error.stack = `${error.name}: ${error.message}\n${frames}`;
+    }
+    throw error;
+  };
+}

@@ -1,0 +1,12 @@
+/**
+ * pairloss: contrastive and self-supervised losses for Node.js on LibTorch,
+ * with PyTorch's exact numerics.
+ * @packageDocumentation
+ */
+export { Tensor, tensor } from './tensor';
+export type { DType, FloatArray, Indices, TensorLike } from './tensor';
+export { normalize, matmul, crossEntropy, batchNorm1d, cosineSimilarity } from './ops';
+export type { CrossEntropyOptions } from './ops';
+export { npairsLoss, npairsLossAsync, correlationLoss, correlationLossAsync } from './losses';
+export type { NpairsOptions, NpairsResult, CorrelationOptions, CorrelationResult, GroupLike } from './losses';
+export { version, torchVersion, cuda, backends, getNumThreads, setNumThreads } from './runtime';

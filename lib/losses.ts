@@ -1,0 +1,296 @@
+/**
+ * The losses, value and gradient in one call: N-pairs (InfoNCE / CLIP) over a
+ * similarity matrix, and the Barlow Twins correlation loss.
+ */
+import { binding, RawCorrelationResult, RawIndices, RawNpairsResult, RawOptions, RawTensor } from './binding';
+import { keepStack, rangeError } from './errors';
+import { boolOption, enumOption, numberOption, optionsObject } from './options';
+import {
+  checkDevice, checkMatrix, checkSameKind, indices, isIndices, operand, partnerDType, Indices, Operand, Tensor, TensorLike,
+} from './tensor';
+
+/** A process group as the losses take it (see `ProcessGroup`). */
+export interface GroupLike {
+  readonly rank: number;
+  readonly worldSize: number;
+}
+
+/** Options of {@link npairsLoss}. Every option has the default shown. */
+export interface NpairsOptions {
+  /** Row i's class: default `i` (the identity target). Class indices (N values in [0, M)) or an `[N, M]` probability matrix. */
+  target?: Indices | TensorLike;
+  /** logits = similarity / temperature; > 0. Default 1. */
+  temperature?: number;
+  /** Mean of the row-wise and column-wise cross entropies, as CLIP (needs M = N). Default false. */
+  symmetric?: boolean;
+  /** Label smoothing of the cross entropy, in [0, 1]. Default 0. */
+  labelSmoothing?: number;
+  /** `'mean'` (default) or `'sum'` over rows. */
+  reduction?: 'mean' | 'sum';
+  /** `'cosine'` (default; normalised rows) or `'dot'` (Sohn's unnormalised inner products). */
+  similarity?: 'cosine' | 'dot';
+  /** Sohn's L2 penalty `0.25·l2Reg·(mean‖x1_i‖² + mean‖x2_j‖²)`; default 0 (the paper: 0.002). */
+  l2Reg?: number;
+  /** Lower bound of the norms in normalize. Default 1e-12. */
+  eps?: number;
+  /** Compute grad1, grad2 and gradTemperature. Default true. */
+  grad?: boolean;
+  /** Also return the `[N, M]` similarity matrix. Default false. */
+  returnSimilarity?: boolean;
+  /** NaN or ±Infinity in x1/x2 is a RangeError (default false: PyTorch's NaN result). */
+  checkFinite?: boolean;
+  /** Where to compute; default: the inputs' device. */
+  device?: string;
+  /** A process group: the loss over the global batch (open_clip's ClipLoss semantics). */
+  group?: GroupLike;
+  /** Under a group: each rank's logits are its rows against all columns. Default true. */
+  localLoss?: boolean;
+  /** Under a group: gradients flow through the gathered embeddings. Default true. */
+  gatherWithGrad?: boolean;
+}
+
+/** Result of {@link npairsLoss}. */
+export interface NpairsResult {
+  /** The loss (under a group: the global loss, the same on every rank). */
+  loss: number;
+  /** ∂loss/∂x1, `[N, D]` (when `grad`). */
+  grad1?: Tensor;
+  /** ∂loss/∂x2, `[M, D]` (when `grad`). */
+  grad2?: Tensor;
+  /** ∂loss/∂temperature (when `grad`), to learn the temperature as CLIP learns its logit scale. */
+  gradTemperature?: number;
+  /** The `[N, M]` similarity matrix (when `returnSimilarity`). */
+  similarity?: Tensor;
+}
+
+/** Options of {@link correlationLoss}. Every option has the default shown. */
+export interface CorrelationOptions {
+  /** Weight of the off-diagonal term. Default 5e-3. */
+  lambda?: number;
+  /** Final scale of the loss. Default 0.025. */
+  scale?: number;
+  /** eps of the batch normalisation. Default 1e-5. */
+  eps?: number;
+  /**
+   * `'samples'` (default, the seed exactly: BatchNorm1d(N) on z.T, corr `[N, N]`;
+   * the diagonal only reaches 1 when D = N) or `'features'` (Barlow Twins:
+   * BatchNorm1d(D) on z, corr `[D, D]`).
+   */
+  mode?: 'samples' | 'features';
+  /** Compute grad1 and grad2. Default true. */
+  grad?: boolean;
+  /** NaN or ±Infinity in z1/z2 is a RangeError (default false). */
+  checkFinite?: boolean;
+  /** Where to compute; default: the inputs' device. */
+  device?: string;
+  /** A process group: corr is all-reduced (sum) and divided by the world size, as the seed does. */
+  group?: GroupLike;
+  /** `'features'` mode under a group: batch statistics over the global batch. Default false. */
+  syncBatchNorm?: boolean;
+}
+
+/** Result of {@link correlationLoss}. */
+export interface CorrelationResult {
+  /** `scale · (onDiagonal + lambda · offDiagonal)`. */
+  loss: number;
+  /** Σ_i (C_ii − 1)², before lambda and scale. */
+  onDiagonal: number;
+  /** Σ_{i≠j} C_ij², before lambda and scale. */
+  offDiagonal: number;
+  /** ∂loss/∂z1, `[N, D]` (when `grad`). */
+  grad1?: Tensor;
+  /** ∂loss/∂z2, `[N, D]` (when `grad`). */
+  grad2?: Tensor;
+}
+
+const NPAIRS_KEYS = [
+  'target', 'temperature', 'symmetric', 'labelSmoothing', 'reduction', 'similarity', 'l2Reg', 'eps', 'grad',
+  'returnSimilarity', 'checkFinite', 'device', 'group', 'localLoss', 'gatherWithGrad',
+] as const;
+const CORRELATION_KEYS = ['lambda', 'scale', 'eps', 'mode', 'grad', 'checkFinite', 'device', 'group', 'syncBatchNorm'] as const;
+
+interface Prepared {
+  a: Operand;
+  b: Operand;
+  options: RawOptions;
+  device: string;
+}
+
+function pair(x1: unknown, x2: unknown, n1: string, n2: string): [Operand, Operand] {
+  const dtype = partnerDType(x1, x2);
+  const a = operand(x1, n1, dtype);
+  const b = operand(x2, n2, dtype);
+  checkMatrix(a, n1);
+  checkMatrix(b, n2);
+  checkSameKind(a, b, n1, n2);
+  if (a.shape[1] !== b.shape[1]) throw rangeError(n2, `must have D = ${a.shape[1]} columns like ${n1}, got ${b.shape[1]}`);
+  if (a.shape[0] === 0) throw rangeError(n1, 'an empty batch (N = 0); expected at least one row');
+  if (b.shape[0] === 0) throw rangeError(n2, 'an empty batch (0 rows); expected at least one row');
+  return [a, b];
+}
+
+function group(o: Record<string, unknown>): GroupLike | undefined {
+  const g = o.group;
+  if (g === undefined) return undefined;
+  if (g === null || typeof g !== 'object' || typeof (g as GroupLike).worldSize !== 'number') {
+    throw new TypeError(`Expected a ProcessGroup for group but received ${g === null ? 'null' : typeof g}`);
+  }
+  return g as GroupLike;
+}
+
+function prepareNpairs(x1: unknown, x2: unknown, opts: unknown): Prepared {
+  const o = optionsObject(opts, NPAIRS_KEYS);
+  const [a, b] = pair(x1, x2, 'x1', 'x2');
+  const [n, m] = [a.shape[0], b.shape[0]];
+  const options: RawOptions = {
+    temperature: numberOption(o, 'temperature', 1, { min: 0, above: true }),
+    symmetric: boolOption(o, 'symmetric', false),
+    labelSmoothing: numberOption(o, 'labelSmoothing', 0, { min: 0, max: 1 }),
+    reduction: enumOption(o, 'reduction', ['mean', 'sum'] as const, 'mean'),
+    similarity: enumOption(o, 'similarity', ['cosine', 'dot'] as const, 'cosine'),
+    l2Reg: numberOption(o, 'l2Reg', 0, { min: 0 }),
+    eps: numberOption(o, 'eps', 1e-12, { min: 0, above: true }),
+    grad: boolOption(o, 'grad', true),
+    returnSimilarity: boolOption(o, 'returnSimilarity', false),
+    checkFinite: boolOption(o, 'checkFinite', false),
+    localLoss: boolOption(o, 'localLoss', true),
+    gatherWithGrad: boolOption(o, 'gatherWithGrad', true),
+  };
+  const device = o.device === undefined ? a.device : checkDevice(o.device);
+  options.device = device;
+  const g = group(o);
+  if (g) options.group = g;
+  if (o.target === undefined) {
+    if (!g && m < n) throw rangeError('x2', `needs at least as many rows as x1 (M >= N) for the default target, got N = ${n}, M = ${m}`);
+  } else if (isIndices(o.target)) {
+    options.target = indices(o.target, 'target', n, m) as RawIndices;
+  } else {
+    const t = operand(o.target, 'target', a.dtype);
+    checkSameKind(a, t, 'x1', 'target');
+    if (t.shape.length !== 2 || t.shape[0] !== n || t.shape[1] !== m) {
+      throw rangeError('target', `a probability target must be [N, M] = [${n}, ${m}], got [${t.shape}]`);
+    }
+    options.target = { data: t.data, shape: t.shape } as RawTensor;
+  }
+  if (options.symmetric && m !== n && !g) {
+    throw rangeError('symmetric', `needs as many rows in x2 as in x1, got N = ${n}, M = ${m}`);
+  }
+  return { a, b, options, device };
+}
+
+function prepareCorrelation(z1: unknown, z2: unknown, opts: unknown): Prepared {
+  const o = optionsObject(opts, CORRELATION_KEYS);
+  const [a, b] = pair(z1, z2, 'z1', 'z2');
+  if (a.shape[0] !== b.shape[0]) throw rangeError('z2', `must have N = ${a.shape[0]} rows like z1, got ${b.shape[0]}`);
+  const mode = enumOption(o, 'mode', ['samples', 'features'] as const, 'samples');
+  const [n, d] = a.shape;
+  if (mode === 'samples' && d < 2) {
+    throw rangeError('z1', `mode 'samples' standardises each sample over its D features and needs D >= 2, got D = ${d}`);
+  }
+  const g = group(o);
+  if (mode === 'features' && n < 2 && !g) {
+    throw rangeError('z1', `mode 'features' standardises each feature over the batch and needs N >= 2, got N = ${n}`);
+  }
+  const options: RawOptions = {
+    lambda: numberOption(o, 'lambda', 5e-3),
+    scale: numberOption(o, 'scale', 0.025),
+    eps: numberOption(o, 'eps', 1e-5, { min: 0, above: true }),
+    mode,
+    grad: boolOption(o, 'grad', true),
+    checkFinite: boolOption(o, 'checkFinite', false),
+    syncBatchNorm: boolOption(o, 'syncBatchNorm', false),
+  };
+  const device = o.device === undefined ? a.device : checkDevice(o.device);
+  options.device = device;
+  if (g) options.group = g;
+  return { a, b, options, device };
+}
+
+function raw(x: Operand): RawTensor {
+  return { data: x.data, shape: x.shape };
+}
+
+function tensorOf(x: RawTensor | undefined, device: string): Tensor | undefined {
+  return x === undefined ? undefined : Tensor.fromRaw(x, device);
+}
+
+function npairsResult(r: RawNpairsResult, device: string): NpairsResult {
+  const out: NpairsResult = { loss: r.loss };
+  if (r.grad1) out.grad1 = tensorOf(r.grad1, device);
+  if (r.grad2) out.grad2 = tensorOf(r.grad2, device);
+  if (r.gradTemperature !== undefined) out.gradTemperature = r.gradTemperature;
+  if (r.similarity) out.similarity = tensorOf(r.similarity, device);
+  return out;
+}
+
+function correlationResult(r: RawCorrelationResult, device: string): CorrelationResult {
+  const out: CorrelationResult = { loss: r.loss, onDiagonal: r.onDiagonal, offDiagonal: r.offDiagonal };
+  if (r.grad1) out.grad1 = tensorOf(r.grad1, device);
+  if (r.grad2) out.grad2 = tensorOf(r.grad2, device);
+  return out;
+}
+
+/**
+ * The N-pairs / InfoNCE loss of two batches of embeddings and its gradients:
+ * cross entropy of `similarity(x1, x2) / temperature` against row i -> class i
+ * (the seed's `NPairsLoss` with `torch.eye(N)`), or CLIP's symmetric version.
+ * Matches PyTorch autograd (float32: rtol 1e-5 / atol 1e-6; float64: 1e-10).
+ * Runs on the calling thread; see {@link npairsLossAsync}.
+ *
+ * @param x1 - `[N, D]` embeddings (float32 or float64).
+ * @param x2 - `[M, D]` embeddings of the same dtype (M >= N: extra negatives).
+ * @throws TypeError for a wrong type or mixed dtypes; RangeError for mismatched D, an empty batch,
+ *   a bad option value or a target out of range.
+ * @example
+ * const { loss, grad1, grad2 } = npairsLoss(x1, x2, { temperature: 0.07, symmetric: true });
+ */
+export function npairsLoss(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions): NpairsResult {
+  const p = prepareNpairs(x1, x2, opts);
+  return npairsResult(binding().npairsLoss(raw(p.a), raw(p.b), p.options, false), p.device);
+}
+
+/**
+ * {@link npairsLoss} computed on a worker thread, off the event loop. The
+ * inputs are copied when the call is made (O(N·D)), so later writes to them
+ * do not change the result and they may be dropped or transferred at once.
+ * Bad arguments reject the Promise with the same errors.
+ * @example
+ * const { loss } = await npairsLossAsync(x1, x2, { symmetric: true });
+ */
+export async function npairsLossAsync(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions): Promise<NpairsResult> {
+  const restore = keepStack();
+  const p = prepareNpairs(x1, x2, opts);
+  const result = await binding().npairsLoss(raw(p.a), raw(p.b), p.options, true).catch(restore);
+  return npairsResult(result, p.device);
+}
+
+/**
+ * The Barlow Twins correlation loss of two views and its gradients:
+ * `scale · Σ_ij w_ij (C_ij − δ_ij)²` with `w_ii = 1`, `w_ij = lambda`, where C is
+ * the correlation matrix of the batch-normalised views (the seed's
+ * `correlation_loss_func` in `'samples'` mode).
+ *
+ * @param z1 - `[N, D]` projections of view 1.
+ * @param z2 - `[N, D]` projections of view 2 (same dtype).
+ * @throws TypeError for a wrong type or mixed dtypes; RangeError for mismatched shapes, an empty batch,
+ *   D < 2 in 'samples' mode, N < 2 in 'features' mode, or a bad option value.
+ * @example
+ * const { loss, onDiagonal, offDiagonal, grad1 } = correlationLoss(z1, z2, { mode: 'features' });
+ */
+export function correlationLoss(z1: TensorLike, z2: TensorLike, opts?: CorrelationOptions): CorrelationResult {
+  const p = prepareCorrelation(z1, z2, opts);
+  return correlationResult(binding().correlationLoss(raw(p.a), raw(p.b), p.options, false), p.device);
+}
+
+/**
+ * {@link correlationLoss} on a worker thread, off the event loop (inputs are
+ * copied at the call, as in {@link npairsLossAsync}).
+ * @example
+ * const { loss } = await correlationLossAsync(z1, z2);
+ */
+export async function correlationLossAsync(z1: TensorLike, z2: TensorLike, opts?: CorrelationOptions): Promise<CorrelationResult> {
+  const restore = keepStack();
+  const p = prepareCorrelation(z1, z2, opts);
+  const result = await binding().correlationLoss(raw(p.a), raw(p.b), p.options, true).catch(restore);
+  return correlationResult(result, p.device);
+}

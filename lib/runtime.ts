@@ -1,0 +1,48 @@
+/**
+ * Versions, CUDA and threads of the LibTorch underneath.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { binding, packageRoot } from './binding';
+import { invalidType, invalidValue } from './errors';
+
+/** pairloss's version. */
+export const version: string = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')).version;
+
+/** The LibTorch version the addon was built against, e.g. `'1.13.0'`. */
+export const torchVersion: string = binding().torchVersion;
+
+/** CUDA as LibTorch sees it. */
+export const cuda = {
+  /** True when LibTorch has CUDA and a device is visible. */
+  isAvailable(): boolean {
+    return binding().cudaIsAvailable();
+  },
+  /** Number of visible CUDA devices (0 without CUDA). */
+  deviceCount(): number {
+    return binding().cudaDeviceCount();
+  },
+};
+
+/** Distributed backends this build carries. */
+export const backends = {
+  gloo: binding().hasGloo,
+  nccl: binding().hasNccl,
+};
+
+/** LibTorch's intra-op thread count (shared by every call in this process). */
+export function getNumThreads(): number {
+  return binding().getNumThreads();
+}
+
+/**
+ * Sets LibTorch's intra-op thread count for this process.
+ * @throws TypeError if `n` is not a number; RangeError unless it is an integer >= 1.
+ * @example
+ * setNumThreads(2);
+ */
+export function setNumThreads(n: number): void {
+  if (typeof n !== 'number') throw invalidType('n', 'an integer >= 1', n);
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw invalidValue('n', 'an integer in [1, 1024]', n);
+  binding().setNumThreads(n);
+}

@@ -1,0 +1,306 @@
+/**
+ * Tensors: a shape over a Float32Array or Float64Array. On CPU a tensor is a
+ * view of its array (no copy either way); results of pairloss own their
+ * memory through an external ArrayBuffer that frees it after GC.
+ */
+import { binding, RawIndices, RawTensor } from './binding';
+import { describe, invalidType, invalidValue, rangeError } from './errors';
+
+/** Element type of a tensor. */
+export type DType = 'float32' | 'float64';
+
+/** The typed arrays a tensor can view. */
+export type FloatArray = Float32Array | Float64Array;
+
+/**
+ * Anything a tensor argument accepts: a {@link Tensor}, a plain
+ * `{ data, shape }` pair, or a rectangular nested array (float32, or float64
+ * when the other input is float64).
+ */
+export type TensorLike = Tensor | { data: FloatArray; shape: readonly number[] } | number[][];
+
+/** Class indices for cross entropy targets. */
+export type Indices = Int32Array | BigInt64Array | readonly number[];
+
+const DEVICE = /^(cpu|cuda(:\d{1,4})?)$/;
+
+/** True when an ArrayBuffer has been detached (transferred or freed). */
+export function isDetached(buffer: ArrayBufferLike): boolean {
+  const b = buffer as ArrayBufferLike & { detached?: boolean };
+  if (typeof b.detached === 'boolean') return b.detached;
+  try {
+    // Constructing a view on a detached buffer throws.
+    new Uint8Array(buffer, 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** Checks a device string; CUDA on a build or machine without it is a RangeError. */
+export function checkDevice(device: unknown, name = 'device'): string {
+  if (typeof device !== 'string') throw invalidType(name, "a device string ('cpu', 'cuda', 'cuda:N')", device);
+  if (!DEVICE.test(device)) throw invalidValue(name, "'cpu', 'cuda' or 'cuda:N'", device);
+  if (device !== 'cpu') {
+    const b = binding();
+    if (!b.cudaIsAvailable()) {
+      throw rangeError(name, `'${device}' is not available: LibTorch ${b.torchVersion} here has no usable CUDA device`);
+    }
+    const index = device === 'cuda' ? 0 : Number(device.slice(5));
+    if (index >= b.cudaDeviceCount()) {
+      throw rangeError(name, `'${device}' does not exist: ${b.cudaDeviceCount()} CUDA device(s) visible`);
+    }
+  }
+  return device === 'cuda' ? 'cuda:0' : device;
+}
+
+function checkShape(shape: unknown, name: string): number[] {
+  if (!Array.isArray(shape)) throw invalidType(`${name}.shape`, 'an array of integers', shape);
+  return shape.map((s, i) => {
+    if (typeof s !== 'number') throw invalidType(`${name}.shape[${i}]`, 'an integer', s);
+    if (!Number.isSafeInteger(s) || s < 0) throw invalidValue(`${name}.shape[${i}]`, 'an integer >= 0', s);
+    return s;
+  });
+}
+
+function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+function checkData(data: unknown, name: string): FloatArray {
+  if (!(data instanceof Float32Array) && !(data instanceof Float64Array)) {
+    throw invalidType(`${name}.data`, 'a Float32Array or Float64Array', data);
+  }
+  if (isDetached(data.buffer)) throw rangeError(name, 'its data is a detached ArrayBuffer');
+  return data;
+}
+
+/**
+ * A tensor: `shape` over a Float32Array or Float64Array. Immutable in shape;
+ * the memory is shared with the array it was made from.
+ *
+ * @example
+ * const x = Tensor.from(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
+ * x.shape;   // [2, 3]
+ * x.data();  // the same Float32Array, no copy
+ */
+export class Tensor {
+  /** Sizes of each dimension. */
+  readonly shape: readonly number[];
+  /** `'float32'` or `'float64'`. */
+  readonly dtype: DType;
+  /** Where computations on this tensor run: `'cpu'` or `'cuda:N'`. */
+  readonly device: string;
+  #data: FloatArray | undefined;
+
+  private constructor(data: FloatArray, shape: number[], device: string) {
+    this.#data = data;
+    this.shape = Object.freeze(shape);
+    this.dtype = data instanceof Float64Array ? 'float64' : 'float32';
+    this.device = device;
+  }
+
+  /**
+   * A tensor viewing `data` (no copy: later writes to `data` are seen).
+   * @param data - Float32Array or Float64Array with `product(shape)` elements.
+   * @param shape - non-negative integer sizes.
+   * @param opts.device - `'cpu'` (default), `'cuda'` or `'cuda:N'`.
+   * @throws TypeError if `data` is not a Float32Array/Float64Array or `shape` not an integer array.
+   * @throws RangeError if the sizes do not match the data's length, the buffer is detached, or the device is unavailable.
+   * @example
+   * const t = Tensor.from(new Float64Array(6), [3, 2]);
+   */
+  static from(data: FloatArray, shape: readonly number[], opts: { device?: string } = {}): Tensor {
+    const checked = checkData(data, 'data');
+    const dims = checkShape(shape, 'shape');
+    if (numel(dims) !== checked.length) {
+      throw rangeError('shape', `[${dims.join(', ')}] needs ${numel(dims)} elements but data has ${checked.length}`);
+    }
+    if (opts === null || typeof opts !== 'object') throw invalidType('opts', 'an object', opts);
+    return new Tensor(checked, dims, checkDevice(opts.device ?? 'cpu', 'opts.device'));
+  }
+
+  /** @internal Wraps a native result (it owns its memory). */
+  static fromRaw(raw: RawTensor, device = 'cpu'): Tensor {
+    return new Tensor(raw.data, raw.shape, device);
+  }
+
+  /** Number of elements. */
+  get size(): number {
+    return numel(this.shape);
+  }
+
+  /** True once {@link Tensor.dispose} has been called. */
+  get disposed(): boolean {
+    return this.#data === undefined;
+  }
+
+  /**
+   * The elements, row-major: on CPU the tensor's own memory (a view, no copy).
+   * @throws Error if the tensor was disposed.
+   */
+  data(): FloatArray {
+    if (this.#data === undefined) throw new Error('This tensor has been disposed');
+    return this.#data;
+  }
+
+  /** The elements as nested arrays (a copy), e.g. `number[][]` for a matrix. */
+  toArray(): number[] | number[][] {
+    const data = this.data();
+    if (this.shape.length !== 2) return Array.from(data);
+    const [rows, cols] = this.shape;
+    return Array.from({ length: rows }, (_, i) => Array.from(data.subarray(i * cols, (i + 1) * cols)));
+  }
+
+  /**
+   * This tensor placed on `device` (this one if it is already there).
+   * @throws RangeError if the device is unknown or not available.
+   */
+  to(device: string): Tensor {
+    const target = checkDevice(device);
+    if (target === this.device) return this;
+    return new Tensor(this.data(), [...this.shape], target);
+  }
+
+  /** Drops this tensor's reference to its memory now; using it afterwards is an error. */
+  dispose(): void {
+    this.#data = undefined;
+  }
+
+  /** @internal */
+  toJSON(): { shape: number[]; dtype: DType; device: string } {
+    return { shape: [...this.shape], dtype: this.dtype, device: this.device };
+  }
+}
+
+function fromNested(rows: number[][], name: string, dtype: DType): RawTensor {
+  const n = rows.length;
+  if (n > 0 && !Array.isArray(rows[0])) throw invalidType(name, 'a nested array number[][]', rows);
+  const d = n > 0 ? rows[0].length : 0;
+  const data = dtype === 'float64' ? new Float64Array(n * d) : new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    const row = rows[i];
+    if (!Array.isArray(row)) throw invalidType(`${name}[${i}]`, 'an array of numbers', row);
+    if (row.length !== d) throw rangeError(name, `ragged nested array: row 0 has ${d} values, row ${i} has ${row.length}`);
+    for (let j = 0; j < d; j++) {
+      const v = row[j];
+      if (typeof v !== 'number') throw invalidType(`${name}[${i}][${j}]`, 'a number', v);
+      data[i * d + j] = v;
+    }
+  }
+  return { data, shape: [n, d] };
+}
+
+/** A checked tensor argument as native code takes it, with its device. */
+export interface Operand extends RawTensor {
+  device: string;
+  dtype: DType;
+}
+
+/**
+ * Checks a TensorLike argument and returns its raw view (no copy, except for
+ * nested arrays). `dtype` is used for nested arrays (default float32).
+ * @internal
+ */
+export function operand(value: unknown, name: string, dtype: DType = 'float32'): Operand {
+  if (value instanceof Tensor) {
+    if (value.disposed) throw rangeError(name, 'the tensor has been disposed');
+    return { data: value.data(), shape: [...value.shape], device: value.device, dtype: value.dtype };
+  }
+  if (Array.isArray(value)) {
+    const raw = fromNested(value as number[][], name, dtype);
+    return { ...raw, device: 'cpu', dtype };
+  }
+  if (value === null || typeof value !== 'object') {
+    throw invalidType(name, 'a Tensor, { data, shape } or number[][]', value);
+  }
+  const v = value as { data?: unknown; shape?: unknown };
+  const data = checkData(v.data, name);
+  const shape = checkShape(v.shape, name);
+  if (numel(shape) !== data.length) {
+    throw rangeError(name, `shape [${shape.join(', ')}] needs ${numel(shape)} elements but data has ${data.length}`);
+  }
+  return { data, shape, device: 'cpu', dtype: data instanceof Float64Array ? 'float64' : 'float32' };
+}
+
+/** The dtype nested arrays take beside other arguments: float64 if any typed one is. @internal */
+export function partnerDType(...values: unknown[]): DType {
+  for (const v of values) {
+    if (v instanceof Tensor) {
+      if (v.dtype === 'float64') return 'float64';
+    } else if (v && typeof v === 'object' && (v as { data?: unknown }).data instanceof Float64Array) {
+      return 'float64';
+    }
+  }
+  return 'float32';
+}
+
+/** Checks that operands are matrices with the given dtype and device; names them. @internal */
+export function checkMatrix(x: Operand, name: string): void {
+  if (x.shape.length !== 2) throw rangeError(name, `expected a 2-D tensor [rows, cols], got shape [${x.shape.join(', ')}]`);
+}
+
+/** Same dtype and device, or a TypeError / RangeError naming `nameB`. @internal */
+export function checkSameKind(a: Operand, b: Operand, nameA: string, nameB: string): void {
+  if (a.dtype !== b.dtype) throw new TypeError(`${nameB} must have the dtype of ${nameA} (${a.dtype}), got ${b.dtype}`);
+  if (a.device !== b.device) throw rangeError(nameB, `must be on the device of ${nameA} (${a.device}), got ${b.device}`);
+}
+
+/**
+ * Class indices checked against `classes` and converted for native code.
+ * @internal
+ */
+export function indices(value: unknown, name: string, count: number, classes: number): RawIndices {
+  let out: RawIndices;
+  if (value instanceof Int32Array || value instanceof BigInt64Array) {
+    if (isDetached(value.buffer)) throw rangeError(name, 'its data is a detached ArrayBuffer');
+    out = value;
+  } else if (Array.isArray(value)) {
+    out = new Int32Array(value.length);
+    value.forEach((v, i) => {
+      if (typeof v !== 'number') throw invalidType(`${name}[${i}]`, 'an integer class index', v);
+      if (!Number.isInteger(v) || v < 0 || v >= classes) {
+        throw invalidValue(`${name}[${i}]`, `an integer class index in [0, ${classes})`, v);
+      }
+      (out as Int32Array)[i] = v;
+    });
+  } else {
+    throw invalidType(name, 'class indices (Int32Array, BigInt64Array or number[]) or a probability tensor', value);
+  }
+  if (out.length !== count) throw rangeError(name, `expected ${count} class indices, got ${out.length}`);
+  for (let i = 0; i < out.length; i++) {
+    const v = Number(out[i]);
+    if (v < 0 || v >= classes) throw invalidValue(`${name}[${i}]`, `a class index in [0, ${classes})`, out[i]);
+  }
+  return out;
+}
+
+/** True for values that look like class indices rather than a probability tensor. @internal */
+export function isIndices(value: unknown): boolean {
+  return value instanceof Int32Array || value instanceof BigInt64Array || (Array.isArray(value) && (value.length === 0 || typeof value[0] === 'number'));
+}
+
+/**
+ * A tensor from nested arrays or a typed array (a copy).
+ * @param data - `number[][]` (shape inferred), or a Float32Array/Float64Array with `shape`.
+ * @param shape - required for typed arrays, optional check for nested arrays.
+ * @throws TypeError / RangeError for wrong types, ragged arrays or a shape that does not fit.
+ * @example
+ * const t = tensor([[1, 0], [0, 1]]);  // float32 [2, 2]
+ */
+export function tensor(data: number[][] | FloatArray, shape?: readonly number[]): Tensor {
+  if (Array.isArray(data)) {
+    const raw = fromNested(data, 'data', 'float32');
+    if (shape !== undefined) {
+      const dims = checkShape(shape, 'shape');
+      if (numel(dims) !== raw.data.length) throw rangeError('shape', `[${dims.join(', ')}] does not fit ${raw.data.length} elements`);
+      return Tensor.from(raw.data, dims);
+    }
+    return Tensor.from(raw.data, raw.shape);
+  }
+  const checked = checkData(data, 'data');
+  if (shape === undefined) throw invalidType('shape', 'an array of integers (required with a typed array)', shape);
+  return Tensor.from(checked.slice(), shape);
+}
+
+export { describe };

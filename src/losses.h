@@ -1,0 +1,80 @@
+// The two losses with their gradients. Each one is written as the PyTorch
+// reference computes it (the seed, open_clip, barlowtwins), and its gradient
+// is LibTorch autograd's for that same expression, so values and gradients
+// match PyTorch's to the last bits the same kernels give.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "ops.h"
+
+namespace pairloss {
+
+// A collective step that the distributed layer plugs into a loss. Given this
+// rank's tensor (which may carry autograd history), it returns the
+// group-wide one, keeping the gradient path to the local tensor.
+using Collective = std::function<at::Tensor(const at::Tensor&)>;
+
+enum class Similarity { Cosine, Dot };
+
+struct NpairsOptions {
+  // Class indices [N] (int64) or probabilities [N, M]; undefined: row i -> class i.
+  at::Tensor target;
+  // logits = similarity / temperature; must be > 0.
+  double temperature = 1.0;
+  // Mean of the row-wise and column-wise cross entropies (CLIP).
+  bool symmetric = false;
+  double label_smoothing = 0.0;
+  Reduction reduction = Reduction::Mean;
+  // Cosine (normalised rows) or Sohn's unnormalised inner products.
+  Similarity similarity = Similarity::Cosine;
+  // Sohn's L2 penalty: 0.25 * l2_reg * (mean_i |x1_i|^2 + mean_j |x2_j|^2).
+  double l2_reg = 0.0;
+  // eps of normalize.
+  double eps = 1e-12;
+  bool grad = true;
+  bool return_similarity = false;
+  bool check_finite = false;
+};
+
+struct NpairsResult {
+  double loss = 0.0;
+  at::Tensor grad1, grad2, similarity;
+  std::optional<double> grad_temperature;
+};
+
+NpairsResult npairs_loss(const at::Tensor& x1, const at::Tensor& x2, const NpairsOptions& options);
+
+enum class CorrelationMode { Samples, Features };
+
+struct CorrelationOptions {
+  // Weight of the off-diagonal term.
+  double lambda = 5e-3;
+  // Final scale of the loss.
+  double scale = 0.025;
+  // eps of the batch normalisation.
+  double eps = 1e-5;
+  // 'samples': the seed (BatchNorm1d(N) on z.T, corr [N, N]);
+  // 'features': Barlow Twins (BatchNorm1d(D) on z, corr [D, D]).
+  CorrelationMode mode = CorrelationMode::Samples;
+  bool grad = true;
+  bool check_finite = false;
+  // Under a process group: corr -> mean over ranks of corr (seed: all_reduce / W).
+  Collective reduce_corr;
+};
+
+struct CorrelationResult {
+  double loss = 0.0;
+  double on_diagonal = 0.0;   // sum_i (C_ii - 1)^2
+  double off_diagonal = 0.0;  // sum_{i != j} C_ij^2
+  at::Tensor grad1, grad2;
+};
+
+CorrelationResult correlation_loss(const at::Tensor& z1, const at::Tensor& z2,
+                                   const CorrelationOptions& options);
+
+}  // namespace pairloss

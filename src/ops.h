@@ -1,0 +1,36 @@
+// Tensor ops mirroring torch.nn.functional, with the checks that keep bad
+// shapes out of LibTorch. Every function takes and returns plain at::Tensor.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+
+namespace pairloss {
+
+enum class Reduction { Mean, Sum, None };
+
+// Parses "mean" | "sum" | "none" (argument name used in the error).
+Reduction parse_reduction(const std::string& value, const char* name = "reduction");
+
+// Raises a RangeError unless t is a 2-D floating tensor; `name` names it.
+void check_matrix(const at::Tensor& t, const char* name);
+// Raises a RangeError unless every element of t is finite.
+void check_finite(const at::Tensor& t, const char* name);
+
+// x / max(||x||_p, eps) along dim (torch.nn.functional.normalize).
+at::Tensor normalize(const at::Tensor& x, double p = 2.0, int64_t dim = 1, double eps = 1e-12);
+
+// The [N, M] matrix normalize(x1) @ normalize(x2).T.
+at::Tensor cosine_similarity_matrix(const at::Tensor& x1, const at::Tensor& x2, double eps = 1e-12);
+
+// Cross entropy with class-index targets (int64, [N]) or class probabilities
+// (same shape as logits), as torch.nn.functional.cross_entropy.
+at::Tensor cross_entropy(const at::Tensor& logits, const at::Tensor& target,
+                         Reduction reduction = Reduction::Mean, double label_smoothing = 0.0);
+
+// BatchNorm1d in training mode without affine parameters: each column of
+// x [N, C] standardised with its batch mean and biased variance.
+at::Tensor batch_norm1d(const at::Tensor& x, double eps = 1e-5);
+
+}  // namespace pairloss

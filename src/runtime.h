@@ -1,0 +1,22 @@
+// Process-wide facts and settings of the LibTorch underneath.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+
+namespace pairloss {
+
+std::string torch_version();
+bool cuda_is_available();
+int cuda_device_count();
+bool has_gloo();
+bool has_nccl();
+int get_num_threads();
+void set_num_threads(int n);
+
+// Parses 'cpu', 'cuda', 'cuda:N'; a RangeError for anything else, and for a
+// CUDA device that this LibTorch or machine does not have.
+at::Device parse_device(const std::string& device, const char* name = "device");
+
+}  // namespace pairloss
