@@ -17,6 +17,7 @@ Napi::Value CudaIsAvailable(const Napi::CallbackInfo& info) {
 Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), pairloss::cuda_device_count());
 }
+Napi::Value MemoryStats(const Napi::CallbackInfo& info) { return memory_stats(info.Env()); }
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), pairloss::get_num_threads());
 }
@@ -34,6 +35,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("hasNccl", Napi::Boolean::New(env, pairloss::has_nccl()));
   exports.Set("cudaIsAvailable", Napi::Function::New<guarded<CudaIsAvailable>>(env, "cudaIsAvailable"));
   exports.Set("cudaDeviceCount", Napi::Function::New<guarded<CudaDeviceCount>>(env, "cudaDeviceCount"));
+  exports.Set("memoryStats", Napi::Function::New<guarded<MemoryStats>>(env, "memoryStats"));
   exports.Set("getNumThreads", Napi::Function::New<guarded<GetNumThreads>>(env, "getNumThreads"));
   exports.Set("setNumThreads", Napi::Function::New<guarded<SetNumThreads>>(env, "setNumThreads"));
   init_ops(env, exports);

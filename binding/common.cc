@@ -2,6 +2,7 @@
 
 #include <c10/util/Exception.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -45,9 +46,14 @@ int64_t checked_numel(const std::vector<int64_t>& shape) {
   return n;
 }
 
+// Process-wide counts of external buffers, for leak tests (memoryStats()).
+std::atomic<int64_t> buffers_created{0}, buffers_finalized{0}, bytes_live{0};
+
 void finalize_tensor(Napi::Env env, void* /*data*/, at::Tensor* holder) {
   const int64_t bytes = static_cast<int64_t>(holder->nbytes());
   delete holder;
+  buffers_finalized.fetch_add(1);
+  bytes_live.fetch_sub(bytes);
   Napi::MemoryManagement::AdjustExternalMemory(env, -bytes);
 }
 
@@ -126,6 +132,8 @@ Napi::Object tensor_to_js(Napi::Env env, at::Tensor t) {
     if (status == napi_ok) {
       buffer = Napi::ArrayBuffer(env, raw);
       Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes));
+      buffers_created.fetch_add(1);
+      bytes_live.fetch_add(static_cast<int64_t>(bytes));
     } else {
       // External buffers refused (some embedders): copy instead.
       delete holder;
@@ -141,6 +149,14 @@ Napi::Object tensor_to_js(Napi::Env env, at::Tensor t) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("data", data);
   out.Set("shape", shape);
+  return out;
+}
+
+Napi::Object memory_stats(Napi::Env env) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("externalBuffers", Napi::Number::New(env, static_cast<double>(buffers_created.load())));
+  out.Set("finalizedBuffers", Napi::Number::New(env, static_cast<double>(buffers_finalized.load())));
+  out.Set("externalBytes", Napi::Number::New(env, static_cast<double>(bytes_live.load())));
   return out;
 }
 

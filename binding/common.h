@@ -24,6 +24,10 @@ at::Tensor indices_from_js(const Napi::Value& value, const char* name);
 // where the tensor does not own its memory alone or external buffers are refused.
 Napi::Object tensor_to_js(Napi::Env env, at::Tensor tensor);
 
+// { externalBuffers, finalizedBuffers, externalBytes }: process-wide counts of
+// the external buffers made by tensor_to_js, for leak tests.
+Napi::Object memory_stats(Napi::Env env);
+
 // Option readers: undefined -> fallback; a wrong type -> TypeError naming the option.
 double get_number(const Napi::Object& o, const char* key, double fallback);
 bool get_bool(const Napi::Object& o, const char* key, bool fallback);

@@ -40,6 +40,7 @@ export interface Binding {
   hasNccl: boolean;
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
+  memoryStats(): { externalBuffers: number; finalizedBuffers: number; externalBytes: number };
   getNumThreads(): number;
   setNumThreads(n: number): void;
   normalize(x: RawTensor, options: RawOptions): RawTensor;

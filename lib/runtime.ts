@@ -46,3 +46,13 @@ export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1 || n > 1024) throw invalidValue('n', 'an integer in [1, 1024]', n);
   binding().setNumThreads(n);
 }
+
+/**
+ * Process-wide counts of the external buffers that hold results: how many were
+ * made, how many GC has finalized, and the bytes still held. For leak checks.
+ * @example
+ * const { externalBuffers, finalizedBuffers } = memoryStats();
+ */
+export function memoryStats(): { externalBuffers: number; finalizedBuffers: number; externalBytes: number } {
+  return binding().memoryStats();
+}

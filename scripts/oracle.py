@@ -1,0 +1,163 @@
+#!/usr/bin/python3
+"""PyTorch oracle for pairloss's parity tests.
+
+Reads a JSON list of cases on stdin (or a file given as argv[1]) and writes
+the reference results as JSON: losses, gradients and matrices computed by
+PyTorch itself (Debian's python3-torch), with the seed's code for the
+defaults (F.normalize instead of the seed's F.normalise, no plt.show()).
+
+A case: {"op": "npairs" | "correlation" | "normalize" | "matmul" |
+"cross_entropy" | "batch_norm1d" | "cosine_similarity", "dtype":
+"float32" | "float64", "inputs": {name: {"data": [...], "shape": [...]}},
+"options": {...}}. Numbers travel as JSON with Python's repr (exact).
+"""
+import json
+import math
+import sys
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+def tensor(spec, dtype, requires_grad=False):
+    t = torch.tensor(spec["data"], dtype=dtype).reshape(spec["shape"])
+    return t.requires_grad_(requires_grad)
+
+
+def out(t):
+    t = t.detach().contiguous()
+    return {"data": [float(v) for v in t.reshape(-1).tolist()], "shape": list(t.shape)}
+
+
+# ---- the seed (fixed: F.normalize) -------------------------------------
+class NPairsLoss(nn.Module):
+    def __init__(self, **ce_args):
+        super().__init__()
+        self.ce = nn.CrossEntropyLoss(**ce_args)
+
+    def similarities(self, x1, x2):
+        x1 = F.normalize(x1, dim=1)
+        x2 = F.normalize(x2, dim=1)
+        return torch.matmul(x1, x2.t())
+
+    def forward(self, predict, target):
+        x1, x2 = predict
+        predict = self.similarities(x1, x2)
+        return self.ce(predict, target)
+
+
+def correlation_loss_func(z1, z2, lamb=5e-3, scale_loss=0.025, eps=1e-5):
+    N, D = z1.size()
+    bn = torch.nn.BatchNorm1d(N, affine=False, eps=eps).to(z1.device, z1.dtype)
+    z1 = bn(z1.T).T
+    z2 = bn(z2.T).T
+    corr = (z1 @ z2.T) / N
+    diag = torch.eye(N, device=corr.device)
+    cdif = (corr - diag).pow(2)
+    cdif[~diag.bool()] *= lamb
+    loss = scale_loss * cdif.sum()
+    return loss, corr
+
+
+def barlow_twins_loss(z1, z2, lamb=5e-3, scale_loss=0.025, eps=1e-5):
+    N, D = z1.size()
+    bn = torch.nn.BatchNorm1d(D, affine=False, eps=eps).to(z1.device, z1.dtype)
+    corr = bn(z1).T @ bn(z2) / N
+    diag = torch.eye(D, device=corr.device)
+    cdif = (corr - diag).pow(2)
+    cdif[~diag.bool()] *= lamb
+    loss = scale_loss * cdif.sum()
+    return loss, corr
+
+
+# ---- cases ----------------------------------------------------------------
+def npairs(case, dtype):
+    o = case.get("options", {})
+    x1 = tensor(case["inputs"]["x1"], dtype, True)
+    x2 = tensor(case["inputs"]["x2"], dtype, True)
+    n, m = x1.shape[0], x2.shape[0]
+    temperature = torch.tensor(o.get("temperature", 1.0), dtype=dtype, requires_grad=True)
+    reduction = o.get("reduction", "mean")
+    ls = o.get("labelSmoothing", 0.0)
+    if "target" in case["inputs"]:
+        target = tensor(case["inputs"]["target"], dtype)
+    elif "targetIndices" in o:
+        target = torch.tensor(o["targetIndices"], dtype=torch.long)
+    else:
+        target = torch.eye(n, m, dtype=dtype)  # the seed's identity target
+    if o.get("similarity", "cosine") == "dot":
+        sim = x1 @ x2.t()
+    else:
+        sim = NPairsLoss().similarities(x1, x2)
+    logits = sim / temperature
+    ce = nn.CrossEntropyLoss(reduction=reduction, label_smoothing=ls)
+    loss = ce(logits, target)
+    if o.get("symmetric", False):
+        if target.dtype == torch.long:
+            inv = torch.empty_like(target)
+            inv[target] = torch.arange(n)
+            target_t = inv
+        else:
+            target_t = target.t()
+        loss = (loss + ce(logits.t(), target_t)) / 2
+    l2 = o.get("l2Reg", 0.0)
+    if l2 > 0:
+        loss = loss + 0.25 * l2 * (x1.pow(2).sum(1).mean() + x2.pow(2).sum(1).mean())
+    loss.backward()
+    return {"loss": loss.item(), "grad1": out(x1.grad), "grad2": out(x2.grad),
+            "gradTemperature": temperature.grad.item(), "similarity": out(sim)}
+
+
+def correlation(case, dtype):
+    o = case.get("options", {})
+    z1 = tensor(case["inputs"]["z1"], dtype, True)
+    z2 = tensor(case["inputs"]["z2"], dtype, True)
+    fn = barlow_twins_loss if o.get("mode", "samples") == "features" else correlation_loss_func
+    loss, corr = fn(z1, z2, lamb=o.get("lambda", 5e-3), scale_loss=o.get("scale", 0.025), eps=o.get("eps", 1e-5))
+    loss.backward()
+    eye = torch.eye(corr.shape[0], dtype=torch.bool)
+    c = (corr.detach() - eye.to(dtype)).pow(2)
+    on = c[eye].sum().item()
+    off = c[~eye].sum().item()
+    return {"loss": loss.item(), "onDiagonal": on, "offDiagonal": off,
+            "grad1": out(z1.grad), "grad2": out(z2.grad)}
+
+
+def run_case(case):
+    dtype = {"float32": torch.float32, "float64": torch.float64}[case["dtype"]]
+    op = case["op"]
+    o = case.get("options", {})
+    i = case.get("inputs", {})
+    if op == "npairs":
+        return npairs(case, dtype)
+    if op == "correlation":
+        return correlation(case, dtype)
+    if op == "normalize":
+        return {"out": out(F.normalize(tensor(i["x"], dtype), p=o.get("p", 2.0), dim=o.get("dim", 1), eps=o.get("eps", 1e-12)))}
+    if op == "matmul":
+        return {"out": out(tensor(i["a"], dtype) @ tensor(i["b"], dtype))}
+    if op == "cosine_similarity":
+        return {"out": out(NPairsLoss().similarities(tensor(i["x1"], dtype), tensor(i["x2"], dtype)))}
+    if op == "batch_norm1d":
+        x = tensor(i["x"], dtype)
+        bn = nn.BatchNorm1d(x.shape[1], affine=False, eps=o.get("eps", 1e-5)).to(dtype)
+        return {"out": out(bn(x))}
+    if op == "cross_entropy":
+        logits = tensor(i["logits"], dtype)
+        target = tensor(i["target"], dtype) if "target" in i else torch.tensor(o["targetIndices"], dtype=torch.long)
+        r = F.cross_entropy(logits, target, reduction=o.get("reduction", "mean"), label_smoothing=o.get("labelSmoothing", 0.0))
+        return {"out": out(r.reshape(-1))}
+    raise ValueError(f"unknown op {op}")
+
+
+def main():
+    src = open(sys.argv[1]) if len(sys.argv) > 1 else sys.stdin
+    cases = json.load(src)
+    torch.set_num_threads(1)
+    results = [run_case(c) for c in cases]
+    json.dump({"torch": torch.__version__, "results": results}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

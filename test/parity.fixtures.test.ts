@@ -1,0 +1,22 @@
+// Parity against PyTorch results recorded by scripts/make-fixtures.js
+// (Debian's python3-torch; the version is in the fixture file).
+import * as fs from 'fs';
+import * as path from 'path';
+import { Case, mismatches, Result, runOurs } from './helpers/parity';
+
+const fixture = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'parity', 'parity.json'), 'utf8')) as {
+  torch: string;
+  cases: (Case & { expected: Result })[];
+};
+
+describe(`parity with recorded PyTorch ${fixture.torch} results`, () => {
+  it('covers every op and both dtypes', () => {
+    const ops = new Set(fixture.cases.map((c) => c.op));
+    expect([...ops].sort()).toEqual(['batch_norm1d', 'correlation', 'cosine_similarity', 'cross_entropy', 'matmul', 'normalize', 'npairs']);
+    expect(new Set(fixture.cases.map((c) => c.dtype))).toEqual(new Set(['float32', 'float64']));
+  });
+
+  it.each(fixture.cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    expect(mismatches(runOurs(c), c.expected, c.dtype)).toEqual([]);
+  });
+});
