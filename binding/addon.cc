@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "common.h"
+#include "fused.h"
 #include "runtime.h"
 
 namespace pairloss_binding {
@@ -16,6 +17,13 @@ Napi::Value CudaIsAvailable(const Napi::CallbackInfo& info) {
 }
 Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), pairloss::cuda_device_count());
+}
+// setFusedKernels(enabled): the hand-derived CPU kernels (default) or the
+// autograd reference path, for tests that check both against PyTorch.
+Napi::Value SetFusedKernels(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsBoolean()) throw Napi::TypeError::New(info.Env(), "enabled must be a boolean");
+  pairloss::set_fused_enabled(info[0].As<Napi::Boolean>().Value());
+  return info.Env().Undefined();
 }
 Napi::Value MemoryStats(const Napi::CallbackInfo& info) { return memory_stats(info.Env()); }
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
@@ -35,6 +43,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("hasNccl", Napi::Boolean::New(env, pairloss::has_nccl()));
   exports.Set("cudaIsAvailable", Napi::Function::New<guarded<CudaIsAvailable>>(env, "cudaIsAvailable"));
   exports.Set("cudaDeviceCount", Napi::Function::New<guarded<CudaDeviceCount>>(env, "cudaDeviceCount"));
+  exports.Set("setFusedKernels", Napi::Function::New<guarded<SetFusedKernels>>(env, "setFusedKernels"));
   exports.Set("memoryStats", Napi::Function::New<guarded<MemoryStats>>(env, "memoryStats"));
   exports.Set("getNumThreads", Napi::Function::New<guarded<GetNumThreads>>(env, "getNumThreads"));
   exports.Set("setNumThreads", Napi::Function::New<guarded<SetNumThreads>>(env, "setNumThreads"));

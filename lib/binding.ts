@@ -40,6 +40,8 @@ export interface Binding {
   hasNccl: boolean;
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
+  /** Hand-derived CPU kernels (true, default) or the autograd reference path. */
+  setFusedKernels(enabled: boolean): void;
   memoryStats(): { externalBuffers: number; finalizedBuffers: number; externalBytes: number };
   getNumThreads(): number;
   setNumThreads(n: number): void;

@@ -8,6 +8,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "errors.h"
+#include "fused.h"
 
 namespace pairloss {
 
@@ -64,6 +65,22 @@ at::Tensor column_target(const at::Tensor& target, int64_t n) {
   return inverse;
 }
 
+// Index targets: N classes in [0, M); probabilities: [N, M].
+void check_target(const at::Tensor& target, int64_t n, int64_t m) {
+  if (at::isFloatingType(target.scalar_type())) {
+    if (target.dim() != 2 || target.size(0) != n || target.size(1) != m) {
+      throw_range_error("target probabilities must be [N, M] = [" + std::to_string(n) + ", " + std::to_string(m) + "]");
+    }
+    return;
+  }
+  if (target.dim() != 1 || target.size(0) != n) {
+    throw_range_error("target must hold N = " + std::to_string(n) + " class indices");
+  }
+  if (n > 0 && (target.min().item<int64_t>() < 0 || target.max().item<int64_t>() >= m)) {
+    throw_range_error("target class indices must be in [0, " + std::to_string(m) + ")");
+  }
+}
+
 }  // namespace
 
 NpairsResult npairs_loss(const at::Tensor& x1_in, const at::Tensor& x2_in, const NpairsOptions& o) {
@@ -93,6 +110,11 @@ NpairsResult npairs_loss(const at::Tensor& x1_in, const at::Tensor& x2_in, const
     throw_range_error("symmetric needs as many rows in x2 as in x1, got N = " + std::to_string(n) +
                       ", M = " + std::to_string(m));
   }
+  check_target(target, n, m);
+  if (o.symmetric) column_target(target, n);  // index targets must be a permutation
+
+  // CPU: the hand-derived kernels (fused.cpp); they give autograd's numbers.
+  if (fused_enabled() && x1_in.device().is_cpu()) return npairs_fused(x1_in, x2_in, target, o);
 
   at::AutoGradMode grad_mode(o.grad);
   at::Tensor x1 = leaf(x1_in, o.grad), x2 = leaf(x2_in, o.grad);
@@ -153,6 +175,9 @@ CorrelationResult correlation_loss(const at::Tensor& z1_in, const at::Tensor& z2
     throw_range_error("mode 'features' standardises each feature over the batch and needs N >= 2, got N = " +
                       std::to_string(n));
   }
+
+  // CPU without a group: the hand-derived kernels (fused.cpp).
+  if (fused_enabled() && z1_in.device().is_cpu() && !o.reduce_corr) return correlation_fused(z1_in, z2_in, o);
 
   at::AutoGradMode grad_mode(o.grad);
   at::Tensor z1 = leaf(z1_in, o.grad), z2 = leaf(z2_in, o.grad);

@@ -1,0 +1,373 @@
+#include "fused.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace pairloss {
+
+namespace {
+
+std::atomic<bool> use_fused{true};
+
+// Rows per parallel task, so that a task holds at least ~32k elements.
+int64_t grain(int64_t cols) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(cols, 1)); }
+
+// ---- N-pairs ----------------------------------------------------------------
+
+// Row norms of x [R, D]; with `out` defined, also x / max(norm, eps) into it.
+template <typename T>
+void row_norms(const at::Tensor& x, at::Tensor& norms, at::Tensor* out, double eps) {
+  const int64_t r = x.size(0), d = x.size(1);
+  const T* px = x.data_ptr<T>();
+  T* pn = norms.data_ptr<T>();
+  T* po = out ? out->data_ptr<T>() : nullptr;
+  at::parallel_for(0, r, grain(d), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const T* row = px + i * d;
+      double s = 0;
+      for (int64_t k = 0; k < d; ++k) s += static_cast<double>(row[k]) * row[k];
+      const T norm = static_cast<T>(std::sqrt(s));
+      pn[i] = norm;
+      if (po) {
+        const T denom = std::max(norm, static_cast<T>(eps));
+        for (int64_t k = 0; k < d; ++k) po[i * d + k] = row[k] / denom;
+      }
+    }
+  });
+}
+
+// The target distribution of one row, as the cross entropy sees it:
+// q_j = (1 - ls) * p_j + ls / C, where p is one-hot (index) or given.
+struct RowTarget {
+  const int64_t* index = nullptr;  // [R] class per row, or null
+  const void* probs = nullptr;     // [R, C] probabilities (row-major), or null
+  int64_t probs_row_stride = 0, probs_col_stride = 0;
+  double ls = 0;
+};
+
+// Row-wise softmax cross entropy over logits L = S / temperature ([R, C]
+// with strides), accumulating w * (qsum * softmax - q) into G. Returns the
+// sum over rows of each row's loss.
+template <typename T>
+double softmax_ce_rows(const T* S, int64_t rows, int64_t cols, int64_t rs, int64_t cs, T temperature,
+                       const RowTarget& tg, T* G, int64_t grs, int64_t gcs, double w, bool accumulate) {
+  std::vector<double> partial(static_cast<size_t>(at::get_num_threads()) + 1, 0.0);
+  std::atomic<int> slot{0};
+  const double smooth = tg.ls / static_cast<double>(cols);
+  at::parallel_for(0, rows, grain(cols), [&](int64_t b, int64_t e) {
+    double acc = 0;
+    std::vector<T> ex(static_cast<size_t>(cols));
+    for (int64_t i = b; i < e; ++i) {
+      const T* s = S + i * rs;
+      T mx = -std::numeric_limits<T>::infinity();
+      for (int64_t j = 0; j < cols; ++j) mx = std::max(mx, static_cast<T>(s[j * cs] / temperature));
+      double sum = 0, qsum = 0, qdot = 0;
+      const T* p = tg.probs ? static_cast<const T*>(tg.probs) + i * tg.probs_row_stride : nullptr;
+      for (int64_t j = 0; j < cols; ++j) {
+        const T l = s[j * cs] / temperature;
+        const T v = std::exp(l - mx);
+        ex[j] = v;
+        sum += v;
+      }
+      const double lse = static_cast<double>(mx) + std::log(sum);
+      if (p) {
+        for (int64_t j = 0; j < cols; ++j) {
+          const double q = (1.0 - tg.ls) * p[j * tg.probs_col_stride] + smooth;
+          qsum += q;
+          qdot += q * static_cast<double>(s[j * cs] / temperature);
+        }
+      } else {
+        const int64_t t = tg.index[i];
+        qsum = 1.0;
+        double lsum = 0;
+        if (tg.ls > 0) {
+          for (int64_t j = 0; j < cols; ++j) lsum += static_cast<double>(s[j * cs] / temperature);
+        }
+        qdot = (1.0 - tg.ls) * static_cast<double>(s[t * cs] / temperature) + smooth * lsum;
+      }
+      acc += qsum * lse - qdot;
+      if (G) {
+        T* g = G + i * grs;
+        const double inv = 1.0 / sum;
+        for (int64_t j = 0; j < cols; ++j) {
+          double q = p ? (1.0 - tg.ls) * p[j * tg.probs_col_stride] + smooth : smooth;
+          const double v = w * (qsum * ex[j] * inv - q);
+          if (accumulate) g[j * gcs] += static_cast<T>(v); else g[j * gcs] = static_cast<T>(v);
+        }
+        if (!p) g[tg.index[i] * gcs] -= static_cast<T>(w * (1.0 - tg.ls));
+      }
+    }
+    partial[static_cast<size_t>(slot.fetch_add(1)) % partial.size()] += acc;
+  });
+  double total = 0;
+  for (double v : partial) total += v;
+  return total;
+}
+
+// Backward of x / max(|x|, eps) for each row: grad g [R, D] -> dx (in place).
+template <typename T>
+void normalize_backward(T* g, const T* xn, const T* norms, int64_t r, int64_t d, double eps) {
+  at::parallel_for(0, r, grain(d), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      T* gi = g + i * d;
+      const T* yi = xn + i * d;
+      const T n = norms[i];
+      if (n >= static_cast<T>(eps)) {
+        double dot = 0;
+        for (int64_t k = 0; k < d; ++k) dot += static_cast<double>(gi[k]) * yi[k];
+        const T t = static_cast<T>(dot);
+        for (int64_t k = 0; k < d; ++k) gi[k] = (gi[k] - yi[k] * t) / n;
+      } else {
+        for (int64_t k = 0; k < d; ++k) gi[k] = gi[k] / static_cast<T>(eps);
+      }
+    }
+  });
+}
+
+template <typename T>
+NpairsResult npairs_impl(const at::Tensor& x1_in, const at::Tensor& x2_in, const at::Tensor& target,
+                         const NpairsOptions& o) {
+  const at::Tensor x1 = x1_in.contiguous(), x2 = x2_in.contiguous();
+  const int64_t n = x1.size(0), m = x2.size(0), d = x1.size(1);
+  const bool cosine = o.similarity == Similarity::Cosine;
+  const T temperature = static_cast<T>(o.temperature);
+
+  // embeddings: rows normalised (cosine) or as they are (dot), and their norms
+  at::Tensor norm1 = at::empty({n}, x1.options()), norm2 = at::empty({m}, x2.options());
+  at::Tensor x1n = cosine ? at::empty_like(x1) : x1, x2n = cosine ? at::empty_like(x2) : x2;
+  row_norms<T>(x1, norm1, cosine ? &x1n : nullptr, o.eps);
+  row_norms<T>(x2, norm2, cosine ? &x2n : nullptr, o.eps);
+
+  // similarity S = x1n @ x2n.T  [N, M]
+  at::Tensor S = at::mm(x1n, x2n.t());
+  const T* s = S.data_ptr<T>();
+
+  // cross entropy of S / temperature, and dloss/dlogits into G
+  at::Tensor G = o.grad ? at::empty_like(S) : at::Tensor();
+  T* g = o.grad ? G.data_ptr<T>() : nullptr;
+  const bool probs = at::isFloatingType(target.scalar_type());
+  at::Tensor tc = probs ? target.contiguous() : target;
+  const double half = o.symmetric ? 0.5 : 1.0;
+  const double r_rows = o.reduction == Reduction::Mean ? 1.0 / n : 1.0;
+  RowTarget rows;
+  rows.ls = o.label_smoothing;
+  if (probs) {
+    rows.probs = tc.data_ptr<T>();
+    rows.probs_row_stride = m;
+    rows.probs_col_stride = 1;
+  } else {
+    rows.index = tc.data_ptr<int64_t>();
+  }
+  double loss = r_rows * softmax_ce_rows<T>(s, n, m, m, 1, temperature, rows, g, m, 1, half * r_rows, false);
+  if (o.symmetric) {
+    // columns: the transposed problem, with the inverse permutation as classes
+    std::vector<int64_t> inverse;
+    RowTarget cols;
+    cols.ls = o.label_smoothing;
+    if (probs) {
+      cols.probs = rows.probs;
+      cols.probs_row_stride = 1;
+      cols.probs_col_stride = m;
+    } else {
+      inverse.assign(static_cast<size_t>(m), 0);
+      for (int64_t i = 0; i < n; ++i) inverse[static_cast<size_t>(rows.index[i])] = i;
+      cols.index = inverse.data();
+    }
+    const double r_cols = o.reduction == Reduction::Mean ? 1.0 / m : 1.0;
+    loss = 0.5 * (loss + r_cols * softmax_ce_rows<T>(s, m, n, 1, m, temperature, cols, g, 1, m, half * r_cols, true));
+  }
+
+  NpairsResult r;
+  if (o.l2_reg > 0.0) {
+    double s1 = 0, s2 = 0;
+    const T* a = norm1.data_ptr<T>();
+    const T* b = norm2.data_ptr<T>();
+    for (int64_t i = 0; i < n; ++i) s1 += static_cast<double>(a[i]) * a[i];
+    for (int64_t j = 0; j < m; ++j) s2 += static_cast<double>(b[j]) * b[j];
+    loss += 0.25 * o.l2_reg * (s1 / n + s2 / m);
+  }
+  r.loss = loss;
+
+  if (o.grad) {
+    // logits = S / temperature: dS = G / temperature, dtemperature = -sum(G * S) / temperature^2
+    double gt = 0;
+    const int64_t total = n * m;
+    {
+      std::vector<double> partial(static_cast<size_t>(at::get_num_threads()) + 1, 0.0);
+      std::atomic<int> slot{0};
+      at::parallel_for(0, total, 32768, [&](int64_t b, int64_t e) {
+        double acc = 0;
+        for (int64_t k = b; k < e; ++k) {
+          acc += static_cast<double>(g[k]) * s[k];
+          g[k] = g[k] / temperature;
+        }
+        partial[static_cast<size_t>(slot.fetch_add(1)) % partial.size()] += acc;
+      });
+      for (double v : partial) gt += v;
+    }
+    r.grad_temperature = -gt / (static_cast<double>(temperature) * temperature);
+    // back through the product: dx1n = dS @ x2n, dx2n = dS.T @ x1n
+    at::Tensor g1 = at::mm(G, x2n), g2 = at::mm(G.t(), x1n);
+    if (cosine) {
+      normalize_backward<T>(g1.data_ptr<T>(), x1n.data_ptr<T>(), norm1.data_ptr<T>(), n, d, o.eps);
+      normalize_backward<T>(g2.data_ptr<T>(), x2n.data_ptr<T>(), norm2.data_ptr<T>(), m, d, o.eps);
+    }
+    if (o.l2_reg > 0.0) {
+      g1.add_(x1, 0.5 * o.l2_reg / n);
+      g2.add_(x2, 0.5 * o.l2_reg / m);
+    }
+    r.grad1 = g1;
+    r.grad2 = g2;
+  }
+  if (o.return_similarity) r.similarity = S;
+  return r;
+}
+
+// ---- correlation ------------------------------------------------------------
+
+// BatchNorm1d (training, no affine) of x [N, D] over rows (each row
+// standardised over its D values: 'samples') or over columns ('features').
+// Writes the normalised values into xn and 1/sqrt(var + eps) into invstd.
+template <typename T>
+void standardise(const at::Tensor& x, at::Tensor& xn, at::Tensor& invstd, bool per_row, double eps) {
+  const int64_t n = x.size(0), d = x.size(1);
+  const T* px = x.data_ptr<T>();
+  T* po = xn.data_ptr<T>();
+  T* pi = invstd.data_ptr<T>();
+  if (per_row) {
+    at::parallel_for(0, n, grain(d), [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const T* row = px + i * d;
+        double mean = 0, var = 0;
+        for (int64_t k = 0; k < d; ++k) mean += row[k];
+        mean /= d;
+        for (int64_t k = 0; k < d; ++k) var += (row[k] - mean) * (row[k] - mean);
+        const T is = static_cast<T>(1.0 / std::sqrt(var / d + eps));
+        const T mu = static_cast<T>(mean);
+        pi[i] = is;
+        for (int64_t k = 0; k < d; ++k) po[i * d + k] = (row[k] - mu) * is;
+      }
+    });
+  } else {
+    std::vector<double> mean(static_cast<size_t>(d), 0.0), var(static_cast<size_t>(d), 0.0);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t k = 0; k < d; ++k) mean[k] += px[i * d + k];
+    for (int64_t k = 0; k < d; ++k) mean[k] /= n;
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t k = 0; k < d; ++k) var[k] += (px[i * d + k] - mean[k]) * (px[i * d + k] - mean[k]);
+    std::vector<T> mu(static_cast<size_t>(d));
+    for (int64_t k = 0; k < d; ++k) {
+      pi[k] = static_cast<T>(1.0 / std::sqrt(var[k] / n + eps));
+      mu[k] = static_cast<T>(mean[k]);
+    }
+    at::parallel_for(0, n, grain(d), [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        for (int64_t k = 0; k < d; ++k) po[i * d + k] = (px[i * d + k] - mu[k]) * pi[k];
+    });
+  }
+}
+
+// Backward of standardise: g (dloss/dxn) -> dloss/dx in place:
+// invstd * (g - mean(g) - xn * mean(g * xn)) over each row or column.
+template <typename T>
+void standardise_backward(T* g, const T* xn, const T* invstd, int64_t n, int64_t d, bool per_row) {
+  if (per_row) {
+    at::parallel_for(0, n, grain(d), [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        T* gi = g + i * d;
+        const T* yi = xn + i * d;
+        double sg = 0, sgy = 0;
+        for (int64_t k = 0; k < d; ++k) {
+          sg += gi[k];
+          sgy += static_cast<double>(gi[k]) * yi[k];
+        }
+        const T mg = static_cast<T>(sg / d), mgy = static_cast<T>(sgy / d);
+        for (int64_t k = 0; k < d; ++k) gi[k] = (gi[k] - mg - yi[k] * mgy) * invstd[i];
+      }
+    });
+  } else {
+    std::vector<double> sg(static_cast<size_t>(d), 0.0), sgy(static_cast<size_t>(d), 0.0);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t k = 0; k < d; ++k) {
+        sg[k] += g[i * d + k];
+        sgy[k] += static_cast<double>(g[i * d + k]) * xn[i * d + k];
+      }
+    std::vector<T> mg(static_cast<size_t>(d)), mgy(static_cast<size_t>(d));
+    for (int64_t k = 0; k < d; ++k) {
+      mg[k] = static_cast<T>(sg[k] / n);
+      mgy[k] = static_cast<T>(sgy[k] / n);
+    }
+    at::parallel_for(0, n, grain(d), [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        for (int64_t k = 0; k < d; ++k) g[i * d + k] = (g[i * d + k] - mg[k] - xn[i * d + k] * mgy[k]) * invstd[k];
+    });
+  }
+}
+
+template <typename T>
+CorrelationResult correlation_impl(const at::Tensor& z1_in, const at::Tensor& z2_in, const CorrelationOptions& o) {
+  const at::Tensor z1 = z1_in.contiguous(), z2 = z2_in.contiguous();
+  const int64_t n = z1.size(0), d = z1.size(1);
+  const bool samples = o.mode == CorrelationMode::Samples;
+  const int64_t k = samples ? n : d;
+
+  // batch-normalised views
+  at::Tensor z1n = at::empty_like(z1), z2n = at::empty_like(z2);
+  at::Tensor inv1 = at::empty({samples ? n : d}, z1.options()), inv2 = at::empty_like(inv1);
+  standardise<T>(z1, z1n, inv1, samples, o.eps);
+  standardise<T>(z2, z2n, inv2, samples, o.eps);
+
+  // corr = z1n @ z2n.T / N ('samples', [N, N]) or z1n.T @ z2n / N ('features', [D, D])
+  at::Tensor C = samples ? at::mm(z1n, z2n.t()) : at::mm(z1n.t(), z2n);
+  T* c = C.data_ptr<T>();
+  const T tn = static_cast<T>(n);
+
+  // loss = scale * sum w_ij (C_ij - I_ij)^2; dC = 2 * scale * w_ij (C_ij - I_ij) / N
+  double on = 0, off = 0;
+  for (int64_t i = 0; i < k; ++i) {
+    for (int64_t j = 0; j < k; ++j) {
+      const T v = c[i * k + j] / tn - (i == j ? T(1) : T(0));
+      const T sq = v * v;
+      if (i == j) on += sq; else off += sq;
+      const T w = i == j ? T(1) : static_cast<T>(o.lambda);
+      c[i * k + j] = static_cast<T>(2 * o.scale) * w * v / tn;
+    }
+  }
+  CorrelationResult r;
+  r.on_diagonal = on;
+  r.off_diagonal = off;
+  r.loss = o.scale * (on + o.lambda * off);
+  if (!o.grad) return r;
+
+  // back through the product, then the batch normalisation
+  at::Tensor g1 = samples ? at::mm(C, z2n) : at::mm(z2n, C.t());
+  at::Tensor g2 = samples ? at::mm(C.t(), z1n) : at::mm(z1n, C);
+  standardise_backward<T>(g1.data_ptr<T>(), z1n.data_ptr<T>(), inv1.data_ptr<T>(), n, d, samples);
+  standardise_backward<T>(g2.data_ptr<T>(), z2n.data_ptr<T>(), inv2.data_ptr<T>(), n, d, samples);
+  r.grad1 = g1;
+  r.grad2 = g2;
+  return r;
+}
+
+}  // namespace
+
+bool fused_enabled() { return use_fused.load(); }
+void set_fused_enabled(bool enabled) { use_fused.store(enabled); }
+
+NpairsResult npairs_fused(const at::Tensor& x1, const at::Tensor& x2, const at::Tensor& target,
+                          const NpairsOptions& o) {
+  return x1.scalar_type() == at::kDouble ? npairs_impl<double>(x1, x2, target, o)
+                                         : npairs_impl<float>(x1, x2, target, o);
+}
+
+CorrelationResult correlation_fused(const at::Tensor& z1, const at::Tensor& z2, const CorrelationOptions& o) {
+  return z1.scalar_type() == at::kDouble ? correlation_impl<double>(z1, z2, o)
+                                         : correlation_impl<float>(z1, z2, o);
+}
+
+}  // namespace pairloss

@@ -1,0 +1,25 @@
+// Hand-derived forward + backward of both losses for CPU tensors: the same
+// numbers as LibTorch autograd on the reference expressions (losses.cpp),
+// without building a graph: three matrix products and a few passes over the
+// similarity matrix, each pass one loop.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include "losses.h"
+
+namespace pairloss {
+
+// True where the fused kernels apply: a CPU tensor of float32/float64, and
+// no collective hooks (those go through autograd).
+bool fused_enabled();
+void set_fused_enabled(bool enabled);
+
+// `target`: int64 class indices [N] or probabilities [N, M] (already checked).
+NpairsResult npairs_fused(const at::Tensor& x1, const at::Tensor& x2, const at::Tensor& target,
+                          const NpairsOptions& options);
+
+CorrelationResult correlation_fused(const at::Tensor& z1, const at::Tensor& z2,
+                                    const CorrelationOptions& options);
+
+}  // namespace pairloss
