@@ -59,49 +59,77 @@ void finalize_tensor(Napi::Env env, void* /*data*/, at::Tensor* holder) {
 
 }  // namespace
 
+namespace {
+
+// A typed array's element type, length and first byte. Read through
+// napi_get_typedarray_info so that views of a SharedArrayBuffer work too
+// (Napi::TypedArray::ArrayBuffer() refuses them), and never on a detached buffer.
+struct TypedView {
+  napi_typedarray_type type;
+  size_t length;
+  uint8_t* data;
+};
+
+TypedView typed_view(const Napi::Value& value, const std::string& name) {
+  Napi::Env env = value.Env();
+  TypedView view{};
+  napi_value buffer;
+  void* data = nullptr;
+  size_t byte_offset = 0;
+  napi_status status = napi_get_typedarray_info(env, value, &view.type, &view.length, &data, &buffer, &byte_offset);
+  if (status != napi_ok) type_error(env, name + " must be a typed array");
+  bool detached = false;
+  // A SharedArrayBuffer is never detached (napi answers false for it).
+  if (napi_is_detached_arraybuffer(env, buffer, &detached) != napi_ok || detached) {
+    range_error(env, name + " is a detached ArrayBuffer (transferred or freed)");
+  }
+  view.data = static_cast<uint8_t*>(data);
+  return view;
+}
+
+}  // namespace
+
 at::Tensor tensor_from_js(const Napi::Value& value, const char* name) {
   Napi::Env env = value.Env();
   if (!value.IsObject()) type_error(env, std::string(name) + " must be a tensor");
   auto obj = value.As<Napi::Object>();
   Napi::Value data = obj.Get("data");
   if (!data.IsTypedArray()) type_error(env, std::string(name) + ".data must be a Float32Array or Float64Array");
-  auto typed = data.As<Napi::TypedArray>();
+  const TypedView view = typed_view(data, std::string(name) + ".data");
   at::ScalarType dtype;
   size_t element_size;
-  switch (typed.TypedArrayType()) {
+  switch (view.type) {
     case napi_float32_array: dtype = at::kFloat; element_size = 4; break;
     case napi_float64_array: dtype = at::kDouble; element_size = 8; break;
     default: type_error(env, std::string(name) + ".data must be a Float32Array or Float64Array");
   }
-  Napi::ArrayBuffer buffer = typed.ArrayBuffer();
-  if (buffer.IsDetached()) range_error(env, std::string(name) + ".data is a detached buffer");
   std::vector<int64_t> shape = shape_from_js(env, obj.Get("shape"), name);
   const int64_t numel = checked_numel(shape);
-  if (numel < 0 || static_cast<size_t>(numel) != typed.ElementLength()) {
-    range_error(env, std::string(name) + " has " + std::to_string(typed.ElementLength()) +
+  if (numel < 0 || static_cast<size_t>(numel) != view.length) {
+    range_error(env, std::string(name) + " has " + std::to_string(view.length) +
                          " elements but its shape needs " + (numel < 0 ? std::string("more than 2^63") : std::to_string(numel)));
   }
-  auto* base = static_cast<uint8_t*>(buffer.Data()) + typed.ByteOffset();
   if (numel == 0) return at::empty(shape, at::TensorOptions().dtype(dtype));
-  if (reinterpret_cast<uintptr_t>(base) % element_size != 0) {
+  if (reinterpret_cast<uintptr_t>(view.data) % element_size != 0) {
     // V8 keeps typed arrays aligned; a misaligned view would be a copy.
-    return at::from_blob(base, shape, at::TensorOptions().dtype(at::kByte)).clone().view(dtype);
+    return at::from_blob(view.data, {numel * static_cast<int64_t>(element_size)}, at::TensorOptions().dtype(at::kByte))
+        .clone()
+        .view(dtype)
+        .view(shape);
   }
-  return at::from_blob(base, shape, at::TensorOptions().dtype(dtype));
+  return at::from_blob(view.data, shape, at::TensorOptions().dtype(dtype));
 }
 
 at::Tensor indices_from_js(const Napi::Value& value, const char* name) {
   Napi::Env env = value.Env();
   if (!value.IsTypedArray()) type_error(env, std::string(name) + " must be an Int32Array, BigInt64Array or number[]");
-  auto typed = value.As<Napi::TypedArray>();
-  Napi::ArrayBuffer buffer = typed.ArrayBuffer();
-  if (buffer.IsDetached()) range_error(env, std::string(name) + " is a detached buffer");
-  auto* base = static_cast<uint8_t*>(buffer.Data()) + typed.ByteOffset();
-  const int64_t n = static_cast<int64_t>(typed.ElementLength());
-  if (n == 0) return at::empty({0}, at::kLong);
-  switch (typed.TypedArrayType()) {
-    case napi_int32_array: return at::from_blob(base, {n}, at::kInt).to(at::kLong);
-    case napi_bigint64_array: return at::from_blob(base, {n}, at::kLong);
+  const TypedView view = typed_view(value, name);
+  const int64_t n = static_cast<int64_t>(view.length);
+  switch (view.type) {
+    case napi_int32_array:
+      return n == 0 ? at::empty({0}, at::kLong) : at::from_blob(view.data, {n}, at::kInt).to(at::kLong);
+    case napi_bigint64_array:
+      return n == 0 ? at::empty({0}, at::kLong) : at::from_blob(view.data, {n}, at::kLong);
     default: type_error(env, std::string(name) + " must be an Int32Array, BigInt64Array or number[]");
   }
 }
@@ -109,8 +137,12 @@ at::Tensor indices_from_js(const Napi::Value& value, const char* name) {
 Napi::Object tensor_to_js(Napi::Env env, at::Tensor t) {
   if (t.device().type() != at::kCPU) t = t.to(at::kCPU);
   // The buffer must own its memory alone: one ArrayBuffer per allocation.
+  // A storage without a context (at::from_blob over someone else's memory, e.g.
+  // a JS input) is never handed to an external buffer: V8 aborts on two
+  // ArrayBuffers over the same memory.
   const bool owns = t.is_contiguous() && t.storage_offset() == 0 &&
-                    t.storage().nbytes() == t.nbytes() && t.storage().use_count() == 1;
+                    t.storage().nbytes() == t.nbytes() && t.storage().use_count() == 1 &&
+                    t.storage().data_ptr().get_context() != nullptr;
   if (!owns) t = t.clone(at::MemoryFormat::Contiguous);
   std::vector<int64_t> sizes(t.sizes().begin(), t.sizes().end());
   const size_t bytes = t.nbytes();

@@ -34,12 +34,39 @@ export function rangeError(name: string, message: string): RangeError {
 }
 
 /**
+ * Native code makes its errors in Node's main realm; where this module runs in
+ * another one (a vm context, jest's sandbox) they would fail `instanceof
+ * RangeError` there. Re-creates such an error as this realm's TypeError,
+ * RangeError or Error with the same message and stack; other values pass through.
+ */
+export function localError(error: unknown): unknown {
+  if (error === null || typeof error !== 'object' || error instanceof Error) return error;
+  const e = error as { name?: unknown; message?: unknown; stack?: unknown };
+  if (typeof e.message !== 'string' || Object.prototype.toString.call(error) !== '[object Error]') return error;
+  const Class = e.name === 'TypeError' ? TypeError : e.name === 'RangeError' ? RangeError : Error;
+  const local = new Class(e.message);
+  if (typeof e.stack === 'string') local.stack = e.stack;
+  return local;
+}
+
+/** Runs a synchronous native call, rethrowing its errors as this realm's (see {@link localError}). */
+export function callNative<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    throw localError(error);
+  }
+}
+
+/**
  * Keeps the caller's stack on errors that come back from native code (the
  * native frames say nothing useful): `const restore = keepStack(); … .catch(restore)`.
+ * The error becomes this realm's (see {@link localError}).
  */
 export function keepStack(): (error: unknown) => never {
   const caller = new Error();
-  return (error: unknown): never => {
+  return (raw: unknown): never => {
+    const error = localError(raw);
     if (error instanceof Error && caller.stack) {
       const frames = caller.stack.split('\n').slice(1).join('\n');
       error.stack = `${error.name}: ${error.message}\n${frames}`;

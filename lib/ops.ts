@@ -2,9 +2,9 @@
  * Tensor ops mirroring `torch.nn.functional`, on LibTorch.
  */
 import { binding } from './binding';
-import { invalidType, invalidValue, rangeError } from './errors';
+import { callNative, invalidType, invalidValue, rangeError } from './errors';
 import { enumOption, numberOption, optionsObject } from './options';
-import { checkMatrix, checkSameKind, indices, isIndices, operand, partnerDType, Indices, Tensor, TensorLike } from './tensor';
+import { checkMatrix, checkResultSize, checkSameKind, indices, isIndices, operand, partnerDType, Indices, Tensor, TensorLike } from './tensor';
 
 /**
  * `x / max(‖x‖_p, eps)` along `dim` (`torch.nn.functional.normalize`).
@@ -26,7 +26,7 @@ export function normalize(x: TensorLike, opts?: { p?: number; dim?: number; eps?
   if (!(p > 0)) throw invalidValue('p', 'a number > 0', p);
   const dim = numberOption(o, 'dim', 1, { integer: true, min: -t.shape.length, max: t.shape.length - 1 });
   const eps = numberOption(o, 'eps', 1e-12, { min: 0, above: true });
-  return Tensor.fromRaw(binding().normalize(t, { p, dim, eps, device: t.device }), t.device);
+  return Tensor.fromRaw(callNative(() => binding().normalize(t, { p, dim, eps, device: t.device })), t.device);
 }
 
 /**
@@ -45,7 +45,8 @@ export function matmul(a: TensorLike, b: TensorLike): Tensor {
   if (ta.shape[1] !== tb.shape[0]) {
     throw rangeError('b', `matmul needs b to have ${ta.shape[1]} rows (a is [${ta.shape}]), got [${tb.shape}]`);
   }
-  return Tensor.fromRaw(binding().matmul(ta, tb, { device: ta.device }), ta.device);
+  checkResultSize([ta.shape[0], tb.shape[1]], 'b');
+  return Tensor.fromRaw(callNative(() => binding().matmul(ta, tb, { device: ta.device })), ta.device);
 }
 
 /** Options of {@link crossEntropy}. */
@@ -76,6 +77,9 @@ export function crossEntropy(logits: TensorLike, target: Indices | TensorLike, o
   const [n, c] = l.shape;
   if (n === 0) throw rangeError('logits', 'an empty batch (0 rows)');
   if (c === 0) throw rangeError('logits', 'expected at least one class (column)');
+  if (ArrayBuffer.isView(target) && !isIndices(target)) {
+    throw invalidType('target', 'class indices (Int32Array, BigInt64Array or number[]) or a probability tensor', target);
+  }
   let t;
   if (isIndices(target)) {
     t = indices(target, 'target', n, c);
@@ -87,7 +91,7 @@ export function crossEntropy(logits: TensorLike, target: Indices | TensorLike, o
     }
     t = p;
   }
-  const out = Tensor.fromRaw(binding().crossEntropy(l, t, { reduction, labelSmoothing, device: l.device }), l.device);
+  const out = Tensor.fromRaw(callNative(() => binding().crossEntropy(l, t, { reduction, labelSmoothing, device: l.device })), l.device);
   return reduction === 'none' ? out : out.data()[0];
 }
 
@@ -106,7 +110,7 @@ export function batchNorm1d(x: TensorLike, opts?: { eps?: number }): Tensor {
   const t = operand(x, 'x');
   checkMatrix(t, 'x');
   if (t.shape[0] < 2) throw rangeError('x', `expected more than 1 value per channel when training, got shape [${t.shape}]`);
-  return Tensor.fromRaw(binding().batchNorm1d(t, { eps, device: t.device }), t.device);
+  return Tensor.fromRaw(callNative(() => binding().batchNorm1d(t, { eps, device: t.device })), t.device);
 }
 
 /**
@@ -127,5 +131,6 @@ export function cosineSimilarity(x1: TensorLike, x2: TensorLike, opts?: { eps?: 
   checkMatrix(b, 'x2');
   checkSameKind(a, b, 'x1', 'x2');
   if (a.shape[1] !== b.shape[1]) throw rangeError('x2', `must have D = ${a.shape[1]} columns like x1, got ${b.shape[1]}`);
-  return Tensor.fromRaw(binding().cosineSimilarity(a, b, { eps, device: a.device }), a.device);
+  checkResultSize([a.shape[0], b.shape[0]], 'x2');
+  return Tensor.fromRaw(callNative(() => binding().cosineSimilarity(a, b, { eps, device: a.device })), a.device);
 }

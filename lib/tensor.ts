@@ -5,6 +5,7 @@
  */
 import { binding, RawIndices, RawTensor } from './binding';
 import { describe, invalidType, invalidValue, rangeError } from './errors';
+import { optionsObject } from './options';
 
 /** Element type of a tensor. */
 export type DType = 'float32' | 'float64';
@@ -23,6 +24,30 @@ export type TensorLike = Tensor | { data: FloatArray; shape: readonly number[] }
 export type Indices = Int32Array | BigInt64Array | readonly number[];
 
 const DEVICE = /^(cpu|cuda(:\d{1,4})?)$/;
+
+/**
+ * The kind of a typed array (`'Float32Array'`, …) or undefined for anything
+ * else, read from the array's internal slot: unlike `instanceof` it holds for
+ * arrays made in another realm (a vm context, jest's sandbox, native code).
+ */
+const typedArrayTag = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag)!.get!;
+export function typedArrayName(value: unknown): string | undefined {
+  return ArrayBuffer.isView(value) ? (typedArrayTag.call(value) as string | undefined) : undefined;
+}
+
+function isFloatArray(value: unknown): value is FloatArray {
+  const kind = typedArrayName(value);
+  return kind === 'Float32Array' || kind === 'Float64Array';
+}
+
+function isIndexArray(value: unknown): value is Int32Array | BigInt64Array {
+  const kind = typedArrayName(value);
+  return kind === 'Int32Array' || kind === 'BigInt64Array';
+}
+
+function dtypeOf(data: FloatArray): DType {
+  return typedArrayName(data) === 'Float64Array' ? 'float64' : 'float32';
+}
 
 /** True when an ArrayBuffer has been detached (transferred or freed). */
 export function isDetached(buffer: ArrayBufferLike): boolean {
@@ -54,24 +79,55 @@ export function checkDevice(device: unknown, name = 'device'): string {
   return device === 'cuda' ? 'cuda:0' : device;
 }
 
+/** LibTorch's limit on the number of dimensions. */
+const MAX_DIMS = 64;
+
+/** The longest typed array this Node.js can make: no size of a real tensor can exceed it. */
+const MAX_LENGTH: number = (() => {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return (require('buffer') as typeof import('buffer')).constants.MAX_LENGTH;
+  } catch {
+    return 2 ** 32;
+  }
+})();
+
+/**
+ * Checks a shape: an array of at most 64 integer sizes in [0, the longest
+ * typed array]. A size beyond that could only come with a zero elsewhere
+ * (no data) and would overflow the sizes computed from it.
+ */
 function checkShape(shape: unknown, name: string): number[] {
-  if (!Array.isArray(shape)) throw invalidType(`${name}.shape`, 'an array of integers', shape);
-  return shape.map((s, i) => {
-    if (typeof s !== 'number') throw invalidType(`${name}.shape[${i}]`, 'an integer', s);
-    if (!Number.isSafeInteger(s) || s < 0) throw invalidValue(`${name}.shape[${i}]`, 'an integer >= 0', s);
+  if (!Array.isArray(shape)) throw invalidType(name, 'an array of integers', shape);
+  if (shape.length > MAX_DIMS) throw rangeError(name, `at most ${MAX_DIMS} dimensions, got ${shape.length}`);
+  return Array.from(shape, (s: unknown, i) => {
+    if (typeof s !== 'number') throw invalidType(`${name}[${i}]`, 'an integer', s);
+    if (!Number.isInteger(s) || s < 0 || s > MAX_LENGTH) throw invalidValue(`${name}[${i}]`, `an integer in [0, ${MAX_LENGTH}]`, s);
     return s;
   });
+}
+
+/**
+ * A RangeError naming `name` when a result of `shape` could not be held in one
+ * typed array (its sizes come from inputs with zero-size dimensions). @internal
+ */
+export function checkResultSize(shape: readonly number[], name: string): void {
+  const n = numel(shape);
+  if (n > MAX_LENGTH) {
+    throw rangeError(name, `the result [${shape.join(', ')}] would have ${n} elements, more than a typed array holds (${MAX_LENGTH})`);
+  }
 }
 
 function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** `data` as a Float32Array/Float64Array over a live buffer; `name` is how the caller calls it. */
 function checkData(data: unknown, name: string): FloatArray {
-  if (!(data instanceof Float32Array) && !(data instanceof Float64Array)) {
-    throw invalidType(`${name}.data`, 'a Float32Array or Float64Array', data);
+  if (!isFloatArray(data)) {
+    throw invalidType(name, 'a Float32Array or Float64Array', data);
   }
-  if (isDetached(data.buffer)) throw rangeError(name, 'its data is a detached ArrayBuffer');
+  if (isDetached(data.buffer)) throw rangeError(name, 'a detached ArrayBuffer (transferred or freed); expected live data');
   return data;
 }
 
@@ -96,7 +152,7 @@ export class Tensor {
   private constructor(data: FloatArray, shape: number[], device: string) {
     this.#data = data;
     this.shape = Object.freeze(shape);
-    this.dtype = data instanceof Float64Array ? 'float64' : 'float32';
+    this.dtype = dtypeOf(data);
     this.device = device;
   }
 
@@ -106,18 +162,18 @@ export class Tensor {
    * @param shape - non-negative integer sizes.
    * @param opts.device - `'cpu'` (default), `'cuda'` or `'cuda:N'`.
    * @throws TypeError if `data` is not a Float32Array/Float64Array or `shape` not an integer array.
-   * @throws RangeError if the sizes do not match the data's length, the buffer is detached, or the device is unavailable.
+   * @throws RangeError if the sizes do not match the data's length, the buffer is detached, `opts` has an unknown key, or the device is unavailable.
    * @example
    * const t = Tensor.from(new Float64Array(6), [3, 2]);
    */
-  static from(data: FloatArray, shape: readonly number[], opts: { device?: string } = {}): Tensor {
+  static from(data: FloatArray, shape: readonly number[], opts?: { device?: string }): Tensor {
     const checked = checkData(data, 'data');
     const dims = checkShape(shape, 'shape');
     if (numel(dims) !== checked.length) {
       throw rangeError('shape', `[${dims.join(', ')}] needs ${numel(dims)} elements but data has ${checked.length}`);
     }
-    if (opts === null || typeof opts !== 'object') throw invalidType('opts', 'an object', opts);
-    return new Tensor(checked, dims, checkDevice(opts.device ?? 'cpu', 'opts.device'));
+    const o = optionsObject(opts, ['device'], 'opts');
+    return new Tensor(checked, dims, checkDevice(o.device ?? 'cpu', 'opts.device'));
   }
 
   /** @internal Wraps a native result (it owns its memory). */
@@ -137,11 +193,23 @@ export class Tensor {
 
   /**
    * The elements, row-major: on CPU the tensor's own memory (a view, no copy).
-   * @throws Error if the tensor was disposed.
+   * @throws Error if the tensor was disposed; RangeError if its ArrayBuffer was detached (transferred) or resized.
    */
   data(): FloatArray {
     if (this.#data === undefined) throw new Error('This tensor has been disposed');
-    return this.#data;
+    return Tensor.live(this, 'tensor');
+  }
+
+  /** @internal The live data of `t`, or a RangeError naming it `name` (disposed, detached or resized). */
+  static live(t: Tensor, name: string): FloatArray {
+    const data = t.#data;
+    if (data === undefined) throw rangeError(name, 'the tensor has been disposed');
+    if (data.length !== t.size) {
+      if (isDetached(data.buffer)) throw rangeError(name, 'its data is a detached ArrayBuffer (transferred or freed)');
+      // a length-tracking view of a resizable ArrayBuffer that was resized
+      throw rangeError(name, `its data now has ${data.length} elements but its shape [${t.shape.join(', ')}] needs ${t.size}`);
+    }
+    return data;
   }
 
   /** The elements as nested arrays (a copy), e.g. `number[][]` for a matrix. */
@@ -204,23 +272,23 @@ export interface Operand extends RawTensor {
  */
 export function operand(value: unknown, name: string, dtype: DType = 'float32'): Operand {
   if (value instanceof Tensor) {
-    if (value.disposed) throw rangeError(name, 'the tensor has been disposed');
-    return { data: value.data(), shape: [...value.shape], device: value.device, dtype: value.dtype };
+    const data = Tensor.live(value, name);
+    return { data, shape: [...value.shape], device: value.device, dtype: value.dtype };
   }
   if (Array.isArray(value)) {
     const raw = fromNested(value as number[][], name, dtype);
     return { ...raw, device: 'cpu', dtype };
   }
-  if (value === null || typeof value !== 'object') {
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) {
     throw invalidType(name, 'a Tensor, { data, shape } or number[][]', value);
   }
   const v = value as { data?: unknown; shape?: unknown };
-  const data = checkData(v.data, name);
-  const shape = checkShape(v.shape, name);
+  const data = checkData(v.data, `${name}.data`);
+  const shape = checkShape(v.shape, `${name}.shape`);
   if (numel(shape) !== data.length) {
     throw rangeError(name, `shape [${shape.join(', ')}] needs ${numel(shape)} elements but data has ${data.length}`);
   }
-  return { data, shape, device: 'cpu', dtype: data instanceof Float64Array ? 'float64' : 'float32' };
+  return { data, shape, device: 'cpu', dtype: dtypeOf(data) };
 }
 
 /** The dtype nested arrays take beside other arguments: float64 if any typed one is. @internal */
@@ -228,7 +296,7 @@ export function partnerDType(...values: unknown[]): DType {
   for (const v of values) {
     if (v instanceof Tensor) {
       if (v.dtype === 'float64') return 'float64';
-    } else if (v && typeof v === 'object' && (v as { data?: unknown }).data instanceof Float64Array) {
+    } else if (v && typeof v === 'object' && typedArrayName((v as { data?: unknown }).data) === 'Float64Array') {
       return 'float64';
     }
   }
@@ -252,18 +320,21 @@ export function checkSameKind(a: Operand, b: Operand, nameA: string, nameB: stri
  */
 export function indices(value: unknown, name: string, count: number, classes: number): RawIndices {
   let out: RawIndices;
-  if (value instanceof Int32Array || value instanceof BigInt64Array) {
+  if (isIndexArray(value)) {
     if (isDetached(value.buffer)) throw rangeError(name, 'its data is a detached ArrayBuffer');
     out = value;
   } else if (Array.isArray(value)) {
-    out = new Int32Array(value.length);
-    value.forEach((v, i) => {
+    const list = new Int32Array(value.length);
+    // A plain loop: forEach would skip the holes of a sparse array.
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
       if (typeof v !== 'number') throw invalidType(`${name}[${i}]`, 'an integer class index', v);
       if (!Number.isInteger(v) || v < 0 || v >= classes) {
         throw invalidValue(`${name}[${i}]`, `an integer class index in [0, ${classes})`, v);
       }
-      (out as Int32Array)[i] = v;
-    });
+      list[i] = v;
+    }
+    out = list;
   } else {
     throw invalidType(name, 'class indices (Int32Array, BigInt64Array or number[]) or a probability tensor', value);
   }
@@ -277,7 +348,8 @@ export function indices(value: unknown, name: string, count: number, classes: nu
 
 /** True for values that look like class indices rather than a probability tensor. @internal */
 export function isIndices(value: unknown): boolean {
-  return value instanceof Int32Array || value instanceof BigInt64Array || (Array.isArray(value) && (value.length === 0 || typeof value[0] === 'number'));
+  // An array is a list of indices unless it holds rows (then it is a probability matrix).
+  return isIndexArray(value) || (Array.isArray(value) && (value.length === 0 || !Array.isArray(value[0])));
 }
 
 /**
@@ -297,6 +369,9 @@ export function tensor(data: number[][] | FloatArray, shape?: readonly number[])
       return Tensor.from(raw.data, dims);
     }
     return Tensor.from(raw.data, raw.shape);
+  }
+  if (!isFloatArray(data)) {
+    throw invalidType('data', 'number[][], a Float32Array or a Float64Array', data);
   }
   const checked = checkData(data, 'data');
   if (shape === undefined) throw invalidType('shape', 'an array of integers (required with a typed array)', shape);

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <vector>
 
 namespace pairloss {
@@ -19,24 +20,21 @@ int64_t grain(int64_t cols) { return std::max<int64_t>(1, 32768 / std::max<int64
 
 // ---- N-pairs ----------------------------------------------------------------
 
-// Row norms of x [R, D]; with `out` defined, also x / max(norm, eps) into it.
+// Row norms of x [R, D] (LibTorch's own norm kernel, as F.normalize uses it,
+// so that the normalised rows are bit-identical to PyTorch's); with `out`
+// defined, also x / max(norm, eps) into it.
 template <typename T>
 void row_norms(const at::Tensor& x, at::Tensor& norms, at::Tensor* out, double eps) {
   const int64_t r = x.size(0), d = x.size(1);
+  norms = x.norm(2.0, {1}, /*keepdim=*/false);
   const T* px = x.data_ptr<T>();
-  T* pn = norms.data_ptr<T>();
-  T* po = out ? out->data_ptr<T>() : nullptr;
+  const T* pn = norms.data_ptr<T>();
+  if (!out) return;
+  T* po = out->data_ptr<T>();
   at::parallel_for(0, r, grain(d), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
-      const T* row = px + i * d;
-      double s = 0;
-      for (int64_t k = 0; k < d; ++k) s += static_cast<double>(row[k]) * row[k];
-      const T norm = static_cast<T>(std::sqrt(s));
-      pn[i] = norm;
-      if (po) {
-        const T denom = std::max(norm, static_cast<T>(eps));
-        for (int64_t k = 0; k < d; ++k) po[i * d + k] = row[k] / denom;
-      }
+      const T denom = std::max(pn[i], static_cast<T>(eps));
+      for (int64_t k = 0; k < d; ++k) po[i * d + k] = px[i * d + k] / denom;
     }
   });
 }
@@ -130,7 +128,7 @@ void normalize_backward(T* g, const T* xn, const T* norms, int64_t r, int64_t d,
 }
 
 template <typename T>
-NpairsResult npairs_impl(const at::Tensor& x1_in, const at::Tensor& x2_in, const at::Tensor& target,
+std::optional<NpairsResult> npairs_impl(const at::Tensor& x1_in, const at::Tensor& x2_in, const at::Tensor& target,
                          const NpairsOptions& o) {
   const at::Tensor x1 = x1_in.contiguous(), x2 = x2_in.contiguous();
   const int64_t n = x1.size(0), m = x2.size(0), d = x1.size(1);
@@ -138,10 +136,15 @@ NpairsResult npairs_impl(const at::Tensor& x1_in, const at::Tensor& x2_in, const
   const T temperature = static_cast<T>(o.temperature);
 
   // embeddings: rows normalised (cosine) or as they are (dot), and their norms
-  at::Tensor norm1 = at::empty({n}, x1.options()), norm2 = at::empty({m}, x2.options());
+  at::Tensor norm1, norm2;
   at::Tensor x1n = cosine ? at::empty_like(x1) : x1, x2n = cosine ? at::empty_like(x2) : x2;
   row_norms<T>(x1, norm1, cosine ? &x1n : nullptr, o.eps);
   row_norms<T>(x2, norm2, cosine ? &x2n : nullptr, o.eps);
+  // A row with norm below eps has the gradient g / eps of an ill-conditioned
+  // sum; the reference path reproduces PyTorch's rounding of it exactly.
+  if (cosine && (norm1.min().item<T>() < static_cast<T>(o.eps) || norm2.min().item<T>() < static_cast<T>(o.eps))) {
+    return std::nullopt;
+  }
 
   // similarity S = x1n @ x2n.T  [N, M]
   at::Tensor S = at::mm(x1n, x2n.t());
@@ -359,8 +362,8 @@ CorrelationResult correlation_impl(const at::Tensor& z1_in, const at::Tensor& z2
 bool fused_enabled() { return use_fused.load(); }
 void set_fused_enabled(bool enabled) { use_fused.store(enabled); }
 
-NpairsResult npairs_fused(const at::Tensor& x1, const at::Tensor& x2, const at::Tensor& target,
-                          const NpairsOptions& o) {
+std::optional<NpairsResult> npairs_fused(const at::Tensor& x1, const at::Tensor& x2, const at::Tensor& target,
+                                         const NpairsOptions& o) {
   return x1.scalar_type() == at::kDouble ? npairs_impl<double>(x1, x2, target, o)
                                          : npairs_impl<float>(x1, x2, target, o);
 }

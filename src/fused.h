@@ -6,6 +6,8 @@
 
 #include <ATen/ATen.h>
 
+#include <optional>
+
 #include "losses.h"
 
 namespace pairloss {
@@ -16,8 +18,9 @@ bool fused_enabled();
 void set_fused_enabled(bool enabled);
 
 // `target`: int64 class indices [N] or probabilities [N, M] (already checked).
-NpairsResult npairs_fused(const at::Tensor& x1, const at::Tensor& x2, const at::Tensor& target,
-                          const NpairsOptions& options);
+// Empty when the inputs need the reference path (a row with norm < eps).
+std::optional<NpairsResult> npairs_fused(const at::Tensor& x1, const at::Tensor& x2, const at::Tensor& target,
+                                         const NpairsOptions& options);
 
 CorrelationResult correlation_fused(const at::Tensor& z1, const at::Tensor& z2,
                                     const CorrelationOptions& options);

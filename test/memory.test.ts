@@ -1,0 +1,214 @@
+// Memory (issue 2, "Zero copy and async"): results are external ArrayBuffers
+// whose finalizer frees the tensor after GC, V8 is told their size, and
+// nothing grows over many calls. Each check runs in its own `node --expose-gc`
+// child against dist/lib, so that gc() is available and the process-wide
+// counters of memoryStats() belong to that check alone.
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+const ROOT = path.resolve(__dirname, '..');
+const DIST = path.join(ROOT, 'dist', 'lib', 'index.js');
+const MB = 1024 * 1024;
+
+/** Fails with a clear message when dist/lib is older than lib/ (the children load dist/lib). */
+function checkDistFresh(): void {
+  const stale = fs.readdirSync(path.join(ROOT, 'lib'))
+    .filter((f) => f.endsWith('.ts'))
+    .filter((f) => {
+      const js = path.join(ROOT, 'dist', 'lib', f.replace(/\.ts$/, '.js'));
+      return !fs.existsSync(js) || fs.statSync(js).mtimeMs < fs.statSync(path.join(ROOT, 'lib', f)).mtimeMs;
+    });
+  if (stale.length > 0) throw new Error(`dist/lib is older than lib/ (${stale.join(', ')}): run \`npm run build:ts\` first`);
+}
+
+/** Shared by every child: the library, sleep, a thorough gc, deterministic values. */
+const PRELUDE = `
+const pl = require(DIST);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// Finalizers of external buffers run on the JS thread after GC (from a later
+// turn of the loop), so collect several times with turns in between.
+async function collect(rounds = 6) {
+  for (let i = 0; i < rounds; i++) { global.gc(); await sleep(5); }
+}
+function values(n, seed) {
+  let x = seed >>> 0;
+  return Array.from({ length: n }, () => { x = (Math.imul(x, 1664525) + 1013904223) >>> 0; return x / 2 ** 32 - 0.5; });
+}
+function done(report) { console.log(JSON.stringify(report)); }
+`;
+
+function child(script: string, timeoutMs = 300000): Promise<Record<string, number>> {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pairloss-memory-')), 'child.js');
+  fs.writeFileSync(file, `const DIST = ${JSON.stringify(DIST)};\n${PRELUDE}\n(async () => {\n${script}\n})().catch((e) => { console.error(e); process.exit(1); });\n`);
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, ['--expose-gc', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+    proc.stdout.on('data', (b) => (out += b));
+    proc.stderr.on('data', (b) => (err += b));
+    proc.on('close', (code, signal) => {
+      clearTimeout(timer);
+      fs.rmSync(path.dirname(file), { recursive: true, force: true });
+      if (code !== 0) return reject(new Error(`child exited with ${code ?? signal}\n${err}\n${out}`));
+      const lines = out.trim().split('\n');
+      try {
+        resolve(JSON.parse(lines[lines.length - 1]));
+      } catch {
+        reject(new Error(`child printed no JSON result:\n${out}\n${err}`));
+      }
+    });
+  });
+}
+
+beforeAll(checkDistFresh);
+
+describe('finalizers free result tensors after GC', () => {
+  it('finalizedBuffers catches up with externalBuffers once results are dropped, not before', async () => {
+    const r = await child(`
+const s0 = pl.memoryStats();
+const x = { data: Float32Array.from(values(32 * 64, 1)), shape: [32, 64] };
+const y = { data: Float64Array.from(values(48 * 16, 2)), shape: [48, 16] };
+let kept = [];
+for (let i = 0; i < 1000; i++) kept.push(pl.normalize(x));                                  // 1000 buffers
+for (let i = 0; i < 500; i++) kept.push(pl.npairsLoss(y, y, { returnSimilarity: true }));    // 1500 buffers
+for (let i = 0; i < 200; i++) kept.push(await pl.correlationLossAsync(y, y));                // 400 buffers
+const s1 = pl.memoryStats();
+// alive: GC must not free any of them
+await collect();
+const s2 = pl.memoryStats();
+const stillReadable = kept.every((k) => (k.data ? k.data().length === 32 * 64 : k.grad1.data().length === 48 * 16));
+kept = null;
+let rounds = 0;
+let s3 = pl.memoryStats();
+while (s3.finalizedBuffers < s3.externalBuffers && rounds < 50) { await collect(2); rounds++; s3 = pl.memoryStats(); }
+done({
+  made: s1.externalBuffers - s0.externalBuffers,
+  bytesWhileAlive: s1.externalBytes - s0.externalBytes,
+  finalizedWhileAlive: s2.finalizedBuffers - s0.finalizedBuffers,
+  stillReadable: stillReadable ? 1 : 0,
+  externalBuffers: s3.externalBuffers,
+  finalizedBuffers: s3.finalizedBuffers,
+  bytesAfter: s3.externalBytes,
+  rounds,
+});
+`);
+    console.log('finalizers:', JSON.stringify(r));
+    expect(r.made).toBe(1000 + 3 * 500 + 2 * 200);
+    expect(r.bytesWhileAlive).toBe(1000 * 32 * 64 * 4 + 500 * (2 * 48 * 16 + 48 * 48) * 8 + 200 * 2 * 48 * 16 * 8);
+    expect(r.finalizedWhileAlive).toBe(0);
+    expect(r.stillReadable).toBe(1);
+    expect(r.finalizedBuffers).toBe(r.externalBuffers);
+    expect(r.bytesAfter).toBe(0);
+  });
+});
+
+describe('V8 is told the external size', () => {
+  it('process.memoryUsage().external rises by the result bytes while it lives and falls after GC', async () => {
+    const r = await child(`
+await collect();
+const n = 4096;
+const bytes = n * n * 4;                 // a 64 MiB float32 result
+const col = { data: Float32Array.from(values(n, 1)), shape: [n, 1] };
+const row = { data: Float32Array.from(values(n, 2)), shape: [1, n] };
+const e0 = process.memoryUsage().external;
+let big = pl.matmul(col, row);
+const e1 = process.memoryUsage().external;
+big.data()[0] += 1;                      // use it
+await collect();
+const e2 = process.memoryUsage().external; // still alive after GC
+big = null;
+let e3 = process.memoryUsage().external;
+for (let i = 0; i < 20 && e3 - e0 > bytes / 10; i++) { await collect(2); e3 = process.memoryUsage().external; }
+done({ bytes, whileAlive: e1 - e0, afterGcAlive: e2 - e0, afterDrop: e3 - e0 });
+`);
+    console.log('external memory:', JSON.stringify(r));
+    expect(r.whileAlive).toBeGreaterThanOrEqual(0.95 * r.bytes);
+    expect(r.whileAlive).toBeLessThanOrEqual(1.1 * r.bytes);
+    expect(r.afterGcAlive).toBeGreaterThanOrEqual(0.95 * r.bytes);
+    expect(r.afterDrop).toBeLessThan(0.1 * r.bytes);
+  });
+
+  it('dropped results are reclaimed without gc() calls: RSS stays bounded over 1.5 GiB of results', async () => {
+    // Without the external size V8 would see only small JS objects and never
+    // collect them, and RSS would grow by the full 1.5 GiB.
+    const r = await child(`
+const n = 2048;
+const col = { data: Float32Array.from(values(n, 1)), shape: [n, 1] };
+const row = { data: Float32Array.from(values(n, 2)), shape: [1, n] };
+await collect();
+const rss0 = process.memoryUsage().rss;
+let peak = 0;
+for (let i = 0; i < 96; i++) {             // 96 results of 16 MiB, each dropped at once
+  const r = pl.matmul(col, row);
+  r.data()[i] = i;
+  await new Promise((res) => setImmediate(res)); // a turn for the finalizers
+  peak = Math.max(peak, process.memoryUsage().rss - rss0);
+}
+const s = pl.memoryStats();
+done({ total: 96 * n * n * 4, peakGrowth: peak, made: s.externalBuffers, finalized: s.finalizedBuffers });
+`);
+    console.log('RSS under external pressure:', JSON.stringify({ ...r, peakGrowthMB: Math.round(r.peakGrowth / MB) }));
+    expect(r.finalized).toBeGreaterThan(r.made / 2);
+    expect(r.peakGrowth).toBeLessThan(r.total / 3);
+  });
+});
+
+describe('no growth over many calls', () => {
+  it('RSS stays flat over 20k sync and 2k async calls', async () => {
+    const r = await child(`
+const f = (n, d, seed) => ({ data: Float32Array.from(values(n * d, seed)), shape: [n, d] });
+const x1 = f(16, 32, 1), x2 = f(16, 32, 2), x3 = f(24, 32, 3);
+const target = Int32Array.from({ length: 16 }, (_, i) => (i * 3) % 24);
+const probs = f(16, 24, 4);
+function syncCall(i) {
+  switch (i % 8) {
+    case 0: return pl.npairsLoss(x1, x2, { symmetric: true });
+    case 1: return pl.npairsLoss(x1, x3, { target, returnSimilarity: true });
+    case 2: return pl.npairsLoss(x1, x3, { target: probs, similarity: 'dot', l2Reg: 0.002 });
+    case 3: return pl.correlationLoss(x1, x2);
+    case 4: return pl.correlationLoss(x1, x2, { mode: 'features' });
+    case 5: return pl.cosineSimilarity(x1, x3);
+    case 6: return pl.crossEntropy(pl.matmul(x1, { data: x3.data, shape: [32, 24] }), target);
+    default:
+      // errors must not leak either
+      try { pl.npairsLoss(x1, x2, { checkFinite: true, temperature: -1 }); } catch (e) { /* expected */ }
+      try { pl.npairsLoss(x1, { data: Float32Array.from([NaN, ...values(511, 9)]), shape: [16, 32] }, { checkFinite: true }); } catch (e) { /* expected */ }
+      return pl.normalize(x1);
+  }
+}
+async function asyncBatch(k) {
+  const ps = [];
+  for (let j = 0; j < 50; j++) {
+    ps.push(j % 2 ? pl.npairsLossAsync(x1, x2, { symmetric: true }) : pl.correlationLossAsync(x1, x2));
+  }
+  ps.push(pl.npairsLossAsync(x1, x2, { target: [99] }).catch(() => null));
+  return Promise.all(ps);
+}
+async function round(sync, batches) {
+  for (let i = 0; i < sync; i++) {
+    syncCall(i);
+    if (i % 500 === 499) await new Promise((res) => setImmediate(res));
+  }
+  for (let k = 0; k < batches; k++) await asyncBatch(k);
+}
+await round(2000, 4);                      // warm up: allocator pools, JIT, thread pools
+await collect();
+const rss0 = process.memoryUsage().rss;
+const t0 = Date.now();
+await round(20000, 40);                    // 20k sync + 2k async
+await collect();
+let s = pl.memoryStats();
+for (let i = 0; i < 50 && s.finalizedBuffers < s.externalBuffers; i++) { await collect(2); s = pl.memoryStats(); }
+const rss1 = process.memoryUsage().rss;
+done({ rss0, rss1, growth: rss1 - rss0, ms: Date.now() - t0, made: s.externalBuffers, finalized: s.finalizedBuffers, liveBytes: s.externalBytes });
+`);
+    console.log('RSS over 20k sync + 2k async calls:', JSON.stringify({ ...r, growthMB: +(r.growth / MB).toFixed(1) }));
+    expect(r.growth).toBeLessThan(50 * MB);
+    expect(r.made).toBeGreaterThan(20000);
+    expect(r.finalized).toBe(r.made);
+    expect(r.liveBytes).toBe(0);
+  });
+});
