@@ -9,6 +9,7 @@ namespace pairloss_binding {
 
 void init_ops(Napi::Env env, Napi::Object exports);
 void init_losses(Napi::Env env, Napi::Object exports);
+void init_process_group(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -29,6 +30,9 @@ Napi::Value MemoryStats(const Napi::CallbackInfo& info) { return memory_stats(in
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), pairloss::get_num_threads());
 }
+Napi::Value GetBlasThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), pairloss::get_blas_threads());
+}
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "n must be a number");
   pairloss::set_num_threads(info[0].As<Napi::Number>().Int32Value());
@@ -46,9 +50,11 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("setFusedKernels", Napi::Function::New<guarded<SetFusedKernels>>(env, "setFusedKernels"));
   exports.Set("memoryStats", Napi::Function::New<guarded<MemoryStats>>(env, "memoryStats"));
   exports.Set("getNumThreads", Napi::Function::New<guarded<GetNumThreads>>(env, "getNumThreads"));
+  exports.Set("getBlasThreads", Napi::Function::New<guarded<GetBlasThreads>>(env, "getBlasThreads"));
   exports.Set("setNumThreads", Napi::Function::New<guarded<SetNumThreads>>(env, "setNumThreads"));
   init_ops(env, exports);
   init_losses(env, exports);
+  init_process_group(env, exports);
   return exports;
 }
 

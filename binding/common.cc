@@ -52,9 +52,11 @@ std::atomic<int64_t> buffers_created{0}, buffers_finalized{0}, bytes_live{0};
 void finalize_tensor(Napi::Env env, void* /*data*/, at::Tensor* holder) {
   const int64_t bytes = static_cast<int64_t>(holder->nbytes());
   delete holder;
+  // The C call: a finalizer must not throw, even while the environment shuts down.
+  int64_t ignored = 0;
+  napi_adjust_external_memory(env, -bytes, &ignored);
   buffers_finalized.fetch_add(1);
   bytes_live.fetch_sub(bytes);
-  Napi::MemoryManagement::AdjustExternalMemory(env, -bytes);
 }
 
 }  // namespace
@@ -242,6 +244,33 @@ Napi::Error CapturedError::to_js(Napi::Env env) const {
     case Kind::Type: return Napi::TypeError::New(env, message);
     case Kind::Range: return Napi::RangeError::New(env, message);
     default: return Napi::Error::New(env, message);
+  }
+}
+
+void settle_promise(Napi::Env env, Napi::Promise::Deferred& deferred,
+                    const std::function<Napi::Value(Napi::Env)>& finish) noexcept {
+  try {
+    Napi::HandleScope scope(env);
+    try {
+      deferred.Resolve(finish(env));
+    } catch (const Napi::Error& e) {
+      deferred.Reject(e.Value());
+    } catch (...) {
+      CapturedError e;
+      e.capture();
+      deferred.Reject(e.to_js(env).Value());
+    }
+  } catch (...) {
+    // The environment is going away: nobody is left to see the result.
+  }
+}
+
+void reject_promise(Napi::Env env, Napi::Promise::Deferred& deferred, const CapturedError& error) noexcept {
+  try {
+    Napi::HandleScope scope(env);
+    deferred.Reject(error.to_js(env).Value());
+  } catch (...) {
+    // As in settle_promise.
   }
 }
 

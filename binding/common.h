@@ -5,6 +5,7 @@
 #include <napi.h>
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,15 @@ struct CapturedError {
   void capture();  // from the current exception
   Napi::Error to_js(Napi::Env env) const;
 };
+
+// Settles a Promise with finish(env), or rejects it with the error finish
+// throws. Never throws: an exception escaping from a completion callback
+// terminates the process (as when a worker thread's environment is shutting
+// down and every N-API call fails).
+void settle_promise(Napi::Env env, Napi::Promise::Deferred& deferred,
+                    const std::function<Napi::Value(Napi::Env)>& finish) noexcept;
+// Rejects a Promise with a captured error; never throws (see settle_promise).
+void reject_promise(Napi::Env env, Napi::Promise::Deferred& deferred, const CapturedError& error) noexcept;
 
 // Wraps a binding function so that no C++ exception escapes to N-API raw.
 template <Napi::Value (*F)(const Napi::CallbackInfo&)>

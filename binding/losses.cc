@@ -1,4 +1,5 @@
-// npairsLoss / correlationLoss: sync on the JS thread, or async on the pool.
+// npairsLoss / correlationLoss: sync on the JS thread, or async on the pool
+// (under a process group: queued to the group's thread, in call order).
 #include <memory>
 
 #include "common.h"
@@ -8,7 +9,19 @@
 
 namespace pairloss_binding {
 
+// binding/process_group.cc
+std::shared_ptr<pairloss::ProcessGroup> process_group_from_js(const Napi::Value& value, const char* name);
+Napi::Promise start_group_call(Napi::Env env, const std::shared_ptr<pairloss::ProcessGroup>& group,
+                               std::function<void()> work, std::function<Napi::Value(Napi::Env)> finish);
+
 namespace {
+
+// The `group` option: a process group handle (lib/ passes ProcessGroup's), or none.
+std::shared_ptr<pairloss::ProcessGroup> read_group(const Napi::Object& o) {
+  Napi::Value g = o.Get("group");
+  if (g.IsUndefined() || g.IsNull()) return nullptr;
+  return process_group_from_js(g, "group");
+}
 
 using pairloss::CorrelationOptions;
 using pairloss::CorrelationResult;
@@ -57,6 +70,9 @@ NpairsOptions read_npairs_options(const Napi::Object& o, bool copy) {
   opt.grad = get_bool(o, "grad", opt.grad);
   opt.return_similarity = get_bool(o, "returnSimilarity", opt.return_similarity);
   opt.check_finite = get_bool(o, "checkFinite", opt.check_finite);
+  opt.group = read_group(o);
+  opt.local_loss = get_bool(o, "localLoss", opt.local_loss);
+  opt.gather_with_grad = get_bool(o, "gatherWithGrad", opt.gather_with_grad);
   Napi::Value target = o.Get("target");
   if (target.IsTypedArray()) {
     opt.target = indices_from_js(target, "target");
@@ -76,6 +92,8 @@ CorrelationOptions read_correlation_options(const Napi::Object& o) {
   opt.eps = get_number(o, "eps", opt.eps);
   opt.grad = get_bool(o, "grad", opt.grad);
   opt.check_finite = get_bool(o, "checkFinite", opt.check_finite);
+  opt.group = read_group(o);
+  opt.sync_batch_norm = get_bool(o, "syncBatchNorm", opt.sync_batch_norm);
   const std::string mode = get_string(o, "mode", "samples");
   if (mode == "samples") {
     opt.mode = pairloss::CorrelationMode::Samples;
@@ -116,6 +134,12 @@ Napi::Value NpairsLoss(const Napi::CallbackInfo& info) {
   if (opt.target.defined() && in.device.type() != at::kCPU) opt.target = opt.target.to(in.device);
   if (!async) return npairs_to_js(info.Env(), pairloss::npairs_loss(in.a, in.b, opt));
   auto result = std::make_shared<NpairsResult>();
+  if (opt.group) {
+    // queued to the group's thread, in call order with the group's other calls
+    return start_group_call(
+        info.Env(), opt.group, [in, opt, result] { *result = pairloss::npairs_loss(in.a, in.b, opt); },
+        [result](Napi::Env env) { return npairs_to_js(env, *result); });
+  }
   return PromiseWorker::Start(
       info.Env(), [in, opt, result] { *result = pairloss::npairs_loss(in.a, in.b, opt); },
       [result](Napi::Env env) { return npairs_to_js(env, *result); });
@@ -129,6 +153,11 @@ Napi::Value CorrelationLoss(const Napi::CallbackInfo& info) {
   CorrelationOptions opt = read_correlation_options(o);
   if (!async) return correlation_to_js(info.Env(), pairloss::correlation_loss(in.a, in.b, opt));
   auto result = std::make_shared<CorrelationResult>();
+  if (opt.group) {
+    return start_group_call(
+        info.Env(), opt.group, [in, opt, result] { *result = pairloss::correlation_loss(in.a, in.b, opt); },
+        [result](Napi::Env env) { return correlation_to_js(env, *result); });
+  }
   return PromiseWorker::Start(
       info.Env(), [in, opt, result] { *result = pairloss::correlation_loss(in.a, in.b, opt); },
       [result](Napi::Env env) { return correlation_to_js(env, *result); });

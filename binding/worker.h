@@ -34,19 +34,9 @@ class PromiseWorker : public Napi::AsyncWorker {
     }
   }
 
-  void OnOK() override {
-    try {
-      deferred_.Resolve(finish_(Env()));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    } catch (...) {
-      CapturedError e;
-      e.capture();
-      deferred_.Reject(e.to_js(Env()).Value());
-    }
-  }
+  void OnOK() override { settle_promise(Env(), deferred_, finish_); }
 
-  void OnError(const Napi::Error&) override { deferred_.Reject(error_.to_js(Env()).Value()); }
+  void OnError(const Napi::Error&) override { reject_promise(Env(), deferred_, error_); }
 
  private:
   PromiseWorker(Napi::Env env, Work work, Finish finish)

@@ -31,6 +31,15 @@ export interface RawCorrelationResult {
   grad2?: RawTensor;
 }
 
+/** A process group as native code describes it. */
+export interface RawGroupInfo {
+  rank: number;
+  worldSize: number;
+  backend: 'gloo' | 'nccl';
+  device: string;
+  pairlossRanks: number[];
+}
+
 /** Options objects are passed through after lib/ has checked them. */
 export type RawOptions = Record<string, unknown>;
 
@@ -44,6 +53,7 @@ export interface Binding {
   setFusedKernels(enabled: boolean): void;
   memoryStats(): { externalBuffers: number; finalizedBuffers: number; externalBytes: number };
   getNumThreads(): number;
+  getBlasThreads(): number;
   setNumThreads(n: number): void;
   normalize(x: RawTensor, options: RawOptions): RawTensor;
   matmul(a: RawTensor, b: RawTensor, options: RawOptions): RawTensor;
@@ -54,6 +64,15 @@ export interface Binding {
   npairsLoss(x1: RawTensor, x2: RawTensor, options: RawOptions, async: true): Promise<RawNpairsResult>;
   correlationLoss(z1: RawTensor, z2: RawTensor, options: RawOptions, async: false): RawCorrelationResult;
   correlationLoss(z1: RawTensor, z2: RawTensor, options: RawOptions, async: true): Promise<RawCorrelationResult>;
+  // process groups (lib/distributed.ts)
+  processGroupConnect(options: Record<string, unknown>): Promise<unknown>;
+  processGroupInfo(handle: unknown): RawGroupInfo;
+  processGroupState(handle: unknown): string | undefined;
+  processGroupAllReduce(handle: unknown, t: RawTensor, op: 'sum' | 'avg' | 'max' | 'min' | 'product'): Promise<RawTensor>;
+  processGroupAllGather(handle: unknown, t: RawTensor): Promise<RawTensor>;
+  processGroupBroadcast(handle: unknown, t: RawTensor, src: number): Promise<RawTensor>;
+  processGroupBarrier(handle: unknown): Promise<void>;
+  processGroupDestroy(handle: unknown): Promise<void>;
   [extra: string]: unknown;
 }
 

@@ -9,6 +9,9 @@ export { normalize, matmul, crossEntropy, batchNorm1d, cosineSimilarity } from '
 export type { CrossEntropyOptions } from './ops';
 export { npairsLoss, npairsLossAsync, correlationLoss, correlationLossAsync } from './losses';
 export type { NpairsOptions, NpairsResult, CorrelationOptions, CorrelationResult, GroupLike } from './losses';
-export { version, torchVersion, cuda, backends, getNumThreads, setNumThreads, memoryStats } from './runtime';
+export { ProcessGroup } from './distributed';
+export type { Backend, ReduceOp, ProcessGroupOptions, FromEnvOptions } from './distributed';
+export { version, torchVersion, cuda, backends, getNumThreads, getBlasThreads, setNumThreads, memoryStats,
+  getAsyncConcurrency, setAsyncConcurrency, asyncQueueStats } from './runtime';
 export { heatmapSvg, heatmapPng, writeHeatmap, readMatrix, colormapColors, HEATMAP_COLORMAPS } from './heatmap';
 export type { HeatmapOptions, HeatmapMatrix, MatrixView, RgbColor } from './heatmap';

@@ -3,7 +3,9 @@
  * similarity matrix, and the Barlow Twins correlation loss.
  */
 import { binding, RawCorrelationResult, RawIndices, RawNpairsResult, RawOptions, RawTensor } from './binding';
-import { keepStack, rangeError } from './errors';
+import { groupHandle } from './distributed';
+import { callNative, keepStack, rangeError } from './errors';
+import { mustWait, schedule } from './queue';
 import { boolOption, enumOption, numberOption, optionsObject } from './options';
 import {
   checkDevice, checkMatrix, checkSameKind, indices, isIndices, operand, partnerDType, Indices, Operand, Tensor, TensorLike,
@@ -41,11 +43,22 @@ export interface NpairsOptions {
   checkFinite?: boolean;
   /** Where to compute; default: the inputs' device. */
   device?: string;
-  /** A process group: the loss over the global batch (open_clip's ClipLoss semantics). */
+  /**
+   * A process group: embeddings are gathered across ranks (open_clip's ClipLoss).
+   * `loss` is then the global loss (the mean over all W·N rows, the same on
+   * every rank) and grad1/grad2 its exact gradients with respect to this
+   * rank's inputs; a trainer that averages gradients across ranks as DDP does
+   * multiplies them by W. `target` stays per rank. A sync call with a group
+   * blocks until its collectives finish; prefer the async version.
+   */
   group?: GroupLike;
-  /** Under a group: each rank's logits are its rows against all columns. Default true. */
+  /** Under a group: each rank's logits are its rows against all columns (true), or the full global matrix (false). Default true. */
   localLoss?: boolean;
-  /** Under a group: gradients flow through the gathered embeddings. Default true. */
+  /**
+   * Under a group: gradients flow through the gathered embeddings. Default true.
+   * `localLoss: true` with `gatherWithGrad: false` is open_clip's approximate
+   * gradient (other ranks' use of this rank's rows as negatives is dropped).
+   */
   gatherWithGrad?: boolean;
 }
 
@@ -83,9 +96,19 @@ export interface CorrelationOptions {
   checkFinite?: boolean;
   /** Where to compute; default: the inputs' device. */
   device?: string;
-  /** A process group: corr is all-reduced (sum) and divided by the world size, as the seed does. */
+  /**
+   * A process group: corr is all-reduced (sum) and divided by the world size,
+   * as the seed does. `loss` is the global loss (the same on every rank) and
+   * grad1/grad2 its exact gradients with respect to this rank's inputs
+   * (multiply by W for DDP-style averaging). Sync calls with a group block
+   * until the collectives finish.
+   */
   group?: GroupLike;
-  /** `'features'` mode under a group: batch statistics over the global batch. Default false. */
+  /**
+   * `'features'` mode under a group: batch statistics over the global batch
+   * (SyncBatchNorm, as the original Barlow Twins trains), which equals one
+   * process on the concatenated batch. Default false.
+   */
   syncBatchNorm?: boolean;
 }
 
@@ -126,6 +149,7 @@ function pair(x1: unknown, x2: unknown, n1: string, n2: string): [Operand, Opera
   if (a.shape[1] !== b.shape[1]) throw rangeError(n2, `must have D = ${a.shape[1]} columns like ${n1}, got ${b.shape[1]}`);
   if (a.shape[0] === 0) throw rangeError(n1, 'an empty batch (N = 0); expected at least one row');
   if (b.shape[0] === 0) throw rangeError(n2, 'an empty batch (0 rows); expected at least one row');
+  if (a.shape[1] === 0) throw rangeError(n1, 'has D = 0 features; expected at least one column');
   return [a, b];
 }
 
@@ -159,7 +183,7 @@ function prepareNpairs(x1: unknown, x2: unknown, opts: unknown): Prepared {
   const device = o.device === undefined ? a.device : checkDevice(o.device);
   options.device = device;
   const g = group(o);
-  if (g) options.group = g;
+  if (g) options.group = groupHandle(g);
   if (o.target === undefined) {
     if (!g && m < n) throw rangeError('x2', `needs at least as many rows as x1 (M >= N) for the default target, got N = ${n}, M = ${m}`);
   } else if (isIndices(o.target)) {
@@ -202,7 +226,7 @@ function prepareCorrelation(z1: unknown, z2: unknown, opts: unknown): Prepared {
   };
   const device = o.device === undefined ? a.device : checkDevice(o.device);
   options.device = device;
-  if (g) options.group = g;
+  if (g) options.group = groupHandle(g);
   return { a, b, options, device };
 }
 
@@ -231,6 +255,23 @@ function correlationResult(r: RawCorrelationResult, device: string): Correlation
 }
 
 /**
+ * Starts an async native call now, or queues it behind the bound on calls in
+ * flight (lib/queue.ts). Native code copies the inputs when it is called, so a
+ * queued call copies them here first: the result is always that of the
+ * values at the time of the call. Calls under a group are never queued (their
+ * collectives must be issued in call order on every rank).
+ */
+function runAsync<T>(p: Prepared, call: () => Promise<T>): Promise<T> {
+  if (p.options.group !== undefined) return call();
+  if (!mustWait()) return schedule(call);
+  p.a = { ...p.a, data: p.a.data.slice() };
+  p.b = { ...p.b, data: p.b.data.slice() };
+  const t = p.options.target as RawTensor | RawIndices | undefined;
+  if (t !== undefined) p.options.target = ArrayBuffer.isView(t) ? t.slice() : { data: t.data.slice(), shape: t.shape };
+  return schedule(call);
+}
+
+/**
  * The N-pairs / InfoNCE loss of two batches of embeddings and its gradients:
  * cross entropy of `similarity(x1, x2) / temperature` against row i -> class i
  * (the seed's `NPairsLoss` with `torch.eye(N)`), or CLIP's symmetric version.
@@ -246,7 +287,7 @@ function correlationResult(r: RawCorrelationResult, device: string): Correlation
  */
 export function npairsLoss(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions): NpairsResult {
   const p = prepareNpairs(x1, x2, opts);
-  return npairsResult(binding().npairsLoss(raw(p.a), raw(p.b), p.options, false), p.device);
+  return npairsResult(callNative(() => binding().npairsLoss(raw(p.a), raw(p.b), p.options, false)), p.device);
 }
 
 /**
@@ -260,7 +301,7 @@ export function npairsLoss(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions)
 export async function npairsLossAsync(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions): Promise<NpairsResult> {
   const restore = keepStack();
   const p = prepareNpairs(x1, x2, opts);
-  const result = await binding().npairsLoss(raw(p.a), raw(p.b), p.options, true).catch(restore);
+  const result = await runAsync(p, () => binding().npairsLoss(raw(p.a), raw(p.b), p.options, true)).catch(restore);
   return npairsResult(result, p.device);
 }
 
@@ -279,7 +320,7 @@ export async function npairsLossAsync(x1: TensorLike, x2: TensorLike, opts?: Npa
  */
 export function correlationLoss(z1: TensorLike, z2: TensorLike, opts?: CorrelationOptions): CorrelationResult {
   const p = prepareCorrelation(z1, z2, opts);
-  return correlationResult(binding().correlationLoss(raw(p.a), raw(p.b), p.options, false), p.device);
+  return correlationResult(callNative(() => binding().correlationLoss(raw(p.a), raw(p.b), p.options, false)), p.device);
 }
 
 /**
@@ -291,6 +332,6 @@ export function correlationLoss(z1: TensorLike, z2: TensorLike, opts?: Correlati
 export async function correlationLossAsync(z1: TensorLike, z2: TensorLike, opts?: CorrelationOptions): Promise<CorrelationResult> {
   const restore = keepStack();
   const p = prepareCorrelation(z1, z2, opts);
-  const result = await binding().correlationLoss(raw(p.a), raw(p.b), p.options, true).catch(restore);
+  const result = await runAsync(p, () => binding().correlationLoss(raw(p.a), raw(p.b), p.options, true)).catch(restore);
   return correlationResult(result, p.device);
 }

@@ -68,6 +68,7 @@ export interface CrossEntropyOptions {
  */
 export function crossEntropy(logits: TensorLike, target: Indices | TensorLike, opts?: CrossEntropyOptions & { reduction?: 'mean' | 'sum' }): number;
 export function crossEntropy(logits: TensorLike, target: Indices | TensorLike, opts: CrossEntropyOptions & { reduction: 'none' }): Tensor;
+export function crossEntropy(logits: TensorLike, target: Indices | TensorLike, opts?: CrossEntropyOptions): number | Tensor;
 export function crossEntropy(logits: TensorLike, target: Indices | TensorLike, opts?: CrossEntropyOptions): number | Tensor {
   const o = optionsObject(opts, ['reduction', 'labelSmoothing']);
   const reduction = enumOption(o, 'reduction', ['mean', 'sum', 'none'] as const, 'mean');

@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { binding, packageRoot } from './binding';
 import { invalidType, invalidValue } from './errors';
+import { getAsyncConcurrency as queueLimit, setAsyncConcurrency as setQueueLimit } from './queue';
 
 /** pairloss's version. */
 export const version: string = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')).version;
@@ -30,13 +31,22 @@ export const backends = {
   nccl: binding().hasNccl,
 };
 
+/**
+ * OpenBLAS's own thread count (the BLAS behind matmul keeps a pool of its own),
+ * or -1 when LibTorch uses another BLAS.
+ */
+export function getBlasThreads(): number {
+  return binding().getBlasThreads();
+}
+
 /** LibTorch's intra-op thread count (shared by every call in this process). */
 export function getNumThreads(): number {
   return binding().getNumThreads();
 }
 
 /**
- * Sets LibTorch's intra-op thread count for this process.
+ * Sets the threads one computation may use, for this process: LibTorch's
+ * intra-op pool and OpenBLAS's pool together.
  * @throws TypeError if `n` is not a number; RangeError unless it is an integer >= 1.
  * @example
  * setNumThreads(2);
@@ -56,3 +66,25 @@ export function setNumThreads(n: number): void {
 export function memoryStats(): { externalBuffers: number; finalizedBuffers: number; externalBytes: number } {
   return binding().memoryStats();
 }
+
+/**
+ * The most async loss computations run at once (default: the number of
+ * CPUs). Further calls wait in order, in JS, without holding a thread.
+ */
+export function getAsyncConcurrency(): number {
+  return queueLimit();
+}
+
+/**
+ * Sets the bound on async loss computations in flight.
+ * @throws TypeError if `n` is not a number; RangeError unless it is an integer >= 1.
+ * @example
+ * setAsyncConcurrency(1); // one at a time, each using every thread
+ */
+export function setAsyncConcurrency(n: number): void {
+  if (typeof n !== 'number') throw invalidType('n', 'an integer >= 1', n);
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw invalidValue('n', 'an integer in [1, 1024]', n);
+  setQueueLimit(n);
+}
+
+export { asyncQueueStats } from './queue';

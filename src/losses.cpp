@@ -32,6 +32,7 @@ void check_pair(const at::Tensor& a, const at::Tensor& b, const char* name_a, co
   }
   if (a.size(0) == 0) throw_range_error(std::string(name_a) + " is an empty batch (N = 0)");
   if (b.size(0) == 0) throw_range_error(std::string(name_b) + " is an empty batch (0 rows)");
+  if (a.size(1) == 0) throw_range_error(std::string(name_a) + " has D = 0 features; expected at least one column");
 }
 
 void check_positive_finite(double v, const char* name) {
@@ -81,6 +82,241 @@ void check_target(const at::Tensor& target, int64_t n, int64_t m) {
   }
 }
 
+// The loss from the correlation matrix: (C - I)^2 with the off-diagonal
+// entries weighted by lambda, summed and scaled. `cdif` receives (C - I)^2.
+at::Tensor correlation_tail(const at::Tensor& corr, const CorrelationOptions& o, at::Tensor& cdif) {
+  const int64_t k = corr.size(0);
+  at::Tensor eye = at::eye(k, corr.options().requires_grad(false));
+  cdif = (corr - eye).pow(2);
+  at::Tensor weight = at::full({k, k}, o.lambda, corr.options().requires_grad(false));
+  weight.fill_diagonal_(1.0);
+  return o.scale * (cdif * weight).sum();
+}
+
+// onDiagonal and offDiagonal from (C - I)^2.
+void diagonal_terms(const at::Tensor& cdif, CorrelationResult& r) {
+  at::NoGradGuard no_grad;
+  at::Tensor c = cdif.detach();
+  r.on_diagonal = c.diagonal().sum().item<double>();
+  r.off_diagonal = c.clone().fill_diagonal_(0).sum().item<double>();
+}
+
+// Targets of `blocks` consecutive blocks of N rows, the first block from rank
+// `first`: each rank's own targets (classes among its M columns) become
+// classes among the W * M gathered columns. `local` holds the blocks'
+// targets one after the other ([blocks * N] indices or [blocks * N, M]
+// probabilities).
+at::Tensor place_targets(const at::Tensor& local, int64_t first, int64_t blocks, int64_t n, int64_t m, int64_t w) {
+  if (at::isFloatingType(local.scalar_type())) {
+    at::Tensor out = at::zeros({blocks * n, w * m}, local.options());
+    for (int64_t b = 0; b < blocks; ++b) {
+      out.narrow(0, b * n, n).narrow(1, (first + b) * m, m).copy_(local.narrow(0, b * n, n));
+    }
+    return out;
+  }
+  at::Tensor offset = (at::arange(first, first + blocks, local.options()) * m).repeat_interleave(n);
+  return local + offset;
+}
+
+// npairs_loss under a group, on the group's thread (see NpairsOptions).
+// `target_in`: this rank's checked targets, or undefined for the default.
+NpairsResult npairs_loss_group(const at::Tensor& x1_in, const at::Tensor& x2_in, const at::Tensor& target_in,
+                               const NpairsOptions& o, ProcessGroup& g) {
+  const int64_t w = g.world_size(), rank = g.rank();
+  const int64_t n = x1_in.size(0), m = x2_in.size(0), d = x1_in.size(1);
+  // every rank's embeddings in rank order, [W*N, D] and [W*M, D] (the shape
+  // check before each collective makes N, M, D and the dtype agree)
+  at::Tensor all1 = cat_over_ranks(&g, x1_in, "npairsLoss: all-gather of x1");
+  at::Tensor all2 = cat_over_ranks(&g, x2_in, "npairsLoss: all-gather of x2");
+
+  // targets of the rows this rank computes: its own N (localLoss) or all W*N
+  const int64_t first = o.local_loss ? rank : 0, blocks = o.local_loss ? 1 : w;
+  at::Tensor local_target;
+  if (!target_in.defined()) {
+    local_target = at::arange(n, x1_in.options().dtype(at::kLong)).repeat({blocks});
+  } else if (o.local_loss) {
+    local_target = target_in;
+  } else {
+    local_target = cat_over_ranks(&g, target_in, "npairsLoss: all-gather of target");
+  }
+  at::Tensor row_target = place_targets(local_target, first, blocks, n, m, w);
+  at::Tensor col_target;
+  if (o.symmetric) {
+    // each block's columns belong to the rows whose targets they are (M = N)
+    std::vector<at::Tensor> parts;
+    for (int64_t b = 0; b < blocks; ++b) parts.push_back(column_target(local_target.narrow(0, b * n, n), n));
+    col_target = place_targets(at::cat(parts), first, blocks, n, n, w);
+  }
+
+  at::AutoGradMode grad_mode(o.grad);
+  at::Tensor temperature = leaf(at::scalar_tensor(o.temperature, x1_in.options()), o.grad);
+  // what autograd differentiates against, the rows this rank computes, and all columns
+  at::Tensor leaf1, leaf2, rows1, rows2, cols1, cols2;
+  if (!o.local_loss) {
+    // every rank computes the whole global loss; x_r reaches it through its slice
+    leaf1 = rows1 = cols1 = leaf(all1, o.grad);
+    leaf2 = rows2 = cols2 = leaf(all2, o.grad);
+  } else if (o.gather_with_grad) {
+    // this rank's rows against all columns, differentiated through every gathered copy
+    leaf1 = cols1 = leaf(all1, o.grad);
+    leaf2 = cols2 = leaf(all2, o.grad);
+    rows1 = leaf1.narrow(0, rank * n, n);
+    rows2 = leaf2.narrow(0, rank * m, m);
+  } else {
+    // open_clip without gather_with_grad: the gathered columns are constants
+    leaf1 = rows1 = leaf(x1_in, o.grad);
+    leaf2 = rows2 = leaf(x2_in, o.grad);
+    cols1 = all1;
+    cols2 = all2;
+  }
+
+  // similarity of the rows against all W*M columns
+  at::Tensor similarity = o.similarity == Similarity::Cosine
+                              ? at::matmul(normalize(rows1, 2.0, 1, o.eps), normalize(cols2, 2.0, 1, o.eps).t())
+                              : at::matmul(rows1, cols2.t());
+  at::Tensor logits = similarity / temperature;
+  at::Tensor loss = cross_entropy(logits, row_target, o.reduction, o.label_smoothing);
+  if (o.symmetric) {
+    // CLIP's column-wise term: this rank's x2 rows against all x1 (all rows: logits.T)
+    at::Tensor logits_t;
+    if (!o.local_loss) {
+      logits_t = logits.t();
+    } else {
+      at::Tensor sim_t = o.similarity == Similarity::Cosine
+                             ? at::matmul(normalize(rows2, 2.0, 1, o.eps), normalize(cols1, 2.0, 1, o.eps).t())
+                             : at::matmul(rows2, cols1.t());
+      logits_t = sim_t / temperature;
+    }
+    loss = (loss + cross_entropy(logits_t, col_target, o.reduction, o.label_smoothing)) / 2;
+  }
+  // Sohn's penalty over the rows computed (a mean, whatever the reduction)
+  at::Tensor penalty;
+  if (o.l2_reg > 0.0) {
+    penalty = 0.25 * o.l2_reg * (rows1.pow(2).sum(1).mean() + rows2.pow(2).sum(1).mean());
+  }
+
+  NpairsResult r;
+  if (o.return_similarity) r.similarity = similarity.detach();
+  if (!o.local_loss) {
+    if (penalty.defined()) loss = loss + penalty;
+    r.loss = loss.item<double>();
+    if (o.grad) {
+      auto grads = torch::autograd::grad({loss}, {leaf1, leaf2, temperature});
+      r.grad1 = grads[0].narrow(0, rank * n, n).clone();
+      r.grad2 = grads[1].narrow(0, rank * m, m).clone();
+      r.grad_temperature = grads[2].item<double>();
+    }
+    return r;
+  }
+  // this rank's share of the global loss (the mean over all W*N rows is the
+  // mean of the ranks' means), summed over the ranks with its gradients
+  at::Tensor share = o.reduction == Reduction::Mean ? loss / static_cast<double>(w) : loss;
+  if (penalty.defined()) share = share + penalty / static_cast<double>(w);
+  if (!o.grad) {
+    r.loss = sum_over_ranks(&g, share.detach().reshape({1}), "npairsLoss: all-reduce of the loss").item<double>();
+    return r;
+  }
+  // (without symmetric, gatherWithGrad: false leaves x2 out of this rank's share)
+  auto grads = torch::autograd::grad({share}, {leaf1, leaf2, temperature}, {}, c10::nullopt, false, /*allow_unused=*/true);
+  for (size_t i = 0; i < 2; ++i) {
+    if (!grads[i].defined()) grads[i] = at::zeros_like(i == 0 ? leaf1 : leaf2);
+  }
+  at::NoGradGuard no_grad;
+  if (o.gather_with_grad) {
+    // every rank's gradient with respect to every gathered row, summed over
+    // the ranks: this rank's slice is the exact gradient of the global loss
+    at::Tensor packed = at::cat({grads[0].reshape({-1}), grads[1].reshape({-1}), share.detach().reshape({1}),
+                                 grads[2].reshape({1})});
+    at::Tensor total = sum_over_ranks(&g, packed, "npairsLoss: all-reduce of gradients");
+    const int64_t s1 = w * n * d, s2 = w * m * d;
+    r.grad1 = total.narrow(0, 0, s1).view({w * n, d}).narrow(0, rank * n, n).clone();
+    r.grad2 = total.narrow(0, s1, s2).view({w * m, d}).narrow(0, rank * m, m).clone();
+    r.loss = total[s1 + s2].item<double>();
+    r.grad_temperature = total[s1 + s2 + 1].item<double>();
+  } else {
+    at::Tensor packed = at::cat({share.detach().reshape({1}), grads[2].reshape({1})});
+    at::Tensor total = sum_over_ranks(&g, packed, "npairsLoss: all-reduce of the loss");
+    r.grad1 = grads[0];
+    r.grad2 = grads[1];
+    r.loss = total[0].item<double>();
+    r.grad_temperature = total[1].item<double>();
+  }
+  return r;
+}
+
+// correlation_loss under a group, on the group's thread. Autograd runs on
+// each side of the collectives, never through them, so every collective runs
+// here, in the same order on every rank.
+CorrelationResult correlation_loss_group(const at::Tensor& z1_in, const at::Tensor& z2_in,
+                                         const CorrelationOptions& o, ProcessGroup& g) {
+  const int64_t w = g.world_size(), n = z1_in.size(0);
+  const bool samples = o.mode == CorrelationMode::Samples;
+  const bool sync = !samples && o.sync_batch_norm;
+  if (!samples && !sync && n < 2) {
+    throw_range_error("mode 'features' standardises each feature over this rank's batch and needs N >= 2, got N = " +
+                      std::to_string(n) + " (syncBatchNorm: true uses the global batch)");
+  }
+  const double total = static_cast<double>(w * n);
+
+  at::AutoGradMode grad_mode(o.grad);
+  at::Tensor z1 = leaf(z1_in, o.grad), z2 = leaf(z2_in, o.grad);
+  at::Tensor mean, var, mean_leaf, var_leaf, zs;
+  at::Tensor corr;  // this rank's matrix, with its autograd history
+  if (samples) {
+    // the seed: bn = BatchNorm1d(N, affine=False); z = bn(z.T).T; corr = z1 @ z2.T / N
+    at::Tensor z1n = batch_norm1d(z1.t(), o.eps).t();
+    at::Tensor z2n = batch_norm1d(z2.t(), o.eps).t();
+    corr = at::matmul(z1n, z2n.t()) / n;
+  } else if (!sync) {
+    // Barlow Twins with this rank's own batch statistics
+    corr = at::matmul(batch_norm1d(z1, o.eps).t(), batch_norm1d(z2, o.eps)) / n;
+  } else {
+    // SyncBatchNorm: each feature's mean and biased variance over all W*N rows
+    zs = at::stack({z1, z2});  // [2, N, D]
+    {
+      at::NoGradGuard no_grad;
+      at::Tensor zd = zs.detach();
+      mean = sum_over_ranks(&g, zd.sum(1), "correlationLoss: batch mean") / total;  // [2, D]
+      var = sum_over_ranks(&g, (zd - mean.unsqueeze(1)).pow(2).sum(1), "correlationLoss: batch variance") / total;
+    }
+    mean_leaf = leaf(mean, o.grad);
+    var_leaf = leaf(var, o.grad);
+    at::Tensor zn = (zs - mean_leaf.unsqueeze(1)) * at::rsqrt(var_leaf.unsqueeze(1) + o.eps);
+    corr = at::matmul(zn[0].t(), zn[1]) / n;
+  }
+  // the seed: dist.all_reduce(corr); corr /= world_size
+  at::Tensor global = leaf(mean_over_ranks(&g, corr.detach(), "correlationLoss: all-reduce of corr"), o.grad);
+
+  at::Tensor cdif;
+  at::Tensor loss = correlation_tail(global, o, cdif);
+  CorrelationResult r;
+  r.loss = loss.item<double>();
+  diagonal_terms(cdif, r);
+  if (!o.grad) return r;
+
+  // the seed's autograd: this rank's corr reaches the loss through corr / W
+  at::Tensor d_global = torch::autograd::grad({loss}, {global})[0];
+  std::vector<at::Tensor> inputs{z1, z2};
+  if (sync) {
+    inputs.push_back(mean_leaf);
+    inputs.push_back(var_leaf);
+  }
+  auto grads = torch::autograd::grad({corr}, inputs, {d_global / static_cast<double>(w)});
+  r.grad1 = grads[0];
+  r.grad2 = grads[1];
+  if (sync) {
+    // the statistics depend on every rank's rows: their gradients summed over
+    // the ranks, chained through mean = sum(z) / WN and var = sum((z - mean)^2) / WN
+    at::NoGradGuard no_grad;
+    at::Tensor stats = sum_over_ranks(&g, at::stack({grads[2], grads[3]}), "correlationLoss: statistics gradient");
+    at::Tensor d_mean = stats[0].unsqueeze(1), d_var = stats[1].unsqueeze(1);  // [2, 1, D]
+    at::Tensor dz = d_mean / total + d_var * 2.0 * (zs.detach() - mean.unsqueeze(1)) / total;
+    r.grad1 = r.grad1 + dz[0];
+    r.grad2 = r.grad2 + dz[1];
+  }
+  return r;
+}
+
 }  // namespace
 
 NpairsResult npairs_loss(const at::Tensor& x1_in, const at::Tensor& x2_in, const NpairsOptions& o) {
@@ -112,9 +348,17 @@ NpairsResult npairs_loss(const at::Tensor& x1_in, const at::Tensor& x2_in, const
   }
   check_target(target, n, m);
   if (o.symmetric) column_target(target, n);  // index targets must be a permutation
+  if (o.group) {
+    NpairsResult r;
+    // on the group's thread, so that the loss's collectives stay together in call order
+    o.group->run([&] { r = npairs_loss_group(x1_in, x2_in, o.target.defined() ? target : at::Tensor(), o, *o.group); });
+    return r;
+  }
 
   // CPU: the hand-derived kernels (fused.cpp); they give autograd's numbers.
-  if (fused_enabled() && x1_in.device().is_cpu()) return npairs_fused(x1_in, x2_in, target, o);
+  if (fused_enabled() && x1_in.device().is_cpu()) {
+    if (auto fused = npairs_fused(x1_in, x2_in, target, o)) return *fused;
+  }
 
   at::AutoGradMode grad_mode(o.grad);
   at::Tensor x1 = leaf(x1_in, o.grad), x2 = leaf(x2_in, o.grad);
@@ -171,13 +415,24 @@ CorrelationResult correlation_loss(const at::Tensor& z1_in, const at::Tensor& z2
     throw_range_error("mode 'samples' standardises each sample over its D features and needs D >= 2, got D = " +
                       std::to_string(d));
   }
-  if (!samples && n < 2) {
+  if (!samples && n < 2 && !(o.group && o.sync_batch_norm)) {
     throw_range_error("mode 'features' standardises each feature over the batch and needs N >= 2, got N = " +
                       std::to_string(n));
   }
 
+  if (o.group) {
+    if (samples && o.sync_batch_norm) {
+      throw_range_error("syncBatchNorm applies to mode 'features' (in mode 'samples' each sample is standardised "
+                        "over its own features, with no batch statistics to share)");
+    }
+    CorrelationResult r;
+    // on the group's thread, so that the loss's collectives stay together in call order
+    o.group->run([&] { r = correlation_loss_group(z1_in, z2_in, o, *o.group); });
+    return r;
+  }
+
   // CPU without a group: the hand-derived kernels (fused.cpp).
-  if (fused_enabled() && z1_in.device().is_cpu() && !o.reduce_corr) return correlation_fused(z1_in, z2_in, o);
+  if (fused_enabled() && z1_in.device().is_cpu()) return correlation_fused(z1_in, z2_in, o);
 
   at::AutoGradMode grad_mode(o.grad);
   at::Tensor z1 = leaf(z1_in, o.grad), z2 = leaf(z2_in, o.grad);
@@ -193,25 +448,12 @@ CorrelationResult correlation_loss(const at::Tensor& z1_in, const at::Tensor& z2
     at::Tensor z2n = batch_norm1d(z2, o.eps);
     corr = at::matmul(z1n.t(), z2n) / n;
   }
-  // under a group: the mean over ranks of each rank's matrix
-  if (o.reduce_corr) corr = o.reduce_corr(corr);
-
-  const int64_t k = corr.size(0);
-  at::Tensor eye = at::eye(k, corr.options().requires_grad(false));
-  // (C - I)^2 with the off-diagonal entries weighted by lambda, summed and scaled
-  at::Tensor cdif = (corr - eye).pow(2);
-  at::Tensor weight = at::full({k, k}, o.lambda, corr.options().requires_grad(false));
-  weight.fill_diagonal_(1.0);
-  at::Tensor loss = o.scale * (cdif * weight).sum();
+  at::Tensor cdif;
+  at::Tensor loss = correlation_tail(corr, o, cdif);
 
   CorrelationResult r;
   r.loss = loss.item<double>();
-  {
-    at::NoGradGuard no_grad;
-    at::Tensor c = cdif.detach();
-    r.on_diagonal = c.diagonal().sum().item<double>();
-    r.off_diagonal = c.clone().fill_diagonal_(0).sum().item<double>();
-  }
+  diagonal_terms(cdif, r);
   if (o.grad) {
     auto grads = torch::autograd::grad({loss}, {z1, z2});
     r.grad1 = grads[0];

@@ -11,13 +11,9 @@
 #include <string>
 
 #include "ops.h"
+#include "process_group.h"
 
 namespace pairloss {
-
-// A collective step that the distributed layer plugs into a loss. Given this
-// rank's tensor (which may carry autograd history), it returns the
-// group-wide one, keeping the gradient path to the local tensor.
-using Collective = std::function<at::Tensor(const at::Tensor&)>;
 
 enum class Similarity { Cosine, Dot };
 
@@ -39,6 +35,18 @@ struct NpairsOptions {
   bool grad = true;
   bool return_similarity = false;
   bool check_finite = false;
+  // Under a process group: the loss over the global batch of W * N rows (the
+  // rows of every rank, in rank order, against the columns of every rank),
+  // with open_clip's ClipLoss options. `target` stays per rank (classes among
+  // this rank's M columns). The loss is the global one on every rank and the
+  // gradients are its exact gradients with respect to this rank's inputs,
+  // except with local_loss && !gather_with_grad (open_clip's cheap mode: the
+  // gradient skips this rank's rows as negatives of the other ranks).
+  std::shared_ptr<ProcessGroup> group;
+  // Each rank computes its N rows against all W * M columns (else all rows).
+  bool local_loss = true;
+  // Gradients flow through the gathered embeddings of the other ranks.
+  bool gather_with_grad = true;
 };
 
 struct NpairsResult {
@@ -63,8 +71,13 @@ struct CorrelationOptions {
   CorrelationMode mode = CorrelationMode::Samples;
   bool grad = true;
   bool check_finite = false;
-  // Under a process group: corr -> mean over ranks of corr (seed: all_reduce / W).
-  Collective reduce_corr;
+  // Under a process group: corr -> mean over ranks of each rank's corr (the
+  // seed: dist.all_reduce(corr); corr /= W); the loss is the same on every
+  // rank and the gradients are its exact gradients for this rank's inputs.
+  std::shared_ptr<ProcessGroup> group;
+  // 'features' mode under a group: batch statistics over the global batch
+  // (SyncBatchNorm), which makes the loss that of the concatenated batch.
+  bool sync_batch_norm = false;
 };
 
 struct CorrelationResult {

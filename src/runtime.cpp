@@ -1,5 +1,7 @@
 #include "runtime.h"
 
+#include <dlfcn.h>
+
 #include <regex>
 
 #include <ATen/Parallel.h>
@@ -34,9 +36,32 @@ bool has_nccl() {
 
 int get_num_threads() { return at::get_num_threads(); }
 
+namespace {
+// The BLAS under LibTorch keeps a thread pool of its own (OpenBLAS), which
+// at::set_num_threads does not size. Found at run time, so any BLAS links.
+template <typename F>
+F blas_symbol(const char* name) {
+  for (const char* lib : {"libopenblas.so.0", "libblas.so.3", "libopenblas.so"}) {
+    if (void* handle = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD)) {
+      void* sym = dlsym(handle, name);
+      dlclose(handle);
+      if (sym) return reinterpret_cast<F>(sym);
+    }
+  }
+  return reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
+}
+}  // namespace
+
+int get_blas_threads() {
+  static auto get = blas_symbol<int (*)()>("openblas_get_num_threads");
+  return get ? get() : -1;
+}
+
 void set_num_threads(int n) {
   if (n < 1) throw_range_error("numThreads must be an integer >= 1, got " + std::to_string(n));
   at::set_num_threads(n);
+  static auto set = blas_symbol<void (*)(int)>("openblas_set_num_threads");
+  if (set) set(n);
 }
 
 at::Device parse_device(const std::string& device, const char* name) {

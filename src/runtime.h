@@ -13,6 +13,9 @@ int cuda_device_count();
 bool has_gloo();
 bool has_nccl();
 int get_num_threads();
+// OpenBLAS's own thread count, or -1 when the BLAS is not OpenBLAS.
+int get_blas_threads();
+// Sizes LibTorch's intra-op pool and OpenBLAS's pool together.
 void set_num_threads(int n);
 
 // Parses 'cpu', 'cuda', 'cuda:N'; a RangeError for anything else, and for a

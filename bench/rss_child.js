@@ -1,0 +1,29 @@
+'use strict';
+/**
+ * Peak RSS of one synchronous pairloss call, in a fresh process (run by run.js):
+ *   node bench/rss_child.js <npairs|correlation> <inputs.bin> <N> <D> <threads>
+ * Prints one JSON line: the high-water mark (process.resourceUsage().maxRSS, KB)
+ * before the call (library loaded, inputs in memory, code paths warmed on a
+ * small problem) and after it.
+ */
+const fs = require('fs');
+const path = require('path');
+
+const [loss, file, nArg, dArg, threadsArg] = process.argv.slice(2);
+const n = Number(nArg);
+const d = Number(dArg);
+const pl = require(path.join(__dirname, '..', 'dist', 'lib'));
+pl.setNumThreads(Number(threadsArg));
+const buf = fs.readFileSync(file);
+const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+const x1 = { data: all.subarray(0, n * d), shape: [n, d] };
+const x2 = { data: all.subarray(n * d, 2 * n * d), shape: [n, d] };
+const fn = loss === 'npairs' ? pl.npairsLoss : pl.correlationLoss;
+
+const small = { data: new Float32Array(32 * d).map((_, i) => Math.sin(i)), shape: [32, d] };
+fn(small, { data: small.data.map((v) => v * 0.5 + 0.1), shape: [32, d] });
+const baselineKB = process.resourceUsage().maxRSS;
+const r = fn(x1, x2);
+const peakKB = process.resourceUsage().maxRSS;
+const hwmKB = Number(/VmHWM:\s*(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]);
+process.stdout.write(`${JSON.stringify({ baselineKB, peakKB, hwmKB, loss: r.loss, gradBytes: r.grad1.data().byteLength * 2 })}\n`);

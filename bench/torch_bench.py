@@ -1,0 +1,211 @@
+"""PyTorch side of `npm run bench`: the seed's code, timed inside Python.
+
+Run by bench/run.js with /usr/bin/python3 (Debian's python3-torch). It speaks
+one JSON object per line on stdin/stdout so that one Python process serves the
+whole run (torch is imported once) and each size is timed right next to the
+Node.js implementations, on the very same inputs (a float32 .bin file that
+run.js writes: x1 then x2, row-major).
+
+  python3 bench/torch_bench.py serve          # the line protocol (see handle())
+  python3 bench/torch_bench.py rss LOSS FILE N D   # peak RSS of one call, in a fresh process
+"""
+import json
+import math
+import resource
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+import torch.nn.functional as F
+import torch.distributed as dist
+
+
+# ---- The seed (../shared/seed/), with F.normalize for F.normalise and without show() ----
+class NPairsLoss(nn.Module):
+    def __init__(self):
+        super(NPairsLoss, self).__init__()
+        self.ce = nn.CrossEntropyLoss()
+
+    def similarities(self, x1, x2):
+        x1 = F.normalize(x1, dim=1)
+        x2 = F.normalize(x2, dim=1)
+        return torch.matmul(x1, x2.t())
+
+    def forward(self, predict, target):
+        x1, x2 = predict
+        predict = self.similarities(x1, x2)
+        return self.ce(predict, target)
+
+
+def correlation_loss_func(z1, z2, lamb=5e-3, scale_loss=0.025):
+    N, D = z1.size()
+    bn = torch.nn.BatchNorm1d(N, affine=False).to(z1.device)
+    z1 = bn(z1.T).T
+    z2 = bn(z2.T).T
+    corr = (z1 @ z2.T) / N
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(corr)
+        world_size = dist.get_world_size()
+        corr /= world_size
+    diag = torch.eye(N, device=corr.device)
+    cdif = (corr - diag).pow(2)
+    cdif[~diag.bool()] *= lamb
+    loss = scale_loss * cdif.sum()
+    return loss
+# ---- end of the seed ----
+
+
+def load(path, n, d, device):
+    data = np.fromfile(path, dtype=np.float32)
+    assert data.size == 2 * n * d, f"{path}: expected {2 * n * d} floats, got {data.size}"
+    x1 = torch.from_numpy(data[: n * d].reshape(n, d).copy()).to(device)
+    x2 = torch.from_numpy(data[n * d:].reshape(n, d).copy()).to(device)
+    return x1.requires_grad_(), x2.requires_grad_()
+
+
+def make_call(loss, x1, x2):
+    """One forward + backward, as a training step would run it; returns the loss as a float."""
+    sync = torch.cuda.synchronize if x1.is_cuda else (lambda: None)
+    if loss == "npairs":
+        crit = NPairsLoss()
+        # The seed's identity target, built once (cheaper for PyTorch than building it per call).
+        target = torch.eye(x1.shape[0], device=x1.device)
+
+        def call():
+            x1.grad = None
+            x2.grad = None
+            out = crit((x1, x2), target)
+            out.backward()
+            sync()
+            return out.item()
+    elif loss == "correlation":
+        def call():
+            x1.grad = None
+            x2.grad = None
+            out = correlation_loss_func(x1, x2)
+            out.backward()
+            sync()
+            return out.item()
+    else:
+        raise ValueError(f"unknown loss {loss}")
+    return call
+
+
+def reps_for(first_ms, policy):
+    """The same repetition rule as bench/common.js repsFor."""
+    mn = policy["minReps"]
+    if first_ms > 3000:
+        mn = min(mn, 1 if policy.get("quick") else 2)
+    elif first_ms > 1000:
+        mn = min(mn, 3)
+    return max(mn, min(policy["maxReps"], math.ceil(policy["budgetMs"] / max(first_ms, 1e-3))))
+
+
+def measure(call, policy):
+    t0 = time.perf_counter()
+    value = call()
+    first = (time.perf_counter() - t0) * 1e3
+    for _ in range(2 if first < 50 else 0):
+        value = call()
+    times = []
+    for _ in range(reps_for(first, policy)):
+        t0 = time.perf_counter()
+        value = call()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return {"times": times, "value": value}
+
+
+def gemm_rate(n, policy, device):
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    sync = torch.cuda.synchronize if a.is_cuda else (lambda: None)
+
+    def call():
+        c = torch.mm(a, b)
+        sync()
+        return float(c[0, 0])
+    r = measure(call, policy)
+    med = sorted(r["times"])[len(r["times"]) // 2]
+    return {"ms": r["times"], "gflops": 2 * n ** 3 / (med * 1e-3) / 1e9}
+
+
+def openblas_info():
+    """OpenBLAS's own thread pool (torch.set_num_threads does not change it), as the library loaded here reports it."""
+    try:
+        import ctypes
+        lib = ctypes.CDLL("libopenblas.so.0")
+        lib.openblas_get_config.restype = ctypes.c_char_p
+        return {"config": lib.openblas_get_config().decode(), "threads": lib.openblas_get_num_threads()}
+    except (OSError, AttributeError):
+        return None
+
+
+def handle(req):
+    cmd = req["cmd"]
+    if cmd == "info":
+        return {
+            "openblas": openblas_info(),
+            "torch": torch.__version__,
+            "numThreads": torch.get_num_threads(),
+            "interopThreads": torch.get_num_interop_threads(),
+            "parallel": torch.__config__.parallel_info().splitlines()[:6],
+            "cuda": torch.cuda.is_available(),
+            "python": sys.version.split()[0],
+        }
+    if cmd == "threads":
+        torch.set_num_threads(int(req["n"]))
+        return {"numThreads": torch.get_num_threads()}
+    if cmd == "gemm":
+        return gemm_rate(int(req["n"]), req["policy"], req.get("device", "cpu"))
+    if cmd == "bench":
+        n, d = int(req["n"]), int(req["d"])
+        x1, x2 = load(req["file"], n, d, req.get("device", "cpu"))
+        out = {}
+        grads = []
+        for loss in req["losses"]:
+            call = make_call(loss, x1, x2)
+            out[loss] = measure(call, req["policy"])
+            grads += [x1.grad.detach().cpu().numpy().ravel(), x2.grad.detach().cpu().numpy().ravel()]
+        if req.get("gradsOut"):
+            np.concatenate(grads).astype(np.float32).tofile(req["gradsOut"])
+        return out
+    raise ValueError(f"unknown command {cmd}")
+
+
+def serve():
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        req = json.loads(line)
+        if req["cmd"] == "quit":
+            break
+        try:
+            res = {"ok": True, "result": handle(req)}
+        except Exception as e:  # reported to run.js, which prints it
+            res = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+        sys.stdout.write(json.dumps(res) + "\n")
+        sys.stdout.flush()
+
+
+def rss(loss, path, n, d, threads):
+    torch.set_num_threads(threads)
+    x1, x2 = load(path, n, d, "cpu")
+    # Warm the code paths on a small problem, so the baseline includes the libraries' own memory.
+    s1, s2 = torch.randn(32, d, requires_grad=True), torch.randn(32, d, requires_grad=True)
+    make_call(loss, s1, s2)()
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    value = make_call(loss, x1, x2)()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with open("/proc/self/status") as f:
+        hwm = int(f.read().split("VmHWM:")[1].split()[0])
+    print(json.dumps({"baselineKB": base, "peakKB": peak, "hwmKB": hwm, "loss": value}))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "rss":
+        rss(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
+    else:
+        serve()

@@ -1,0 +1,235 @@
+// Process groups for JS: a type-tagged External over a pairloss::ProcessGroup.
+// Connecting runs on the libuv pool (rank 0 waits there for the others).
+// Each collective is queued on the JS thread, in call order, to the group's
+// own thread, which checks, issues and waits for it; the Promise is settled
+// back on the JS thread. Nothing here blocks the event loop.
+#include <napi.h>
+
+#include <memory>
+#include <string>
+
+#include "common.h"
+#include "process_group.h"
+#include "worker.h"
+
+namespace pairloss_binding {
+
+namespace {
+
+using pairloss::ProcessGroup;
+
+struct GroupHandle {
+  std::shared_ptr<ProcessGroup> group;
+  bool destroying = false;
+};
+
+constexpr napi_type_tag kGroupTag = {0x7061697266726f75ULL, 0x702d68616e646c65ULL};
+
+GroupHandle* handle_from_js(const Napi::Value& value, const char* name) {
+  if (!value.IsExternal() || !value.As<Napi::External<GroupHandle>>().CheckTypeTag(&kGroupTag)) {
+    throw Napi::TypeError::New(value.Env(), std::string(name) + " must be a ProcessGroup");
+  }
+  return value.As<Napi::External<GroupHandle>>().Data();
+}
+
+// Why calls on this group fail at once, or "" while it is usable.
+std::string unusable(const GroupHandle& h) {
+  if (h.destroying) return "process group has been destroyed";
+  const std::string reason = h.group->unusable_reason();
+  return reason.empty() ? reason : "process group " + reason;
+}
+
+Napi::Promise rejected(Napi::Env env, const Napi::Error& error) {
+  auto deferred = Napi::Promise::Deferred::New(env);
+  deferred.Reject(error.Value());
+  return deferred.Promise();
+}
+
+// A call queued to a group's thread, settled on the JS thread.
+struct GroupCall {
+  explicit GroupCall(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise::Deferred deferred;
+  std::function<void()> work;
+  std::function<Napi::Value(Napi::Env)> finish;
+  CapturedError error;
+  bool failed = false;
+};
+
+void settle(Napi::Env env, Napi::Function, void*, GroupCall* raw) {
+  std::unique_ptr<GroupCall> call(raw);
+  if (env == nullptr) return;  // the environment is shutting down
+  if (call->failed) {
+    reject_promise(env, call->deferred, call->error);
+  } else {
+    settle_promise(env, call->deferred, call->finish);
+  }
+}
+
+using SettleFunction = Napi::TypedThreadSafeFunction<void, GroupCall, settle>;
+
+}  // namespace
+
+// The group behind a `group` option (for the losses).
+std::shared_ptr<ProcessGroup> process_group_from_js(const Napi::Value& value, const char* name) {
+  GroupHandle* h = handle_from_js(value, name);
+  const std::string reason = unusable(*h);
+  if (!reason.empty()) throw Napi::Error::New(value.Env(), reason);
+  return h->group;
+}
+
+// Queues `work` to the group's thread (after everything queued before it)
+// and returns a Promise settled with `finish(env)` or work's error.
+Napi::Promise start_group_call(Napi::Env env, const std::shared_ptr<ProcessGroup>& group,
+                               std::function<void()> work, std::function<Napi::Value(Napi::Env)> finish) {
+  auto* call = new GroupCall(env);
+  call->work = std::move(work);
+  call->finish = std::move(finish);
+  Napi::Promise promise = call->deferred.Promise();
+  SettleFunction tsfn = SettleFunction::New(env, "pairloss.processGroup", 0, 1);
+  try {
+    // The task holds the group, so it outlives every queued call.
+    group->submit([group, call, tsfn]() mutable {
+      try {
+        call->work();
+      } catch (...) {
+        call->error.capture();
+        call->failed = true;
+      }
+      if (tsfn.BlockingCall(call) != napi_ok) delete call;
+      tsfn.Release();
+    });
+  } catch (...) {
+    tsfn.Release();
+    CapturedError e;
+    e.capture();
+    call->deferred.Reject(e.to_js(env).Value());
+    delete call;
+  }
+  return promise;
+}
+
+namespace {
+
+// processGroupConnect({ backend, rank, worldSize, host, port, timeoutMs, storePrefix, checkShapes, cudaDevice })
+Napi::Value Connect(const Napi::CallbackInfo& info) {
+  Napi::Object o = get_options(info, 0);
+  pairloss::ProcessGroupOptions options;
+  options.backend = pairloss::parse_backend(get_string(o, "backend", "gloo"));
+  options.rank = static_cast<int>(get_number(o, "rank", 0));
+  options.world_size = static_cast<int>(get_number(o, "worldSize", 1));
+  options.host = get_string(o, "host", options.host);
+  options.port = static_cast<int>(get_number(o, "port", options.port));
+  options.timeout = std::chrono::milliseconds(static_cast<int64_t>(get_number(o, "timeoutMs", 300000)));
+  options.store_prefix = get_string(o, "storePrefix", options.store_prefix);
+  options.check_shapes = get_bool(o, "checkShapes", options.check_shapes);
+  options.cuda_device = static_cast<int>(get_number(o, "cudaDevice", -1));
+  auto group = std::make_shared<std::shared_ptr<ProcessGroup>>();
+  return PromiseWorker::Start(
+      info.Env(), [options, group] { *group = ProcessGroup::connect(options); },
+      [group](Napi::Env env) -> Napi::Value {
+        auto external = Napi::External<GroupHandle>::New(env, new GroupHandle{*group},
+                                                         [](Napi::Env, GroupHandle* h) { delete h; });
+        external.TypeTag(&kGroupTag);
+        return external;
+      });
+}
+
+// processGroupInfo(handle) -> { rank, worldSize, backend, device, pairlossRanks }
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GroupHandle* h = handle_from_js(info[0], "group");
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("rank", h->group->rank());
+  out.Set("worldSize", h->group->world_size());
+  out.Set("backend", pairloss::backend_name(h->group->backend()));
+  out.Set("device", h->group->device().str());
+  const auto& ranks = h->group->pairloss_ranks();
+  Napi::Array list = Napi::Array::New(env, ranks.size());
+  for (size_t i = 0; i < ranks.size(); ++i) list.Set(static_cast<uint32_t>(i), ranks[i]);
+  out.Set("pairlossRanks", list);
+  return out;
+}
+
+// processGroupState(handle) -> undefined while usable, else why not
+Napi::Value State(const Napi::CallbackInfo& info) {
+  GroupHandle* h = handle_from_js(info[0], "group");
+  const std::string reason = unusable(*h);
+  if (reason.empty()) return info.Env().Undefined();
+  return Napi::String::New(info.Env(), reason);
+}
+
+// A tensor collective: reject at once on an unusable group, else copy the
+// input (the call runs later) and queue it.
+template <typename Op>
+Napi::Value tensor_call(const Napi::CallbackInfo& info, Op op) {
+  Napi::Env env = info.Env();
+  GroupHandle* h = handle_from_js(info[0], "group");
+  const std::string reason = unusable(*h);
+  if (!reason.empty()) return rejected(env, Napi::Error::New(env, reason));
+  at::Tensor input = tensor_from_js(info[1], "tensor").clone();
+  auto group = h->group;
+  auto result = std::make_shared<at::Tensor>();
+  return start_group_call(
+      env, group, [group, input, result, op] { *result = op(*group, input); },
+      [result](Napi::Env e) -> Napi::Value { return tensor_to_js(e, *result); });
+}
+
+// processGroupAllReduce(handle, tensor, op) -> Promise<tensor>
+Napi::Value AllReduce(const Napi::CallbackInfo& info) {
+  const auto op = pairloss::parse_reduce_op(info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "sum");
+  return tensor_call(info, [op](ProcessGroup& g, const at::Tensor& t) { return g.all_reduce(t, op); });
+}
+
+// processGroupAllGather(handle, tensor) -> Promise<tensor [W, ...shape]>
+Napi::Value AllGather(const Napi::CallbackInfo& info) {
+  return tensor_call(info, [](ProcessGroup& g, const at::Tensor& t) { return g.all_gather(t); });
+}
+
+// processGroupBroadcast(handle, tensor, src) -> Promise<tensor>
+Napi::Value Broadcast(const Napi::CallbackInfo& info) {
+  if (!info[2].IsNumber()) throw Napi::TypeError::New(info.Env(), "src must be a rank number");
+  const int src = info[2].As<Napi::Number>().Int32Value();
+  return tensor_call(info, [src](ProcessGroup& g, const at::Tensor& t) { return g.broadcast(t, src); });
+}
+
+// processGroupBarrier(handle) -> Promise<undefined>
+Napi::Value Barrier(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GroupHandle* h = handle_from_js(info[0], "group");
+  const std::string reason = unusable(*h);
+  if (!reason.empty()) return rejected(env, Napi::Error::New(env, reason));
+  auto group = h->group;
+  return start_group_call(
+      env, group, [group] { group->barrier(); }, [](Napi::Env e) -> Napi::Value { return e.Undefined(); });
+}
+
+// processGroupDestroy(handle) -> Promise<undefined>: after the calls queued
+// before it; every later call rejects at once.
+Napi::Value Destroy(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GroupHandle* h = handle_from_js(info[0], "group");
+  auto group = h->group;
+  if (h->destroying) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Resolve(env.Undefined());
+    return deferred.Promise();
+  }
+  h->destroying = true;
+  return start_group_call(
+      env, group, [group] { group->destroy(); }, [](Napi::Env e) -> Napi::Value { return e.Undefined(); });
+}
+
+}  // namespace
+
+void init_process_group(Napi::Env env, Napi::Object exports) {
+  exports.Set("processGroupConnect", Napi::Function::New<guarded<Connect>>(env, "processGroupConnect"));
+  exports.Set("processGroupInfo", Napi::Function::New<guarded<Info>>(env, "processGroupInfo"));
+  exports.Set("processGroupState", Napi::Function::New<guarded<State>>(env, "processGroupState"));
+  exports.Set("processGroupAllReduce", Napi::Function::New<guarded<AllReduce>>(env, "processGroupAllReduce"));
+  exports.Set("processGroupAllGather", Napi::Function::New<guarded<AllGather>>(env, "processGroupAllGather"));
+  exports.Set("processGroupBroadcast", Napi::Function::New<guarded<Broadcast>>(env, "processGroupBroadcast"));
+  exports.Set("processGroupBarrier", Napi::Function::New<guarded<Barrier>>(env, "processGroupBarrier"));
+  exports.Set("processGroupDestroy", Napi::Function::New<guarded<Destroy>>(env, "processGroupDestroy"));
+}
+
+}  // namespace pairloss_binding

@@ -1,0 +1,330 @@
+/**
+ * Process groups with torch.distributed's semantics, on c10d (Gloo on CPU,
+ * NCCL on CUDA): a Node.js rank and a Python rank running
+ * `torch.distributed.init_process_group` (same torch version, same
+ * rendezvous) can be members of one group.
+ */
+import { binding, Binding } from './binding';
+import type { RawGroupInfo } from './binding';
+import { describe, invalidType, invalidValue, keepStack, rangeError } from './errors';
+import { boolOption, enumOption, optionsObject } from './options';
+import { checkDevice, operand, Tensor, TensorLike } from './tensor';
+
+/** A c10d backend: `'gloo'` (CPU) or `'nccl'` (CUDA; needs a LibTorch with CUDA and NCCL). */
+export type Backend = 'gloo' | 'nccl';
+
+/** Elementwise reductions of {@link ProcessGroup.allReduce}. */
+export type ReduceOp = 'sum' | 'avg' | 'max' | 'min' | 'product';
+
+/** Options of {@link ProcessGroup.init}. Every option but `rank` and `worldSize` has the default shown. */
+export interface ProcessGroupOptions {
+  /** `'gloo'` (default) or `'nccl'`. */
+  backend?: Backend;
+  /** This process's rank, an integer in `[0, worldSize)`. */
+  rank: number;
+  /** Number of processes in the group, an integer >= 1. */
+  worldSize: number;
+  /** Address of rank 0, which serves the rendezvous store (torchrun's MASTER_ADDR). Default `'127.0.0.1'`. */
+  host?: string;
+  /** Port of the rendezvous store on `host` (MASTER_PORT), in [1, 65535]. Default 29500. */
+  port?: number;
+  /** How long to wait for the other ranks, at start and in every collective, in ms. Default 300000. */
+  timeoutMs?: number;
+  /**
+   * Store prefix of the group. Default `'default_pg'`, what torch.distributed
+   * uses for its default group (keep it to share a group with Python ranks);
+   * another prefix makes an independent group on the same store.
+   */
+  storePrefix?: string;
+  /**
+   * Before each collective, the pairloss ranks compare what they are about to
+   * run and reject a mismatch (shape, dtype, kind) with a RangeError naming
+   * the ranks and shapes, where Gloo would abort the process. Python ranks
+   * take no part in the check. Default true.
+   */
+  checkShapes?: boolean;
+  /** NCCL only: this rank's CUDA device. Default `cuda:${rank % deviceCount}` (LOCAL_RANK under torchrun). */
+  device?: string;
+}
+
+/** Options of {@link ProcessGroup.fromEnv}: those of {@link ProcessGroupOptions} that the environment does not set. */
+export interface FromEnvOptions {
+  /** `'gloo'` (default) or `'nccl'`. */
+  backend?: Backend;
+  /** As {@link ProcessGroupOptions.timeoutMs}. Default 300000. */
+  timeoutMs?: number;
+  /** As {@link ProcessGroupOptions.storePrefix}. Default `'default_pg'`. */
+  storePrefix?: string;
+  /** As {@link ProcessGroupOptions.checkShapes}. Default true. */
+  checkShapes?: boolean;
+  /** NCCL only: this rank's CUDA device. Default `cuda:${LOCAL_RANK}` when set, else `cuda:${RANK % deviceCount}`. */
+  device?: string;
+  /** Where to read the variables. Default `process.env`. */
+  env?: Record<string, string | undefined>;
+}
+
+
+function native(): Binding {
+  return binding();
+}
+
+const INIT_KEYS = ['backend', 'rank', 'worldSize', 'host', 'port', 'timeoutMs', 'storePrefix', 'checkShapes', 'device'] as const;
+const ENV_KEYS = ['backend', 'timeoutMs', 'storePrefix', 'checkShapes', 'device', 'env'] as const;
+const REDUCE_OPS = ['sum', 'avg', 'max', 'min', 'product'] as const;
+
+function integerOption(o: Record<string, unknown>, key: string, fallback: number | undefined, min: number, max: number): number {
+  const v = o[key];
+  if (v === undefined && fallback !== undefined) return fallback;
+  const expected = `an integer in [${min}, ${max}]`;
+  if (typeof v !== 'number') throw invalidType(key, expected, v);
+  if (!Number.isInteger(v) || v < min || v > max) throw invalidValue(key, expected, v);
+  return v;
+}
+
+function stringOption(o: Record<string, unknown>, key: string, fallback: string): string {
+  const v = o[key];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'string') throw invalidType(key, 'a non-empty string', v);
+  if (v.length === 0) throw invalidValue(key, 'a non-empty string', v);
+  return v;
+}
+
+function timeoutOption(o: Record<string, unknown>): number {
+  const v = o.timeoutMs;
+  if (v === undefined) return 300000;
+  if (typeof v !== 'number') throw invalidType('timeoutMs', 'a number of milliseconds > 0', v);
+  if (!Number.isFinite(v) || v <= 0 || v > 2 ** 31) throw invalidValue('timeoutMs', 'a number of milliseconds in (0, 2^31]', v);
+  return Math.ceil(v);
+}
+
+function backendOption(o: Record<string, unknown>): Backend {
+  const backend = enumOption(o, 'backend', ['gloo', 'nccl'] as const, 'gloo');
+  const b = binding();
+  if (backend === 'nccl' && !b.hasNccl) {
+    throw rangeError('backend', `'nccl' needs a LibTorch with CUDA and NCCL; this LibTorch ${b.torchVersion} has none (use 'gloo')`);
+  }
+  if (backend === 'gloo' && !b.hasGloo) {
+    throw rangeError('backend', `'gloo' is not available: this LibTorch ${b.torchVersion} was built without Gloo`);
+  }
+  return backend;
+}
+
+/** The connect options checked; throws TypeError / RangeError naming the option. */
+function connectOptions(o: Record<string, unknown>): Record<string, unknown> {
+  const backend = backendOption(o);
+  const worldSize = integerOption(o, 'worldSize', undefined, 1, 2 ** 20);
+  const rank = integerOption(o, 'rank', undefined, 0, 2 ** 20);
+  if (rank >= worldSize) throw rangeError('rank', `must be in [0, worldSize - 1] = [0, ${worldSize - 1}], got ${rank}`);
+  const out: Record<string, unknown> = {
+    backend,
+    rank,
+    worldSize,
+    host: stringOption(o, 'host', '127.0.0.1'),
+    port: integerOption(o, 'port', 29500, 1, 65535),
+    timeoutMs: timeoutOption(o),
+    storePrefix: stringOption(o, 'storePrefix', 'default_pg'),
+    checkShapes: boolOption(o, 'checkShapes', true),
+  };
+  if (o.device !== undefined) {
+    const device = checkDevice(o.device, 'device');
+    if (backend !== 'nccl' || !device.startsWith('cuda')) throw rangeError('device', `applies to backend 'nccl' with a CUDA device, got ${describe(o.device)}`);
+    out.cudaDevice = Number(device.slice(5));
+  }
+  return out;
+}
+
+function envInteger(env: Record<string, string | undefined>, name: string, min: number, max: number): number {
+  const text = env[name];
+  if (text === undefined || text.trim() === '') {
+    throw rangeError(name, `the environment variable is not set (torchrun sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT)`);
+  }
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < min || v > max) throw rangeError(name, `expected an integer in [${min}, ${max}], got ${JSON.stringify(text)}`);
+  return v;
+}
+
+const handles = new WeakMap<ProcessGroup, unknown>();
+
+/**
+ * A group of processes that run collectives together, as a
+ * `torch.distributed` process group: a c10d TCPStore rendezvous served by
+ * rank 0 and a ProcessGroupGloo (or ProcessGroupNCCL) over it, joined the way
+ * torch 1.13's `init_process_group` joins them, so Python ranks can be
+ * members too.
+ *
+ * Every collective returns a Promise and runs off the event loop, on the
+ * group's own thread, in the order of the calls (every rank must make the
+ * same calls in the same order, as with torch.distributed). Inputs are
+ * copied at the call and never modified; results are new tensors.
+ *
+ * Faults: when a peer process exits, pending and later calls reject
+ * promptly; a peer that stays alive but does not take part is a timeout
+ * error after `timeoutMs`. After such an error the group is broken: every
+ * later call rejects at once, and a new group is needed (another port, or
+ * another `storePrefix` on a store that still runs).
+ *
+ * @example
+ * const pg = await ProcessGroup.init({ rank, worldSize: 2, host: '127.0.0.1', port: 29500 });
+ * const sum = await pg.allReduce(tensor([[1, 2]]), 'sum');
+ * await pg.destroy();
+ */
+export class ProcessGroup {
+  /** This process's rank in `[0, worldSize)`. */
+  readonly rank: number;
+  /** Number of processes in the group. */
+  readonly worldSize: number;
+  /** `'gloo'` or `'nccl'`. */
+  readonly backend: Backend;
+  /** Ranks that are pairloss processes (the others are e.g. Python ranks); the shape check runs among these. */
+  readonly pairlossRanks: readonly number[];
+
+  private constructor(handle: unknown) {
+    const info = native().processGroupInfo(handle);
+    this.rank = info.rank;
+    this.worldSize = info.worldSize;
+    this.backend = info.backend;
+    this.pairlossRanks = Object.freeze([...info.pairlossRanks]);
+    handles.set(this, handle);
+  }
+
+  /**
+   * Joins a group: resolves once all `worldSize` ranks have arrived (rank 0
+   * serves the store at `host:port` and waits for the others), off the event loop.
+   * @throws TypeError / RangeError (as a rejection) for a bad option, naming it.
+   * @throws Error (as a rejection) when the rendezvous fails: the port is in
+   *   use on rank 0, or not every rank arrived within `timeoutMs`.
+   * @example
+   * const pg = await ProcessGroup.init({ backend: 'gloo', rank: 0, worldSize: 4, port: 29500 });
+   */
+  static async init(opts: ProcessGroupOptions): Promise<ProcessGroup> {
+    const restore = keepStack();
+    const o = optionsObject(opts, INIT_KEYS);
+    if (opts === undefined) throw invalidType('options', 'an object with rank and worldSize', opts);
+    const options = connectOptions(o);
+    const handle = await native().processGroupConnect(options).catch(restore);
+    return new ProcessGroup(handle);
+  }
+
+  /**
+   * {@link ProcessGroup.init} from the variables torchrun sets: `RANK`,
+   * `WORLD_SIZE`, `MASTER_ADDR`, `MASTER_PORT` (and `LOCAL_RANK` for the
+   * NCCL device).
+   * @throws RangeError (as a rejection) naming a variable that is missing or not a valid value.
+   * @example
+   * // RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=29500 node train.js
+   * const pg = await ProcessGroup.fromEnv();
+   */
+  static async fromEnv(opts: FromEnvOptions = {}): Promise<ProcessGroup> {
+    const o = optionsObject(opts, ENV_KEYS);
+    const env = (o.env ?? process.env) as Record<string, string | undefined>;
+    if (env === null || typeof env !== 'object') throw invalidType('env', 'an object of environment variables', env);
+    const worldSize = envInteger(env, 'WORLD_SIZE', 1, 2 ** 20);
+    const rank = envInteger(env, 'RANK', 0, worldSize - 1);
+    const host = env.MASTER_ADDR;
+    if (host === undefined || host === '') throw rangeError('MASTER_ADDR', 'the environment variable is not set (torchrun sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT)');
+    const port = envInteger(env, 'MASTER_PORT', 1, 65535);
+    const init: ProcessGroupOptions = { rank, worldSize, host, port };
+    for (const key of ['backend', 'timeoutMs', 'storePrefix', 'checkShapes', 'device'] as const) {
+      if (o[key] !== undefined) (init as unknown as Record<string, unknown>)[key] = o[key];
+    }
+    if (init.backend === 'nccl' && init.device === undefined && env.LOCAL_RANK !== undefined) {
+      init.device = `cuda:${envInteger(env, 'LOCAL_RANK', 0, 1023)}`;
+    }
+    return ProcessGroup.init(init);
+  }
+
+  /** Undefined while the group is usable; otherwise why not (broken by a fault, or destroyed). */
+  get error(): string | undefined {
+    return native().processGroupState(this.handle());
+  }
+
+  /**
+   * Elementwise reduction over the ranks (`'avg'`: the sum divided by the world size).
+   * @param t - this rank's tensor; the same shape and dtype on every rank.
+   * @param op - `'sum'` (default), `'avg'`, `'max'`, `'min'` or `'product'`.
+   * @returns the reduced tensor (a new one; `t` is not modified).
+   * @throws TypeError / RangeError for a bad argument; RangeError when the
+   *   ranks pass different shapes or dtypes (naming them); Error when a
+   *   peer exits or times out, or the group is broken or destroyed.
+   * @example
+   * const mean = await pg.allReduce(grad, 'avg');
+   */
+  async allReduce(t: TensorLike, op: ReduceOp = 'sum'): Promise<Tensor> {
+    const restore = keepStack();
+    const x = operand(t, 't');
+    if (typeof op !== 'string') throw invalidType('op', `one of ${REDUCE_OPS.map((s) => `'${s}'`).join(', ')}`, op);
+    if (!(REDUCE_OPS as readonly string[]).includes(op)) throw invalidValue('op', `one of ${REDUCE_OPS.map((s) => `'${s}'`).join(', ')}`, op);
+    const r = await native().processGroupAllReduce(this.handle(), { data: x.data, shape: x.shape }, op).catch(restore);
+    return Tensor.fromRaw(r, x.device);
+  }
+
+  /**
+   * Every rank's tensor, in rank order.
+   * @param t - this rank's tensor; the same shape and dtype on every rank.
+   * @returns `worldSize` tensors (views of one buffer), entry `r` from rank `r`.
+   * @throws as {@link ProcessGroup.allReduce}.
+   * @example
+   * const [fromRank0, fromRank1] = await pg.allGather(embeddings);
+   */
+  async allGather(t: TensorLike): Promise<Tensor[]> {
+    const restore = keepStack();
+    const x = operand(t, 't');
+    const r = await native().processGroupAllGather(this.handle(), { data: x.data, shape: x.shape }).catch(restore);
+    const size = x.data.length;
+    return Array.from({ length: this.worldSize }, (_, i) =>
+      Tensor.fromRaw({ data: r.data.subarray(i * size, (i + 1) * size), shape: [...x.shape] }, x.device));
+  }
+
+  /**
+   * Rank `src`'s tensor, on every rank.
+   * @param t - this rank's tensor (only `src`'s values matter); the same shape and dtype on every rank.
+   * @param src - the rank whose tensor is sent, in `[0, worldSize)`.
+   * @throws as {@link ProcessGroup.allReduce}; RangeError for `src` out of range.
+   * @example
+   * const weights = await pg.broadcast(local, 0);
+   */
+  async broadcast(t: TensorLike, src: number): Promise<Tensor> {
+    const restore = keepStack();
+    const x = operand(t, 't');
+    if (typeof src !== 'number') throw invalidType('src', `a rank in [0, ${this.worldSize - 1}]`, src);
+    if (!Number.isInteger(src) || src < 0 || src >= this.worldSize) throw invalidValue('src', `a rank in [0, ${this.worldSize - 1}]`, src);
+    const r = await native().processGroupBroadcast(this.handle(), { data: x.data, shape: x.shape }, src).catch(restore);
+    return Tensor.fromRaw(r, x.device);
+  }
+
+  /**
+   * Resolves once every rank has reached the barrier.
+   * @throws Error when a peer exits or times out, or the group is broken or destroyed.
+   * @example
+   * await pg.barrier();
+   */
+  async barrier(): Promise<void> {
+    const restore = keepStack();
+    await native().processGroupBarrier(this.handle()).catch(restore);
+  }
+
+  /**
+   * Leaves the group after the calls made before this one, and closes its
+   * connections (rank 0 stops serving the store). Later calls reject at
+   * once. Calling it again resolves at once.
+   * @example
+   * await pg.destroy();
+   */
+  async destroy(): Promise<void> {
+    await native().processGroupDestroy(this.handle());
+  }
+
+  private handle(): unknown {
+    return handles.get(this);
+  }
+}
+
+/**
+ * The native handle behind a `group` option (for the losses): a TypeError
+ * unless `g` is a {@link ProcessGroup}. @internal
+ */
+export function groupHandle(g: unknown, name = 'group'): unknown {
+  const handle = g instanceof ProcessGroup ? handles.get(g) : undefined;
+  if (handle === undefined) throw invalidType(name, 'a ProcessGroup (from ProcessGroup.init or fromEnv)', g);
+  return handle;
+}

@@ -1,0 +1,58 @@
+/**
+ * A bound on the async calls that run native work at once. Extra calls wait
+ * here, in order, without holding a libuv thread, so a burst of callers
+ * neither oversubscribes the cores nor starves the pool of file and DNS work.
+ * @internal
+ */
+import * as os from 'os';
+
+let limit = Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+let running = 0;
+const waiting: (() => void)[] = [];
+
+function next(): void {
+  while (running < limit && waiting.length > 0) {
+    running++;
+    (waiting.shift() as () => void)();
+  }
+}
+
+/** True when a call scheduled now would wait for a slot. */
+export function mustWait(): boolean {
+  return running >= limit || waiting.length > 0;
+}
+
+/** Runs `task` when a slot is free; the slot is released when its Promise settles. */
+export function schedule<T>(task: () => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    waiting.push(() => {
+      let p: Promise<T>;
+      try {
+        p = task();
+      } catch (error) {
+        p = Promise.reject(error);
+      }
+      p.then(resolve, reject).finally(() => {
+        running--;
+        next();
+      });
+    });
+    next();
+  });
+}
+
+/** The most async computations in flight at once. */
+export function getAsyncConcurrency(): number {
+  return limit;
+}
+
+/** Sets the bound (an integer >= 1); waiting calls start at once if it grew. */
+export function setAsyncConcurrency(n: number): void {
+  limit = n;
+  next();
+}
+
+/** Calls in flight and waiting, for monitoring. */
+export function asyncQueueStats(): { running: number; waiting: number; limit: number } {
+  return { running, waiting: waiting.length, limit };
+}

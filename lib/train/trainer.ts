@@ -1,0 +1,268 @@
+/**
+ * The training loop: two towers (spelling, pronunciation) trained with
+ * pairloss's N-pairs or correlation loss on the CMU Pronouncing Dictionary,
+ * evaluated by held-out retrieval after every epoch.
+ */
+import { correlationLossAsync, cosineSimilarity, npairsLossAsync, Tensor } from '../index';
+import type { ProcessGroup } from '../distributed';
+import { clearDense, densify, PairDataset } from './data';
+import { recallAtK, Recall, retrievalTask, RetrievalTask } from './metrics';
+import { Adam, Tower } from './model';
+import { createRng, shuffleInPlace } from './rng';
+
+/** Settings of a training run. Every field has the default shown in {@link DEFAULT_TRAIN_CONFIG}. */
+export interface TrainConfig {
+  /** `'npairs'`: symmetric N-pairs (CLIP) loss; `'correlation'`: Barlow Twins loss (`mode: 'features'`). */
+  loss: 'npairs' | 'correlation';
+  /** Passes over the training pairs. */
+  epochs: number;
+  /** Pairs per step (each step's other pairs are the negatives of N-pairs). */
+  batchSize: number;
+  /** Embedding size. */
+  dim: number;
+  /** Hidden units of each tower; 0 = linear towers. */
+  hidden: number;
+  /** N-pairs temperature (logits = cosine / temperature). */
+  temperature: number;
+  /** Adam's learning rate. */
+  lr: number;
+  /** Seed of the weights and the batch order (the split does not depend on it). */
+  seed: number;
+  /** Where the products and losses run: `'cpu'`, `'cuda'`, `'cuda:N'`. */
+  device: string;
+}
+
+/** The defaults of `pairloss train` (about a minute on two CPU cores). */
+export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
+  loss: 'npairs',
+  epochs: 4,
+  batchSize: 512,
+  dim: 64,
+  hidden: 0,
+  temperature: 0.05,
+  lr: 0.01,
+  seed: 1,
+  device: 'cpu',
+});
+
+/** Metrics of one epoch (epoch 0: before training). */
+export interface EpochRecord extends Recall {
+  epoch: number;
+  /** Mean training loss over the epoch's steps (null for epoch 0). */
+  loss: number | null;
+  /** Training pairs per second over the epoch (null for epoch 0). */
+  pairsPerSecond: number | null;
+  /** Wall time of the epoch's training steps, in seconds. */
+  seconds: number;
+}
+
+/** Callbacks of {@link train}. */
+export interface TrainHooks {
+  /** Before an epoch's first step. */
+  onEpochStart?(epoch: number, steps: number): void;
+  /** After each step, with its loss. */
+  onStep?(epoch: number, step: number, steps: number, loss: number): void;
+  /** After each evaluation (epoch 0 is before training). */
+  onEpoch?(record: EpochRecord): void;
+}
+
+/** What {@link train} returns. */
+export interface TrainResult {
+  config: TrainConfig;
+  epochs: EpochRecord[];
+  /** Loss of every step, in order. */
+  stepLosses: number[];
+  /** Cosine similarity `[k, k]` of the fixed held-out batch before training (row-major). */
+  heatmapBefore: Float32Array;
+  /** The same after training. */
+  heatmapAfter: Float32Array;
+  /** Spellings and pronunciations of the fixed held-out batch. */
+  heatmapWords: string[];
+  heatmapProns: string[];
+  /** Sizes of the split. */
+  trainPairs: number;
+  testPairs: number;
+  galleryItems: number;
+  /** Total wall time of the training steps, in seconds. */
+  trainSeconds: number;
+}
+
+/** Options of {@link train} besides the config. */
+export interface TrainOptions {
+  hooks?: TrainHooks;
+  /** Number of held-out pairs in the heatmaps. Default 16. */
+  heatmapPairs?: number;
+  /**
+   * A process group: each rank trains on its share of every global batch, the loss is the global
+   * one (gathered embeddings), and the weight gradients are averaged across ranks.
+   */
+  group?: ProcessGroup;
+  /** Evaluate (recall, heatmaps) on this process. Default true; other ranks than 0 may skip it. */
+  evaluate?: boolean;
+}
+
+/** Encodes the `rows` of one view with `tower` in chunks; returns `[rows.length, dim]`. */
+function encode(tower: Tower, features: PairDataset['spelling'], rows: ArrayLike<number>): Float32Array {
+  const dim = tower.shape.outDim;
+  const out = new Float32Array(rows.length * dim);
+  const chunk = 512;
+  const x = new Float32Array(chunk * features.dim);
+  for (let start = 0; start < rows.length; start += chunk) {
+    const n = Math.min(chunk, rows.length - start);
+    const part = Array.prototype.slice.call(rows, start, start + n) as number[];
+    densify(features, part, x);
+    out.set(tower.forward(x.subarray(0, n * features.dim), n), start * dim);
+    clearDense(features, part, x);
+  }
+  return out;
+}
+
+function evaluate(spell: Tower, pron: Tower, ds: PairDataset, task: RetrievalTask, device: string): Recall {
+  const q = encode(spell, ds.spelling, task.queries);
+  const g = encode(pron, ds.pronunciation, task.gallery);
+  return recallAtK(q, g, spell.shape.outDim, task.target, device);
+}
+
+function similarityOf(spell: Tower, pron: Tower, ds: PairDataset, rows: Int32Array, device: string): Float32Array {
+  const d = spell.shape.outDim;
+  const a = Tensor.from(encode(spell, ds.spelling, rows), [rows.length, d], { device });
+  const b = Tensor.from(encode(pron, ds.pronunciation, rows), [rows.length, d], { device });
+  return Float32Array.from(cosineSimilarity(a, b).data());
+}
+
+/** Picks `k` held-out pairs with distinct pronunciations (the first ones in the split's fixed order). */
+function heatmapRows(ds: PairDataset, k: number): Int32Array {
+  const seen = new Set<string>();
+  const rows: number[] = [];
+  for (const i of ds.test) {
+    if (rows.length === k) break;
+    if (seen.has(ds.prons[i])) continue;
+    seen.add(ds.prons[i]);
+    rows.push(i);
+  }
+  return Int32Array.from(rows);
+}
+
+/**
+ * Trains the two towers and evaluates them before training and after every epoch.
+ *
+ * @param ds - the featurised data set ({@link loadCmudict}).
+ * @param config - the run's settings (see {@link DEFAULT_TRAIN_CONFIG}).
+ * @throws RangeError when the batch size exceeds the number of training pairs (per rank).
+ * @example
+ * ```ts
+ * const result = await train(loadCmudict(), { ...DEFAULT_TRAIN_CONFIG, epochs: 1 });
+ * result.epochs.at(-1)?.recall1;
+ * ```
+ */
+export async function train(ds: PairDataset, config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  const hooks = options.hooks ?? {};
+  const group = options.group;
+  const world = group ? group.worldSize : 1;
+  const rank = group ? group.rank : 0;
+  const { batchSize, dim, hidden, device } = config;
+  if (batchSize % world !== 0) {
+    throw new RangeError(`batchSize must be a multiple of the world size ${world}, got ${batchSize}`);
+  }
+  const local = batchSize / world;
+  const steps = Math.floor(ds.train.length / batchSize);
+  if (steps < 1) {
+    throw new RangeError(`batchSize must be at most the number of training pairs (${ds.train.length}), got ${batchSize}`);
+  }
+  // the same seed on every rank: the same initial weights and the same global batch order
+  const rng = createRng(config.seed);
+  const inDim = ds.spelling.dim;
+  const spell = new Tower({ inDim, hidden, outDim: dim }, rng, device);
+  const pron = new Tower({ inDim: ds.pronunciation.dim, hidden, outDim: dim }, rng, device);
+  const params = [...spell.params, ...pron.params];
+  const optimizer = new Adam(params, { lr: config.lr });
+
+  const task = retrievalTask(ds.test, ds.prons);
+  const heat = heatmapRows(ds, options.heatmapPairs ?? 16);
+  const evaluating = options.evaluate ?? true;
+  const k = heat.length;
+  const measure = (): Recall =>
+    evaluating
+      ? evaluate(spell, pron, ds, task, device)
+      : { recall1: NaN, recall10: NaN, chance1: 1 / task.gallery.length, chance10: Math.min(10, task.gallery.length) / task.gallery.length, meanRank: NaN };
+  const heatmapBefore = evaluating ? similarityOf(spell, pron, ds, heat, device) : new Float32Array(k * k);
+  const epochs: EpochRecord[] = [];
+  const record0: EpochRecord = { epoch: 0, loss: null, pairsPerSecond: null, seconds: 0, ...measure() };
+  epochs.push(record0);
+  hooks.onEpoch?.(record0);
+
+  const xs = new Float32Array(local * ds.spelling.dim);
+  const xsT = new Float32Array(local * ds.spelling.dim);
+  const xp = new Float32Array(local * ds.pronunciation.dim);
+  const xpT = new Float32Array(local * ds.pronunciation.dim);
+  const order = Int32Array.from(ds.train);
+  const stepLosses: number[] = [];
+  const flat = group ? new Float32Array(params.reduce((n, p) => n + p.grad.length, 0)) : null;
+  const lossGroup = group ? { group } : {};
+  let trainSeconds = 0;
+  for (let epoch = 1; epoch <= config.epochs; epoch++) {
+    shuffleInPlace(order, rng);
+    hooks.onEpochStart?.(epoch, steps);
+    const started = process.hrtime.bigint();
+    let lossSum = 0;
+    for (let s = 0; s < steps; s++) {
+      // this rank's share of the global batch
+      const rows = order.subarray(s * batchSize + rank * local, s * batchSize + (rank + 1) * local);
+      densify(ds.spelling, rows, xs, xsT);
+      densify(ds.pronunciation, rows, xp, xpT);
+      const z1 = Tensor.from(spell.forward(xs, local), [local, dim], { device });
+      const z2 = Tensor.from(pron.forward(xp, local), [local, dim], { device });
+      const r =
+        config.loss === 'npairs'
+          ? await npairsLossAsync(z1, z2, { temperature: config.temperature, symmetric: true, ...lossGroup })
+          : await correlationLossAsync(z1, z2, { mode: 'features', ...(group ? { group, syncBatchNorm: true } : {}) });
+      spell.backward(xsT, r.grad1?.data() as Float32Array);
+      pron.backward(xpT, r.grad2?.data() as Float32Array);
+      clearDense(ds.spelling, rows, xs, xsT);
+      clearDense(ds.pronunciation, rows, xp, xpT);
+      if (group && flat) {
+        // the loss is global and grad1/grad2 are exact for this rank's rows, so the weights' gradient
+        // is the sum of every rank's share: one all-reduce of all the gradients
+        let at = 0;
+        for (const p of params) {
+          flat.set(p.grad, at);
+          at += p.grad.length;
+        }
+        const summed = (await group.allReduce(Tensor.from(flat, [flat.length]), 'sum')).data();
+        at = 0;
+        for (const p of params) {
+          p.grad.set(summed.subarray(at, at + p.grad.length));
+          at += p.grad.length;
+        }
+      }
+      optimizer.step();
+      lossSum += r.loss;
+      stepLosses.push(r.loss);
+      hooks.onStep?.(epoch, s + 1, steps, r.loss);
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    trainSeconds += seconds;
+    const record: EpochRecord = {
+      epoch,
+      loss: lossSum / steps,
+      pairsPerSecond: (steps * batchSize) / seconds,
+      seconds,
+      ...measure(),
+    };
+    epochs.push(record);
+    hooks.onEpoch?.(record);
+  }
+  return {
+    config: { ...config },
+    epochs,
+    stepLosses,
+    heatmapBefore,
+    heatmapAfter: evaluating ? similarityOf(spell, pron, ds, heat, device) : new Float32Array(k * k),
+    heatmapWords: Array.from(heat, (i) => ds.words[i]),
+    heatmapProns: Array.from(heat, (i) => ds.prons[i]),
+    trainPairs: ds.train.length,
+    testPairs: ds.test.length,
+    galleryItems: task.gallery.length,
+    trainSeconds,
+  };
+}

@@ -1,0 +1,133 @@
+// Process groups on c10d: a TCPStore rendezvous and a ProcessGroupGloo (or
+// ProcessGroupNCCL where LibTorch has CUDA), joined the way torch 1.13's
+// torch.distributed.init_process_group joins them, so that a Python rank can
+// be a member of the same group (the recipe is written down in
+// process_group.cpp).
+//
+// Every collective of a group runs on the group's own thread, one after the
+// other in the order the calls were submitted: c10d needs the same order on
+// every rank, and nothing here ever blocks the caller's event loop unless the
+// caller waits. Before each collective the members that are pairloss
+// processes exchange a small header (kind, dtype, shape) and refuse a
+// mismatch with an ArgumentError naming the ranks and shapes, where Gloo
+// itself would abort the process. A failed collective (a peer exited, a
+// timeout) marks the group broken: its connections are closed at once so
+// that the other ranks fail promptly too, and every later call throws.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pairloss {
+
+enum class Backend { Gloo, Nccl };
+enum class ReduceOp { Sum, Avg, Max, Min, Product };
+
+// 'gloo' | 'nccl' (a RangeError naming `name` otherwise, or for 'nccl' on a
+// LibTorch without CUDA and NCCL).
+Backend parse_backend(const std::string& value, const char* name = "backend");
+// 'sum' | 'avg' | 'max' | 'min' | 'product'.
+ReduceOp parse_reduce_op(const std::string& value, const char* name = "op");
+const char* backend_name(Backend backend);
+
+struct ProcessGroupOptions {
+  Backend backend = Backend::Gloo;
+  int rank = 0;
+  int world_size = 1;
+  // Address of rank 0, which serves the TCPStore.
+  std::string host = "127.0.0.1";
+  int port = 29500;
+  // Rendezvous and every collective: a peer silent for this long is an error.
+  std::chrono::milliseconds timeout{300000};
+  // torch.distributed puts its default group under PrefixStore("default_pg");
+  // another prefix makes an independent group on the same store.
+  std::string store_prefix = "default_pg";
+  // Exchange a header before each collective (among the pairloss members).
+  bool check_shapes = true;
+  // NCCL only: the CUDA device of this rank (-1: rank % device count).
+  int cuda_device = -1;
+};
+
+// A collective that failed or a group that can no longer be used. The
+// binding turns it into a plain Error with this message.
+class GroupError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class ProcessGroup : public std::enable_shared_from_this<ProcessGroup> {
+ public:
+  // Joins the group: blocks until every rank has arrived (rank 0 serves the
+  // store and waits for the others) or the timeout passes. Call it off the
+  // event loop.
+  static std::shared_ptr<ProcessGroup> connect(const ProcessGroupOptions& options);
+
+  ~ProcessGroup();
+  ProcessGroup(const ProcessGroup&) = delete;
+  ProcessGroup& operator=(const ProcessGroup&) = delete;
+
+  int rank() const;
+  int world_size() const;
+  Backend backend() const;
+  // Ranks that are pairloss processes (the others are e.g. Python ranks).
+  const std::vector<int>& pairloss_ranks() const;
+  // Where collectives of this group take their tensors (CPU for Gloo).
+  at::Device device() const;
+
+  // Empty while usable; otherwise why not ("broken: ..." / "destroyed").
+  std::string unusable_reason() const;
+  bool usable() const { return unusable_reason().empty(); }
+
+  // Runs `task` on the group's thread after every task submitted before it.
+  // The task must not throw (it reports through its own channel). Throws
+  // GroupError when the group has been destroyed.
+  void submit(std::function<void()> task);
+  // Runs `task` as submit does and waits for it; its exception is rethrown
+  // here. Called on the group's thread, it runs `task` inline.
+  void run(const std::function<void()>& task);
+  // True on the group's thread.
+  bool on_group_thread() const;
+
+  // The collectives. Each one blocks until done, from any thread (on the
+  // group's thread it runs inline, elsewhere it is submitted and waited for).
+  // Inputs are not modified; results are new tensors on the input's device.
+  // `label` names the collective in error messages and in the header check.
+
+  // Elementwise reduction of `t` over the ranks.
+  at::Tensor all_reduce(const at::Tensor& t, ReduceOp op, const std::string& label = "allReduce");
+  // Every rank's `t` stacked: [W, ...t.shape].
+  at::Tensor all_gather(const at::Tensor& t, const std::string& label = "allGather");
+  // Rank `src`'s `t` on every rank.
+  at::Tensor broadcast(const at::Tensor& t, int src, const std::string& label = "broadcast");
+  void barrier(const std::string& label = "barrier");
+
+  // Waits for the submitted tasks, closes the connections and stops the
+  // group's thread. Later calls throw GroupError. Idempotent.
+  void destroy();
+
+  struct State;
+
+ private:
+  explicit ProcessGroup(std::shared_ptr<State> state);
+  // Shared with the group's thread, which may outlive this object by the
+  // end of the task it is running.
+  std::shared_ptr<State> state_;
+};
+
+// Autograd-free helpers the losses use under a group. `group` may be null:
+// then they are the identity (one process).
+//
+// Mean over ranks of `x` (the seed: dist.all_reduce(corr); corr /= W).
+at::Tensor mean_over_ranks(ProcessGroup* group, const at::Tensor& x, const std::string& label);
+// Sum over ranks of `x`.
+at::Tensor sum_over_ranks(ProcessGroup* group, const at::Tensor& x, const std::string& label);
+// Every rank's `x` concatenated along dim 0: [W * x.size(0), ...].
+at::Tensor cat_over_ranks(ProcessGroup* group, const at::Tensor& x, const std::string& label);
+
+}  // namespace pairloss

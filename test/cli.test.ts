@@ -1,0 +1,308 @@
+// The `pairloss` command line as a user runs it: a child process on small
+// .npy inputs (test/fixtures/npy, made by make_fixtures.py with PyTorch),
+// compared with PyTorch's numbers and with the library's own output.
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { PNG } from 'pngjs';
+import * as pl from '../lib';
+import { heatmapPng, heatmapSvg } from '../lib/heatmap';
+
+const ROOT = path.resolve(__dirname, '..');
+const CLI = path.join(ROOT, 'dist', 'lib', 'cli', 'main.js');
+const FIX = path.join(ROOT, 'test', 'fixtures', 'npy');
+const PYTHON = process.env.PAIRLOSS_PYTHON ?? '/usr/bin/python3';
+const TOL = { float32: { rtol: 1e-5, atol: 1e-6 }, float64: { rtol: 1e-10, atol: 1e-10 } };
+
+interface Run { code: number | null; stdout: string; stderr: string }
+
+function cli(args: string[], cwd = ROOT): Run {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 60000, env: { ...process.env, PAIRLOSS_DEBUG: '' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function fx(name: string): string {
+  return path.join(FIX, name);
+}
+
+/** Newest modification time of the .ts files under lib/. */
+function newestSource(dir: string): number {
+  let t = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) t = Math.max(t, newestSource(p));
+    else if (e.name.endsWith('.ts')) t = Math.max(t, fs.statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** Builds dist/ when it is missing or older than lib/ (npm test's setup does this too). */
+export function ensureBuilt(): void {
+  const stale = (): boolean => !fs.existsSync(CLI) || fs.statSync(CLI).mtimeMs < newestSource(path.join(ROOT, 'lib'));
+  if (!stale()) return;
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
+  if (!fs.existsSync(CLI)) throw new Error(`could not build the CLI with tsc:\n${r.stdout}${r.stderr}`);
+}
+
+function expectOneLineError(r: Run, code: number, pattern: RegExp): void {
+  expect(r.code).toBe(code);
+  expect(r.stdout).toBe('');
+  const lines = r.stderr.trimEnd().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^pairloss( \w+)?: /);
+  expect(lines[0]).toMatch(pattern);
+}
+
+function close(actual: number, expected: number, tol: { rtol: number; atol: number }): void {
+  expect(Number.isFinite(actual)).toBe(true);
+  expect(Math.abs(actual - expected)).toBeLessThanOrEqual(tol.atol + tol.rtol * Math.abs(expected));
+}
+
+interface ExpectedCase {
+  x1: string;
+  x2: string;
+  kind: 'npairs' | 'correlation';
+  options: { temperature?: number; symmetric?: boolean; mode?: string };
+  loss: number;
+  grad1Norm: number;
+  grad2Norm: number;
+  grad1: number[][];
+  grad2: number[][];
+}
+const EXPECTED = JSON.parse(fs.readFileSync(fx('expected.json'), 'utf8')) as { torch: string; cases: Record<string, ExpectedCase> };
+
+function flagsOf(c: ExpectedCase): string[] {
+  const f = ['--loss', c.kind];
+  if (c.options.temperature !== undefined) f.push('--temperature', String(c.options.temperature));
+  if (c.options.symmetric) f.push('--symmetric');
+  if (c.options.mode) f.push('--mode', c.options.mode);
+  return f;
+}
+
+function hasNumpy(): boolean {
+  return spawnSync(PYTHON, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
+}
+
+let tmp: string;
+beforeAll(() => {
+  ensureBuilt();
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pairloss-cli-'));
+});
+afterAll(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('pairloss (no command) and help', () => {
+  it('prints the commands and exits 0', () => {
+    const r = cli([]);
+    expect(r.code).toBe(0);
+    for (const c of ['train', 'loss', 'heatmap', 'info']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+    expect(cli(['--help']).stdout).toBe(r.stdout);
+  });
+
+  it.each(['train', 'loss', 'heatmap', 'info'])('%s --help lists its usage and flags', (c) => {
+    const r = cli([c, '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(new RegExp(`^Usage: pairloss ${c}`, 'm'));
+    expect(r.stdout).toMatch(/^ {2}-h, --help/m);
+    expect(cli(['help', c]).stdout).toBe(r.stdout);
+  });
+
+  it('train --help shows the flags of issue 4 with their defaults', () => {
+    const out = cli(['train', '--help']).stdout;
+    for (const f of ['--loss', '--epochs', '--batch-size', '--dim', '--temperature', '--seed', '--out', '--world-size', '--device']) {
+      expect(out).toContain(f);
+    }
+    expect(out).toMatch(/--out DIR .*\(default: runs\/latest\)/);
+  });
+
+  it('--version prints package.json version', () => {
+    const r = cli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version);
+  });
+});
+
+describe('usage errors: one line, what to do, exit code 2', () => {
+  it.each([
+    [['frobnicate'], /unknown command "frobnicate".*pairloss --help/],
+    [['--epochs', '3'], /expected a command before "--epochs"/],
+    [['train', '--bogus'], /unknown flag '--bogus'.*pairloss train --help/],
+    [['train', '--epochs', 'three'], /--epochs must be an integer in \[0, 10000\], got "three"/],
+    [['train', '--batch-size', '1'], /--batch-size must be an integer in \[2, /],
+    [['train', '--temperature', '0'], /--temperature must be a number > 0, got "0"/],
+    [['train', '--loss', 'triplet'], /--loss must be one of npairs, correlation, got "triplet"/],
+    [['train', '--device', 'tpu'], /--device must be 'cpu', 'cuda' or 'cuda:N'/],
+    [['train', 'extra'], /expected 0 argument\(s\)/],
+    [['train', '--seed'], /--seed/],
+    [['loss', fx('x1_f32.npy')], /expected 2 argument\(s\).*got ".*x1_f32.npy"/],
+    [['loss', fx('x1_f32.npy'), fx('x2_f32.npy'), '--loss', 'correlation', '--temperature', '0.1'], /--temperature does not apply to --loss correlation/],
+    [['loss', fx('x1_f32.npy'), fx('x2_f32.npy'), '--mode', 'features'], /--mode does not apply to --loss npairs/],
+    [['loss', fx('x1_f32.npy'), fx('x2_f32.npy'), '--label-smoothing', '2'], /--label-smoothing must be a number >= 0 and <= 1/],
+    [['heatmap'], /expected 1 to 2 argument\(s\)/],
+    [['heatmap', fx('similarity.npy'), '-o', 'out.jpg'], /--out must end in \.png or \.svg/],
+    [['heatmap', fx('similarity.npy'), '--cmap', 'jet'], /--cmap must be one of .*rocket/],
+    [['heatmap', fx('similarity.npy'), '--vmin', '1', '--vmax', '0'], /--vmin must be below --vmax/],
+    [['info', 'now'], /expected 0 argument\(s\)/],
+  ])('%j', (args, pattern) => {
+    expectOneLineError(cli(args as string[], tmp), 2, pattern);
+  });
+});
+
+describe('pairloss loss', () => {
+  it.each(Object.keys(EXPECTED.cases))('%s matches PyTorch autograd', (name) => {
+    const c = EXPECTED.cases[name];
+    const r = cli(['loss', fx(c.x1), fx(c.x2), ...flagsOf(c), '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    const dtype = c.x1.includes('f64') ? 'float64' : 'float32';
+    expect(out.x1.dtype).toBe(dtype);
+    expect(out.kind).toBe(c.kind);
+    close(out.loss, c.loss, TOL[dtype]);
+    close(out.grad1Norm, c.grad1Norm, TOL[dtype]);
+    close(out.grad2Norm, c.grad2Norm, TOL[dtype]);
+  });
+
+  it('prints the loss and gradient norms as text', () => {
+    const c = EXPECTED.cases.npairs_f32_sym_t07;
+    const r = cli(['loss', fx(c.x1), fx(c.x2), ...flagsOf(c)]);
+    expect(r.code).toBe(0);
+    const m = /^npairs loss \(temperature 0\.07, symmetric true, .*\): (\S+)$/m.exec(r.stdout);
+    expect(m).not.toBeNull();
+    close(Number(m?.[1]), c.loss, TOL.float32);
+    const g1 = /\|dloss\/dx1\| = (\S+)/.exec(r.stdout);
+    close(Number(g1?.[1]), c.grad1Norm, TOL.float32);
+    expect(r.stdout).toMatch(/x1 .*x1_f32\.npy \[6, 5\] float32/);
+    expect(r.stdout).toMatch(/dloss\/dtemperature = /);
+  });
+
+  it('reads a Fortran-ordered file as the same matrix', () => {
+    const c = EXPECTED.cases.npairs_f32;
+    const r = cli(['loss', fx('x1_f32_fortran.npy'), fx(c.x2), '--json']);
+    expect(r.code).toBe(0);
+    close(JSON.parse(r.stdout).loss, c.loss, TOL.float32);
+  });
+
+  const withNumpy = hasNumpy() ? it : it.skip;
+  withNumpy('--grads writes .npy files numpy reads back as the autograd gradients', () => {
+    for (const name of ['npairs_f64_extra', 'correlation_f32_features']) {
+      const c = EXPECTED.cases[name];
+      const dir = path.join(tmp, `grads-${name}`);
+      const r = cli(['loss', fx(c.x1), fx(c.x2), ...flagsOf(c), '--grads', dir]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`wrote ${path.join(dir, 'grad1.npy')}`);
+      const py = spawnSync(PYTHON, ['-c',
+        'import json, sys, numpy as np; print(json.dumps([[str(a.dtype), list(a.shape), a.tolist()] for a in (np.load(p) for p in sys.argv[1:])]))',
+        path.join(dir, 'grad1.npy'), path.join(dir, 'grad2.npy')], { encoding: 'utf8' });
+      expect(py.stderr).toBe('');
+      const [[dt1, shape1, g1], [, shape2, g2]] = JSON.parse(py.stdout) as Array<[string, number[], number[][]]>;
+      const dtype = c.x1.includes('f64') ? 'float64' : 'float32';
+      expect(dt1).toBe(dtype);
+      expect(shape1).toEqual([c.grad1.length, c.grad1[0].length]);
+      expect(shape2).toEqual([c.grad2.length, c.grad2[0].length]);
+      c.grad1.forEach((row, i) => row.forEach((v, j) => close(g1[i][j], v, TOL[dtype])));
+      c.grad2.forEach((row, i) => row.forEach((v, j) => close(g2[i][j], v, TOL[dtype])));
+    }
+  });
+
+  it.each([
+    [['x1_f32_bigendian.npy', 'x2_f32.npy'], /x1: .* is big-endian \('>f4'\).*astype\('<f4'\)/],
+    [['x1_f32.npy', 'ints.npy'], /x2: .* has dtype '<i8', expected float32 or float64; .*astype\(np\.float32\)/],
+    [['vector.npy', 'x2_f32.npy'], /x1: .* has shape \(4\), expected a 2-D array; reshape it/],
+    [['x1_f32.npy', 'cube.npy'], /x2: .* has shape \(2, 2, 2\), expected a 2-D array/],
+    [['truncated.npy', 'x2_f32.npy'], /x1: .* holds 113 data bytes but shape \(6, 5\) needs 120; the file is truncated/],
+    [['not_npy.npy', 'x2_f32.npy'], /x1: .* is not a \.npy file/],
+    [['missing.npy', 'x2_f32.npy'], /x1: cannot read .*missing\.npy.*ENOENT.*check the path/],
+    [['x1_f32.npy', 'x2_f64.npy'], /x2 must have the dtype of x1.*same dtype|dtype.*x1 and x2 must be/],
+    [['x1_f32.npy', 'similarity.npy'], /x2.*D|D.*x2/],
+  ])('rejects %j with one line and exit 1', (files, pattern) => {
+    const [a, b] = files as string[];
+    expectOneLineError(cli(['loss', fx(a), fx(b)]), 1, pattern);
+  });
+
+  it('rejects a correlation pair with different N', () => {
+    expectOneLineError(cli(['loss', fx('x1_f64.npy'), fx('x2_f64_extra.npy'), '--loss', 'correlation']), 1, /z2: must have N = 5 rows like z1, got 8/);
+  });
+});
+
+describe('pairloss heatmap', () => {
+  it('draws a .npy matrix as the library draws it (PNG)', () => {
+    const out = path.join(tmp, 'sim.png');
+    const r = cli(['heatmap', fx('similarity.npy'), '-o', out, '--title', 'identity']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`wrote ${out} (4 x 4, ${fx('similarity.npy')})\n`);
+    const sim = [[1, 0, 0, -1], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]];
+    const png = fs.readFileSync(out);
+    expect(png.equals(heatmapPng(sim, { title: 'identity' }))).toBe(true);
+    const decoded = PNG.sync.read(png);
+    expect(decoded.width).toBeGreaterThan(100);
+    expect(decoded.height).toBeGreaterThan(100);
+  });
+
+  it('passes the style flags through (SVG)', () => {
+    const out = path.join(tmp, 'nested', 'sim.svg');
+    const r = cli(['heatmap', fx('similarity.npy'), '--out', out, '--cmap', 'vlag', '--no-annotate', '--vmin', '-2', '--vmax', '2']);
+    expect(r.code).toBe(0);
+    const svg = fs.readFileSync(out, 'utf8');
+    const sim = [[1, 0, 0, -1], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]];
+    expect(svg).toBe(heatmapSvg(sim, { cmap: 'vlag', annotate: false, vmin: -2, vmax: 2 }));
+    expect(svg).not.toBe(heatmapSvg(sim));
+  });
+
+  it('draws the cosine similarity of two embedding files', () => {
+    const out = path.join(tmp, 'pair.svg');
+    const r = cli(['heatmap', fx('x1_f64.npy'), fx('x2_f64_extra.npy'), '-o', out, '--fmt', '.3f']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('(5 x 8, cosine similarity of');
+    const read = (f: string): number[][] => {
+      const py = spawnSync(PYTHON, ['-c', 'import json,sys,numpy as np; print(json.dumps(np.load(sys.argv[1]).tolist()))', fx(f)], { encoding: 'utf8' });
+      return JSON.parse(py.stdout);
+    };
+    const a = read('x1_f64.npy');
+    const b = read('x2_f64_extra.npy');
+    const s = pl.cosineSimilarity(pl.Tensor.from(Float64Array.from(a.flat()), [5, 4]), pl.Tensor.from(Float64Array.from(b.flat()), [8, 4]));
+    // copied into this realm's Float64Array (jest runs tests in a separate VM context)
+    const expected = { data: Float64Array.from(s.data()), shape: [5, 8] };
+    expect(fs.readFileSync(out, 'utf8')).toBe(heatmapSvg(expected, { fmt: '.3f' }));
+  });
+
+  it('reports a file error in one line', () => {
+    expectOneLineError(cli(['heatmap', fx('ints.npy'), '-o', path.join(tmp, 'x.png')]), 1, /matrix: .* has dtype '<i8'/);
+    expect(fs.existsSync(path.join(tmp, 'x.png'))).toBe(false);
+  });
+});
+
+describe('pairloss info', () => {
+  it('reports the versions, LibTorch, threads, CUDA and backends', () => {
+    const r = cli(['info', '--json']);
+    expect(r.code).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect(info.pairloss).toBe(pl.version);
+    expect(info.torchVersion).toBe(pl.torchVersion);
+    expect(EXPECTED.torch.startsWith(info.torchVersion.split('.').slice(0, 2).join('.'))).toBe(true);
+    expect(info.node).toBe(process.version);
+    expect(info.threads).toBeGreaterThanOrEqual(1);
+    expect(info.cuda.available).toBe(pl.cuda.isAvailable());
+    expect(info.cuda.devices).toBe(pl.cuda.deviceCount());
+    expect(info.gloo).toBe(pl.backends.gloo);
+    expect(info.nccl).toBe(pl.backends.nccl);
+    expect(fs.existsSync(info.addon)).toBe(true);
+    if (process.platform === 'linux') {
+      expect(info.libtorchLibraries.some((p: string) => /libtorch(_cpu)?\.so/.test(path.basename(p)))).toBe(true);
+      for (const p of info.libtorchLibraries) expect(fs.existsSync(p)).toBe(true);
+    }
+    const text = cli(['info']).stdout;
+    expect(text).toMatch(new RegExp(`^LibTorch +${pl.torchVersion.replace(/\./g, '\\.')}$`, 'm'));
+    expect(text).toMatch(/^Gloo +(yes|no)$/m);
+    expect(text).toMatch(/^NCCL +(yes|no)$/m);
+    expect(text).toMatch(/^CUDA +(available|not available)/m);
+  });
+
+  it('explains a missing addon in one line', () => {
+    const r = spawnSync(process.execPath, [CLI, 'info'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, PAIRLOSS_ADDON: path.join(tmp, 'nope.node') } });
+    expectOneLineError({ code: r.status, stdout: r.stdout, stderr: r.stderr }, 1, /Could not load the pairloss native addon.*npm run build/);
+  });
+});

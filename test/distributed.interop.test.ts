@@ -1,0 +1,70 @@
+// Node.js and Python ranks in one group: Python ranks join with
+// torch.distributed.init_process_group('gloo', init_method='tcp://...')
+// (Debian's python3-torch, the torch version LibTorch here has), in either
+// order of ranks. The correlation loss under a group is checked against the
+// seed's own correlation_loss_func run by Python ranks under torch.distributed
+// on the same per-rank inputs: all-Python, all-Node and mixed groups give the
+// same loss on every rank and the same gradients.
+import { excess, hasPythonTorch, randn, RankKind, resultsOf, runGroup } from './helpers/distributed';
+
+jest.setTimeout(180000);
+
+const TOL = { float32: { rtol: 1e-5, atol: 1e-6 }, float64: { rtol: 1e-10, atol: 1e-12 } };
+const python = hasPythonTorch();
+const describeWithPython = python ? describe : describe.skip;
+
+describeWithPython('mixed Node.js / Python groups', () => {
+  const orders: RankKind[][] = [['python', 'node'], ['node', 'python'], ['node', 'python', 'node'], ['python', 'node', 'node', 'python']];
+  for (const kinds of orders) {
+    test(`collectives, ranks ${kinds.join(' / ')}`, async () => {
+      const results = resultsOf(await runGroup(kinds, { scenario: 'interop' }, { timeoutMs: 90000 }));
+      const w = kinds.length;
+      const xs = [...Array(w).keys()].map((r) => [r + 1, 2, 3 * r]);
+      const sum = [0, 1, 2].map((i) => xs.reduce((s, x) => s + x[i], 0));
+      const max = [0, 1, 2].map((i) => Math.max(...xs.map((x) => x[i])));
+      results.forEach((r, rank) => {
+        expect({ rank, sum: r.sum.data, max: r.max.data, broadcast: r.broadcast.data }).toEqual({ rank, sum, max, broadcast: xs[w - 1] });
+        if (kinds[rank] === 'node') expect(r.pairlossRanks).toEqual(kinds.flatMap((k, i) => (k === 'node' ? [i] : [])));
+      });
+    });
+  }
+});
+
+describeWithPython("correlationLoss under a group equals the seed's code on Python ranks", () => {
+  const cases: { kinds: RankKind[]; n: number; d: number; dtype: 'float32' | 'float64'; options: Record<string, unknown> }[] = [
+    { kinds: ['node', 'node'], n: 4, d: 6, dtype: 'float32', options: {} },
+    { kinds: ['node', 'python'], n: 4, d: 6, dtype: 'float32', options: {} },
+    { kinds: ['python', 'node', 'node'], n: 5, d: 3, dtype: 'float64', options: { lambda: 0.01, scale: 1 } },
+    { kinds: ['node', 'node', 'python', 'node'], n: 3, d: 4, dtype: 'float64', options: { mode: 'features' } },
+    { kinds: ['node', 'node'], n: 4, d: 3, dtype: 'float64', options: { mode: 'features' } },
+  ];
+  for (const c of cases) {
+    const w = c.kinds.length;
+    test(`${c.kinds.join(' / ')}, N = ${c.n}, D = ${c.d}, ${c.dtype}, ${JSON.stringify(c.options)}`, async () => {
+      const inputs = [...Array(w).keys()].map((r) => {
+        const a = randn(300 + 7 * r, c.n * c.d);
+        const noise = randn(400 + 7 * r, c.n * c.d);
+        const b = a.map((v, i) => 0.8 * v + 0.6 * noise[i]);
+        const round = (v: number[]) => (c.dtype === 'float32' ? v.map(Math.fround) : v);
+        return { a: { data: round(a), shape: [c.n, c.d] }, b: { data: round(b), shape: [c.n, c.d] } };
+      });
+      const job = { scenario: 'loss', loss: 'correlation', dtype: c.dtype, options: c.options, inputs, async: true };
+      // the reference: every rank runs the seed's code under torch.distributed
+      const reference = resultsOf(await runGroup(Array(w).fill('python'), job, { timeoutMs: 90000 }));
+      const results = resultsOf(await runGroup(c.kinds, job, { timeoutMs: 90000 }));
+      const { rtol, atol } = TOL[c.dtype];
+      results.forEach((r, rank) => {
+        const ref = reference[rank];
+        const what = `rank ${rank} (${c.kinds[rank]})`;
+        expect({ what, loss: excess([r.loss], [ref.loss], rtol, atol) <= 0 }).toEqual({ what, loss: true });
+        expect({ what, grad1: excess(r.grad1.data, ref.grad1.data, rtol, atol) <= 0 }).toEqual({ what, grad1: true });
+        expect({ what, grad2: excess(r.grad2.data, ref.grad2.data, rtol, atol) <= 0 }).toEqual({ what, grad2: true });
+      });
+      // every rank of the mixed group holds the same loss
+      const losses = results.map((r) => r.loss);
+      expect(Math.max(...losses) - Math.min(...losses)).toBeLessThanOrEqual(atol + rtol * Math.abs(losses[0]));
+      // the gradients differ by rank (each is its own inputs' gradient)
+      expect(results[0].grad1.data).not.toEqual(results[1].grad1.data);
+    });
+  }
+});

@@ -1,0 +1,149 @@
+// Both losses across 2 and 4 Node.js ranks against references no one can argue
+// with: N-pairs equals one process computing the loss on the concatenated
+// batch (loss and gradients), and so does the correlation loss with
+// syncBatchNorm in 'features' mode. (The seed's per-rank correlation
+// semantics are checked against Python ranks in distributed.interop.test.ts.)
+import * as pl from '../lib';
+import { excess, randn, resultsOf, runGroup } from './helpers/distributed';
+
+jest.setTimeout(180000);
+
+type DType = 'float32' | 'float64';
+interface Spec { data: number[]; shape: number[] }
+
+const TOL = { float32: { rtol: 1e-5, atol: 1e-6 }, float64: { rtol: 1e-10, atol: 1e-12 } };
+
+function makeInputs(w: number, n: number, d: number, seed: number, dtype: DType): { a: Spec; b: Spec }[] {
+  const round = (v: number[]) => (dtype === 'float32' ? v.map(Math.fround) : v);
+  return [...Array(w).keys()].map((r) => {
+    const a = round(randn(seed + 17 * r, n * d));
+    // x2 close to x1 so the losses are in a typical range
+    const noise = randn(seed + 17 * r + 5, n * d);
+    const b = round(a.map((v, i) => v + 0.5 * noise[i]));
+    return { a: { data: a, shape: [n, d] }, b: { data: b, shape: [n, d] } };
+  });
+}
+
+function concat(specs: Spec[], dtype: DType): pl.Tensor {
+  const rows = specs.reduce((s, x) => s + x.shape[0], 0);
+  const data = specs.flatMap((x) => x.data);
+  return pl.Tensor.from(dtype === 'float64' ? Float64Array.from(data) : Float32Array.from(data), [rows, specs[0].shape[1]]);
+}
+
+function rowsOf(t: pl.Tensor | undefined, start: number, count: number): number[] {
+  const cols = t!.shape[1];
+  return Array.from(t!.data().subarray(start * cols, (start + count) * cols));
+}
+
+function expectClose(ours: ArrayLike<number>, ref: ArrayLike<number>, dtype: DType, what: string) {
+  const e = excess(ours, ref, TOL[dtype].rtol, TOL[dtype].atol);
+  if (!(e <= 0)) throw new Error(`${what}: beyond tolerance by ${e} (ours ${Array.from(ours).slice(0, 6)} vs ref ${Array.from(ref).slice(0, 6)})`);
+}
+
+interface NpairsCase {
+  w: number; n: number; d: number; dtype: DType; async: boolean; options: Record<string, unknown>;
+  /** per-rank targets: class indices among the rank's own columns, or probabilities */
+  targets?: 'indices' | 'probs';
+}
+
+const npairsCases: NpairsCase[] = [
+  { w: 2, n: 3, d: 4, dtype: 'float32', async: true, options: { symmetric: true, temperature: 0.1 } },
+  { w: 2, n: 4, d: 3, dtype: 'float64', async: false, options: { localLoss: false, temperature: 0.5, labelSmoothing: 0.1 } },
+  { w: 4, n: 2, d: 5, dtype: 'float64', async: true, options: { symmetric: true, reduction: 'sum', l2Reg: 0.002, temperature: 0.2 } },
+  { w: 4, n: 3, d: 3, dtype: 'float32', async: true, options: { localLoss: false, gatherWithGrad: false, symmetric: true, similarity: 'dot' } },
+  { w: 2, n: 3, d: 4, dtype: 'float64', async: true, options: { symmetric: true }, targets: 'indices' },
+  { w: 2, n: 3, d: 4, dtype: 'float64', async: false, options: { localLoss: false, symmetric: true }, targets: 'indices' },
+  { w: 2, n: 3, d: 2, dtype: 'float64', async: true, options: { localLoss: false }, targets: 'probs' },
+  { w: 2, n: 3, d: 2, dtype: 'float32', async: true, options: { temperature: 0.5 }, targets: 'probs' },
+];
+
+// Per-rank targets, and the same targets for the concatenated batch.
+function targetsFor(c: NpairsCase, inputs: Record<string, unknown>[]): pl.NpairsOptions['target'] {
+  const { w, n } = c;
+  if (c.targets === 'indices') {
+    const perms = [[1, 2, 0], [2, 0, 1], [0, 2, 1], [1, 0, 2]];
+    inputs.forEach((inp, r) => { inp.targetIndices = perms[r % perms.length].slice(0, n); });
+    return Int32Array.from(inputs.flatMap((inp, r) => (inp.targetIndices as number[]).map((t) => t + r * n)));
+  }
+  const full = new Float64Array(w * n * w * n);
+  inputs.forEach((inp, r) => {
+    const p = randn(900 + r, n * n).map((v) => Math.exp(v));
+    for (let i = 0; i < n; i++) {
+      const row = p.slice(i * n, (i + 1) * n);
+      const s = row.reduce((a, b) => a + b, 0);
+      row.forEach((v, j) => { p[i * n + j] = v / s; full[(r * n + i) * w * n + r * n + j] = v / s; });
+    }
+    inp.targetProbs = { data: c.dtype === 'float32' ? p.map(Math.fround) : p, shape: [n, n] };
+  });
+  const data = c.dtype === 'float32' ? Float32Array.from(full, (v, i) => {
+    const [row, col] = [Math.floor(i / (w * n)), i % (w * n)];
+    const r = Math.floor(row / n);
+    return Math.floor(col / n) === r ? Math.fround(v) : 0;
+  }) : full;
+  return pl.Tensor.from(data, [w * n, w * n]);
+}
+
+describe('npairsLoss under a group equals one process on the concatenated batch', () => {
+  for (const c of npairsCases) {
+    test(`W = ${c.w}, N = ${c.n}, ${c.dtype}, ${c.async ? 'async' : 'sync'}, ${JSON.stringify(c.options)}${c.targets ? `, ${c.targets} targets` : ''}`, async () => {
+      const inputs = makeInputs(c.w, c.n, c.d, 1000 + c.w * 10 + c.n, c.dtype);
+      const refOptions = { ...c.options } as pl.NpairsOptions;
+      if (c.targets) refOptions.target = targetsFor(c, inputs as unknown as Record<string, unknown>[]);
+      const results = resultsOf(await runGroup(Array(c.w).fill('node'), {
+        scenario: 'loss', loss: 'npairs', dtype: c.dtype, async: c.async, options: c.options, inputs, repeat: 2,
+      }));
+      const ref = pl.npairsLoss(concat(inputs.map((i) => i.a), c.dtype), concat(inputs.map((i) => i.b), c.dtype), refOptions);
+      results.forEach((r, rank) => {
+        expectClose([r.loss], [ref.loss], c.dtype, `rank ${rank} loss`);
+        expectClose([r.gradTemperature], [ref.gradTemperature!], c.dtype, `rank ${rank} gradTemperature`);
+        expect(r.grad1.shape).toEqual([c.n, c.d]);
+        expectClose(r.grad1.data, rowsOf(ref.grad1, rank * c.n, c.n), c.dtype, `rank ${rank} grad1`);
+        expectClose(r.grad2.data, rowsOf(ref.grad2, rank * c.n, c.n), c.dtype, `rank ${rank} grad2`);
+      });
+      // the same loss on every rank, to the bit
+      expect(new Set(results.map((r) => r.loss)).size).toBe(1);
+    });
+  }
+
+  test("localLoss without gatherWithGrad is open_clip's cheap gradient: each rank's rows only", async () => {
+    const [w, n, d, dtype] = [2, 3, 4, 'float64' as DType];
+    const inputs = makeInputs(w, n, d, 77, dtype);
+    const options = { temperature: 0.3, localLoss: true, gatherWithGrad: false };
+    const results = resultsOf(await runGroup(Array(w).fill('node'), { scenario: 'loss', loss: 'npairs', dtype, options, inputs }));
+    const all2 = concat(inputs.map((i) => i.b), dtype);
+    const local = inputs.map((inp, r) => pl.npairsLoss(concat([inp.a], dtype), all2,
+      { temperature: 0.3, target: Int32Array.from([...Array(n).keys()].map((i) => i + r * n)) }));
+    const global = pl.npairsLoss(concat(inputs.map((i) => i.a), dtype), all2, { temperature: 0.3 });
+    results.forEach((r, rank) => {
+      // the loss is still the global one
+      expectClose([r.loss], [global.loss], dtype, 'loss');
+      // rank r's share L_r / W, through its own rows only (x2 takes no part as rows without symmetric)
+      expectClose(r.grad1.data, Array.from(local[rank].grad1!.data()).map((v) => v / w), dtype, 'grad1');
+      expect(r.grad2.data.every((v: number) => v === 0)).toBe(true);
+    });
+  });
+});
+
+describe('correlationLoss with syncBatchNorm equals one process on the concatenated batch', () => {
+  const cases: { w: number; n: number; d: number; dtype: DType; async: boolean; options: Record<string, unknown> }[] = [
+    { w: 2, n: 4, d: 3, dtype: 'float64', async: true, options: {} },
+    { w: 4, n: 3, d: 4, dtype: 'float32', async: false, options: { lambda: 0.01, scale: 1 } },
+    { w: 4, n: 1, d: 3, dtype: 'float64', async: true, options: {} }, // one row per rank: only the global batch has statistics
+  ];
+  for (const c of cases) {
+    test(`W = ${c.w}, N = ${c.n}, D = ${c.d}, ${c.dtype}, ${c.async ? 'async' : 'sync'}`, async () => {
+      const inputs = makeInputs(c.w, c.n, c.d, 500 + c.w + c.n, c.dtype);
+      const options = { ...c.options, mode: 'features', syncBatchNorm: true };
+      const results = resultsOf(await runGroup(Array(c.w).fill('node'), {
+        scenario: 'loss', loss: 'correlation', dtype: c.dtype, async: c.async, options, inputs,
+      }));
+      const ref = pl.correlationLoss(concat(inputs.map((i) => i.a), c.dtype), concat(inputs.map((i) => i.b), c.dtype),
+        { ...c.options, mode: 'features' } as pl.CorrelationOptions);
+      results.forEach((r, rank) => {
+        expectClose([r.loss], [ref.loss], c.dtype, `rank ${rank} loss`);
+        expectClose(r.grad1.data, rowsOf(ref.grad1, rank * c.n, c.n), c.dtype, `rank ${rank} grad1`);
+        expectClose(r.grad2.data, rowsOf(ref.grad2, rank * c.n, c.n), c.dtype, `rank ${rank} grad2`);
+      });
+    });
+  }
+});
