@@ -98,6 +98,7 @@ function formatShape(shape: ReadonlyArray<unknown>): string {
  * ```
  */
 export function readMatrix(matrix: unknown, name = 'matrix'): MatrixView {
+  if (typeof name !== 'string') throw typeError('name', 'a string', name);
   if (Array.isArray(matrix)) {
     const rows = matrix.length;
     if (rows === 0) throw new RangeError(`${name} must have at least one row and one column, got an empty array`);

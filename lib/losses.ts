@@ -173,7 +173,7 @@ function prepareNpairs(x1: unknown, x2: unknown, opts: unknown): Prepared {
     reduction: enumOption(o, 'reduction', ['mean', 'sum'] as const, 'mean'),
     similarity: enumOption(o, 'similarity', ['cosine', 'dot'] as const, 'cosine'),
     l2Reg: numberOption(o, 'l2Reg', 0, { min: 0 }),
-    eps: numberOption(o, 'eps', 1e-12, { min: 0, above: true }),
+    eps: numberOption(o, 'eps', 1e-12, { min: 0, above: true, max: 3.4028234663852886e38 }),
     grad: boolOption(o, 'grad', true),
     returnSimilarity: boolOption(o, 'returnSimilarity', false),
     checkFinite: boolOption(o, 'checkFinite', false),
@@ -218,7 +218,7 @@ function prepareCorrelation(z1: unknown, z2: unknown, opts: unknown): Prepared {
   const options: RawOptions = {
     lambda: numberOption(o, 'lambda', 5e-3),
     scale: numberOption(o, 'scale', 0.025),
-    eps: numberOption(o, 'eps', 1e-5, { min: 0, above: true }),
+    eps: numberOption(o, 'eps', 1e-5, { min: 0, above: true, max: 3.4028234663852886e38 }),
     mode,
     grad: boolOption(o, 'grad', true),
     checkFinite: boolOption(o, 'checkFinite', false),

@@ -6,6 +6,9 @@ import { callNative, invalidType, invalidValue, rangeError } from './errors';
 import { enumOption, numberOption, optionsObject } from './options';
 import { checkMatrix, checkResultSize, checkSameKind, indices, isIndices, operand, partnerDType, Indices, Tensor, TensorLike } from './tensor';
 
+/** The largest float32: eps must fit the tensors' dtype. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 /**
  * `x / max(‖x‖_p, eps)` along `dim` (`torch.nn.functional.normalize`).
  * @param x - a tensor of any rank >= 1.
@@ -25,7 +28,7 @@ export function normalize(x: TensorLike, opts?: { p?: number; dim?: number; eps?
   if (typeof p !== 'number') throw invalidType('p', 'a number', p);
   if (!(p > 0)) throw invalidValue('p', 'a number > 0', p);
   const dim = numberOption(o, 'dim', 1, { integer: true, min: -t.shape.length, max: t.shape.length - 1 });
-  const eps = numberOption(o, 'eps', 1e-12, { min: 0, above: true });
+  const eps = numberOption(o, 'eps', 1e-12, { min: 0, above: true, max: FLOAT32_MAX });
   return Tensor.fromRaw(callNative(() => binding().normalize(t, { p, dim, eps, device: t.device })), t.device);
 }
 
@@ -107,7 +110,7 @@ export function crossEntropy(logits: TensorLike, target: Indices | TensorLike, o
  */
 export function batchNorm1d(x: TensorLike, opts?: { eps?: number }): Tensor {
   const o = optionsObject(opts, ['eps']);
-  const eps = numberOption(o, 'eps', 1e-5, { min: 0, above: true });
+  const eps = numberOption(o, 'eps', 1e-5, { min: 0, above: true, max: FLOAT32_MAX });
   const t = operand(x, 'x');
   checkMatrix(t, 'x');
   if (t.shape[0] < 2) throw rangeError('x', `expected more than 1 value per channel when training, got shape [${t.shape}]`);
@@ -124,7 +127,7 @@ export function batchNorm1d(x: TensorLike, opts?: { eps?: number }): Tensor {
  */
 export function cosineSimilarity(x1: TensorLike, x2: TensorLike, opts?: { eps?: number }): Tensor {
   const o = optionsObject(opts, ['eps']);
-  const eps = numberOption(o, 'eps', 1e-12, { min: 0, above: true });
+  const eps = numberOption(o, 'eps', 1e-12, { min: 0, above: true, max: FLOAT32_MAX });
   const dtype = partnerDType(x1, x2);
   const a = operand(x1, 'x1', dtype);
   const b = operand(x2, 'x2', dtype);

@@ -53,7 +53,7 @@ export function getNumThreads(): number {
  */
 export function setNumThreads(n: number): void {
   if (typeof n !== 'number') throw invalidType('n', 'an integer >= 1', n);
-  if (!Number.isInteger(n) || n < 1 || n > 1024) throw invalidValue('n', 'an integer in [1, 1024]', n);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw invalidValue('n', 'an integer in [1, 256]', n);
   binding().setNumThreads(n);
 }
 

@@ -54,11 +54,14 @@ function systemPackages() {
     }
     return;
   }
-  const wanted = customTorch() ? SYSTEM_PACKAGES.filter((p) => !/^libtorch|^libgloo/.test(p)) : SYSTEM_PACKAGES;
-  const missing = wanted.filter((p) => {
+  const installed = (p) => {
     const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' });
-    return r.status !== 0 || !/install ok installed/.test(r.stdout);
-  });
+    return r.status === 0 && /install ok installed/.test(r.stdout);
+  };
+  // Debian's CUDA LibTorch (libtorch-cuda-dev, libgloo-cuda-dev) stands in for the CPU one.
+  const alternative = { 'libtorch-dev': 'libtorch-cuda-dev', 'libgloo-dev': 'libgloo-cuda-dev' };
+  const wanted = customTorch() ? SYSTEM_PACKAGES.filter((p) => !/^libtorch|^libgloo/.test(p)) : SYSTEM_PACKAGES;
+  const missing = wanted.filter((p) => !installed(p) && !(alternative[p] && installed(alternative[p])));
   if (missing.length === 0) return;
   const command = `apt-get update && apt-get install -y --no-install-recommends ${missing.join(' ')}`;
   if (typeof process.getuid === 'function' && process.getuid() === 0) {

@@ -492,6 +492,12 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(const ProcessGroupOptions& o
     store_options.waitWorkers = true;
     store_options.timeout = o.timeout;
     store_options.multiTenant = true;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    // torch 2.4 made the libuv server the default; Debian's LibTorch has no
+    // libuv ("use_libuv was requested but PyTorch was build without libuv
+    // support"). The classic server speaks the same protocol to clients.
+    store_options.useLibUV = false;
+#endif
     const auto deadline = Clock::now() + o.timeout;
     c10::intrusive_ptr<c10d::TCPStore> tcp;
     for (;;) {
@@ -514,7 +520,15 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(const ProcessGroupOptions& o
     c10::intrusive_ptr<c10d::Store> base = c10::make_intrusive<c10d::PrefixStore>(o.store_prefix, tcp);
     base->set("pairloss/member/" + std::to_string(o.rank), bytes("1"));
     // 3. the group itself, under the group name "0"
+#if TORCH_VERSION_MAJOR >= 2
+    // torch 2.x: _new_process_group_helper nests PrefixStore(f"{group_name}/")
+    // and then, per backend, PrefixStore(f"{device}/"): keys end up as
+    // "default_pg/0//cpu//<gloo key>" ("cuda/" for NCCL).
+    c10::intrusive_ptr<c10d::Store> group_store = c10::make_intrusive<c10d::PrefixStore>(
+        o.backend == Backend::Gloo ? "cpu/" : "cuda/", c10::make_intrusive<c10d::PrefixStore>("0/", base));
+#else
     c10::intrusive_ptr<c10d::Store> group_store = c10::make_intrusive<c10d::PrefixStore>("0", base);
+#endif
     if (o.backend == Backend::Gloo) {
 #ifdef PAIRLOSS_GLOO
       s->comm = make_gloo(group_store, o.rank, o.world_size, o);
@@ -534,7 +548,10 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(const ProcessGroupOptions& o
       s->comm = c10::make_intrusive<c10d::ProcessGroupNCCL>(group_store, o.rank, o.world_size, nccl_options);
 #endif
     }
-    // 4. the store-based barrier
+    // 4. the store-based barrier (torch 2.x runs it only with TORCH_DIST_INIT_BARRIER=1)
+#if TORCH_VERSION_MAJOR >= 2
+    if (const char* b = std::getenv("TORCH_DIST_INIT_BARRIER"); b && std::string(b) == "1")
+#endif
     store_based_barrier(*base, o.world_size, o.timeout);
     // 5. the sequence number handshake
     s->comm->setSequenceNumberForGroup();

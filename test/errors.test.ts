@@ -539,7 +539,7 @@ describe('setNumThreads', () => {
     ['a string', ['2'], TypeError, /^Expected an integer >= 1 for n but received "2"$/],
     ['undefined', [undefined], TypeError, /for n but received undefined/],
     ['a BigInt', [2n], TypeError, /for n but received 2n/],
-    ['0', [0], RangeError, /^Expected an integer in \[1, 1024\] for n but received 0$/],
+    ['0', [0], RangeError, /^Expected an integer in \[1, 256\] for n but received 0$/],
     ['negative', [-1], RangeError, /for n but received -1/],
     ['non-integer', [1.5], RangeError, /for n but received 1.5/],
     ['NaN', [NaN], RangeError, /for n but received NaN/],
