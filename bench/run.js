@@ -23,6 +23,7 @@ const HELP = `Usage: node bench/run.js [options]   (npm run bench -- [options])
   --no-extras              the same as --only agreement,main
   --json FILE              also write every measurement to FILE
   --python PATH            the Python with torch (default /usr/bin/python3)
+  --torch-threads N        PyTorch's intra-op threads (default: its own default)
 `;
 
 /** A bad option or an unusable setting: reported in one line, without a stack. */
@@ -65,6 +66,10 @@ function parseArgs(argv) {
     }
     else if (key === '--json') o.json = val();
     else if (key === '--python') o.python = val();
+    else if (key === '--torch-threads') {
+      o.torchThreads = Number(val());
+      if (!Number.isInteger(o.torchThreads) || o.torchThreads < 1) throw new UsageError('--torch-threads: expected an integer >= 1');
+    }
     else throw new UsageError(`unknown option '${a}' (see --help)`);
   }
   return o;
@@ -166,7 +171,9 @@ async function main() {
   if (torch.error) {
     log(`PyTorch: not available — ${torch.error}; its columns read n/a.`);
   } else {
-    await torch.request({ cmd: 'threads', n: threads });
+    // PyTorch runs with its own default thread count, as a user gets it
+    // (`--torch-threads N` to choose); the threads section compares 1 and 2.
+    if (opts.torchThreads) await torch.request({ cmd: 'threads', n: opts.torchThreads });
     tinfo = await torch.request({ cmd: 'info' });
   }
   const cpu = os.cpus();
@@ -191,7 +198,7 @@ async function main() {
   log(`machine: ${machine.cpu}, ${machine.memGB} GB; load average at start ${machine.loadavgStart}`);
   log(`node ${machine.node}; pairloss ${machine.pairloss} on LibTorch ${machine.libtorch}; PyTorch ${machine.torch} (Python ${machine.python})`);
   log(`threads: pairloss at::get_num_threads() = ${threads}; torch.get_num_threads() = ${machine.torchThreads} ` +
-    `(torch.set_num_threads(${threads}) to match); BLAS: ${machine.openblas} (set_num_threads does not change it; ` +
+    `(${opts.torchThreads ? '--torch-threads' : "PyTorch's default"}); BLAS: ${machine.openblas} (set_num_threads does not change it; ` +
     `both processes load the same library); OPENBLAS_NUM_THREADS=${machine.openblasThreadsEnv}, OMP_NUM_THREADS=${machine.ompThreadsEnv}`);
   log(`device: ${opts.device}${opts.device !== 'cpu' ? ' (pairloss and PyTorch; tfjs and plain JS on the CPU)' : ''}; float32; forward + backward; ` +
     `times are median (p10–p90) per call; ${opts.quick ? 'quick mode' : 'full mode'}`);
@@ -488,10 +495,10 @@ async function main() {
       out.threads.push(rec);
     }
     pl.setNumThreads(threads);
-    if (!torch.error) await torch.request({ cmd: 'threads', n: threads });
+    if (!torch.error) await torch.request({ cmd: 'threads', n: machine.torchThreads });
     log('## Intra-op threads at 1024×512 (setNumThreads / torch.set_num_threads), sync calls');
     log(table(['threads', 'N-pairs pairloss', 'N-pairs PyTorch', 'ratio', 'correlation pairloss', 'correlation PyTorch', 'ratio'], trows));
-    log(`(the main table runs with ${threads} thread(s), the default of this machine's LibTorch)`);
+    log(`(the main table runs pairloss with ${threads} thread(s), its default here (one per logical CPU), and PyTorch with ${machine.torchThreads}, its default)`);
     log();
   }
 
@@ -520,7 +527,7 @@ async function main() {
         rrows.push([`pairloss sync, ${LOSS_LABEL[loss]}`, 'failed', (r.stderr || '').trim().split('\n').pop(), '', '', '']);
       }
       if (!torch.error) {
-        const p = fresh(opts.python, [path.join(__dirname, 'torch_bench.py'), 'rss', loss, ri.file, String(rn), String(rd), String(threads)]);
+        const p = fresh(opts.python, [path.join(__dirname, 'torch_bench.py'), 'rss', loss, ri.file, String(rn), String(rd), String(machine.torchThreads)]);
         if (p.status === 0) {
           const j = JSON.parse(p.stdout.trim().split('\n').pop());
           rec.torch = j;

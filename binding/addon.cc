@@ -1,6 +1,8 @@
 // The module's export table. Each concern registers its functions here.
 #include <napi.h>
 
+#include <mutex>
+
 #include "common.h"
 #include "fused.h"
 #include "runtime.h"
@@ -42,6 +44,8 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
 }  // namespace
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
+  static std::once_flag threads_once;
+  std::call_once(threads_once, pairloss::init_threads);
   exports.Set("torchVersion", Napi::String::New(env, pairloss::torch_version()));
   exports.Set("hasGloo", Napi::Boolean::New(env, pairloss::has_gloo()));
   exports.Set("hasNccl", Napi::Boolean::New(env, pairloss::has_nccl()));

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -49,16 +50,22 @@ struct RowTarget {
 };
 
 // Row-wise softmax cross entropy over logits L = S / temperature ([R, C]
-// with strides), accumulating w * (qsum * softmax - q) into G. Returns the
-// sum over rows of each row's loss.
+// with strides). Accumulates dloss/dS = w * (qsum * softmax - q) / temperature
+// into G, and returns the sum over rows of each row's loss and sum(dloss/dL * S)
+// (for the temperature's gradient).
+struct CeSums {
+  double loss = 0, gs = 0;
+};
+
 template <typename T>
-double softmax_ce_rows(const T* S, int64_t rows, int64_t cols, int64_t rs, int64_t cs, T temperature,
+CeSums softmax_ce_rows(const T* S, int64_t rows, int64_t cols, int64_t rs, int64_t cs, T temperature,
                        const RowTarget& tg, T* G, int64_t grs, int64_t gcs, double w, bool accumulate) {
-  std::vector<double> partial(static_cast<size_t>(at::get_num_threads()) + 1, 0.0);
-  std::atomic<int> slot{0};
+  CeSums total;
+  std::mutex mutex;
   const double smooth = tg.ls / static_cast<double>(cols);
+  const double inv_t = 1.0 / static_cast<double>(temperature);
   at::parallel_for(0, rows, grain(cols), [&](int64_t b, int64_t e) {
-    double acc = 0;
+    double acc = 0, gs = 0;
     std::vector<T> ex(static_cast<size_t>(cols));
     for (int64_t i = b; i < e; ++i) {
       const T* s = S + i * rs;
@@ -67,8 +74,7 @@ double softmax_ce_rows(const T* S, int64_t rows, int64_t cols, int64_t rs, int64
       double sum = 0, qsum = 0, qdot = 0;
       const T* p = tg.probs ? static_cast<const T*>(tg.probs) + i * tg.probs_row_stride : nullptr;
       for (int64_t j = 0; j < cols; ++j) {
-        const T l = s[j * cs] / temperature;
-        const T v = std::exp(l - mx);
+        const T v = std::exp(static_cast<T>(s[j * cs] / temperature) - mx);
         ex[j] = v;
         sum += v;
       }
@@ -91,38 +97,46 @@ double softmax_ce_rows(const T* S, int64_t rows, int64_t cols, int64_t rs, int64
       acc += qsum * lse - qdot;
       if (G) {
         T* g = G + i * grs;
-        const double inv = 1.0 / sum;
+        const double scale = qsum / sum;
         for (int64_t j = 0; j < cols; ++j) {
-          double q = p ? (1.0 - tg.ls) * p[j * tg.probs_col_stride] + smooth : smooth;
-          const double v = w * (qsum * ex[j] * inv - q);
-          if (accumulate) g[j * gcs] += static_cast<T>(v); else g[j * gcs] = static_cast<T>(v);
+          const double q = p ? (1.0 - tg.ls) * p[j * tg.probs_col_stride] + smooth : smooth;
+          const double v = w * (scale * ex[j] - q);  // dloss/dL_ij
+          gs += v * s[j * cs];
+          const T d = static_cast<T>(v * inv_t);     // dloss/dS_ij
+          if (accumulate) g[j * gcs] += d; else g[j * gcs] = d;
         }
-        if (!p) g[tg.index[i] * gcs] -= static_cast<T>(w * (1.0 - tg.ls));
+        if (!p) {
+          const int64_t t = tg.index[i];
+          const double v = w * (1.0 - tg.ls);
+          gs -= v * s[t * cs];
+          g[t * gcs] -= static_cast<T>(v * inv_t);
+        }
       }
     }
-    partial[static_cast<size_t>(slot.fetch_add(1)) % partial.size()] += acc;
+    std::lock_guard<std::mutex> lock(mutex);
+    total.loss += acc;
+    total.gs += gs;
   });
-  double total = 0;
-  for (double v : partial) total += v;
   return total;
 }
 
-// Backward of x / max(|x|, eps) for each row: grad g [R, D] -> dx (in place).
+// Backward of x / max(|x|, eps) for each row: grad g [R, D] -> dx (in place):
+// (g - y (g . y)) / |x| where |x| >= eps, g / eps where not.
 template <typename T>
-void normalize_backward(T* g, const T* xn, const T* norms, int64_t r, int64_t d, double eps) {
+void normalize_backward(T* __restrict g, const T* __restrict xn, const T* norms, int64_t r, int64_t d, double eps) {
   at::parallel_for(0, r, grain(d), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
-      T* gi = g + i * d;
-      const T* yi = xn + i * d;
+      T* __restrict gi = g + i * d;
+      const T* __restrict yi = xn + i * d;
       const T n = norms[i];
+      const T inv = T(1) / (n >= static_cast<T>(eps) ? n : static_cast<T>(eps));
+      T dot = 0;
       if (n >= static_cast<T>(eps)) {
-        double dot = 0;
-        for (int64_t k = 0; k < d; ++k) dot += static_cast<double>(gi[k]) * yi[k];
-        const T t = static_cast<T>(dot);
-        for (int64_t k = 0; k < d; ++k) gi[k] = (gi[k] - yi[k] * t) / n;
-      } else {
-        for (int64_t k = 0; k < d; ++k) gi[k] = gi[k] / static_cast<T>(eps);
+        double acc = 0;
+        for (int64_t k = 0; k < d; ++k) acc += static_cast<double>(gi[k]) * yi[k];
+        dot = static_cast<T>(acc);
       }
+      for (int64_t k = 0; k < d; ++k) gi[k] = (gi[k] - yi[k] * dot) * inv;
     }
   });
 }
@@ -166,7 +180,8 @@ std::optional<NpairsResult> npairs_impl(const at::Tensor& x1_in, const at::Tenso
   } else {
     rows.index = tc.data_ptr<int64_t>();
   }
-  double loss = r_rows * softmax_ce_rows<T>(s, n, m, m, 1, temperature, rows, g, m, 1, half * r_rows, false);
+  const CeSums row_sums = softmax_ce_rows<T>(s, n, m, m, 1, temperature, rows, g, m, 1, half * r_rows, false);
+  double loss = r_rows * row_sums.loss, gs = row_sums.gs;
   if (o.symmetric) {
     // columns: the transposed problem, with the inverse permutation as classes
     std::vector<int64_t> inverse;
@@ -182,7 +197,9 @@ std::optional<NpairsResult> npairs_impl(const at::Tensor& x1_in, const at::Tenso
       cols.index = inverse.data();
     }
     const double r_cols = o.reduction == Reduction::Mean ? 1.0 / m : 1.0;
-    loss = 0.5 * (loss + r_cols * softmax_ce_rows<T>(s, m, n, 1, m, temperature, cols, g, 1, m, half * r_cols, true));
+    const CeSums col_sums = softmax_ce_rows<T>(s, m, n, 1, m, temperature, cols, g, 1, m, half * r_cols, true);
+    loss = 0.5 * (loss + r_cols * col_sums.loss);
+    gs += col_sums.gs;
   }
 
   NpairsResult r;
@@ -197,23 +214,8 @@ std::optional<NpairsResult> npairs_impl(const at::Tensor& x1_in, const at::Tenso
   r.loss = loss;
 
   if (o.grad) {
-    // logits = S / temperature: dS = G / temperature, dtemperature = -sum(G * S) / temperature^2
-    double gt = 0;
-    const int64_t total = n * m;
-    {
-      std::vector<double> partial(static_cast<size_t>(at::get_num_threads()) + 1, 0.0);
-      std::atomic<int> slot{0};
-      at::parallel_for(0, total, 32768, [&](int64_t b, int64_t e) {
-        double acc = 0;
-        for (int64_t k = b; k < e; ++k) {
-          acc += static_cast<double>(g[k]) * s[k];
-          g[k] = g[k] / temperature;
-        }
-        partial[static_cast<size_t>(slot.fetch_add(1)) % partial.size()] += acc;
-      });
-      for (double v : partial) gt += v;
-    }
-    r.grad_temperature = -gt / (static_cast<double>(temperature) * temperature);
+    // logits = S / temperature: dtemperature = -sum(dloss/dL * S) / temperature^2
+    r.grad_temperature = -gs / (static_cast<double>(temperature) * temperature);
     // back through the product: dx1n = dS @ x2n, dx2n = dS.T @ x1n
     at::Tensor g1 = at::mm(G, x2n), g2 = at::mm(G.t(), x1n);
     if (cosine) {

@@ -2,7 +2,9 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
 #include <regex>
+#include <thread>
 
 #include <ATen/Parallel.h>
 #include <ATen/Context.h>
@@ -51,6 +53,19 @@ F blas_symbol(const char* name) {
   return reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
 }
 }  // namespace
+
+void init_threads() {
+  // PAIRLOSS_NUM_THREADS sizes both pools; otherwise LibTorch's intra-op pool
+  // gets one thread per logical CPU (LibTorch 1.13 halves that, assuming
+  // hyper-threads, which leaves a 2-vCPU VM with 1), as OpenBLAS already does.
+  int n = 0;
+  if (const char* env = std::getenv("PAIRLOSS_NUM_THREADS")) n = std::atoi(env);
+  if (n >= 1) {
+    set_num_threads(n);
+  } else if (at::get_num_threads() < static_cast<int>(std::thread::hardware_concurrency())) {
+    at::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
+  }
+}
 
 int get_blas_threads() {
   static auto get = blas_symbol<int (*)()>("openblas_get_num_threads");

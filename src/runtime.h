@@ -15,6 +15,8 @@ bool has_nccl();
 int get_num_threads();
 // OpenBLAS's own thread count, or -1 when the BLAS is not OpenBLAS.
 int get_blas_threads();
+// At load: PAIRLOSS_NUM_THREADS, else one intra-op thread per logical CPU.
+void init_threads();
 // Sizes LibTorch's intra-op pool and OpenBLAS's pool together.
 void set_num_threads(int n);
 
