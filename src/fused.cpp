@@ -16,8 +16,9 @@ namespace {
 
 std::atomic<bool> use_fused{true};
 
-// Rows per parallel task, so that a task holds at least ~32k elements.
-int64_t grain(int64_t cols) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(cols, 1)); }
+// Rows per parallel task, so that a task holds at least ~256k elements: waking
+// a pool thread costs tens of microseconds on a VM, more than a smaller task.
+int64_t grain(int64_t cols) { return std::max<int64_t>(1, 262144 / std::max<int64_t>(cols, 1)); }
 
 // ---- N-pairs ----------------------------------------------------------------
 
