@@ -56,6 +56,23 @@ step() {
 }
 
 # --- mounts, only while needed ----------------------------------------------
+# /dev inside the root: its own device nodes (never a bind of the host's
+# /dev: deleting the root's files through such a bind deletes the host's
+# devices), a new devpts instance and a new tmpfs.
+make_dev_nodes() {
+  local r=$1 spec name major minor
+  mkdir -p "$r/dev"
+  for spec in "null 1 3" "zero 1 5" "full 1 7" "random 1 8" "urandom 1 9" "tty 5 0"; do
+    read -r name major minor <<<"$spec"
+    [ -c "$r/dev/$name" ] || { rm -f "$r/dev/$name"; mknod -m 666 "$r/dev/$name" c "$major" "$minor"; }
+  done
+  ln -sfn /proc/self/fd "$r/dev/fd"
+  ln -sfn /proc/self/fd/0 "$r/dev/stdin"
+  ln -sfn /proc/self/fd/1 "$r/dev/stdout"
+  ln -sfn /proc/self/fd/2 "$r/dev/stderr"
+  ln -sfn pts/ptmx "$r/dev/ptmx"
+}
+
 mounted=()
 mount_root() {
   local d
@@ -68,8 +85,8 @@ mount_root() {
       case $d in
         proc) mount -t proc proc "$root/proc" && ok=1 ;;
         sys) mount -t sysfs sysfs "$root/sys" && ok=1 ;;
-        dev) mount --bind /dev "$root/dev" && ok=1 ;;
-        dev/pts) mount --bind /dev/pts "$root/dev/pts" && ok=1 ;;
+        dev) make_dev_nodes "$root"; continue ;;
+        dev/pts) mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$root/dev/pts" && ok=1 ;;
       esac
       if [ $ok = 1 ]; then mounted=("$root/$d" "${mounted[@]}")
       else echo "warning: could not mount /$d in $root; continuing without it" >&2; fi
