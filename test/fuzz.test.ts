@@ -237,7 +237,8 @@ function make(arg: Arg, nestedDtype: DType = 'float32'): Made {
         return { ...base, value: { data, shape } }; // Tensor.from refused the shape: pass it raw
       }
     case 'nested':
-      if (wellFormed && (shape as number[]).length === 2) {
+      // a JS array holds at most 2^32 - 1 elements: larger "nested" shapes stay plain
+      if (wellFormed && (shape as number[]).length === 2 && (shape as number[])[0] < 2 ** 20) {
         const [rows, cols] = shape as number[];
         const nested = Array.from({ length: rows }, (_, i) => Array.from(data.subarray(i * cols, (i + 1) * cols)));
         // number[][] take the dtype of their typed partner (or float32); [] is [0, 0]
