@@ -1,5 +1,7 @@
 #include "fused.h"
 
+#include "ce_kernels.h"
+
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -36,6 +38,7 @@ void row_norms(const at::Tensor& x, at::Tensor& norms, at::Tensor* out, double e
   at::parallel_for(0, r, grain(d), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       const T denom = std::max(pn[i], static_cast<T>(eps));
+#pragma omp simd
       for (int64_t k = 0; k < d; ++k) po[i * d + k] = px[i * d + k] / denom;
     }
   });
@@ -134,9 +137,11 @@ void normalize_backward(T* __restrict g, const T* __restrict xn, const T* norms,
       T dot = 0;
       if (n >= static_cast<T>(eps)) {
         double acc = 0;
+#pragma omp simd reduction(+ : acc)
         for (int64_t k = 0; k < d; ++k) acc += static_cast<double>(gi[k]) * yi[k];
         dot = static_cast<T>(acc);
       }
+#pragma omp simd
       for (int64_t k = 0; k < d; ++k) gi[k] = (gi[k] - yi[k] * dot) * inv;
     }
   });
@@ -157,50 +162,80 @@ std::optional<NpairsResult> npairs_impl(const at::Tensor& x1_in, const at::Tenso
   row_norms<T>(x2, norm2, cosine ? &x2n : nullptr, o.eps);
   // A row with norm below eps has the gradient g / eps of an ill-conditioned
   // sum; the reference path reproduces PyTorch's rounding of it exactly.
+  // D = 1: every normalised row is +-1 and the exact gradient is 0, where
+  // PyTorch returns rounding noise of up to ~1e-6 (float32); the reference
+  // path gives that noise, as it does for any input.
+  if (cosine && d == 1) return std::nullopt;
   if (cosine && (norm1.min().item<T>() < static_cast<T>(o.eps) || norm2.min().item<T>() < static_cast<T>(o.eps))) {
     return std::nullopt;
   }
 
   // similarity S = x1n @ x2n.T  [N, M]
   at::Tensor S = at::mm(x1n, x2n.t());
-  const T* s = S.data_ptr<T>();
+  // dloss/dS: computed in S's own memory unless S is returned
+  at::Tensor G = o.grad ? (o.return_similarity ? at::empty_like(S) : S) : at::Tensor();
 
   // cross entropy of S / temperature, and dloss/dlogits into G
-  at::Tensor G = o.grad ? at::empty_like(S) : at::Tensor();
-  T* g = o.grad ? G.data_ptr<T>() : nullptr;
   const bool probs = at::isFloatingType(target.scalar_type());
   at::Tensor tc = probs ? target.contiguous() : target;
   const double half = o.symmetric ? 0.5 : 1.0;
   const double r_rows = o.reduction == Reduction::Mean ? 1.0 / n : 1.0;
-  RowTarget rows;
-  rows.ls = o.label_smoothing;
-  if (probs) {
-    rows.probs = tc.data_ptr<T>();
-    rows.probs_row_stride = m;
-    rows.probs_col_stride = 1;
+  const double r_cols = o.reduction == Reduction::Mean ? 1.0 / m : 1.0;
+  ce::Problem problem;
+  problem.n = n;
+  problem.m = m;
+  problem.temperature = static_cast<double>(temperature);
+  problem.index = probs ? nullptr : tc.data_ptr<int64_t>();
+  problem.probs = probs ? tc.data_ptr<T>() : nullptr;
+  problem.label_smoothing = o.label_smoothing;
+  problem.symmetric = o.symmetric;
+  problem.w_rows = half * r_rows;
+  problem.w_cols = o.symmetric ? half * r_cols : 0.0;
+  problem.grad = o.grad;
+  const ce::Result ce_sums = ce::run(S.data_ptr<T>(), o.grad ? G.data_ptr<T>() : nullptr, problem);
+  double loss, gs;
+  if (ce_sums.ok) {
+    loss = r_rows * ce_sums.loss_rows;
+    if (o.symmetric) loss = 0.5 * (loss + r_cols * ce_sums.loss_cols);
+    gs = ce_sums.gs;
   } else {
-    rows.index = tc.data_ptr<int64_t>();
-  }
-  const CeSums row_sums = softmax_ce_rows<T>(s, n, m, m, 1, temperature, rows, g, m, 1, half * r_rows, false);
-  double loss = r_rows * row_sums.loss, gs = row_sums.gs;
-  if (o.symmetric) {
-    // columns: the transposed problem, with the inverse permutation as classes
-    std::vector<int64_t> inverse;
-    RowTarget cols;
-    cols.ls = o.label_smoothing;
-    if (probs) {
-      cols.probs = rows.probs;
-      cols.probs_row_stride = 1;
-      cols.probs_col_stride = m;
-    } else {
-      inverse.assign(static_cast<size_t>(m), 0);
-      for (int64_t i = 0; i < n; ++i) inverse[static_cast<size_t>(rows.index[i])] = i;
-      cols.index = inverse.data();
+    // two passes with per-row and per-column maxima (S was overwritten if G is S)
+    if (o.grad && G.is_same(S)) {
+      S = at::mm(x1n, x2n.t());
+      G = at::empty_like(S);
     }
-    const double r_cols = o.reduction == Reduction::Mean ? 1.0 / m : 1.0;
-    const CeSums col_sums = softmax_ce_rows<T>(s, m, n, 1, m, temperature, cols, g, 1, m, half * r_cols, true);
-    loss = 0.5 * (loss + r_cols * col_sums.loss);
-    gs += col_sums.gs;
+    const T* s = S.data_ptr<T>();
+    T* g = o.grad ? G.data_ptr<T>() : nullptr;
+    RowTarget rows;
+    rows.ls = o.label_smoothing;
+    if (probs) {
+      rows.probs = tc.data_ptr<T>();
+      rows.probs_row_stride = m;
+      rows.probs_col_stride = 1;
+    } else {
+      rows.index = tc.data_ptr<int64_t>();
+    }
+    const CeSums row_sums = softmax_ce_rows<T>(s, n, m, m, 1, temperature, rows, g, m, 1, half * r_rows, false);
+    loss = r_rows * row_sums.loss;
+    gs = row_sums.gs;
+    if (o.symmetric) {
+      // columns: the transposed problem, with the inverse permutation as classes
+      std::vector<int64_t> inverse;
+      RowTarget cols;
+      cols.ls = o.label_smoothing;
+      if (probs) {
+        cols.probs = rows.probs;
+        cols.probs_row_stride = 1;
+        cols.probs_col_stride = m;
+      } else {
+        inverse.assign(static_cast<size_t>(m), 0);
+        for (int64_t i = 0; i < n; ++i) inverse[static_cast<size_t>(rows.index[i])] = i;
+        cols.index = inverse.data();
+      }
+      const CeSums col_sums = softmax_ce_rows<T>(s, m, n, 1, m, temperature, cols, g, 1, m, half * r_cols, true);
+      loss = 0.5 * (loss + r_cols * col_sums.loss);
+      gs += col_sums.gs;
+    }
   }
 
   NpairsResult r;
@@ -250,12 +285,15 @@ void standardise(const at::Tensor& x, at::Tensor& xn, at::Tensor& invstd, bool p
       for (int64_t i = b; i < e; ++i) {
         const T* row = px + i * d;
         double mean = 0, var = 0;
+#pragma omp simd reduction(+ : mean)
         for (int64_t k = 0; k < d; ++k) mean += row[k];
         mean /= d;
+#pragma omp simd reduction(+ : var)
         for (int64_t k = 0; k < d; ++k) var += (row[k] - mean) * (row[k] - mean);
         const T is = static_cast<T>(1.0 / std::sqrt(var / d + eps));
         const T mu = static_cast<T>(mean);
         pi[i] = is;
+#pragma omp simd
         for (int64_t k = 0; k < d; ++k) po[i * d + k] = (row[k] - mu) * is;
       }
     });
@@ -288,11 +326,13 @@ void standardise_backward(T* g, const T* xn, const T* invstd, int64_t n, int64_t
         T* gi = g + i * d;
         const T* yi = xn + i * d;
         double sg = 0, sgy = 0;
+#pragma omp simd reduction(+ : sg, sgy)
         for (int64_t k = 0; k < d; ++k) {
           sg += gi[k];
           sgy += static_cast<double>(gi[k]) * yi[k];
         }
         const T mg = static_cast<T>(sg / d), mgy = static_cast<T>(sgy / d);
+#pragma omp simd
         for (int64_t k = 0; k < d; ++k) gi[k] = (gi[k] - mg - yi[k] * mgy) * invstd[i];
       }
     });

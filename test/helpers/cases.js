@@ -78,6 +78,12 @@ function makeCases(seed) {
     np("Sohn: similarity 'dot' with l2Reg", 8, 8, 6, { similarity: 'dot', l2Reg: 0.002 });
     np("similarity 'dot', symmetric, sum, temperature", 5, 5, 9, { similarity: 'dot', symmetric: true, reduction: 'sum', temperature: 2 });
     np('larger rectangular 33x64 vs 40', 33, 40, 64, { temperature: 0.2, labelSmoothing: 0.05 });
+    // the symmetric kernel: one exp per element shared by rows and columns
+    np('symmetric 37x37x24, labelSmoothing, sum', 37, 37, 24, { symmetric: true, temperature: 0.05, labelSmoothing: 0.1, reduction: 'sum' });
+    const pts = probabilities(r, 6, 6, dtype);
+    np('symmetric with probability targets and labelSmoothing', 6, 6, 5, { symmetric: true, temperature: 0.3, labelSmoothing: 0.15 }, { inputs: { target: pts } });
+    // rows far below 1/temperature underflow exp(L - 1/t): the two-pass kernel takes over
+    np('symmetric, temperature 0.004 (two-pass kernel)', 12, 12, 16, { symmetric: true, temperature: 0.004 });
     // Correlation: the seed ('samples') and Barlow Twins ('features')
     const co = (name, n, d, options = {}, extra = {}) =>
       add(name, 'correlation', { z1: matrix(r, n, d, dtype, extra.z1), z2: matrix(r, n, d, dtype, extra.z2) }, options);

@@ -1,0 +1,61 @@
+// The softmax cross entropy at the heart of the N-pairs loss, forward and
+// backward in one or two passes over the [N, M] similarity matrix, for the
+// fused CPU path (fused.cpp).
+//
+// logits L = S / temperature. Row-wise cross entropy against targets q
+// (class indices or probabilities, with label smoothing), and for a
+// symmetric loss also column-wise (the transposed problem). Returns the summed
+// row (and column) losses, dloss/dS into G (G may be S itself: computed in
+// place), and sum(dloss/dL * S) for the temperature's gradient.
+//
+// Every element is touched in row-major order (no strided column walks): the
+// column statistics are accumulated while the rows stream by. One exp per
+// element: the symmetric form uses exp(L - 1/temperature), the bound of a
+// cosine logit, for both directions; where that would lose a row or column to
+// underflow, `ok` comes back false and S is left as it was (the caller then
+// takes the two-pass path).
+//
+// Two builds of the same code (ce_kernels_impl.h): a baseline one, and one
+// compiled for AVX2+FMA calling SLEEF's vectorised exp (the one LibTorch's own
+// softmax uses), chosen at run time by what the CPU supports.
+#pragma once
+
+#include <cstdint>
+
+namespace pairloss::ce {
+
+struct Problem {
+  int64_t n = 0, m = 0;          // S is [n, m], row-major, contiguous
+  double temperature = 1;        // > 0
+  const int64_t* index = nullptr;  // [n] row classes, or null (then probs)
+  const void* probs = nullptr;     // [n, m] contiguous probabilities of S's dtype
+  double label_smoothing = 0;
+  bool symmetric = false;        // needs n == m, index a permutation
+  double w_rows = 1, w_cols = 0; // weights of the row / column losses' gradients
+  bool grad = true;
+};
+
+struct Result {
+  bool ok = true;                // false: nothing written, S untouched
+  double loss_rows = 0;          // sum over rows of each row's loss
+  double loss_cols = 0;          // sum over columns (symmetric)
+  double gs = 0;                 // sum(dloss/dL * S)
+};
+
+Result run(float* S, float* G, const Problem& p);
+Result run(double* S, double* G, const Problem& p);
+
+// Which build runs: "avx2+sleef", "avx2" (no SLEEF found) or "baseline".
+const char* kernel_name();
+
+namespace baseline {
+Result run(float* S, float* G, const Problem& p);
+Result run(double* S, double* G, const Problem& p);
+}  // namespace baseline
+namespace avx2 {
+Result run(float* S, float* G, const Problem& p);
+Result run(double* S, double* G, const Problem& p);
+bool have_sleef();
+}  // namespace avx2
+
+}  // namespace pairloss::ce

@@ -1,0 +1,28 @@
+// ce_kernels.h's kernels for any x86-64 (or other) CPU, and the run-time choice
+// between this build and the AVX2 one.
+#define PAIRLOSS_CE_NS baseline
+#define PAIRLOSS_CE_AVX2 0
+#include "ce_kernels_impl.h"
+
+namespace pairloss::ce {
+
+namespace {
+bool use_avx2() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+#else
+  return false;
+#endif
+}
+}  // namespace
+
+Result run(float* S, float* G, const Problem& p) { return use_avx2() ? avx2::run(S, G, p) : baseline::run(S, G, p); }
+Result run(double* S, double* G, const Problem& p) { return use_avx2() ? avx2::run(S, G, p) : baseline::run(S, G, p); }
+
+const char* kernel_name() {
+  if (!use_avx2()) return "baseline";
+  return avx2::have_sleef() ? "avx2+sleef" : "avx2";
+}
+
+}  // namespace pairloss::ce

@@ -1,0 +1,388 @@
+// The body of ce_kernels.h's run(), compiled once per CPU build: included by
+// ce_kernels_baseline.cpp and ce_kernels_avx2.cpp with PAIRLOSS_CE_NS set to
+// the build's namespace (and PAIRLOSS_CE_AVX2 for the AVX2 one). Loops marked
+// `omp simd` are vectorised by the compiler (-fopenmp-simd: the pragma only,
+// no OpenMP runtime); reductions accumulate in double.
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <vector>
+
+#include "ce_kernels.h"
+
+#if PAIRLOSS_CE_AVX2
+#include <dlfcn.h>
+#include <immintrin.h>
+#endif
+
+namespace pairloss::ce::PAIRLOSS_CE_NS {
+
+namespace {
+
+// Rows per parallel task: at least ~256k elements (waking a pool thread costs
+// tens of microseconds on a VM, more than a smaller task).
+int64_t grain(int64_t cols) { return std::max<int64_t>(1, 262144 / std::max<int64_t>(cols, 1)); }
+
+#if PAIRLOSS_CE_AVX2
+// SLEEF's 1-ulp vectorised exp, as LibTorch's AVX2 kernels call it (it is
+// already loaded: libtorch_cpu links it). Found at run time, so that a
+// LibTorch without a shared SLEEF still works (scalar exp then).
+using ExpF8 = __m256 (*)(__m256);
+using ExpD4 = __m256d (*)(__m256d);
+struct Sleef {
+  ExpF8 f8 = nullptr;
+  ExpD4 d4 = nullptr;
+};
+const Sleef& sleef() {
+  static const Sleef s = [] {
+    Sleef r;
+    void* h = dlopen("libsleef.so.3", RTLD_NOW | RTLD_NOLOAD);
+    if (!h) h = dlopen("libsleef.so.3", RTLD_NOW);
+    if (h) {
+      r.f8 = reinterpret_cast<ExpF8>(dlsym(h, "Sleef_expf8_u10avx2"));
+      r.d4 = reinterpret_cast<ExpD4>(dlsym(h, "Sleef_expd4_u10avx2"));
+    }
+    return r;
+  }();
+  return s;
+}
+
+void exp_inplace(float* x, int64_t n) {
+  const ExpF8 f = sleef().f8;
+  int64_t j = 0;
+  if (f) {
+    for (; j + 8 <= n; j += 8) _mm256_storeu_ps(x + j, f(_mm256_loadu_ps(x + j)));
+    if (j < n) {
+      alignas(32) float t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      std::copy(x + j, x + n, t);
+      _mm256_store_ps(t, f(_mm256_load_ps(t)));
+      std::copy(t, t + (n - j), x + j);
+    }
+    return;
+  }
+  for (; j < n; ++j) x[j] = std::exp(x[j]);
+}
+
+void exp_inplace(double* x, int64_t n) {
+  const ExpD4 f = sleef().d4;
+  int64_t j = 0;
+  if (f) {
+    for (; j + 4 <= n; j += 4) _mm256_storeu_pd(x + j, f(_mm256_loadu_pd(x + j)));
+    if (j < n) {
+      alignas(32) double t[4] = {0, 0, 0, 0};
+      std::copy(x + j, x + n, t);
+      _mm256_store_pd(t, f(_mm256_load_pd(t)));
+      std::copy(t, t + (n - j), x + j);
+    }
+    return;
+  }
+  for (; j < n; ++j) x[j] = std::exp(x[j]);
+}
+#else
+template <typename T>
+void exp_inplace(T* x, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) x[j] = std::exp(x[j]);
+}
+#endif
+
+template <typename T>
+T row_max(const T* s, int64_t m) {
+  T mx = -std::numeric_limits<T>::infinity();
+#pragma omp simd reduction(max : mx)
+  for (int64_t j = 0; j < m; ++j) mx = s[j] > mx ? s[j] : mx;
+  return mx;
+}
+
+// Sum over j of the logits as the reference rounds them: (T)(s_j / t).
+template <typename T>
+double logit_sum(const T* s, int64_t m, T t) {
+  double acc = 0;
+#pragma omp simd reduction(+ : acc)
+  for (int64_t j = 0; j < m; ++j) acc += static_cast<double>(s[j] / t);
+  return acc;
+}
+
+// ---- row-wise only ------------------------------------------------------------
+// One pass: each row's max, exps, sums and gradient while the row is in cache.
+template <typename T>
+Result rows_only(T* S, T* G, const Problem& p) {
+  const int64_t n = p.n, m = p.m;
+  const T t = static_cast<T>(p.temperature);
+  const double inv_t = 1.0 / static_cast<double>(t);
+  const double ls = p.label_smoothing, smooth = ls / static_cast<double>(m), w = p.w_rows;
+  const T* P = static_cast<const T*>(p.probs);
+  Result total;
+  std::mutex mutex;
+  at::parallel_for(0, n, grain(m), [&](int64_t b, int64_t e) {
+    std::vector<T> buf(static_cast<size_t>(m));
+    T* u = buf.data();
+    double loss = 0, gs = 0;
+    for (int64_t i = b; i < e; ++i) {
+      const T* s = S + i * m;
+      const T lmax = row_max(s, m) / t;
+#pragma omp simd
+      for (int64_t j = 0; j < m; ++j) u[j] = s[j] / t - lmax;
+      exp_inplace(u, m);
+      double rs = 0, us = 0;
+      if (p.grad) {
+#pragma omp simd reduction(+ : rs, us)
+        for (int64_t j = 0; j < m; ++j) {
+          rs += u[j];
+          us += static_cast<double>(u[j]) * s[j];
+        }
+      } else {
+#pragma omp simd reduction(+ : rs)
+        for (int64_t j = 0; j < m; ++j) rs += u[j];
+      }
+      const double lse = static_cast<double>(lmax) + std::log(rs);
+      // q_j = (1 - ls) * p_j + ls / m; qs = sum q, ql = sum q * logit, qsum_s = sum q * s
+      double qs, ql, qss;
+      const T* pr = P ? P + i * m : nullptr;
+      int64_t target = -1;
+      if (pr) {
+        double sp = 0, spl = 0, sps = 0, sl = 0, ss = 0;
+#pragma omp simd reduction(+ : sp, spl, sps, sl, ss)
+        for (int64_t j = 0; j < m; ++j) {
+          const double l = static_cast<double>(s[j] / t);
+          sp += pr[j];
+          spl += static_cast<double>(pr[j]) * l;
+          sps += static_cast<double>(pr[j]) * s[j];
+          sl += l;
+          ss += s[j];
+        }
+        qs = (1.0 - ls) * sp + ls;
+        ql = (1.0 - ls) * spl + smooth * sl;
+        qss = (1.0 - ls) * sps + smooth * ss;
+      } else {
+        target = p.index[i];
+        double sl = 0, ss = 0;
+        if (ls > 0) {
+#pragma omp simd reduction(+ : sl, ss)
+          for (int64_t j = 0; j < m; ++j) {
+            sl += static_cast<double>(s[j] / t);
+            ss += s[j];
+          }
+        }
+        qs = 1.0;
+        ql = (1.0 - ls) * static_cast<double>(s[target] / t) + smooth * sl;
+        qss = (1.0 - ls) * static_cast<double>(s[target]) + smooth * ss;
+      }
+      loss += qs * lse - ql;
+      if (!p.grad) continue;
+      // dloss/dL_j = w * (qs * u_j / rs - q_j); dloss/dS = that / t (G may be S)
+      const double a = w * qs / rs;
+      gs += a * us - w * qss;
+      T* g = G + i * m;
+      if (pr) {
+#pragma omp simd
+        for (int64_t j = 0; j < m; ++j) {
+          const double q = (1.0 - ls) * pr[j] + smooth;
+          g[j] = static_cast<T>((a * u[j] - w * q) * inv_t);
+        }
+      } else {
+        const double k = w * smooth;
+#pragma omp simd
+        for (int64_t j = 0; j < m; ++j) g[j] = static_cast<T>((a * u[j] - k) * inv_t);
+        // the one-hot part on its own, rounded as the reference's (softmax - onehot)
+        g[target] -= static_cast<T>(w * (1.0 - ls) * inv_t);
+      }
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    total.loss_rows += loss;
+    total.gs += gs;
+  });
+  return total;
+}
+
+// ---- symmetric: rows and columns ------------------------------------------------
+// u = exp(L - c) with c = 1 / t (cosine logits are at most 1 / t), shared by
+// both directions: pass 1 writes u into G and gathers the row and column sums,
+// pass 2 turns u into the gradient in place.
+template <typename T>
+Result symmetric(T* S, T* G, const Problem& p) {
+  const int64_t n = p.n, m = p.m;  // n == m
+  const T t = static_cast<T>(p.temperature);
+  const double inv_t = 1.0 / static_cast<double>(t);
+  const T c = T(1) / t;
+  const double ls = p.label_smoothing;
+  const double smooth_r = ls / static_cast<double>(m), smooth_c = ls / static_cast<double>(n);
+  const T* P = static_cast<const T*>(p.probs);
+  const bool want_logit_sums = ls > 0 || P;
+
+  std::vector<double> rs(static_cast<size_t>(n)), ru(static_cast<size_t>(n));      // row sum u, sum u*s
+  std::vector<double> cs(static_cast<size_t>(m), 0.0), cu(static_cast<size_t>(m), 0.0);
+  std::vector<double> rq(static_cast<size_t>(n), 1.0), cq(static_cast<size_t>(m), 1.0);  // q sums
+  double total_l = 0, total_s = 0, total_pl = 0, total_ps = 0;  // sums of logits, s, p*logit, p*s
+  std::vector<T> target_s;  // s at each row's target (index targets)
+  if (!P) {
+    target_s.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) target_s[i] = S[i * m + p.index[i]];
+  }
+  std::mutex mutex;
+  at::parallel_for(0, n, grain(m), [&](int64_t b, int64_t e) {
+    std::vector<T> buf(static_cast<size_t>(m));
+    std::vector<double> arg(static_cast<size_t>(m));
+    double* x = arg.data();
+    std::vector<double> lcs(static_cast<size_t>(m), 0.0), lcu(static_cast<size_t>(m), 0.0);
+    std::vector<double> lcp(P ? static_cast<size_t>(m) : 0, 0.0);
+    double* pcs = lcs.data();
+    double* pcu = lcu.data();
+    double* pcp = lcp.data();
+    T* u = buf.data();
+    double tl = 0, ts = 0, tpl = 0, tps = 0;
+    for (int64_t i = b; i < e; ++i) {
+      const T* s = S + i * m;
+      // L - c in double (exact: both are T), exp in double, then rounded to
+      // T once: as close as the reference's exp(L - max) though c is not the max
+#pragma omp simd
+      for (int64_t j = 0; j < m; ++j) x[j] = static_cast<double>(s[j] / t) - static_cast<double>(c);
+      exp_inplace(x, m);
+#pragma omp simd
+      for (int64_t j = 0; j < m; ++j) u[j] = static_cast<T>(x[j]);
+      double r = 0, rus = 0;
+#pragma omp simd reduction(+ : r, rus)
+      for (int64_t j = 0; j < m; ++j) {
+        const double uj = u[j];
+        r += uj;
+        rus += uj * s[j];
+        pcs[j] += uj;
+        pcu[j] += uj * s[j];
+      }
+      rs[i] = r;
+      ru[i] = rus;
+      if (want_logit_sums) {
+        double sl = 0, ss = 0;
+#pragma omp simd reduction(+ : sl, ss)
+        for (int64_t j = 0; j < m; ++j) {
+          sl += static_cast<double>(s[j] / t);
+          ss += s[j];
+        }
+        tl += sl;
+        ts += ss;
+      }
+      if (P) {
+        const T* pr = P + i * m;
+        double sp = 0, spl = 0, sps = 0;
+#pragma omp simd reduction(+ : sp, spl, sps)
+        for (int64_t j = 0; j < m; ++j) {
+          sp += pr[j];
+          spl += static_cast<double>(pr[j]) * static_cast<double>(s[j] / t);
+          sps += static_cast<double>(pr[j]) * s[j];
+          pcp[j] += pr[j];
+        }
+        rq[i] = (1.0 - ls) * sp + ls;
+        tpl += spl;
+        tps += sps;
+      }
+      if (p.grad) std::copy(u, u + m, G + i * m);
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    for (int64_t j = 0; j < m; ++j) {
+      cs[j] += pcs[j];
+      cu[j] += pcu[j];
+    }
+    if (P) {
+      for (int64_t j = 0; j < m; ++j) cq[j] += pcp[j];  // cq starts at 1: fixed below
+    }
+    total_l += tl;
+    total_s += ts;
+    total_pl += tpl;
+    total_ps += tps;
+  });
+  if (P) {
+    for (int64_t j = 0; j < m; ++j) cq[j] = (1.0 - ls) * (cq[j] - 1.0) + ls;
+  }
+
+  // A row or column whose largest logit is far below 1/t underflows: the
+  // caller takes the two-pass path (per-row and per-column maxima).
+  const double tiny = std::is_same<T, float>::value ? 1e-30 : 1e-290;
+  for (int64_t i = 0; i < n; ++i)
+    if (rs[i] < tiny) return Result{false};
+  for (int64_t j = 0; j < m; ++j)
+    if (cs[j] < tiny) return Result{false};
+
+  Result r;
+  // sum over all elements of q * logit and q * s, the same for both directions (n == m)
+  double ql_r, ql_c, qs_r, qs_c;
+  if (P) {
+    ql_r = (1.0 - ls) * total_pl + smooth_r * total_l;
+    ql_c = (1.0 - ls) * total_pl + smooth_c * total_l;
+    qs_r = (1.0 - ls) * total_ps + smooth_r * total_s;
+    qs_c = (1.0 - ls) * total_ps + smooth_c * total_s;
+  } else {
+    double tl = 0, tsum = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      tl += static_cast<double>(target_s[i] / t);
+      tsum += target_s[i];
+    }
+    ql_r = (1.0 - ls) * tl + smooth_r * total_l;
+    ql_c = (1.0 - ls) * tl + smooth_c * total_l;
+    qs_r = (1.0 - ls) * tsum + smooth_r * total_s;
+    qs_c = (1.0 - ls) * tsum + smooth_c * total_s;
+  }
+  double lr = 0, lc = 0;
+  for (int64_t i = 0; i < n; ++i) lr += rq[i] * (static_cast<double>(c) + std::log(rs[i]));
+  for (int64_t j = 0; j < m; ++j) lc += cq[j] * (static_cast<double>(c) + std::log(cs[j]));
+  r.loss_rows = lr - ql_r;
+  r.loss_cols = lc - ql_c;
+  if (!p.grad) return r;
+
+  // dloss/dL_ij = u_ij (a_i + b_j) - (w_r q_ij + w_c q'_ij), a_i = w_r qs_i / rs_i, b_j = w_c qs'_j / cs_j
+  std::vector<double> a(static_cast<size_t>(n)), bcol(static_cast<size_t>(m));
+  double gs = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    a[i] = p.w_rows * rq[i] / rs[i];
+    gs += a[i] * ru[i];
+  }
+  for (int64_t j = 0; j < m; ++j) {
+    bcol[j] = p.w_cols * cq[j] / cs[j];
+    gs += bcol[j] * cu[j];
+  }
+  gs -= p.w_rows * qs_r + p.w_cols * qs_c;
+  r.gs = gs;
+  const double* pb = bcol.data();
+  at::parallel_for(0, n, grain(m), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      T* g = G + i * m;
+      const double ai = a[i];
+      if (P) {
+        const T* pr = P + i * m;
+#pragma omp simd
+        for (int64_t j = 0; j < m; ++j) {
+          const double k = p.w_rows * ((1.0 - ls) * pr[j] + smooth_r) + p.w_cols * ((1.0 - ls) * pr[j] + smooth_c);
+          g[j] = static_cast<T>((g[j] * (ai + pb[j]) - k) * inv_t);
+        }
+      } else {
+        const int64_t target = p.index[i];
+        const double k = p.w_rows * smooth_r + p.w_cols * smooth_c;
+        const double ut = g[target];
+#pragma omp simd
+        for (int64_t j = 0; j < m; ++j) g[j] = static_cast<T>((g[j] * (ai + pb[j]) - k) * inv_t);
+        // the target of row i is column t_i, whose own target is row i
+        g[target] = static_cast<T>((ut * (ai + pb[target]) - k - (p.w_rows + p.w_cols) * (1.0 - ls)) * inv_t);
+      }
+    }
+  });
+  return r;
+}
+
+template <typename T>
+Result run_impl(T* S, T* G, const Problem& p) {
+  if (p.n == 0) return Result{};
+  if (p.m == 0) return Result{false};  // no classes: the reference path says what that gives
+  return p.symmetric ? symmetric(S, G, p) : rows_only(S, G, p);
+}
+
+}  // namespace
+
+Result run(float* S, float* G, const Problem& p) { return run_impl(S, G, p); }
+Result run(double* S, double* G, const Problem& p) { return run_impl(S, G, p); }
+
+#if PAIRLOSS_CE_AVX2
+bool have_sleef() { return sleef().f8 != nullptr; }
+#endif
+
+}  // namespace pairloss::ce::PAIRLOSS_CE_NS
