@@ -374,16 +374,30 @@ CorrelationResult correlation_impl(const at::Tensor& z1_in, const at::Tensor& z2
   const T tn = static_cast<T>(n);
 
   // loss = scale * sum w_ij (C_ij - I_ij)^2; dC = 2 * scale * w_ij (C_ij - I_ij) / N
+  // (rows in parallel; the diagonal term is taken out of each row's sum after)
+  const T two_scale = static_cast<T>(2 * o.scale), lam = static_cast<T>(o.lambda);
   double on = 0, off = 0;
-  for (int64_t i = 0; i < k; ++i) {
-    for (int64_t j = 0; j < k; ++j) {
-      const T v = c[i * k + j] / tn - (i == j ? T(1) : T(0));
-      const T sq = v * v;
-      if (i == j) on += sq; else off += sq;
-      const T w = i == j ? T(1) : static_cast<T>(o.lambda);
-      c[i * k + j] = static_cast<T>(2 * o.scale) * w * v / tn;
+  std::mutex mutex;
+  at::parallel_for(0, k, grain(k), [&](int64_t b, int64_t e) {
+    double row_on = 0, row_off = 0;
+    for (int64_t i = b; i < e; ++i) {
+      T* ci = c + i * k;
+      const T vi = ci[i] / tn, vd = vi - T(1);
+      double acc = 0;
+#pragma omp simd reduction(+ : acc)
+      for (int64_t j = 0; j < k; ++j) {
+        const T v = ci[j] / tn;
+        acc += static_cast<double>(v * v);
+        ci[j] = two_scale * lam * v / tn;
+      }
+      row_off += acc - static_cast<double>(vi * vi);
+      row_on += static_cast<double>(vd * vd);
+      ci[i] = two_scale * T(1) * vd / tn;
     }
-  }
+    std::lock_guard<std::mutex> lock(mutex);
+    on += row_on;
+    off += row_off;
+  });
   CorrelationResult r;
   r.on_diagonal = on;
   r.off_diagonal = off;
