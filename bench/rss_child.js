@@ -1,15 +1,17 @@
 'use strict';
 /**
  * Peak RSS of one synchronous pairloss call, in a fresh process (run by run.js):
- *   node bench/rss_child.js <npairs|correlation> <inputs.bin> <N> <D> <threads>
+ *   node bench/rss_child.js <npairs|correlation> <inputs.bin> <N> <D> <threads> [options JSON]
  * Prints one JSON line: the high-water mark (process.resourceUsage().maxRSS, KB)
  * before the call (library loaded, inputs in memory, code paths warmed on a
- * small problem) and after it.
+ * small problem) and after it, the call's wall time, and whether it took the
+ * chunked (row-block) N-pairs path.
  */
 const fs = require('fs');
 const path = require('path');
 
-const [loss, file, nArg, dArg, threadsArg] = process.argv.slice(2);
+const [loss, file, nArg, dArg, threadsArg, optsArg] = process.argv.slice(2);
+const options = optsArg ? JSON.parse(optsArg) : {};
 const n = Number(nArg);
 const d = Number(dArg);
 const pl = require(path.join(__dirname, '..', 'dist', 'lib'));
@@ -23,7 +25,12 @@ const fn = loss === 'npairs' ? pl.npairsLoss : pl.correlationLoss;
 const small = { data: new Float32Array(32 * d).map((_, i) => Math.sin(i)), shape: [32, d] };
 fn(small, { data: small.data.map((v) => v * 0.5 + 0.1), shape: [32, d] });
 const baselineKB = process.resourceUsage().maxRSS;
-const r = fn(x1, x2);
+const { binding } = require(path.join(__dirname, '..', 'dist', 'lib', 'binding'));
+const chunkedBefore = binding().chunking().calls;
+const t0 = process.hrtime.bigint();
+const r = fn(x1, x2, options);
+const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+const chunked = binding().chunking().calls > chunkedBefore;
 const peakKB = process.resourceUsage().maxRSS;
 const hwmKB = Number(/VmHWM:\s*(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]);
-process.stdout.write(`${JSON.stringify({ baselineKB, peakKB, hwmKB, loss: r.loss, gradBytes: r.grad1.data().byteLength * 2 })}\n`);
+process.stdout.write(`${JSON.stringify({ baselineKB, peakKB, hwmKB, ms, chunked, loss: r.loss, gradBytes: r.grad1.data().byteLength * 2 })}\n`);

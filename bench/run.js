@@ -157,7 +157,17 @@ async function main() {
     throw new UsageError(`--device ${opts.device}: cuda.isAvailable() is false (LibTorch ${pl.torchVersion} built without CUDA, or no GPU visible); ` +
       'run without --device, or build pairloss against a CUDA LibTorch (Torch_DIR / LIBTORCH_DIR)');
   }
-  const dev = opts.device === 'cpu' ? {} : { device: opts.device };
+  // On a GPU: inputs are placed there once per size, results stay there (see ours()).
+  const onDevice = opts.device !== 'cpu';
+  // Waits for the GPU: a 1×1 product read back to host, which waits for everything queued on the
+  // stream before it (as the torch side's torch.cuda.synchronize()); nothing on the CPU.
+  const unit = onDevice ? pl.Tensor.from(new Float32Array([1]), [1, 1], { device: opts.device }) : null;
+  const deviceSync = () => {
+    if (!unit) return;
+    const t = pl.matmul(unit, unit);
+    t.data();
+    t.dispose();
+  };
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pairloss-bench-'));
   const dir = tmpDir;
   const out = { machine: {}, rows: [], agreement: null, concurrency: null, threads: null, rss: null };
@@ -207,13 +217,18 @@ async function main() {
   // ---------- the machine's limits: sgemm rate, memory pass ----------
   progress('sgemm rate (1024×1024×1024) and memory bandwidth');
   const G = 1024;
-  const ga = { data: normals(G * G, 7), shape: [G, G] };
-  const gb = { data: normals(G * G, 8), shape: [G, G] };
+  const place = (data, shape) => (onDevice ? pl.Tensor.from(data, shape, { device: opts.device }) : { data, shape });
+  const ga = place(normals(G * G, 7), [G, G]);
+  const gb = place(normals(G * G, 8), [G, G]);
   // The sgemm rate of this machine right now: the faster of our matmul and torch.mm on 1024³ (median).
   // Measured here and again before each size, so that each row's limit sees the same load as the row.
   async function sgemm(budgetMs) {
     const pol = { ...policy, minReps: 5, budgetMs };
-    const ours = (2 * G ** 3) / ((await measure(() => pl.matmul(ga, gb).dispose(), pol, false)).median * 1e-3) / 1e9;
+    const gemm = () => {
+      pl.matmul(ga, gb).dispose();
+      deviceSync();
+    };
+    const ours = (2 * G ** 3) / ((await measure(gemm, pol, false)).median * 1e-3) / 1e9;
     const theirs = torch.error ? NaN : (await torch.request({ cmd: 'gemm', n: G, policy: pol, device: opts.device })).gflops;
     return { ours, torch: theirs, rate: Math.max(ours, Number.isFinite(theirs) ? theirs : 0) * 1e9 };
   }
@@ -245,13 +260,41 @@ async function main() {
     return tfjs.prepare(inp.x1, inp.x2, inp.n, inp.d);
   }
   const makePeer = async (peer, inp) => (peer === 'plainjs' ? peerCall.plainjs(inp) : tfjsCalls(peer, inp));
-  const ours = (inp) => {
-    const x1 = { data: inp.x1, shape: [inp.n, inp.d] };
-    const x2 = { data: inp.x2, shape: [inp.n, inp.d] };
-    return {
-      sync: { npairs: () => pl.npairsLoss(x1, x2, dev), correlation: () => pl.correlationLoss(x1, x2, dev) },
-      async: { npairs: () => pl.npairsLossAsync(x1, x2, dev), correlation: () => pl.correlationLossAsync(x1, x2, dev) },
+  // pairloss's calls on one size's inputs. On a GPU the inputs are copied there once, here, and the
+  // results stay there: the timed calls free the gradients at once (GC would free them only when it
+  // collects the objects, and GPU memory would pile up meanwhile), and a sync call waits for the GPU
+  // (its loss value does not wait for the backward kernels), as the torch side synchronizes. With
+  // `keep`, results are returned whole (the caller reads and disposes them). dispose() frees the inputs.
+  const ours = (inp, keep = false) => {
+    const x1 = place(inp.x1, [inp.n, inp.d]);
+    const x2 = place(inp.x2, [inp.n, inp.d]);
+    const settle = (r) => {
+      if (onDevice && !keep) {
+        if (r.grad1) r.grad1.dispose();
+        if (r.grad2) r.grad2.dispose();
+      }
+      return r;
     };
+    const syncCall = (fn) => () => {
+      const r = settle(fn(x1, x2));
+      if (!keep) deviceSync();
+      return r;
+    };
+    const asyncCall = (fn) => () => fn(x1, x2).then(settle);
+    return {
+      sync: { npairs: syncCall(pl.npairsLoss), correlation: syncCall(pl.correlationLoss) },
+      async: { npairs: asyncCall(pl.npairsLossAsync), correlation: asyncCall(pl.correlationLossAsync) },
+      dispose() {
+        if (onDevice) {
+          x1.dispose();
+          x2.dispose();
+        }
+      },
+    };
+  };
+  const disposeResult = (r) => {
+    if (r && r.grad1 && typeof r.grad1.dispose === 'function') r.grad1.dispose();
+    if (r && r.grad2 && typeof r.grad2.dispose === 'function') r.grad2.dispose();
   };
 
   // ---------- agreement at 256×256 (before any timing: comparing wrong answers is worthless) ----------
@@ -265,7 +308,7 @@ async function main() {
       const r = await torch.request({ cmd: 'bench', file: inp.file, n: 256, d: 256, losses: LOSSES, device: opts.device, gradsOut, policy: { minReps: 1, maxReps: 1, budgetMs: 0 } });
       ref = { loss: { npairs: r.npairs.value, correlation: r.correlation.value }, grads: readGrads(gradsOut, 256, 256) };
     }
-    const o = ours(inp);
+    const o = ours(inp, true);
     const results = { sync: {}, async: {} };
     for (const loss of LOSSES) {
       results.sync[loss] = o.sync[loss]();
@@ -307,6 +350,8 @@ async function main() {
     }
     if (ref) rows.unshift(['PyTorch (reference)', ref.loss.npairs.toPrecision(8), '0', '0', 'yes', ref.loss.correlation.toPrecision(8), '0', '0', 'yes']);
     out.agreement = agree;
+    for (const impl of ['sync', 'async']) for (const loss of LOSSES) disposeResult(results[impl][loss]);
+    o.dispose();
     log('## Agreement at 256×256 (float32), against PyTorch on the same inputs');
     log('loss rel = |loss − torch| / |torch|; grad rel = max |g − g_torch| / max |g_torch| over grad1 and grad2; allclose = every element within rtol 1e-5, atol 1e-6');
     log(table(['implementation', 'N-pairs loss', 'loss rel', 'grad rel', 'allclose', 'correlation loss', 'loss rel', 'grad rel', 'allclose'], rows));
@@ -340,6 +385,7 @@ async function main() {
         cell[loss][kind] = { ...m, value: m.value.loss };
       }
     }
+    o.dispose();
     for (const peer of PEERS) {
       let p = null;
       for (const loss of LOSSES) {
@@ -463,6 +509,7 @@ async function main() {
       conc.push(rec);
     }
     out.concurrency = conc;
+    o.dispose();
     log(`## Concurrency at 256×256: K callers each awaiting one async call after another for ${dur / 1000} s`);
     log(`losses/s and the event loop's delay (perf_hooks.monitorEventLoopDelay, resolution 1 ms), libuv pool ${process.env.UV_THREADPOOL_SIZE || 4} threads, intra-op threads ${pl.getNumThreads()}`);
     log(table(['callers', 'N-pairs losses/s', 'loop p99', 'loop max', 'correlation losses/s', 'loop p99', 'loop max'], rows));
@@ -494,6 +541,7 @@ async function main() {
       trows.push(row);
       out.threads.push(rec);
     }
+    to.dispose();
     pl.setNumThreads(threads);
     if (!torch.error) await torch.request({ cmd: 'threads', n: machine.torchThreads });
     log('## Intra-op threads at 1024×512 (setNumThreads / torch.set_num_threads), sync calls');
@@ -522,7 +570,8 @@ async function main() {
       if (r.status === 0) {
         const j = JSON.parse(r.stdout.trim().split('\n').pop());
         rec.ours = j;
-        rrows.push([`pairloss sync, ${LOSS_LABEL[loss]}`, mb(j.baselineKB), mb(j.peakKB), mb(j.peakKB - j.baselineKB), mb(j.hwmKB), mb(budgetBytes / 1024)]);
+        const route = loss === 'npairs' ? (j.chunked ? ' (chunked)' : ' (unchunked)') : '';
+        rrows.push([`pairloss sync, ${LOSS_LABEL[loss]}${route}`, mb(j.baselineKB), mb(j.peakKB), mb(j.peakKB - j.baselineKB), mb(j.hwmKB), mb(budgetBytes / 1024)]);
       } else {
         rrows.push([`pairloss sync, ${LOSS_LABEL[loss]}`, 'failed', (r.stderr || '').trim().split('\n').pop(), '', '', '']);
       }
@@ -536,10 +585,37 @@ async function main() {
       }
       out.rss.push(rec);
     }
-    log(`## Peak RSS of one call at ${rn}×${rd}, fresh process each (process.resourceUsage().maxRSS / getrusage ru_maxrss)`);
+    // An N×N matrix too large to hold (32768² float32 = 4 GiB, and the unchunked path keeps two): the chunked
+    // (row-block) N-pairs path, CLIP's symmetric loss, in O(block × N) beyond inputs and gradients.
+    const [cn, cd] = [32768, 256];
+    progress(`peak RSS and time of one symmetric N-pairs call at ${cn}×${cd} (chunked path)`);
+    const ci = inputs(cn, cd, dir);
+    // its products: the forward one twice (the column-wise softmax needs every row before any gradient) and the two of the backward
+    const gq = await sgemm(policy.quick ? 150 : 400);
+    const chunkLimitS = (4 * 2 * cn * cn * cd) / gq.rate;
+    const cr = fresh(process.execPath, [path.join(__dirname, 'rss_child.js'), 'npairs', ci.file, String(cn), String(cd), String(threads), JSON.stringify({ symmetric: true })]);
+    fs.rmSync(ci.file, { force: true });
+    const chunkLabel = `pairloss sync, N-pairs symmetric ${cn}×${cd}`;
+    const chunkBudget = 2 * cn * cd * 4 + 2 * cn * cn * 4; // what the unchunked path would need for growth
+    let chunkNote = '';
+    if (cr.status === 0) {
+      const j = JSON.parse(cr.stdout.trim().split('\n').pop());
+      out.rss.push({ loss: 'npairs', n: cn, d: cd, options: { symmetric: true }, ours: j });
+      rrows.push([`${chunkLabel}${j.chunked ? ' (chunked)' : ' (unchunked)'}`, mb(j.baselineKB), mb(j.peakKB), mb(j.peakKB - j.baselineKB), mb(j.hwmKB),
+        `unchunked: ${mb(chunkBudget / 1024)}`]);
+      out.rss[out.rss.length - 1].gemmLimitS = chunkLimitS;
+      chunkNote = `${cn}×${cd} symmetric N-pairs (forward + backward, one sync call, ${threads} thread(s)): ${(j.ms / 1e3).toFixed(1)} s ` +
+        `(${fmtRatio(j.ms / 1e3 / chunkLimitS)} its GEMM limit of ${chunkLimitS.toFixed(1)} s: 4 GEMMs of 2·N²·D flop at ${(gq.rate / 1e9).toFixed(0)} GFLOP/s), ` +
+        `peak RSS ${mb(j.peakKB)}; ${j.chunked ? 'row blocks of ~32 MiB, the N×N matrix never held' : 'NOT chunked (PAIRLOSS_CHUNK_BYTES?)'}. ` +
+        'PyTorch is not run at this size (its autograd graph holds several 4 GiB N×N matrices).';
+    } else {
+      rrows.push([chunkLabel, 'failed', (cr.stderr || '').trim().split('\n').pop(), '', '', '']);
+    }
+    log(`## Peak RSS of one call at ${rn}×${rd} (and one chunked call at ${cn}×${cd}), fresh process each (process.resourceUsage().maxRSS / getrusage ru_maxrss)`);
     log('growth = peak − high-water mark before the call (library loaded, inputs read, code warmed on 32×D); VmHWM = /proc/self/status cross-check of the peak;');
     log(`budget for growth = the two gradients + two N×N float32 matrices = ${mb(budgetBytes / 1024)} (issue 5; the inputs are already in 'before'), before a fixed overhead`);
     log(table(['call', 'before the call', 'peak (maxRSS)', 'growth', 'VmHWM', 'budget for growth'], rrows));
+    if (chunkNote) log(chunkNote);
     log();
   }
 

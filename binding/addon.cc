@@ -3,6 +3,7 @@
 
 #include <mutex>
 
+#include "chunked.h"
 #include "common.h"
 #include "fused.h"
 #include "runtime.h"
@@ -28,6 +29,20 @@ Napi::Value SetFusedKernels(const Napi::CallbackInfo& info) {
   pairloss::set_fused_enabled(info[0].As<Napi::Boolean>().Value());
   return info.Env().Undefined();
 }
+// chunking([rows, budgetBytes]): the row-block N-pairs path's settings
+// (src/chunked.h), set when given, and { rows, budgetBytes, calls }.
+Napi::Value Chunking(const Napi::CallbackInfo& info) {
+  if (info.Length() >= 2) {
+    if (!info[0].IsNumber() || !info[1].IsNumber()) throw Napi::TypeError::New(info.Env(), "rows and budgetBytes must be numbers");
+    pairloss::set_chunking(info[0].As<Napi::Number>().Int64Value(), info[1].As<Napi::Number>().Int64Value());
+  }
+  const pairloss::ChunkingSettings s = pairloss::chunking();
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("rows", Napi::Number::New(info.Env(), static_cast<double>(s.rows)));
+  out.Set("budgetBytes", Napi::Number::New(info.Env(), static_cast<double>(s.budget_bytes)));
+  out.Set("calls", Napi::Number::New(info.Env(), static_cast<double>(s.calls)));
+  return out;
+}
 Napi::Value MemoryStats(const Napi::CallbackInfo& info) { return memory_stats(info.Env()); }
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), pairloss::get_num_threads());
@@ -52,10 +67,12 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaIsAvailable", Napi::Function::New<guarded<CudaIsAvailable>>(env, "cudaIsAvailable"));
   exports.Set("cudaDeviceCount", Napi::Function::New<guarded<CudaDeviceCount>>(env, "cudaDeviceCount"));
   exports.Set("setFusedKernels", Napi::Function::New<guarded<SetFusedKernels>>(env, "setFusedKernels"));
+  exports.Set("chunking", Napi::Function::New<guarded<Chunking>>(env, "chunking"));
   exports.Set("memoryStats", Napi::Function::New<guarded<MemoryStats>>(env, "memoryStats"));
   exports.Set("getNumThreads", Napi::Function::New<guarded<GetNumThreads>>(env, "getNumThreads"));
   exports.Set("getBlasThreads", Napi::Function::New<guarded<GetBlasThreads>>(env, "getBlasThreads"));
   exports.Set("setNumThreads", Napi::Function::New<guarded<SetNumThreads>>(env, "setNumThreads"));
+  init_tensors(env, exports);
   init_ops(env, exports);
   init_losses(env, exports);
   init_process_group(env, exports);

@@ -7,7 +7,9 @@
 #include <cstring>
 #include <limits>
 
+#include "device.h"
 #include "errors.h"
+#include "runtime.h"
 
 namespace pairloss_binding {
 
@@ -48,6 +50,18 @@ int64_t checked_numel(const std::vector<int64_t>& shape) {
 
 // Process-wide counts of external buffers, for leak tests (memoryStats()).
 std::atomic<int64_t> buffers_created{0}, buffers_finalized{0}, bytes_live{0};
+// The same for native handles: made, freed (dispose or GC), bytes held (any
+// device), and those of them in host memory.
+std::atomic<int64_t> handles_created{0}, handles_freed{0}, handle_bytes{0}, host_handle_bytes{0};
+
+// True when t can be handed to one owner (an external ArrayBuffer, a handle)
+// without sharing memory with anyone: contiguous, the whole of its storage,
+// the storage's only tensor, and memory with an owner (a storage without a
+// context is at::from_blob over someone else's memory, e.g. a JS input).
+bool owns_memory_alone(const at::Tensor& t) {
+  return t.is_contiguous() && t.storage_offset() == 0 && t.storage().nbytes() == t.nbytes() &&
+         t.storage().use_count() == 1 && t.storage().data_ptr().get_context() != nullptr;
+}
 
 void finalize_tensor(Napi::Env env, void* /*data*/, at::Tensor* holder) {
   const int64_t bytes = static_cast<int64_t>(holder->nbytes());
@@ -91,8 +105,116 @@ TypedView typed_view(const Napi::Value& value, const std::string& name) {
 
 }  // namespace
 
+// --- native handles -----------------------------------------------------------
+
+namespace {
+
+// Every handle's bytes are reported to V8 as external memory, device memory
+// too: V8 cannot free it by itself, but a GC then runs as it grows, which
+// bounds what code that never calls dispose() holds.
+struct HandleState {
+  at::Tensor tensor;  // undefined once freed
+  int64_t bytes = 0;
+  bool host = false;  // in host memory (a resident CPU tensor)
+};
+
+constexpr napi_type_tag kTensorTag = {0x7061697274656e73ULL, 0x6f722d68616e646cULL};
+
+// Frees the handle's tensor now (dispose, or the finalizer). Never throws.
+void release(napi_env env, HandleState* h) noexcept {
+  if (!h->tensor.defined()) return;
+  h->tensor = at::Tensor();
+  int64_t ignored = 0;
+  napi_adjust_external_memory(env, -h->bytes, &ignored);
+  if (h->host) host_handle_bytes.fetch_sub(h->bytes);
+  handle_bytes.fetch_sub(h->bytes);
+  handles_freed.fetch_add(1);
+}
+
+// The External behind `value` (the External itself, or an object's `handle`
+// property), or nullptr when value carries no handle. A `handle` that is not
+// one of ours is a TypeError.
+HandleState* handle_state(const Napi::Value& value, const std::string& name) {
+  Napi::Value h = value;
+  if (!value.IsExternal()) {
+    if (!value.IsObject()) return nullptr;
+    h = value.As<Napi::Object>().Get("handle");
+    if (h.IsUndefined()) return nullptr;
+  }
+  if (!h.IsExternal() || !h.As<Napi::External<HandleState>>().CheckTypeTag(&kTensorTag)) {
+    type_error(value.Env(), name + " must be a tensor (its handle is not a pairloss tensor handle)");
+  }
+  return h.As<Napi::External<HandleState>>().Data();
+}
+
+// The live tensor of a handle, or a RangeError naming it.
+const at::Tensor& live_tensor(Napi::Env env, HandleState* h, const std::string& name) {
+  if (!h->tensor.defined()) range_error(env, name + ": the tensor has been disposed");
+  return h->tensor;
+}
+
+Napi::Array shape_to_js(Napi::Env env, at::IntArrayRef sizes) {
+  Napi::Array shape = Napi::Array::New(env, sizes.size());
+  for (size_t i = 0; i < sizes.size(); ++i) shape.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(sizes[i])));
+  return shape;
+}
+
+// Hands `state` to a new type-tagged External, counts it, and returns
+// { handle, shape, dtype, device } for it.
+Napi::Object wrap_handle(Napi::Env env, HandleState* state) {
+  Napi::External<HandleState> external;
+  try {
+    external = Napi::External<HandleState>::New(env, state, [](Napi::Env e, HandleState* h) {
+      release(e, h);
+      delete h;
+    });
+  } catch (...) {
+    delete state;
+    throw;
+  }
+  external.TypeTag(&kTensorTag);
+  handles_created.fetch_add(1);
+  handle_bytes.fetch_add(state->bytes);
+  if (state->host) host_handle_bytes.fetch_add(state->bytes);
+  Napi::MemoryManagement::AdjustExternalMemory(env, state->bytes);
+  const at::Tensor& t = state->tensor;
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("handle", external);
+  out.Set("shape", shape_to_js(env, t.sizes()));
+  out.Set("dtype", Napi::String::New(env, t.scalar_type() == at::kDouble ? "float64" : "float32"));
+  out.Set("device", Napi::String::New(env, t.device().str()));
+  return out;
+}
+
+}  // namespace
+
+bool is_handle(const Napi::Value& value) {
+  if (value.IsExternal()) return true;
+  return value.IsObject() && !value.As<Napi::Object>().Get("handle").IsUndefined();
+}
+
+bool results_resident(const at::Device& device, std::initializer_list<Napi::Value> inputs) {
+  if (!device.is_cpu()) return true;
+  for (const Napi::Value& v : inputs) {
+    HandleState* h = handle_state(v, "tensor");
+    if (h != nullptr && h->tensor.defined() && h->tensor.device().is_cpu()) return true;
+  }
+  return false;
+}
+
+Napi::Object handle_to_js(Napi::Env env, at::Tensor t) {
+  if (t.scalar_type() != at::kDouble && t.scalar_type() != at::kFloat) t = t.to(at::kFloat);
+  if (!owns_memory_alone(t)) t = t.clone(at::MemoryFormat::Contiguous);
+  return wrap_handle(env, new HandleState{t, static_cast<int64_t>(t.nbytes()), t.device().is_cpu()});
+}
+
+Napi::Value result_to_js(Napi::Env env, at::Tensor t, bool resident) {
+  return resident ? Napi::Value(handle_to_js(env, std::move(t))) : Napi::Value(tensor_to_js(env, std::move(t)));
+}
+
 at::Tensor tensor_from_js(const Napi::Value& value, const char* name) {
   Napi::Env env = value.Env();
+  if (HandleState* h = handle_state(value, name)) return live_tensor(env, h, name).alias();
   if (!value.IsObject()) type_error(env, std::string(name) + " must be a tensor");
   auto obj = value.As<Napi::Object>();
   Napi::Value data = obj.Get("data");
@@ -142,10 +264,7 @@ Napi::Object tensor_to_js(Napi::Env env, at::Tensor t) {
   // A storage without a context (at::from_blob over someone else's memory, e.g.
   // a JS input) is never handed to an external buffer: V8 aborts on two
   // ArrayBuffers over the same memory.
-  const bool owns = t.is_contiguous() && t.storage_offset() == 0 &&
-                    t.storage().nbytes() == t.nbytes() && t.storage().use_count() == 1 &&
-                    t.storage().data_ptr().get_context() != nullptr;
-  if (!owns) t = t.clone(at::MemoryFormat::Contiguous);
+  if (!owns_memory_alone(t)) t = t.clone(at::MemoryFormat::Contiguous);
   std::vector<int64_t> sizes(t.sizes().begin(), t.sizes().end());
   const size_t bytes = t.nbytes();
   const bool is_double = t.scalar_type() == at::kDouble;
@@ -191,7 +310,84 @@ Napi::Object memory_stats(Napi::Env env) {
   out.Set("externalBuffers", Napi::Number::New(env, static_cast<double>(buffers_created.load())));
   out.Set("finalizedBuffers", Napi::Number::New(env, static_cast<double>(buffers_finalized.load())));
   out.Set("externalBytes", Napi::Number::New(env, static_cast<double>(bytes_live.load())));
+  out.Set("handles", Napi::Number::New(env, static_cast<double>(handles_created.load())));
+  out.Set("freedHandles", Napi::Number::New(env, static_cast<double>(handles_freed.load())));
+  out.Set("handleBytes", Napi::Number::New(env, static_cast<double>(handle_bytes.load())));
+  out.Set("hostHandleBytes", Napi::Number::New(env, static_cast<double>(host_handle_bytes.load())));
   return out;
+}
+
+// --- tensor handle functions for lib/tensor.ts ------------------------------------
+
+namespace {
+
+// tensorToDevice(x, device): a handle holding x ({ data, shape } or a handle)
+// on `device` ('cpu' too: a resident CPU tensor). A copy, made before this returns.
+Napi::Value TensorToDevice(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[1].IsString()) type_error(env, "device must be a string");
+  const at::Device device = pairloss::parse_device(info[1].As<Napi::String>().Utf8Value());
+  at::Tensor t = tensor_from_js(info[0], "tensor");
+  // handle_to_js clones whatever does not own its memory alone (a view over a
+  // typed array, an alias of another handle's tensor).
+  return handle_to_js(env, pairloss::to_device(t, device));
+}
+
+// tensorToHost(handle): { data, shape }, a copy in host memory.
+Napi::Value TensorToHost(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  HandleState* h = info.Length() > 0 ? handle_state(info[0], "tensor") : nullptr;
+  if (h == nullptr) type_error(env, "tensor must be a tensor handle");
+  return tensor_to_js(env, pairloss::host_copy(live_tensor(env, h, "tensor")));
+}
+
+// tensorDispose(handle): frees the handle's memory now; again is a no-op.
+Napi::Value TensorDispose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  HandleState* h = info.Length() > 0 ? handle_state(info[0], "tensor") : nullptr;
+  if (h == nullptr) type_error(env, "tensor must be a tensor handle");
+  release(env, h);
+  return env.Undefined();
+}
+
+// tensorShare(handle): a second handle over the same memory (no copy), for a
+// call queued in JS: disposing the first then leaves the queued call's input alive.
+Napi::Value TensorShare(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  HandleState* h = info.Length() > 0 ? handle_state(info[0], "tensor") : nullptr;
+  if (h == nullptr) type_error(env, "tensor must be a tensor handle");
+  const at::Tensor& t = live_tensor(env, h, "tensor");
+  return wrap_handle(env, new HandleState{t, h->bytes, h->host});
+}
+
+// cudaMemoryStats(index): { allocated, reserved, peakAllocated } of the CUDA
+// caching allocator (torch.cuda.memory_allocated & co.); a RangeError without CUDA.
+Napi::Value CudaMemoryStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) type_error(env, "device must be a CUDA device index");
+  const pairloss::CudaMemory m = pairloss::cuda_memory(info[0].As<Napi::Number>().Int32Value());
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("allocated", Napi::Number::New(env, static_cast<double>(m.allocated)));
+  out.Set("reserved", Napi::Number::New(env, static_cast<double>(m.reserved)));
+  out.Set("peakAllocated", Napi::Number::New(env, static_cast<double>(m.peak_allocated)));
+  return out;
+}
+
+Napi::Value CudaEmptyCache(const Napi::CallbackInfo& info) {
+  pairloss::cuda_empty_cache();
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void init_tensors(Napi::Env env, Napi::Object exports) {
+  exports.Set("tensorToDevice", Napi::Function::New<guarded<TensorToDevice>>(env, "tensorToDevice"));
+  exports.Set("tensorToHost", Napi::Function::New<guarded<TensorToHost>>(env, "tensorToHost"));
+  exports.Set("tensorDispose", Napi::Function::New<guarded<TensorDispose>>(env, "tensorDispose"));
+  exports.Set("tensorShare", Napi::Function::New<guarded<TensorShare>>(env, "tensorShare"));
+  exports.Set("cudaMemoryStats", Napi::Function::New<guarded<CudaMemoryStats>>(env, "cudaMemoryStats"));
+  exports.Set("cudaEmptyCache", Napi::Function::New<guarded<CudaEmptyCache>>(env, "cudaEmptyCache"));
+  exports.Set("cudaCompiled", Napi::Boolean::New(env, pairloss::cuda_compiled()));
 }
 
 double get_number(const Napi::Object& o, const char* key, double fallback) {

@@ -6,15 +6,46 @@
 #include <ATen/ATen.h>
 
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
 namespace pairloss_binding {
 
-// A JS tensor as lib/ hands it over: { data: Float32Array | Float64Array, shape: number[] }.
-// Returns a CPU tensor over the typed array's memory (no copy). The caller
-// keeps the JS object alive while the tensor is in use.
+// A JS tensor as lib/ hands it over: { data: Float32Array | Float64Array, shape: number[] }
+// or a native handle (an object whose `handle` is one, or the handle itself).
+// For typed arrays: a CPU tensor over the array's memory (no copy); the caller
+// keeps the JS object alive while the tensor is in use. For a handle: its
+// tensor, on its device (an alias: a new TensorImpl over the same memory, so
+// that nothing done to the input's metadata reaches the handle). A disposed
+// handle is a RangeError "<name>: the tensor has been disposed".
 at::Tensor tensor_from_js(const Napi::Value& value, const char* name);
+
+// Native tensor handles: a type-tagged External owning an at::Tensor that
+// stays in native memory -- on a CUDA device, or on the CPU ("resident", the
+// internal mode that tests the same machinery without a GPU). JS sees
+// { handle, shape, dtype, device }. The memory is freed by tensorDispose (at
+// once) or by the External's finalizer after GC, whichever comes first.
+// Handles are immutable from JS: data goes out only as copies (tensorToHost).
+
+// True if `value` is a handle or an object carrying one in `handle`.
+bool is_handle(const Napi::Value& value);
+
+// Whether a call's results go back as handles: when computed on a device other
+// than the CPU, or on the CPU with a resident CPU handle among `inputs`.
+bool results_resident(const at::Device& device, std::initializer_list<Napi::Value> inputs);
+
+// A new handle over t: { handle, shape, dtype, device }. t is cloned (on its
+// device) unless it owns its memory alone, so that disposing one handle frees
+// memory no other handle or JS buffer shares. Non-float results become float32.
+Napi::Object handle_to_js(Napi::Env env, at::Tensor t);
+
+// A result: a handle when `resident`, else { data, shape } over host memory (tensor_to_js).
+Napi::Value result_to_js(Napi::Env env, at::Tensor t, bool resident);
+
+// Registers tensorToDevice, tensorToHost, tensorDispose, tensorShare,
+// cudaMemoryStats and cudaEmptyCache (see lib/binding.ts).
+void init_tensors(Napi::Env env, Napi::Object exports);
 
 // Class indices: Int32Array | BigInt64Array (lib/ converts number[] first). A
 // view for BigInt64Array, a widening copy for Int32Array.
@@ -25,8 +56,10 @@ at::Tensor indices_from_js(const Napi::Value& value, const char* name);
 // where the tensor does not own its memory alone or external buffers are refused.
 Napi::Object tensor_to_js(Napi::Env env, at::Tensor tensor);
 
-// { externalBuffers, finalizedBuffers, externalBytes }: process-wide counts of
-// the external buffers made by tensor_to_js, for leak tests.
+// { externalBuffers, finalizedBuffers, externalBytes, handles, freedHandles,
+// handleBytes, hostHandleBytes }: process-wide counts of the external buffers
+// made by tensor_to_js and of the native handles (made; freed by dispose or
+// GC; bytes still held, on any device / in host memory), for leak tests.
 Napi::Object memory_stats(Napi::Env env);
 
 // Option readers: undefined -> fallback; a wrong type -> TypeError naming the option.

@@ -1,8 +1,12 @@
 // npairsLoss / correlationLoss: sync on the JS thread, or async on the pool
 // (under a process group: queued to the group's thread, in call order).
+// Inputs are typed-array views or native handles; on CUDA the results stay on
+// the device as handles, and async calls wait for the device's stream on the
+// thread that computed them.
 #include <memory>
 
 #include "common.h"
+#include "device.h"
 #include "losses.h"
 #include "runtime.h"
 #include "worker.h"
@@ -31,27 +35,33 @@ using pairloss::NpairsResult;
 struct Inputs {
   at::Tensor a, b;
   at::Device device = at::kCPU;
+  // Results go back as handles (see results_resident).
+  bool resident = false;
 };
 
-// Reads the two input tensors and the device; async calls take copies so that
-// the computation owns what it reads.
+// `value` as a tensor on `device`. Async calls (`copy`) own what they read: a
+// view over a typed array is copied (JS may write to it later); a handle's
+// tensor is not (JS cannot write to it, and the alias keeps it alive even if
+// the handle is disposed while the call runs).
+at::Tensor placed(const Napi::Value& value, at::Tensor t, const at::Device& device, bool copy) {
+  if (t.device() != device) return pairloss::to_device(t, device);
+  return copy && !is_handle(value) ? t.clone() : t;
+}
+
+// Reads the two input tensors and the device.
 Inputs read_inputs(const Napi::CallbackInfo& info, const Napi::Object& opts, const char* name_a,
                    const char* name_b, bool copy) {
   Inputs in;
   in.a = tensor_from_js(info[0], name_a);
   in.b = tensor_from_js(info[1], name_b);
   in.device = pairloss::parse_device(get_string(opts, "device", "cpu"));
-  if (in.device.type() != at::kCPU) {
-    in.a = in.a.to(in.device);
-    in.b = in.b.to(in.device);
-  } else if (copy) {
-    in.a = in.a.clone();
-    in.b = in.b.clone();
-  }
+  in.a = placed(info[0], in.a, in.device, copy);
+  in.b = placed(info[1], in.b, in.device, copy);
+  in.resident = results_resident(in.device, {info[0], info[1], opts.Get("target")});
   return in;
 }
 
-NpairsOptions read_npairs_options(const Napi::Object& o, bool copy) {
+NpairsOptions read_npairs_options(const Napi::Object& o, const at::Device& device, bool copy) {
   NpairsOptions opt;
   opt.temperature = get_number(o, "temperature", opt.temperature);
   opt.symmetric = get_bool(o, "symmetric", opt.symmetric);
@@ -75,13 +85,18 @@ NpairsOptions read_npairs_options(const Napi::Object& o, bool copy) {
   opt.gather_with_grad = get_bool(o, "gatherWithGrad", opt.gather_with_grad);
   Napi::Value target = o.Get("target");
   if (target.IsTypedArray()) {
+    // indices_from_js: a view of an Int64Array, or a widened copy of an Int32Array
     opt.target = indices_from_js(target, "target");
+    if (opt.target.device() != device) {
+      opt.target = pairloss::to_device(opt.target, device);
+    } else if (copy) {
+      opt.target = opt.target.clone();
+    }
   } else if (target.IsObject()) {
-    opt.target = tensor_from_js(target, "target");
+    opt.target = placed(target, tensor_from_js(target, "target"), device, copy);
   } else if (!target.IsUndefined()) {
     throw Napi::TypeError::New(o.Env(), "target must be class indices or a probability tensor");
   }
-  if (copy && opt.target.defined()) opt.target = opt.target.clone();
   return opt;
 }
 
@@ -105,23 +120,23 @@ CorrelationOptions read_correlation_options(const Napi::Object& o) {
   return opt;
 }
 
-Napi::Value npairs_to_js(Napi::Env env, const NpairsResult& r) {
+Napi::Value npairs_to_js(Napi::Env env, const NpairsResult& r, bool resident) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("loss", Napi::Number::New(env, r.loss));
-  if (r.grad1.defined()) out.Set("grad1", tensor_to_js(env, r.grad1));
-  if (r.grad2.defined()) out.Set("grad2", tensor_to_js(env, r.grad2));
+  if (r.grad1.defined()) out.Set("grad1", result_to_js(env, r.grad1, resident));
+  if (r.grad2.defined()) out.Set("grad2", result_to_js(env, r.grad2, resident));
   if (r.grad_temperature) out.Set("gradTemperature", Napi::Number::New(env, *r.grad_temperature));
-  if (r.similarity.defined()) out.Set("similarity", tensor_to_js(env, r.similarity));
+  if (r.similarity.defined()) out.Set("similarity", result_to_js(env, r.similarity, resident));
   return out;
 }
 
-Napi::Value correlation_to_js(Napi::Env env, const CorrelationResult& r) {
+Napi::Value correlation_to_js(Napi::Env env, const CorrelationResult& r, bool resident) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("loss", Napi::Number::New(env, r.loss));
   out.Set("onDiagonal", Napi::Number::New(env, r.on_diagonal));
   out.Set("offDiagonal", Napi::Number::New(env, r.off_diagonal));
-  if (r.grad1.defined()) out.Set("grad1", tensor_to_js(env, r.grad1));
-  if (r.grad2.defined()) out.Set("grad2", tensor_to_js(env, r.grad2));
+  if (r.grad1.defined()) out.Set("grad1", result_to_js(env, r.grad1, resident));
+  if (r.grad2.defined()) out.Set("grad2", result_to_js(env, r.grad2, resident));
   return out;
 }
 
@@ -130,19 +145,26 @@ Napi::Value NpairsLoss(const Napi::CallbackInfo& info) {
   Napi::Object o = get_options(info, 2);
   const bool async = info.Length() > 3 && info[3].ToBoolean().Value();
   Inputs in = read_inputs(info, o, "x1", "x2", async);
-  NpairsOptions opt = read_npairs_options(o, async);
-  if (opt.target.defined() && in.device.type() != at::kCPU) opt.target = opt.target.to(in.device);
-  if (!async) return npairs_to_js(info.Env(), pairloss::npairs_loss(in.a, in.b, opt));
+  NpairsOptions opt = read_npairs_options(o, in.device, async);
+  const bool resident = in.resident;
+  if (!async) {
+    NpairsResult r;
+    // on the JS thread: the device current, no wait (data() waits when it copies)
+    pairloss::run_on_device(in.device, [&] { r = pairloss::npairs_loss(in.a, in.b, opt); }, false);
+    return npairs_to_js(info.Env(), r, resident);
+  }
   auto result = std::make_shared<NpairsResult>();
   if (opt.group) {
-    // queued to the group's thread, in call order with the group's other calls
+    // queued to the group's thread, in call order with the group's other calls;
+    // it waits for the device's stream there, as PromiseWorker does
     return start_group_call(
-        info.Env(), opt.group, [in, opt, result] { *result = pairloss::npairs_loss(in.a, in.b, opt); },
-        [result](Napi::Env env) { return npairs_to_js(env, *result); });
+        info.Env(), opt.group,
+        [in, opt, result] { pairloss::run_on_device(in.device, [&] { *result = pairloss::npairs_loss(in.a, in.b, opt); }); },
+        [result, resident](Napi::Env env) { return npairs_to_js(env, *result, resident); });
   }
   return PromiseWorker::Start(
       info.Env(), [in, opt, result] { *result = pairloss::npairs_loss(in.a, in.b, opt); },
-      [result](Napi::Env env) { return npairs_to_js(env, *result); });
+      [result, resident](Napi::Env env) { return npairs_to_js(env, *result, resident); }, in.device);
 }
 
 // correlationLoss(z1, z2, options, async)
@@ -151,16 +173,24 @@ Napi::Value CorrelationLoss(const Napi::CallbackInfo& info) {
   const bool async = info.Length() > 3 && info[3].ToBoolean().Value();
   Inputs in = read_inputs(info, o, "z1", "z2", async);
   CorrelationOptions opt = read_correlation_options(o);
-  if (!async) return correlation_to_js(info.Env(), pairloss::correlation_loss(in.a, in.b, opt));
+  const bool resident = in.resident;
+  if (!async) {
+    CorrelationResult r;
+    pairloss::run_on_device(in.device, [&] { r = pairloss::correlation_loss(in.a, in.b, opt); }, false);
+    return correlation_to_js(info.Env(), r, resident);
+  }
   auto result = std::make_shared<CorrelationResult>();
   if (opt.group) {
     return start_group_call(
-        info.Env(), opt.group, [in, opt, result] { *result = pairloss::correlation_loss(in.a, in.b, opt); },
-        [result](Napi::Env env) { return correlation_to_js(env, *result); });
+        info.Env(), opt.group,
+        [in, opt, result] {
+          pairloss::run_on_device(in.device, [&] { *result = pairloss::correlation_loss(in.a, in.b, opt); });
+        },
+        [result, resident](Napi::Env env) { return correlation_to_js(env, *result, resident); });
   }
   return PromiseWorker::Start(
       info.Env(), [in, opt, result] { *result = pairloss::correlation_loss(in.a, in.b, opt); },
-      [result](Napi::Env env) { return correlation_to_js(env, *result); });
+      [result, resident](Napi::Env env) { return correlation_to_js(env, *result, resident); }, in.device);
 }
 
 }  // namespace

@@ -7,8 +7,10 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common.h"
+#include "device.h"
 #include "process_group.h"
 #include "worker.h"
 
@@ -158,31 +160,55 @@ Napi::Value State(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), reason);
 }
 
-// A tensor collective: reject at once on an unusable group, else copy the
-// input (the call runs later) and queue it.
+// A tensor collective: reject at once on an unusable group, else take the
+// input (the call runs later) and queue it. Typed-array input is copied now
+// (its memory may change or go before the call runs); a handle's tensor is
+// immutable, so it is taken as it is, on its device, without a host round
+// trip: its own reference keeps the memory alive if the handle is disposed
+// meanwhile. The group copies it to its device (ProcessGroup::prepare) and
+// returns the result on the input's device. Results go back the way ops give
+// them: a handle for a handle input (results_resident), else host memory.
+// `split`: the result's first dimension (the ranks) is handed over as that
+// many handles -- for allGather, whose typed-array result lib/ slices itself.
 template <typename Op>
-Napi::Value tensor_call(const Napi::CallbackInfo& info, Op op) {
+Napi::Value tensor_call(const Napi::CallbackInfo& info, Op op, bool split = false) {
   Napi::Env env = info.Env();
   GroupHandle* h = handle_from_js(info[0], "group");
   const std::string reason = unusable(*h);
   if (!reason.empty()) return rejected(env, Napi::Error::New(env, reason));
-  at::Tensor input = tensor_from_js(info[1], "tensor").clone();
+  at::Tensor input = tensor_from_js(info[1], "tensor");
+  const bool resident = results_resident(input.device(), {info[1]});
+  if (!is_handle(info[1])) input = input.clone();
   auto group = h->group;
   auto result = std::make_shared<at::Tensor>();
+  // On the group's thread with the input's device current, waiting for its
+  // stream before the Promise settles (a no-op on CPU).
   return start_group_call(
-      env, group, [group, input, result, op] { *result = op(*group, input); },
-      [result](Napi::Env e) -> Napi::Value { return tensor_to_js(e, *result); });
+      env, group,
+      [group, input, result, op] {
+        pairloss::run_on_device(input.device(), [&] { *result = op(*group, input); });
+      },
+      [result, resident, split](Napi::Env e) -> Napi::Value {
+        at::Tensor out = std::move(*result);
+        if (!resident || !split) return result_to_js(e, std::move(out), resident);
+        std::vector<at::Tensor> parts = out.unbind(0);
+        out = at::Tensor();
+        Napi::Array list = Napi::Array::New(e, parts.size());
+        for (size_t i = 0; i < parts.size(); ++i) list.Set(static_cast<uint32_t>(i), handle_to_js(e, parts[i]));
+        return list;
+      });
 }
 
-// processGroupAllReduce(handle, tensor, op) -> Promise<tensor>
+// processGroupAllReduce(handle, tensor, op) -> Promise<tensor> (a handle for a handle input)
 Napi::Value AllReduce(const Napi::CallbackInfo& info) {
   const auto op = pairloss::parse_reduce_op(info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "sum");
   return tensor_call(info, [op](ProcessGroup& g, const at::Tensor& t) { return g.all_reduce(t, op); });
 }
 
-// processGroupAllGather(handle, tensor) -> Promise<tensor [W, ...shape]>
+// processGroupAllGather(handle, tensor) -> Promise<tensor [W, ...shape]>, or
+// Promise<handle[]> (W handles of `shape`) for a handle input
 Napi::Value AllGather(const Napi::CallbackInfo& info) {
-  return tensor_call(info, [](ProcessGroup& g, const at::Tensor& t) { return g.all_gather(t); });
+  return tensor_call(info, [](ProcessGroup& g, const at::Tensor& t) { return g.all_gather(t); }, /*split=*/true);
 }
 
 // processGroupBroadcast(handle, tensor, src) -> Promise<tensor>

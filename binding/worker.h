@@ -1,6 +1,9 @@
 // Runs a computation on the libuv pool and settles a Promise with it. The
 // inputs are owned by the closure (lib/ hands async calls copies), so nothing
-// the caller does afterwards can reach the worker's memory.
+// the caller does afterwards can reach the worker's memory. On a CUDA device
+// the computation runs with that device current on the pool thread, and
+// Execute waits there for the device's stream: the Promise settles only once
+// the results are complete, and the event loop never waits on the GPU.
 #pragma once
 
 #include <napi.h>
@@ -8,6 +11,7 @@
 #include <functional>
 
 #include "common.h"
+#include "device.h"
 
 namespace pairloss_binding {
 
@@ -16,9 +20,9 @@ class PromiseWorker : public Napi::AsyncWorker {
   using Work = std::function<void()>;
   using Finish = std::function<Napi::Value(Napi::Env)>;
 
-  // Queues the worker and returns its Promise.
-  static Napi::Promise Start(Napi::Env env, Work work, Finish finish) {
-    auto* worker = new PromiseWorker(env, std::move(work), std::move(finish));
+  // Queues the worker and returns its Promise. `device`: where `work` computes.
+  static Napi::Promise Start(Napi::Env env, Work work, Finish finish, at::Device device = at::kCPU) {
+    auto* worker = new PromiseWorker(env, std::move(work), std::move(finish), device);
     Napi::Promise promise = worker->deferred_.Promise();
     worker->Queue();
     return promise;
@@ -27,7 +31,7 @@ class PromiseWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     try {
-      work_();
+      pairloss::run_on_device(device_, work_);
     } catch (...) {
       error_.capture();
       SetError(error_.message);
@@ -39,15 +43,17 @@ class PromiseWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error&) override { reject_promise(Env(), deferred_, error_); }
 
  private:
-  PromiseWorker(Napi::Env env, Work work, Finish finish)
+  PromiseWorker(Napi::Env env, Work work, Finish finish, at::Device device)
       : Napi::AsyncWorker(env, "pairloss"),
         deferred_(Napi::Promise::Deferred::New(env)),
         work_(std::move(work)),
-        finish_(std::move(finish)) {}
+        finish_(std::move(finish)),
+        device_(device) {}
 
   Napi::Promise::Deferred deferred_;
   Work work_;
   Finish finish_;
+  at::Device device_;
   CapturedError error_;
 };
 

@@ -12,23 +12,49 @@ export interface RawTensor {
   shape: number[];
 }
 
+/**
+ * A native tensor handle: an opaque, type-tagged External owning an
+ * at::Tensor in native memory (on a CUDA device, or on the CPU in the
+ * internal resident mode). Freed by `tensorDispose` at once, or after GC.
+ */
+export type NativeHandle = object & { readonly __pairlossTensorHandle: unique symbol };
+
+/** A result held natively, as native code returns it. */
+export interface RawHandle {
+  handle: NativeHandle;
+  shape: number[];
+  dtype: 'float32' | 'float64';
+  device: string;
+}
+
+/** What native code returns for a tensor: host memory, or a handle (see RawHandle). */
+export type RawResult = RawTensor | RawHandle;
+
+/** What native code takes for a tensor: `{ data, shape }` or anything carrying a handle. */
+export type RawInput = RawTensor | { handle: NativeHandle; shape: readonly number[] };
+
+/** True for a result held natively. */
+export function isRawHandle(raw: RawResult): raw is RawHandle {
+  return (raw as RawHandle).handle !== undefined;
+}
+
 /** Class indices as native code takes them. */
 export type RawIndices = Int32Array | BigInt64Array;
 
 export interface RawNpairsResult {
   loss: number;
-  grad1?: RawTensor;
-  grad2?: RawTensor;
+  grad1?: RawResult;
+  grad2?: RawResult;
   gradTemperature?: number;
-  similarity?: RawTensor;
+  similarity?: RawResult;
 }
 
 export interface RawCorrelationResult {
   loss: number;
   onDiagonal: number;
   offDiagonal: number;
-  grad1?: RawTensor;
-  grad2?: RawTensor;
+  grad1?: RawResult;
+  grad2?: RawResult;
 }
 
 /** A process group as native code describes it. */
@@ -51,26 +77,54 @@ export interface Binding {
   cudaDeviceCount(): number;
   /** Hand-derived CPU kernels (true, default) or the autograd reference path. */
   setFusedKernels(enabled: boolean): void;
-  memoryStats(): { externalBuffers: number; finalizedBuffers: number; externalBytes: number };
+  /** Row-block N-pairs settings (src/chunked.h): set when both are given; budgetBytes 0 always, < 0 never chunks. */
+  chunking(rows?: number, budgetBytes?: number): { rows: number; budgetBytes: number; calls: number };
+  /**
+   * External result buffers (made, finalized by GC, bytes held) and native
+   * handles (made, freed by dispose or GC, bytes held on any device, bytes of
+   * those in host memory).
+   */
+  memoryStats(): {
+    externalBuffers: number; finalizedBuffers: number; externalBytes: number;
+    handles: number; freedHandles: number; handleBytes: number; hostHandleBytes: number;
+  };
+  /** True when this build carries CUDA code (its LibTorch has CUDA). */
+  cudaCompiled: boolean;
+  /** The CUDA caching allocator's counts for a device (torch.cuda.memory_allocated & co.); RangeError without CUDA. */
+  cudaMemoryStats(device: number): { allocated: number; reserved: number; peakAllocated: number };
+  /** torch.cuda.empty_cache(); a no-op without CUDA. */
+  cudaEmptyCache(): void;
+  // native tensor handles (lib/tensor.ts)
+  /** A handle holding a copy of `t` on `device` ('cpu': a resident CPU tensor). */
+  tensorToDevice(t: RawInput, device: string): RawHandle;
+  /** A copy of a handle's tensor in host memory. */
+  tensorToHost(t: RawInput): RawTensor;
+  /** Frees a handle's memory now (again: nothing). */
+  tensorDispose(t: RawInput): void;
+  /** A second handle over the same memory (no copy). */
+  tensorShare(t: RawInput): RawHandle;
   getNumThreads(): number;
   getBlasThreads(): number;
   setNumThreads(n: number): void;
-  normalize(x: RawTensor, options: RawOptions): RawTensor;
-  matmul(a: RawTensor, b: RawTensor, options: RawOptions): RawTensor;
-  crossEntropy(logits: RawTensor, target: RawTensor | RawIndices, options: RawOptions): RawTensor;
-  batchNorm1d(x: RawTensor, options: RawOptions): RawTensor;
-  cosineSimilarity(x1: RawTensor, x2: RawTensor, options: RawOptions): RawTensor;
-  npairsLoss(x1: RawTensor, x2: RawTensor, options: RawOptions, async: false): RawNpairsResult;
-  npairsLoss(x1: RawTensor, x2: RawTensor, options: RawOptions, async: true): Promise<RawNpairsResult>;
-  correlationLoss(z1: RawTensor, z2: RawTensor, options: RawOptions, async: false): RawCorrelationResult;
-  correlationLoss(z1: RawTensor, z2: RawTensor, options: RawOptions, async: true): Promise<RawCorrelationResult>;
+  // Ops and losses take typed arrays or handles. Results are handles when
+  // computed on CUDA or from a resident CPU input, else typed arrays.
+  normalize(x: RawInput, options: RawOptions): RawResult;
+  matmul(a: RawInput, b: RawInput, options: RawOptions): RawResult;
+  crossEntropy(logits: RawInput, target: RawInput | RawIndices, options: RawOptions): RawResult;
+  batchNorm1d(x: RawInput, options: RawOptions): RawResult;
+  cosineSimilarity(x1: RawInput, x2: RawInput, options: RawOptions): RawResult;
+  npairsLoss(x1: RawInput, x2: RawInput, options: RawOptions, async: false): RawNpairsResult;
+  npairsLoss(x1: RawInput, x2: RawInput, options: RawOptions, async: true): Promise<RawNpairsResult>;
+  correlationLoss(z1: RawInput, z2: RawInput, options: RawOptions, async: false): RawCorrelationResult;
+  correlationLoss(z1: RawInput, z2: RawInput, options: RawOptions, async: true): Promise<RawCorrelationResult>;
   // process groups (lib/distributed.ts)
   processGroupConnect(options: Record<string, unknown>): Promise<unknown>;
   processGroupInfo(handle: unknown): RawGroupInfo;
   processGroupState(handle: unknown): string | undefined;
-  processGroupAllReduce(handle: unknown, t: RawTensor, op: 'sum' | 'avg' | 'max' | 'min' | 'product'): Promise<RawTensor>;
-  processGroupAllGather(handle: unknown, t: RawTensor): Promise<RawTensor>;
-  processGroupBroadcast(handle: unknown, t: RawTensor, src: number): Promise<RawTensor>;
+  processGroupAllReduce(handle: unknown, t: RawInput, op: 'sum' | 'avg' | 'max' | 'min' | 'product'): Promise<RawResult>;
+  /** Host input: one [W * rows, ...] tensor; handle input: one handle per rank. */
+  processGroupAllGather(handle: unknown, t: RawInput): Promise<RawTensor | RawHandle[]>;
+  processGroupBroadcast(handle: unknown, t: RawInput, src: number): Promise<RawResult>;
   processGroupBarrier(handle: unknown): Promise<void>;
   processGroupDestroy(handle: unknown): Promise<void>;
   [extra: string]: unknown;
@@ -128,11 +182,21 @@ let cached: Binding | undefined;
 export function binding(): Binding {
   if (cached) return cached;
   const file = addonPath();
+  // LibTorch's OpenMP threads spin for a while after each parallel loop, and
+  // OpenBLAS's own threads (the matrix products) then wait for the cores:
+  // measured 7.1 vs 10.7 ms for one 1024x1024x512 product after a parallel
+  // loop on 2 cores. libgomp reads the policy once, as the addon loads it, so
+  // it is set for the load only (child processes do not inherit it); a value
+  // the user set is kept.
+  const policy = process.env.OMP_WAIT_POLICY;
+  if (policy === undefined) process.env.OMP_WAIT_POLICY = 'PASSIVE';
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     cached = require(file) as Binding;
   } catch (cause) {
     throw loadFailure(file, cause);
+  } finally {
+    if (policy === undefined) delete process.env.OMP_WAIT_POLICY;
   }
   return cached;
 }

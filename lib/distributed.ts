@@ -5,10 +5,9 @@
  * rendezvous) can be members of one group.
  */
 import { binding, Binding } from './binding';
-import type { RawGroupInfo } from './binding';
 import { describe, invalidType, invalidValue, keepStack, rangeError } from './errors';
 import { boolOption, enumOption, optionsObject } from './options';
-import { checkDevice, operand, Tensor, TensorLike } from './tensor';
+import { checkDevice, operand, rawInput, Tensor, TensorLike } from './tensor';
 
 /** A c10d backend: `'gloo'` (CPU) or `'nccl'` (CUDA; needs a LibTorch with CUDA and NCCL). */
 export type Backend = 'gloo' | 'nccl';
@@ -68,6 +67,11 @@ function native(): Binding {
   return binding();
 }
 
+/**
+ * The collectives as native code takes and gives them: typed arrays or a
+ * handle in; for a handle, a handle out on the input's device (allGather: one
+ * per rank), else host memory.
+ */
 const INIT_KEYS = ['backend', 'rank', 'worldSize', 'host', 'port', 'timeoutMs', 'storePrefix', 'checkShapes', 'device'] as const;
 const ENV_KEYS = ['backend', 'timeoutMs', 'storePrefix', 'checkShapes', 'device', 'env'] as const;
 const REDUCE_OPS = ['sum', 'avg', 'max', 'min', 'product'] as const;
@@ -155,7 +159,13 @@ const handles = new WeakMap<ProcessGroup, unknown>();
  * Every collective returns a Promise and runs off the event loop, on the
  * group's own thread, in the order of the calls (every rank must make the
  * same calls in the same order, as with torch.distributed). Inputs are
- * copied at the call and never modified; results are new tensors.
+ * never modified; results are new tensors on the input's device. Host
+ * (typed-array) inputs are copied at the call. Tensors held natively (CUDA)
+ * are taken as they are, without a copy through host memory: with `'nccl'`
+ * the collective runs on the GPU, with `'gloo'` (a CPU backend) the data
+ * goes through host memory inside the call; either way the result stays on
+ * the input's device (dispose it when done) and disposing the input while
+ * the call is pending is safe (the call keeps its own reference).
  *
  * Faults: when a peer process exits, pending and later calls reject
  * promptly; a peer that stays alive but does not take part is a timeout
@@ -242,9 +252,9 @@ export class ProcessGroup {
    * Elementwise reduction over the ranks (`'avg'`: the sum divided by the world size).
    * @param t - this rank's tensor; the same shape and dtype on every rank.
    * @param op - `'sum'` (default), `'avg'`, `'max'`, `'min'` or `'product'`.
-   * @returns the reduced tensor (a new one; `t` is not modified).
-   * @throws TypeError / RangeError for a bad argument; RangeError when the
-   *   ranks pass different shapes or dtypes (naming them); Error when a
+   * @returns the reduced tensor (a new one on `t`'s device; `t` is not modified).
+   * @throws TypeError / RangeError for a bad argument (a disposed tensor is
+   *   a RangeError naming `t`); RangeError when the ranks pass different shapes or dtypes (naming them); Error when a
    *   peer exits or times out, or the group is broken or destroyed.
    * @example
    * const mean = await pg.allReduce(grad, 'avg');
@@ -254,14 +264,16 @@ export class ProcessGroup {
     const x = operand(t, 't');
     if (typeof op !== 'string') throw invalidType('op', `one of ${REDUCE_OPS.map((s) => `'${s}'`).join(', ')}`, op);
     if (!(REDUCE_OPS as readonly string[]).includes(op)) throw invalidValue('op', `one of ${REDUCE_OPS.map((s) => `'${s}'`).join(', ')}`, op);
-    const r = await native().processGroupAllReduce(this.handle(), { data: x.data, shape: x.shape }, op).catch(restore);
+    const r = await binding().processGroupAllReduce(this.handle(), rawInput(x), op).catch(restore);
     return Tensor.fromRaw(r, x.device);
   }
 
   /**
    * Every rank's tensor, in rank order.
    * @param t - this rank's tensor; the same shape and dtype on every rank.
-   * @returns `worldSize` tensors (views of one buffer), entry `r` from rank `r`.
+   * @returns `worldSize` tensors on `t`'s device, entry `r` from rank `r`
+   *   (for host input: views of one buffer; for a CUDA tensor: one device
+   *   tensor each, to dispose when done).
    * @throws as {@link ProcessGroup.allReduce}.
    * @example
    * const [fromRank0, fromRank1] = await pg.allGather(embeddings);
@@ -269,8 +281,9 @@ export class ProcessGroup {
   async allGather(t: TensorLike): Promise<Tensor[]> {
     const restore = keepStack();
     const x = operand(t, 't');
-    const r = await native().processGroupAllGather(this.handle(), { data: x.data, shape: x.shape }).catch(restore);
-    const size = x.data.length;
+    const r = await binding().processGroupAllGather(this.handle(), rawInput(x)).catch(restore);
+    if (Array.isArray(r)) return r.map((h) => Tensor.fromHandle(h));
+    const size = x.shape.reduce((a, b) => a * b, 1);
     return Array.from({ length: this.worldSize }, (_, i) =>
       Tensor.fromRaw({ data: r.data.subarray(i * size, (i + 1) * size), shape: [...x.shape] }, x.device));
   }
@@ -279,6 +292,7 @@ export class ProcessGroup {
    * Rank `src`'s tensor, on every rank.
    * @param t - this rank's tensor (only `src`'s values matter); the same shape and dtype on every rank.
    * @param src - the rank whose tensor is sent, in `[0, worldSize)`.
+   * @returns a new tensor on `t`'s device (`t` is not modified).
    * @throws as {@link ProcessGroup.allReduce}; RangeError for `src` out of range.
    * @example
    * const weights = await pg.broadcast(local, 0);
@@ -288,7 +302,7 @@ export class ProcessGroup {
     const x = operand(t, 't');
     if (typeof src !== 'number') throw invalidType('src', `a rank in [0, ${this.worldSize - 1}]`, src);
     if (!Number.isInteger(src) || src < 0 || src >= this.worldSize) throw invalidValue('src', `a rank in [0, ${this.worldSize - 1}]`, src);
-    const r = await native().processGroupBroadcast(this.handle(), { data: x.data, shape: x.shape }, src).catch(restore);
+    const r = await binding().processGroupBroadcast(this.handle(), rawInput(x), src).catch(restore);
     return Tensor.fromRaw(r, x.device);
   }
 

@@ -13,5 +13,6 @@ export { ProcessGroup } from './distributed';
 export type { Backend, ReduceOp, ProcessGroupOptions, FromEnvOptions } from './distributed';
 export { version, torchVersion, cuda, backends, getNumThreads, getBlasThreads, setNumThreads, memoryStats,
   getAsyncConcurrency, setAsyncConcurrency, asyncQueueStats } from './runtime';
+export type { MemoryStats, CudaMemoryStats } from './runtime';
 export { heatmapSvg, heatmapPng, writeHeatmap, readMatrix, colormapColors, HEATMAP_COLORMAPS } from './heatmap';
 export type { HeatmapOptions, HeatmapMatrix, MatrixView, RgbColor } from './heatmap';

@@ -2,13 +2,13 @@
  * The losses, value and gradient in one call: N-pairs (InfoNCE / CLIP) over a
  * similarity matrix, and the Barlow Twins correlation loss.
  */
-import { binding, RawCorrelationResult, RawIndices, RawNpairsResult, RawOptions, RawTensor } from './binding';
+import { binding, RawCorrelationResult, RawIndices, RawInput, RawNpairsResult, RawOptions, RawResult } from './binding';
 import { groupHandle } from './distributed';
 import { callNative, keepStack, rangeError } from './errors';
 import { mustWait, schedule } from './queue';
 import { boolOption, enumOption, numberOption, optionsObject } from './options';
 import {
-  checkDevice, checkMatrix, checkSameKind, indices, isIndices, operand, partnerDType, Indices, Operand, Tensor, TensorLike,
+  checkDevice, checkMatrix, checkSameKind, indices, isIndices, operand, partnerDType, rawInput, Indices, Operand, Tensor, TensorLike,
 } from './tensor';
 
 /** A process group as the losses take it (see `ProcessGroup`). */
@@ -41,7 +41,11 @@ export interface NpairsOptions {
   returnSimilarity?: boolean;
   /** NaN or ±Infinity in x1/x2 is a RangeError (default false: PyTorch's NaN result). */
   checkFinite?: boolean;
-  /** Where to compute; default: the inputs' device. */
+  /**
+   * Where to compute; default: the inputs' device. Results are on this device:
+   * on CUDA, grad1/grad2/similarity stay in device memory until `data()` or
+   * `to('cpu')` (host inputs are copied there for the call).
+   */
   device?: string;
   /**
    * A process group: embeddings are gathered across ranks (open_clip's ClipLoss).
@@ -94,7 +98,11 @@ export interface CorrelationOptions {
   grad?: boolean;
   /** NaN or ±Infinity in z1/z2 is a RangeError (default false). */
   checkFinite?: boolean;
-  /** Where to compute; default: the inputs' device. */
+  /**
+   * Where to compute; default: the inputs' device. Results are on this device:
+   * on CUDA, grad1/grad2/similarity stay in device memory until `data()` or
+   * `to('cpu')` (host inputs are copied there for the call).
+   */
   device?: string;
   /**
    * A process group: corr is all-reduced (sum) and divided by the world size,
@@ -135,6 +143,8 @@ const CORRELATION_KEYS = ['lambda', 'scale', 'eps', 'mode', 'grad', 'checkFinite
 interface Prepared {
   a: Operand;
   b: Operand;
+  /** a and b as native code takes them (typed arrays or handles). */
+  inputs: [RawInput, RawInput];
   options: RawOptions;
   device: string;
 }
@@ -194,12 +204,12 @@ function prepareNpairs(x1: unknown, x2: unknown, opts: unknown): Prepared {
     if (t.shape.length !== 2 || t.shape[0] !== n || t.shape[1] !== m) {
       throw rangeError('target', `a probability target must be [N, M] = [${n}, ${m}], got [${t.shape}]`);
     }
-    options.target = { data: t.data, shape: t.shape } as RawTensor;
+    options.target = rawInput(t);
   }
   if (options.symmetric && m !== n && !g) {
     throw rangeError('symmetric', `needs as many rows in x2 as in x1, got N = ${n}, M = ${m}`);
   }
-  return { a, b, options, device };
+  return { a, b, inputs: [rawInput(a), rawInput(b)], options, device };
 }
 
 function prepareCorrelation(z1: unknown, z2: unknown, opts: unknown): Prepared {
@@ -227,14 +237,10 @@ function prepareCorrelation(z1: unknown, z2: unknown, opts: unknown): Prepared {
   const device = o.device === undefined ? a.device : checkDevice(o.device);
   options.device = device;
   if (g) options.group = groupHandle(g);
-  return { a, b, options, device };
+  return { a, b, inputs: [rawInput(a), rawInput(b)], options, device };
 }
 
-function raw(x: Operand): RawTensor {
-  return { data: x.data, shape: x.shape };
-}
-
-function tensorOf(x: RawTensor | undefined, device: string): Tensor | undefined {
+function tensorOf(x: RawResult | undefined, device: string): Tensor | undefined {
   return x === undefined ? undefined : Tensor.fromRaw(x, device);
 }
 
@@ -258,17 +264,27 @@ function correlationResult(r: RawCorrelationResult, device: string): Correlation
  * Starts an async native call now, or queues it behind the bound on calls in
  * flight (lib/queue.ts). Native code copies the inputs when it is called, so a
  * queued call copies them here first: the result is always that of the
- * values at the time of the call. Calls under a group are never queued (their
- * collectives must be issued in call order on every rank).
+ * values at the time of the call. Inputs held natively (CUDA) are not
+ * copied (nothing can write to them) but shared: a second handle keeps their
+ * memory alive if the caller disposes them meanwhile, and is released when
+ * the call ends. Calls under a group are never queued (their collectives must
+ * be issued in call order on every rank).
  */
 function runAsync<T>(p: Prepared, call: () => Promise<T>): Promise<T> {
   if (p.options.group !== undefined) return call();
   if (!mustWait()) return schedule(call);
-  p.a = { ...p.a, data: p.a.data.slice() };
-  p.b = { ...p.b, data: p.b.data.slice() };
-  const t = p.options.target as RawTensor | RawIndices | undefined;
-  if (t !== undefined) p.options.target = ArrayBuffer.isView(t) ? t.slice() : { data: t.data.slice(), shape: t.shape };
-  return schedule(call);
+  const shared: RawInput[] = [];
+  const keep = (x: RawInput): RawInput => {
+    if (!('handle' in x)) return { data: x.data.slice(), shape: x.shape };
+    const s = callNative(() => binding().tensorShare(x));
+    shared.push(s);
+    return s;
+  };
+  p.inputs = [keep(p.inputs[0]), keep(p.inputs[1])];
+  const t = p.options.target as RawInput | RawIndices | undefined;
+  if (t !== undefined) p.options.target = ArrayBuffer.isView(t) ? t.slice() : keep(t as RawInput);
+  const release = (): void => shared.forEach((s) => binding().tensorDispose(s));
+  return schedule(call).finally(release);
 }
 
 /**
@@ -287,13 +303,17 @@ function runAsync<T>(p: Prepared, call: () => Promise<T>): Promise<T> {
  */
 export function npairsLoss(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions): NpairsResult {
   const p = prepareNpairs(x1, x2, opts);
-  return npairsResult(callNative(() => binding().npairsLoss(raw(p.a), raw(p.b), p.options, false)), p.device);
+  return npairsResult(callNative(() => binding().npairsLoss(p.inputs[0], p.inputs[1], p.options, false)), p.device);
 }
 
 /**
  * {@link npairsLoss} computed on a worker thread, off the event loop. The
  * inputs are copied when the call is made (O(N·D)), so later writes to them
- * do not change the result and they may be dropped or transferred at once.
+ * do not change the result and they may be dropped or transferred at once
+ * (CUDA tensors are not copied: nothing can write to them, and disposing one
+ * while the call runs frees it only when the call is done). On CUDA the worker
+ * thread waits for the device's stream, so the event loop never blocks on the
+ * GPU and the Promise resolves with finished results.
  * Bad arguments reject the Promise with the same errors.
  * @example
  * const { loss } = await npairsLossAsync(x1, x2, { symmetric: true });
@@ -301,7 +321,7 @@ export function npairsLoss(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions)
 export async function npairsLossAsync(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions): Promise<NpairsResult> {
   const restore = keepStack();
   const p = prepareNpairs(x1, x2, opts);
-  const result = await runAsync(p, () => binding().npairsLoss(raw(p.a), raw(p.b), p.options, true)).catch(restore);
+  const result = await runAsync(p, () => binding().npairsLoss(p.inputs[0], p.inputs[1], p.options, true)).catch(restore);
   return npairsResult(result, p.device);
 }
 
@@ -320,7 +340,7 @@ export async function npairsLossAsync(x1: TensorLike, x2: TensorLike, opts?: Npa
  */
 export function correlationLoss(z1: TensorLike, z2: TensorLike, opts?: CorrelationOptions): CorrelationResult {
   const p = prepareCorrelation(z1, z2, opts);
-  return correlationResult(callNative(() => binding().correlationLoss(raw(p.a), raw(p.b), p.options, false)), p.device);
+  return correlationResult(callNative(() => binding().correlationLoss(p.inputs[0], p.inputs[1], p.options, false)), p.device);
 }
 
 /**
@@ -332,6 +352,6 @@ export function correlationLoss(z1: TensorLike, z2: TensorLike, opts?: Correlati
 export async function correlationLossAsync(z1: TensorLike, z2: TensorLike, opts?: CorrelationOptions): Promise<CorrelationResult> {
   const restore = keepStack();
   const p = prepareCorrelation(z1, z2, opts);
-  const result = await runAsync(p, () => binding().correlationLoss(raw(p.a), raw(p.b), p.options, true)).catch(restore);
+  const result = await runAsync(p, () => binding().correlationLoss(p.inputs[0], p.inputs[1], p.options, true)).catch(restore);
   return correlationResult(result, p.device);
 }

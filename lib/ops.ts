@@ -1,10 +1,14 @@
 /**
- * Tensor ops mirroring `torch.nn.functional`, on LibTorch.
+ * Tensor ops mirroring `torch.nn.functional`, on LibTorch. Each op computes on
+ * its inputs' device and returns its result there (on CUDA the result stays in
+ * device memory until `data()` / `to('cpu')`).
  */
 import { binding } from './binding';
 import { callNative, invalidType, invalidValue, rangeError } from './errors';
 import { enumOption, numberOption, optionsObject } from './options';
-import { checkMatrix, checkResultSize, checkSameKind, indices, isIndices, operand, partnerDType, Indices, Tensor, TensorLike } from './tensor';
+import {
+  checkMatrix, checkResultSize, checkSameKind, indices, isIndices, operand, partnerDType, rawInput, Indices, Tensor, TensorLike,
+} from './tensor';
 
 /** The largest float32: eps must fit the tensors' dtype. */
 const FLOAT32_MAX = 3.4028234663852886e38;
@@ -29,7 +33,7 @@ export function normalize(x: TensorLike, opts?: { p?: number; dim?: number; eps?
   if (!(p > 0)) throw invalidValue('p', 'a number > 0', p);
   const dim = numberOption(o, 'dim', 1, { integer: true, min: -t.shape.length, max: t.shape.length - 1 });
   const eps = numberOption(o, 'eps', 1e-12, { min: 0, above: true, max: FLOAT32_MAX });
-  return Tensor.fromRaw(callNative(() => binding().normalize(t, { p, dim, eps, device: t.device })), t.device);
+  return Tensor.fromRaw(callNative(() => binding().normalize(rawInput(t), { p, dim, eps, device: t.device })), t.device);
 }
 
 /**
@@ -49,7 +53,7 @@ export function matmul(a: TensorLike, b: TensorLike): Tensor {
     throw rangeError('b', `matmul needs b to have ${ta.shape[1]} rows (a is [${ta.shape}]), got [${tb.shape}]`);
   }
   checkResultSize([ta.shape[0], tb.shape[1]], 'b');
-  return Tensor.fromRaw(callNative(() => binding().matmul(ta, tb, { device: ta.device })), ta.device);
+  return Tensor.fromRaw(callNative(() => binding().matmul(rawInput(ta), rawInput(tb), { device: ta.device })), ta.device);
 }
 
 /** Options of {@link crossEntropy}. */
@@ -93,10 +97,13 @@ export function crossEntropy(logits: TensorLike, target: Indices | TensorLike, o
     if (p.shape.length !== 2 || p.shape[0] !== n || p.shape[1] !== c) {
       throw rangeError('target', `probabilities must have the shape of logits [${n}, ${c}], got [${p.shape}]`);
     }
-    t = p;
+    t = rawInput(p);
   }
-  const out = Tensor.fromRaw(callNative(() => binding().crossEntropy(l, t, { reduction, labelSmoothing, device: l.device })), l.device);
-  return reduction === 'none' ? out : out.data()[0];
+  const out = Tensor.fromRaw(callNative(() => binding().crossEntropy(rawInput(l), t, { reduction, labelSmoothing, device: l.device })), l.device);
+  if (reduction === 'none') return out;
+  const value = out.data()[0];
+  out.dispose(); // a one-element tensor on the device (CUDA): freed now, not at GC
+  return value;
 }
 
 /**
@@ -114,7 +121,7 @@ export function batchNorm1d(x: TensorLike, opts?: { eps?: number }): Tensor {
   const t = operand(x, 'x');
   checkMatrix(t, 'x');
   if (t.shape[0] < 2) throw rangeError('x', `expected more than 1 value per channel when training, got shape [${t.shape}]`);
-  return Tensor.fromRaw(callNative(() => binding().batchNorm1d(t, { eps, device: t.device })), t.device);
+  return Tensor.fromRaw(callNative(() => binding().batchNorm1d(rawInput(t), { eps, device: t.device })), t.device);
 }
 
 /**
@@ -136,5 +143,5 @@ export function cosineSimilarity(x1: TensorLike, x2: TensorLike, opts?: { eps?: 
   checkSameKind(a, b, 'x1', 'x2');
   if (a.shape[1] !== b.shape[1]) throw rangeError('x2', `must have D = ${a.shape[1]} columns like x1, got ${b.shape[1]}`);
   checkResultSize([a.shape[0], b.shape[0]], 'x2');
-  return Tensor.fromRaw(callNative(() => binding().cosineSimilarity(a, b, { eps, device: a.device })), a.device);
+  return Tensor.fromRaw(callNative(() => binding().cosineSimilarity(rawInput(a), rawInput(b), { eps, device: a.device })), a.device);
 }

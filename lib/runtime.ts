@@ -4,7 +4,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { binding, packageRoot } from './binding';
-import { invalidType, invalidValue } from './errors';
+import { callNative, invalidType, invalidValue, rangeError } from './errors';
+import { checkDevice } from './tensor';
 import { getAsyncConcurrency as queueLimit, setAsyncConcurrency as setQueueLimit } from './queue';
 
 /** pairloss's version. */
@@ -12,6 +13,33 @@ export const version: string = JSON.parse(fs.readFileSync(path.join(packageRoot(
 
 /** The LibTorch version the addon was built against, e.g. `'1.13.0'`. */
 export const torchVersion: string = binding().torchVersion;
+
+/**
+ * The CUDA caching allocator's counts for one device, in bytes (what
+ * `torch.cuda.memory_allocated`, `memory_reserved` and
+ * `max_memory_allocated` give).
+ */
+export interface CudaMemoryStats {
+  /** Bytes in tensors that are alive on the device (held by undisposed tensors, and by calls in flight). */
+  allocated: number;
+  /** Bytes the allocator holds from the driver: `allocated` plus its cache of freed blocks. */
+  reserved: number;
+  /** The most `allocated` has been in this process. */
+  peakAllocated: number;
+}
+
+/** The CUDA device index `device` names, checked: a RangeError unless it is a visible CUDA device. */
+function cudaIndex(device: unknown): number {
+  if (typeof device === 'number') {
+    if (!Number.isInteger(device) || device < 0 || device > 9999) throw invalidValue('device', 'a CUDA device index (an integer >= 0)', device);
+    device = `cuda:${device}`;
+  } else if (typeof device !== 'string') {
+    throw invalidType('device', "a CUDA device ('cuda', 'cuda:N' or an index N)", device);
+  }
+  const checked = checkDevice(device, 'device');
+  if (!checked.startsWith('cuda:')) throw rangeError('device', `expected a CUDA device ('cuda', 'cuda:N' or an index N), got '${checked}'`);
+  return Number(checked.slice(5));
+}
 
 /** CUDA as LibTorch sees it. */
 export const cuda = {
@@ -22,6 +50,38 @@ export const cuda = {
   /** Number of visible CUDA devices (0 without CUDA). */
   deviceCount(): number {
     return binding().cudaDeviceCount();
+  },
+  /**
+   * The CUDA caching allocator's counts for a device, in bytes. CUDA tensors
+   * hold device memory until `dispose()` (GC cannot be relied on
+   * to free it); `allocated` shows what is still held. Freed blocks stay
+   * cached by the allocator (in `reserved`) until {@link cuda.emptyCache}.
+   * @param device - `'cuda'` (= `'cuda:0'`, the default), `'cuda:N'`, or the index N.
+   * @throws TypeError if `device` is not a string or number; RangeError if it
+   *   names no visible CUDA device -- always on a LibTorch without CUDA or a
+   *   machine without a GPU (check {@link cuda.isAvailable} first).
+   * @example
+   * const before = cuda.memoryStats().allocated;
+   * const { grad1 } = npairsLoss(x1, x2);  // x1, x2 on 'cuda'
+   * grad1!.dispose();
+   * cuda.memoryStats().allocated === before; // true
+   */
+  memoryStats(device: string | number = 'cuda:0'): CudaMemoryStats {
+    const index = cudaIndex(device);
+    return callNative(() => binding().cudaMemoryStats(index));
+  },
+  /**
+   * Returns the CUDA caching allocator's unused cached blocks to the driver,
+   * on every device (`torch.cuda.empty_cache()`), so that other processes can
+   * use that memory. Memory of live tensors is not touched: dispose tensors
+   * first. Without CUDA (or without a visible device) there is no cache, and
+   * this does nothing.
+   * @example
+   * for (const t of results) t.dispose();
+   * cuda.emptyCache();
+   */
+  emptyCache(): void {
+    callNative(() => binding().cudaEmptyCache());
   },
 };
 
@@ -57,13 +117,34 @@ export function setNumThreads(n: number): void {
   binding().setNumThreads(n);
 }
 
+/** Process-wide counts of the memory that pairloss results hold (see {@link memoryStats}). */
+export interface MemoryStats {
+  /** External ArrayBuffers made for results in host memory (typed-array tensors), ever. */
+  externalBuffers: number;
+  /** How many of those GC has finalized. */
+  finalizedBuffers: number;
+  /** Bytes still held by external buffers that GC has not finalized. */
+  externalBytes: number;
+  /** Native tensor handles made (CUDA tensors, and internal resident CPU ones), ever. */
+  handles: number;
+  /** How many of those were freed, by `dispose()` or by GC. */
+  freedHandles: number;
+  /** Bytes still held by native handles, on any device. */
+  handleBytes: number;
+  /** The part of `handleBytes` in host memory (resident CPU tensors); the rest is on CUDA devices. */
+  hostHandleBytes: number;
+}
+
 /**
- * Process-wide counts of the external buffers that hold results: how many were
- * made, how many GC has finalized, and the bytes still held. For leak checks.
+ * Process-wide counts of the memory results hold: the external buffers
+ * behind typed-array results (made, finalized by GC, bytes still held) and
+ * the native handles behind CUDA tensors (made, freed by dispose or GC,
+ * bytes still held). For leak checks: `handles - freedHandles` tensors are
+ * still held natively. For the CUDA allocator's own view see {@link cuda.memoryStats}.
  * @example
- * const { externalBuffers, finalizedBuffers } = memoryStats();
+ * const { externalBuffers, finalizedBuffers, handles, freedHandles } = memoryStats();
  */
-export function memoryStats(): { externalBuffers: number; finalizedBuffers: number; externalBytes: number } {
+export function memoryStats(): MemoryStats {
   return binding().memoryStats();
 }
 

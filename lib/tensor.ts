@@ -1,10 +1,13 @@
 /**
- * Tensors: a shape over a Float32Array or Float64Array. On CPU a tensor is a
- * view of its array (no copy either way); results of pairloss own their
- * memory through an external ArrayBuffer that frees it after GC.
+ * Tensors: a shape over a Float32Array or Float64Array, or over native memory.
+ * On CPU a tensor is a view of its array (no copy either way); results of
+ * pairloss own their memory through an external ArrayBuffer that frees it
+ * after GC. On CUDA a tensor holds a native handle to device memory: host data
+ * is copied there once, results stay there until `data()` / `to('cpu')` copy
+ * them back, and `dispose()` frees the device memory at once.
  */
-import { binding, RawIndices, RawTensor } from './binding';
-import { describe, invalidType, invalidValue, rangeError } from './errors';
+import { binding, isRawHandle, NativeHandle, RawHandle, RawIndices, RawResult, RawTensor } from './binding';
+import { callNative, describe, invalidType, invalidValue, rangeError } from './errors';
 import { optionsObject } from './options';
 
 /** Element type of a tensor. */
@@ -132,35 +135,55 @@ function checkData(data: unknown, name: string): FloatArray {
 }
 
 /**
- * A tensor: `shape` over a Float32Array or Float64Array. Immutable in shape;
- * the memory is shared with the array it was made from.
+ * A tensor: `shape` over a Float32Array or Float64Array (CPU), or over device
+ * memory held natively (CUDA). Immutable in shape.
+ *
+ * - CPU: the memory is shared with the array it was made from (no copy);
+ *   `data()` is that array.
+ * - CUDA (`'cuda'`, `'cuda:N'`): host data is copied to the device once, when
+ *   the tensor is made; results of ops and losses on CUDA stay on the device;
+ *   `data()` and `to('cpu')` copy to host; `dispose()` frees the device memory
+ *   at once. GC frees an undisposed tensor only when it happens to collect the
+ *   object (its size is reported to V8, so GC runs more often as device memory
+ *   grows, but on no schedule a GPU can rely on): dispose tensors you are done with.
  *
  * @example
  * const x = Tensor.from(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
  * x.shape;   // [2, 3]
  * x.data();  // the same Float32Array, no copy
+ * @example
+ * const g = Tensor.from(data, [n, d], { device: 'cuda' }); // one copy to the GPU
+ * const { grad1 } = npairsLoss(g, g2);                     // grad1.device === 'cuda:0'
+ * const host = grad1!.data();                              // a copy to host
+ * grad1!.dispose();                                        // device memory freed now
  */
 export class Tensor {
   /** Sizes of each dimension. */
   readonly shape: readonly number[];
   /** `'float32'` or `'float64'`. */
   readonly dtype: DType;
-  /** Where computations on this tensor run: `'cpu'` or `'cuda:N'`. */
+  /** Where this tensor's memory is and computations on it run: `'cpu'` or `'cuda:N'`. */
   readonly device: string;
+  /** Host memory (a typed-array tensor), or undefined. */
   #data: FloatArray | undefined;
+  /** Native memory (a handle-backed tensor), or undefined. */
+  #handle: NativeHandle | undefined;
 
-  private constructor(data: FloatArray, shape: number[], device: string) {
+  private constructor(data: FloatArray | undefined, handle: NativeHandle | undefined, shape: number[], dtype: DType, device: string) {
     this.#data = data;
+    this.#handle = handle;
     this.shape = Object.freeze(shape);
-    this.dtype = dtypeOf(data);
+    this.dtype = dtype;
     this.device = device;
   }
 
   /**
-   * A tensor viewing `data` (no copy: later writes to `data` are seen).
+   * A tensor of `data` on `opts.device`. On CPU a view (no copy: later writes
+   * to `data` are seen); on CUDA a copy made now, after which `data` is not
+   * read again.
    * @param data - Float32Array or Float64Array with `product(shape)` elements.
    * @param shape - non-negative integer sizes.
-   * @param opts.device - `'cpu'` (default), `'cuda'` or `'cuda:N'`.
+   * @param opts.device - `'cpu'` (default), `'cuda'` (= `'cuda:0'`) or `'cuda:N'`.
    * @throws TypeError if `data` is not a Float32Array/Float64Array or `shape` not an integer array.
    * @throws RangeError if the sizes do not match the data's length, the buffer is detached, `opts` has an unknown key, or the device is unavailable.
    * @example
@@ -173,12 +196,38 @@ export class Tensor {
       throw rangeError('shape', `[${dims.join(', ')}] needs ${numel(dims)} elements but data has ${checked.length}`);
     }
     const o = optionsObject(opts, ['device'], 'opts');
-    return new Tensor(checked, dims, checkDevice(o.device ?? 'cpu', 'opts.device'));
+    const device = checkDevice(o.device ?? 'cpu', 'opts.device');
+    if (device === 'cpu') return new Tensor(checked, undefined, dims, dtypeOf(checked), 'cpu');
+    return Tensor.fromHandle(callNative(() => binding().tensorToDevice({ data: checked, shape: dims }, device)));
   }
 
-  /** @internal Wraps a native result (it owns its memory). */
-  static fromRaw(raw: RawTensor, device = 'cpu'): Tensor {
-    return new Tensor(raw.data, raw.shape, device);
+  /**
+   * @internal Wraps a native result: a handle (resident: CUDA, or the internal
+   * resident CPU mode) or host memory it owns. Host memory with a CUDA
+   * `device` (the process-group calls compute through host memory) is copied
+   * to that device, so that a tensor is always where `device` says.
+   */
+  static fromRaw(raw: RawResult, device = 'cpu'): Tensor {
+    if (isRawHandle(raw)) return Tensor.fromHandle(raw);
+    if (device === 'cpu') return new Tensor(raw.data, undefined, raw.shape, dtypeOf(raw.data), 'cpu');
+    return Tensor.fromHandle(callNative(() => binding().tensorToDevice(raw, device)));
+  }
+
+  /** @internal A tensor over a native handle. */
+  static fromHandle(raw: RawHandle): Tensor {
+    return new Tensor(undefined, raw.handle, [...raw.shape], raw.dtype, raw.device);
+  }
+
+  /**
+   * @internal For tests of the handle machinery without a GPU: a copy of `t`
+   * held natively on the CPU, as a CUDA tensor is held on its device
+   * ("resident"). Results computed from a resident CPU tensor come back
+   * resident too; `data()` copies, `to('cpu')` makes a typed-array tensor,
+   * `dispose()` frees at once. Not part of the public API.
+   */
+  static residentCpu(t: TensorLike): Tensor {
+    const o = operand(t, 't', partnerDType(t));
+    return Tensor.fromHandle(callNative(() => binding().tensorToDevice(o, 'cpu')));
   }
 
   /** Number of elements. */
@@ -188,28 +237,55 @@ export class Tensor {
 
   /** True once {@link Tensor.dispose} has been called. */
   get disposed(): boolean {
-    return this.#data === undefined;
+    return this.#data === undefined && this.#handle === undefined;
   }
 
   /**
-   * The elements, row-major: on CPU the tensor's own memory (a view, no copy).
+   * @internal True when the memory is held natively (a CUDA tensor, or a
+   * resident CPU one from {@link Tensor.residentCpu}); false for typed-array
+   * tensors and once disposed.
+   */
+  get resident(): boolean {
+    return this.#handle !== undefined;
+  }
+
+  /**
+   * The elements, row-major. CPU: the tensor's own memory (a view, no copy).
+   * CUDA: a copy to host memory, made now (each call makes a new one; writes
+   * to it do not reach the tensor).
    * @throws Error if the tensor was disposed; RangeError if its ArrayBuffer was detached (transferred) or resized.
    */
   data(): FloatArray {
-    if (this.#data === undefined) throw new Error('This tensor has been disposed');
+    if (this.disposed) throw new Error('This tensor has been disposed');
+    if (this.#handle !== undefined) {
+      const handle = this.#handle;
+      return callNative(() => binding().tensorToHost({ handle, shape: [...this.shape] })).data;
+    }
     return Tensor.live(this, 'tensor');
   }
 
-  /** @internal The live data of `t`, or a RangeError naming it `name` (disposed, detached or resized). */
+  /**
+   * @internal The live host data of a typed-array tensor `t`, or a RangeError
+   * naming it `name` (disposed, detached, resized, or held natively).
+   */
   static live(t: Tensor, name: string): FloatArray {
     const data = t.#data;
-    if (data === undefined) throw rangeError(name, 'the tensor has been disposed');
+    if (data === undefined) {
+      if (t.#handle !== undefined) throw rangeError(name, `the tensor is held natively on ${t.device}; its data() is a copy`);
+      throw rangeError(name, 'the tensor has been disposed');
+    }
     if (data.length !== t.size) {
       if (isDetached(data.buffer)) throw rangeError(name, 'its data is a detached ArrayBuffer (transferred or freed)');
       // a length-tracking view of a resizable ArrayBuffer that was resized
       throw rangeError(name, `its data now has ${data.length} elements but its shape [${t.shape.join(', ')}] needs ${t.size}`);
     }
     return data;
+  }
+
+  /** @internal The native handle of `t` (undefined for typed-array tensors); a RangeError naming `name` once disposed. */
+  static handleOf(t: Tensor, name: string): NativeHandle | undefined {
+    if (t.disposed) throw rangeError(name, 'the tensor has been disposed');
+    return t.#handle;
   }
 
   /** The elements as nested arrays (a copy), e.g. `number[][]` for a matrix. */
@@ -221,18 +297,37 @@ export class Tensor {
   }
 
   /**
-   * This tensor placed on `device` (this one if it is already there).
-   * @throws RangeError if the device is unknown or not available.
+   * This tensor placed on `device`: this one if it is already there, else a
+   * copy. `'cpu'` gives a typed-array tensor (a copy to host from CUDA);
+   * `'cuda'` / `'cuda:N'` a copy in that device's memory, made now.
+   * @throws Error if the tensor was disposed; RangeError if the device is unknown or not available.
+   * @example
+   * const g = t.to('cuda');   // one copy host -> device
+   * const h = g.to('cpu');    // one copy device -> host
    */
   to(device: string): Tensor {
     const target = checkDevice(device);
-    if (target === this.device) return this;
-    return new Tensor(this.data(), [...this.shape], target);
+    if (this.disposed) throw new Error('This tensor has been disposed');
+    const handle = this.#handle;
+    if (target === this.device && (handle === undefined || target !== 'cpu')) return this;
+    if (target === 'cpu') return new Tensor(this.data(), undefined, [...this.shape], this.dtype, 'cpu');
+    const source = handle !== undefined ? { handle, shape: [...this.shape] } : { data: Tensor.live(this, 'tensor'), shape: [...this.shape] };
+    return Tensor.fromHandle(callNative(() => binding().tensorToDevice(source, target)));
   }
 
-  /** Drops this tensor's reference to its memory now; using it afterwards is an error. */
+  /**
+   * Releases this tensor's memory now: on CUDA (or any native memory) it is
+   * freed at once; on CPU the tensor drops its reference to its array (which
+   * GC frees when nothing else holds it). Using the tensor afterwards is an
+   * Error (`data()`) or a RangeError naming the argument (as an input).
+   * Disposing twice is harmless. A call already running on this tensor (an
+   * async loss) keeps its own reference until it finishes.
+   */
   dispose(): void {
+    const handle = this.#handle;
     this.#data = undefined;
+    this.#handle = undefined;
+    if (handle !== undefined) callNative(() => binding().tensorDispose({ handle, shape: [] }));
   }
 
   /** @internal */
@@ -259,10 +354,16 @@ function fromNested(rows: number[][], name: string, dtype: DType): RawTensor {
   return { data, shape: [n, d] };
 }
 
-/** A checked tensor argument as native code takes it, with its device. */
+/**
+ * A checked tensor argument as native code takes it, with its device. A
+ * tensor held natively carries its `handle` (native code reads that); its
+ * `data` is then a host copy made on first access (for callers that need
+ * host memory, e.g. process-group collectives).
+ */
 export interface Operand extends RawTensor {
   device: string;
   dtype: DType;
+  handle?: NativeHandle;
 }
 
 /**
@@ -272,6 +373,8 @@ export interface Operand extends RawTensor {
  */
 export function operand(value: unknown, name: string, dtype: DType = 'float32'): Operand {
   if (value instanceof Tensor) {
+    const handle = Tensor.handleOf(value, name);
+    if (handle !== undefined) return residentOperand(value, handle);
     const data = Tensor.live(value, name);
     return { data, shape: [...value.shape], device: value.device, dtype: value.dtype };
   }
@@ -289,6 +392,29 @@ export function operand(value: unknown, name: string, dtype: DType = 'float32'):
     throw rangeError(name, `shape [${shape.join(', ')}] needs ${numel(shape)} elements but data has ${data.length}`);
   }
   return { data, shape, device: 'cpu', dtype: dtypeOf(data) };
+}
+
+function residentOperand(t: Tensor, handle: NativeHandle): Operand {
+  let copy: FloatArray | undefined;
+  const shape = [...t.shape];
+  return {
+    handle,
+    shape,
+    device: t.device,
+    dtype: t.dtype,
+    get data(): FloatArray {
+      copy ??= callNative(() => binding().tensorToHost({ handle, shape })).data;
+      return copy;
+    },
+  };
+}
+
+/**
+ * What native code takes for an operand: its handle when held natively, else
+ * `{ data, shape }` (no copy). @internal
+ */
+export function rawInput(x: Operand): RawTensor | { handle: NativeHandle; shape: number[] } {
+  return x.handle !== undefined ? { handle: x.handle, shape: x.shape } : { data: x.data, shape: x.shape };
 }
 
 /** The dtype nested arrays take beside other arguments: float64 if any typed one is. @internal */

@@ -12,8 +12,18 @@
 #           NCCL header from the nvidia-nccl wheel; tsc          (build.log)
 #   parity  PAIRLOSS_TEST_DEVICE=cuda jest test/parity          (parity.log)
 #   async   the async / event-loop test on CUDA                  (async.log)
-#   nccl    a one-rank NCCL group: allReduce, allGather, broadcast, barrier,
-#           and both losses under the group against the same losses without (nccl.log)
+#   device  residency on CUDA (test/device.test.ts): inputs copied to the
+#           device once, results held there (grad1.device 'cuda:0'), data()
+#           and to('cpu') copy to host, dispose() frees device memory at once
+#           (the CUDA caching allocator's allocated bytes, as
+#           torch.cuda.memory_allocated counts them), async calls resolve with
+#           finished results, use after dispose is a clean error; and
+#           cuda.memoryStats() / emptyCache() (test/runtime.test.ts) (device.log)
+#   nccl    a one-rank NCCL group: allReduce, allGather, broadcast of a CUDA
+#           tensor with results held on the GPU (no host buffer made; freed by
+#           dispose, as cuda.memoryStats() counts), barrier, both losses
+#           under the group against the same losses without; the CUDA tensor
+#           through a one-rank Gloo group too                     (nccl.log)
 #   bench   node bench/run.js --device cuda --sizes 16384x512 against the
 #           same PyTorch on the same GPU                (bench.log, bench.json)
 # summary.txt: one line per step with its exit status and seconds.
@@ -25,7 +35,7 @@ repo=$PWD
 work=${GPU_CHECK_WORK:-/tmp/pairloss-gpu}
 OUT=${OUT:-$work/out}
 mkdir -p "$OUT"
-steps=${GPU_CHECK_STEPS:-build parity async nccl bench}
+steps=${GPU_CHECK_STEPS:-build parity async device nccl bench}
 jobs=$(nproc 2>/dev/null || echo 8)
 summary=$OUT/summary.txt
 : >"$summary"
@@ -127,6 +137,7 @@ jest() { node node_modules/jest/bin/jest.js --ci --colors=false "$@"; }
 export -f jest
 if want parity; then run_step parity 200 "$OUT/parity.log" jest ${GPU_PARITY_TESTS:-test/parity}; fi
 if want async; then run_step async 120 "$OUT/async.log" jest ${GPU_ASYNC_TESTS:-test/async}; fi
+if want device; then run_step device 120 "$OUT/device.log" jest --verbose test/device.test.ts test/runtime.test.ts; fi
 
 nccl_check() {
   MASTER_PORT=$((29600 + RANDOM % 300)) node - <<'EOF'
@@ -144,16 +155,60 @@ const host = (t) => Array.from(t.data());
     host: '127.0.0.1', port: Number(process.env.MASTER_PORT), timeoutMs: 60000 });
   console.log(`init: backend ${pg.backend}, rank ${pg.rank}/${pg.worldSize}, ${Date.now() - t0} ms`);
   assert.strictEqual(pg.backend, 'nccl');
-  const x = pl.Tensor.from(Float32Array.from({ length: 12 }, (_, i) => i - 5.5), [3, 4]).to('cuda');
+  const values = Array.from({ length: 12 }, (_, i) => i - 5.5);
+  const x = pl.Tensor.from(Float32Array.from(values), [3, 4]).to('cuda');
   console.log('tensor on', x.device);
-  const r = (await pg.allReduce(x, 'sum')) ?? x;
-  close(host(r), Array.from({ length: 12 }, (_, i) => i - 5.5), 'allReduce(sum), one rank');
+  // A CUDA tensor goes to the collective as it is (no copy through host memory) and the result
+  // stays on the GPU: no host buffer is made by the call, one handle (the result) is.
+  const onGpu = (t, what) => assert.ok(t.resident && t.device === x.device, `${what}: held on ${x.device}, got ${t.device} (resident ${t.resident})`);
+  (await pg.allReduce(x, 'sum')).dispose(); // the first collective sets up NCCL's communicator
+  const ms0 = pl.memoryStats();
+  const cuda0 = pl.cuda.memoryStats(x.device);
+  const r = await pg.allReduce(x, 'sum');
+  const ms1 = pl.memoryStats();
+  assert.strictEqual(ms1.externalBuffers - ms0.externalBuffers, 0, 'allReduce of a CUDA tensor made a host buffer');
+  assert.strictEqual(ms1.handles - ms0.handles, 1, 'allReduce: one handle (the result)');
+  onGpu(r, 'allReduce');
+  assert.ok(pl.cuda.memoryStats(x.device).allocated > cuda0.allocated, 'allReduce result counted in cuda.memoryStats().allocated');
+  close(host(r), values, 'allReduce(sum), one rank');
+  const avg = await pg.allReduce(x, 'avg');
+  onGpu(avg, 'allReduce(avg)');
+  close(host(avg), values, 'allReduce(avg), one rank');
   const g = await pg.allGather(x);
-  const gt = Array.isArray(g) ? g[0] : g;
-  console.log('allGather ->', Array.isArray(g) ? `${g.length} tensors` : `shape ${gt.shape}`, 'on', gt.device);
-  close(host(gt).slice(0, 12), host(x), 'allGather');
-  const bc = (await pg.broadcast(x, 0)) ?? x;
-  close(host(bc), host(x), 'broadcast');
+  assert.ok(Array.isArray(g) && g.length === 1, 'allGather: one tensor per rank');
+  onGpu(g[0], 'allGather');
+  assert.deepStrictEqual([...g[0].shape], [3, 4], 'allGather shape');
+  close(host(g[0]), values, 'allGather');
+  const bc = await pg.broadcast(x, 0);
+  onGpu(bc, 'broadcast');
+  close(host(bc), values, 'broadcast');
+  // disposed while pending: the call keeps its own reference
+  const y = pl.Tensor.from(Float32Array.from(values), [3, 4], { device: 'cuda' });
+  const pending = pg.allReduce(y, 'sum');
+  y.dispose();
+  const py = await pending;
+  close(host(py), values, 'allReduce of an input disposed while pending');
+  // a disposed tensor: a RangeError naming it
+  await pg.allReduce(y).then(() => assert.fail('allReduce of a disposed tensor resolved'),
+    (e) => assert.ok(e instanceof RangeError && /^t: the tensor has been disposed/.test(e.message), `disposed: ${e}`));
+  for (const t of [r, avg, g[0], bc, py]) t.dispose();
+  // (NCCL's watchdog thread may hold a finished call's buffers a moment longer)
+  let cuda1 = pl.cuda.memoryStats(x.device);
+  for (let i = 0; i < 30 && cuda1.allocated !== cuda0.allocated; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    cuda1 = pl.cuda.memoryStats(x.device);
+  }
+  assert.strictEqual(cuda1.allocated, cuda0.allocated, 'every collective result freed by dispose()');
+  console.log(`collectives on ${x.device}: results held there; cuda.memoryStats allocated back to ${cuda1.allocated} B after dispose`);
+  // the same CUDA tensor through a one-rank Gloo group (a CPU backend: host memory inside the call)
+  const gloo = await pl.ProcessGroup.init({ backend: 'gloo', rank: 0, worldSize: 1, host: '127.0.0.1',
+    port: Number(process.env.MASTER_PORT) + 1, timeoutMs: 60000, storePrefix: 'gloo_check' });
+  const gr = await gloo.allReduce(x, 'sum');
+  onGpu(gr, 'gloo allReduce');
+  close(host(gr), values, 'gloo allReduce of a CUDA tensor');
+  gr.dispose();
+  await gloo.destroy();
+  console.log('gloo group: a CUDA tensor in, a CUDA tensor out');
   await pg.barrier();
   // Losses under a one-rank group equal the same losses without one.
   const n = 64, d = 32;
@@ -169,7 +224,9 @@ const host = (t) => Array.from(t.data());
     close([grouped.loss], [solo.loss], `${name} loss`);
     close(host(grouped.grad1), host(solo.grad1), `${name} grad1`);
     close(host(grouped.grad2), host(solo.grad2), `${name} grad2`);
+    assert.ok(grouped.grad1.resident && grouped.grad1.device.startsWith('cuda'), `${name}: grad1 held on the GPU`);
     console.log(`${name}: loss ${solo.loss} (grouped ${grouped.loss}), grad1 on ${grouped.grad1.device}`);
+    for (const r of [solo, grouped]) { r.grad1.dispose(); r.grad2.dispose(); }
   }
   await pg.destroy();
   console.log(`one-rank NCCL group: ok (${Date.now() - t0} ms)`);

@@ -7,6 +7,7 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include "chunked.h"
 #include "errors.h"
 #include "fused.h"
 
@@ -359,8 +360,14 @@ NpairsResult npairs_loss(const at::Tensor& x1_in, const at::Tensor& x2_in, const
   // Sohn's 'dot' similarity has unbounded logits, where float32 softmax
   // gradients are ill-conditioned and only PyTorch's own sequence of
   // roundings reproduces PyTorch's answer: it takes the autograd path.
+  // An N x M matrix too large to hold goes over row blocks (chunked.cpp),
+  // unless the caller asked for the whole matrix.
   if (fused_enabled() && x1_in.device().is_cpu() && o.similarity == Similarity::Cosine) {
-    if (auto fused = npairs_fused(x1_in, x2_in, target, o)) return *fused;
+    if (!o.return_similarity && chunking_wanted(n, m, x1_in.element_size())) {
+      if (auto chunked = npairs_chunked(x1_in, x2_in, target, o)) return *chunked;
+    } else if (auto fused = npairs_fused(x1_in, x2_in, target, o)) {
+      return *fused;
+    }
   }
 
   at::AutoGradMode grad_mode(o.grad);

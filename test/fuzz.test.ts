@@ -751,7 +751,9 @@ function opsProperties(): void {
       c: fc.constant(dims.d),
     }));
   propertyHolds(fc.property(ceArgs, (c) => {
-    const dt = dtypeOfArg(c.logits) ?? 'float32';
+    // nested logits take the dtype of a typed probability target (partnerDType), else float32
+    const partner = c.target.kind === 'probabilities' && c.target.form !== 'nested' ? c.target.dtype : 'float32';
+    const dt = dtypeOfArg(c.logits) ?? partner;
     const logits = make(c.logits, dt);
     const target = makeTarget(c.target, c.n, c.c, dt);
     const snap = snapshot([...logits.views, ...(target.probabilities?.views ?? [])]);

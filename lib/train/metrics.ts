@@ -3,6 +3,7 @@
  * over the held-out split, and the chance level beside it.
  */
 import { cosineSimilarity, Tensor } from '../index';
+import { release, take } from './host';
 
 /** A held-out retrieval task: each query's correct item in a gallery of distinct items. */
 export interface RetrievalTask {
@@ -70,13 +71,16 @@ export function recallAtK(
   let hit1 = 0;
   let hit10 = 0;
   let rankSum = 0;
+  // the gallery is placed on the device once; each chunk's queries and
+  // similarities are freed as soon as they are read
   const g = Tensor.from(gallery, [m, d], { device });
   // in chunks of rows, to keep the [chunk, m] similarity block small
   const chunk = 512;
   for (let start = 0; start < n; start += chunk) {
     const rows = Math.min(chunk, n - start);
     const q = Tensor.from(queries.subarray(start * d, (start + rows) * d), [rows, d], { device });
-    const s = cosineSimilarity(q, g).data();
+    const s = take(cosineSimilarity(q, g));
+    release(q);
     for (let r = 0; r < rows; r++) {
       const t = target[start + r];
       const base = r * m;
@@ -88,6 +92,7 @@ export function recallAtK(
       rankSum += better + 1;
     }
   }
+  release(g);
   return {
     recall1: hit1 / n,
     recall10: hit10 / n,

@@ -6,6 +6,7 @@
  * written out here, and Adam updates the weights.
  */
 import { matmul, Tensor } from '../index';
+import { release, take } from './host';
 import type { Rng } from './rng';
 
 /** A trainable array and its gradient. */
@@ -84,13 +85,26 @@ export class Tower {
   }
 
   /**
+   * `a @ b` (`a`: `[m, k]`, `b`: `[k, n]`, row-major) in host memory, computed
+   * on this tower's device; the device copies of the inputs and the result
+   * are freed before this returns.
+   */
+  private product(a: Float32Array, aShape: number[], b: Float32Array, bShape: number[]): Float32Array {
+    const x = this.tensor(a, aShape);
+    const y = this.tensor(b, bShape);
+    const out = take(matmul(x, y));
+    release(x, y);
+    return out;
+  }
+
+  /**
    * The embeddings `[rows, outDim]` of a dense batch `x` (`[rows, inDim]`, row-major).
    * Keeps what {@link Tower.backward} needs.
    */
   forward(x: Float32Array, rows: number): Float32Array {
     const { inDim, hidden, outDim } = this.shape;
     this.rows = rows;
-    const a = matmul(this.tensor(x, [rows, inDim]), this.tensor(this.w1.value, [inDim, hidden || outDim])).data() as Float32Array;
+    const a = this.product(x, [rows, inDim], this.w1.value, [inDim, hidden || outDim]);
     if (!this.w2 || !this.b1) return a;
     // h = relu(x W1 + b1)
     const b1 = this.b1.value;
@@ -102,7 +116,7 @@ export class Tower {
       }
     }
     this.hidden = a;
-    return matmul(this.tensor(a, [rows, hidden]), this.tensor(this.w2.value, [hidden, outDim])).data() as Float32Array;
+    return this.product(a, [rows, hidden], this.w2.value, [hidden, outDim]);
   }
 
   /**
@@ -114,14 +128,14 @@ export class Tower {
     const rows = this.rows;
     if (!this.w2 || !this.b1 || !this.hidden) {
       // z = x W: dW = xᵀ gz
-      this.w1.grad.set(matmul(this.tensor(xT, [inDim, rows]), this.tensor(gz, [rows, outDim])).data());
+      this.w1.grad.set(this.product(xT, [inDim, rows], gz, [rows, outDim]));
       return;
     }
     const h = this.hidden;
     // z = h W2: dW2 = hᵀ gz, dh = gz W2ᵀ
-    this.w2.grad.set(matmul(this.tensor(transpose(h, rows, hidden), [hidden, rows]), this.tensor(gz, [rows, outDim])).data());
+    this.w2.grad.set(this.product(transpose(h, rows, hidden), [hidden, rows], gz, [rows, outDim]));
     const w2T = transpose(this.w2.value, hidden, outDim);
-    const gh = matmul(this.tensor(gz, [rows, outDim]), this.tensor(w2T, [outDim, hidden])).data() as Float32Array;
+    const gh = this.product(gz, [rows, outDim], w2T, [outDim, hidden]);
     // h = relu(a): da = dh where a > 0 (h > 0 exactly there); db1 = Σ_rows da
     const gb = this.b1.grad;
     gb.fill(0);
@@ -133,7 +147,7 @@ export class Tower {
       }
     }
     // a = x W1 + b1: dW1 = xᵀ da
-    this.w1.grad.set(matmul(this.tensor(xT, [inDim, rows]), this.tensor(gh, [rows, hidden])).data());
+    this.w1.grad.set(this.product(xT, [inDim, rows], gh, [rows, hidden]));
   }
 }
 

@@ -8,6 +8,7 @@ import type { ProcessGroup } from '../distributed';
 import { clearDense, densify, PairDataset } from './data';
 import { recallAtK, Recall, retrievalTask, RetrievalTask } from './metrics';
 import { Adam, Tower } from './model';
+import { release, take } from './host';
 import { createRng, shuffleInPlace } from './rng';
 
 /** Settings of a training run. Every field has the default shown in {@link DEFAULT_TRAIN_CONFIG}. */
@@ -127,7 +128,9 @@ function similarityOf(spell: Tower, pron: Tower, ds: PairDataset, rows: Int32Arr
   const d = spell.shape.outDim;
   const a = Tensor.from(encode(spell, ds.spelling, rows), [rows.length, d], { device });
   const b = Tensor.from(encode(pron, ds.pronunciation, rows), [rows.length, d], { device });
-  return Float32Array.from(cosineSimilarity(a, b).data());
+  const s = Float32Array.from(take(cosineSimilarity(a, b)));
+  release(a, b);
+  return s;
 }
 
 /** Picks `k` held-out pairs with distinct pronunciations (the first ones in the split's fixed order). */
@@ -216,8 +219,12 @@ export async function train(ds: PairDataset, config: TrainConfig, options: Train
         config.loss === 'npairs'
           ? await npairsLossAsync(z1, z2, { temperature: config.temperature, symmetric: true, ...lossGroup })
           : await correlationLossAsync(z1, z2, { mode: 'features', ...(group ? { group, syncBatchNorm: true } : {}) });
-      spell.backward(xsT, r.grad1?.data() as Float32Array);
-      pron.backward(xpT, r.grad2?.data() as Float32Array);
+      // on a GPU the gradients (and z1, z2) stay there until disposed: read them back and free them now
+      release(z1, z2);
+      const g1 = take(r.grad1!);
+      const g2 = take(r.grad2!);
+      spell.backward(xsT, g1);
+      pron.backward(xpT, g2);
       clearDense(ds.spelling, rows, xs, xsT);
       clearDense(ds.pronunciation, rows, xp, xpT);
       if (group && flat) {
@@ -228,7 +235,7 @@ export async function train(ds: PairDataset, config: TrainConfig, options: Train
           flat.set(p.grad, at);
           at += p.grad.length;
         }
-        const summed = (await group.allReduce(Tensor.from(flat, [flat.length]), 'sum')).data();
+        const summed = take(await group.allReduce(Tensor.from(flat, [flat.length]), 'sum'));
         at = 0;
         for (const p of params) {
           p.grad.set(summed.subarray(at, at + p.grad.length));

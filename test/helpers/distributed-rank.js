@@ -113,6 +113,71 @@ const scenarios = {
     return out;
   },
 
+  // The collectives and the losses on tensors held natively (resident CPU
+  // tensors, the GPU-less stand-in for CUDA ones), each beside the same call
+  // on the typed-array tensor with the same values.
+  async resident() {
+    const pg = await init();
+    const place = (t) => pl.Tensor.residentCpu(t);
+    const held = (t) => ({ ...plain(t), dtype: t.dtype, device: t.device, resident: t.resident });
+    const stats = () => pl.memoryStats();
+    const out = { ops: {} };
+    const x = pl.Tensor.from(Float32Array.from([rank + 1, -(rank + 1), 2 * rank + 0.5, 0.25 * rank]), [2, 2]);
+    const xr = place(x);
+    for (const op of ['sum', 'avg', 'max', 'min', 'product']) {
+      const before = stats();
+      const r = await pg.allReduce(xr, op);
+      const after = stats();
+      out.ops[op] = {
+        resident: held(r),
+        typed: held(await pg.allReduce(x, op)),
+        // no host round trip: no host buffer made (neither a copy of the
+        // input nor the result), one handle made for the result
+        externalBuffersMade: after.externalBuffers - before.externalBuffers,
+        handlesMade: after.handles - before.handles,
+      };
+      r.dispose();
+    }
+    const g = pl.Tensor.from(Float32Array.from([rank, rank * 10, rank * 100]), [1, 3]);
+    const before = stats();
+    const gathered = await pg.allGather(place(g));
+    out.allGatherBuffersMade = stats().externalBuffers - before.externalBuffers;
+    out.allGather = { resident: gathered.map(held), typed: (await pg.allGather(g)).map(held) };
+    const b = pl.Tensor.from(Float64Array.from([rank, 2 * rank, 3 * rank]), [3]);
+    out.broadcast = { resident: held(await pg.broadcast(place(b), job.worldSize - 1)), typed: held(await pg.broadcast(b, job.worldSize - 1)) };
+    // disposed right after the call is made: the pending call keeps its own reference
+    const pendingInput = place(x);
+    const pending = pg.allReduce(pendingInput, 'sum');
+    pendingInput.dispose();
+    out.disposedWhilePending = held(await pending);
+    // a disposed tensor: a RangeError naming the argument, and the group goes on
+    const gone = place(x);
+    gone.dispose();
+    out.disposed = {
+      allReduce: await pg.allReduce(gone).then(() => null, errorOf),
+      allGather: await pg.allGather(gone).then(() => null, errorOf),
+      broadcast: await pg.broadcast(gone, 0).then(() => null, errorOf),
+    };
+    out.after = held(await pg.allReduce(xr, 'sum'));
+    out.inputAfter = held(xr);
+    // the losses under the group, on resident inputs and on typed arrays
+    const inputs = job.inputs[rank];
+    const a = tensorOf(inputs.a, 'float32');
+    const c = tensorOf(inputs.b, 'float32');
+    const loss = (r) => ({ loss: r.loss, grad1: held(r.grad1), grad2: held(r.grad2) });
+    out.npairs = {
+      resident: loss(pl.npairsLoss(place(a), place(c), { group: pg, symmetric: true, temperature: 0.5 })),
+      typed: loss(pl.npairsLoss(a, c, { group: pg, symmetric: true, temperature: 0.5 })),
+    };
+    out.correlation = {
+      resident: loss(await pl.correlationLossAsync(place(a), place(c), { group: pg, mode: 'features', syncBatchNorm: true })),
+      typed: loss(await pl.correlationLossAsync(a, c, { group: pg, mode: 'features', syncBatchNorm: true })),
+    };
+    out.error = pg.error;
+    await pg.destroy();
+    return out;
+  },
+
   // An all-reduce with Python ranks in the group.
   async interop() {
     const pg = await init();

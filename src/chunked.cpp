@@ -1,0 +1,420 @@
+#include "chunked.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "errors.h"
+
+namespace pairloss {
+
+namespace {
+
+constexpr int64_t kDefaultBudget = int64_t(256) << 20;  // bytes of one N x M matrix
+constexpr int64_t kBlockBytes = int64_t(32) << 20;      // bytes of one block matrix
+
+// PAIRLOSS_CHUNK_BYTES (an integer; 0: always chunk, negative: never), read once at load.
+int64_t budget_from_env() {
+  const char* v = std::getenv("PAIRLOSS_CHUNK_BYTES");
+  if (v == nullptr || *v == '\0') return kDefaultBudget;
+  char* end = nullptr;
+  const long long x = std::strtoll(v, &end, 10);
+  return (end == v || *end != '\0') ? kDefaultBudget : static_cast<int64_t>(x);
+}
+
+std::atomic<int64_t> chunk_rows{0};
+std::atomic<int64_t> chunk_budget{budget_from_env()};
+std::atomic<int64_t> chunk_calls{0};
+
+// Items per parallel task, so that a task holds at least ~256k elements.
+int64_t grain(int64_t per_item) { return std::max<int64_t>(1, 262144 / std::max<int64_t>(per_item, 1)); }
+
+// Row norms with LibTorch's own kernel (as F.normalize), and x / max(norm, eps).
+template <typename T>
+void row_norms(const at::Tensor& x, at::Tensor& norms, at::Tensor& out, double eps) {
+  const int64_t r = x.size(0), d = x.size(1);
+  norms = x.norm(2.0, {1}, /*keepdim=*/false);
+  const T* px = x.data_ptr<T>();
+  const T* pn = norms.data_ptr<T>();
+  T* po = out.data_ptr<T>();
+  at::parallel_for(0, r, grain(d), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const T denom = std::max(pn[i], static_cast<T>(eps));
+      for (int64_t k = 0; k < d; ++k) po[i * d + k] = px[i * d + k] / denom;
+    }
+  });
+}
+
+// Backward of x / max(|x|, eps) for each row, in place (as fused.cpp).
+template <typename T>
+void normalize_backward(T* __restrict g, const T* __restrict xn, const T* norms, int64_t r, int64_t d, double eps) {
+  at::parallel_for(0, r, grain(d), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      T* __restrict gi = g + i * d;
+      const T* __restrict yi = xn + i * d;
+      const T n = norms[i];
+      const T inv = T(1) / (n >= static_cast<T>(eps) ? n : static_cast<T>(eps));
+      T dot = 0;
+      if (n >= static_cast<T>(eps)) {
+        double acc = 0;
+        for (int64_t k = 0; k < d; ++k) acc += static_cast<double>(gi[k]) * yi[k];
+        dot = static_cast<T>(acc);
+      }
+      for (int64_t k = 0; k < d; ++k) gi[k] = (gi[k] - yi[k] * dot) * inv;
+    }
+  });
+}
+
+// Notation: block rows i (global row r0 + i), columns j; S the block's
+// similarities, L = S / temperature its logits. The cross-entropy target of
+// entry (i, j), row-wise (M classes) and column-wise (N classes), is
+// q_ij = (1 - ls) p_ij + ls / classes, where p is one-hot at the row's class
+// index or the given probabilities. For the symmetric loss the index targets
+// are a permutation and M = N, so the column-wise target of (i, j) is the
+// same entry: one q serves both.
+template <typename T>
+std::optional<NpairsResult> chunked_impl(const at::Tensor& x1_in, const at::Tensor& x2_in, const at::Tensor& target,
+                                         const NpairsOptions& o) {
+  const at::Tensor x1 = x1_in.contiguous(), x2 = x2_in.contiguous();
+  const int64_t n = x1.size(0), m = x2.size(0), d = x1.size(1);
+  const T temperature = static_cast<T>(o.temperature);
+  const double inv_t = 1.0 / static_cast<double>(temperature);
+  const bool sym = o.symmetric, grad = o.grad;
+
+  at::Tensor norm1, norm2, x1n = at::empty_like(x1), x2n = at::empty_like(x2);
+  row_norms<T>(x1, norm1, x1n, o.eps);
+  row_norms<T>(x2, norm2, x2n, o.eps);
+  // A row with norm below eps goes to the reference path, as in fused.cpp.
+  if (norm1.min().item<T>() < static_cast<T>(o.eps) || norm2.min().item<T>() < static_cast<T>(o.eps)) {
+    return std::nullopt;
+  }
+
+  const bool probs = at::isFloatingType(target.scalar_type());
+  const at::Tensor tc = target.contiguous();
+  const T* P = probs ? tc.data_ptr<T>() : nullptr;
+  const int64_t* idx = probs ? nullptr : tc.data_ptr<int64_t>();
+  const double ls = o.label_smoothing, keep = 1.0 - ls;
+  const double sm_r = ls / static_cast<double>(m), sm_c = ls / static_cast<double>(n);
+  const bool mean = o.reduction == Reduction::Mean;
+  const double half = sym ? 0.5 : 1.0;
+  const double r_rows = mean ? 1.0 / n : 1.0, r_cols = mean ? 1.0 / m : 1.0;
+  const double w_r = half * r_rows, w_c = half * r_cols;
+  const T neg_inf = -std::numeric_limits<T>::infinity();
+
+  int64_t rows = chunk_rows.load();
+  if (rows <= 0) rows = std::max<int64_t>(1, kBlockBytes / (m * static_cast<int64_t>(sizeof(T))));
+  rows = std::min(rows, n);
+
+  // block matrices: similarities, logits (pass 2: column exponentials), row exponentials / gradient
+  at::Tensor Sbuf = at::empty({rows, m}, x1.options());
+  at::Tensor Lbuf = at::empty({rows, m}, x1.options());
+  at::Tensor Ebuf = at::empty({rows, m}, x1.options());
+  // per row: max logit, sum of exp(L - max), sum of q, loss, sum(dloss/dL * S)
+  std::vector<T> rmax(static_cast<size_t>(n));
+  std::vector<double> rsum(static_cast<size_t>(n)), rqsum(static_cast<size_t>(n)), row_loss(static_cast<size_t>(n)),
+      row_gs(static_cast<size_t>(n), 0.0);
+  // per column (symmetric): running max logit, and relative to it the sums of
+  // exp(L - max) and exp(L - max) * L; sum of q, sum of q * L (probabilities)
+  // or of L, and the target logit (indices)
+  std::vector<T> cmax;
+  std::vector<double> csum, cel, cqsum, cqdot, clsum, ctgt;
+  if (sym) {
+    cmax.assign(static_cast<size_t>(m), neg_inf);
+    for (auto* v : {&csum, &cel, &cqsum, &cqdot, &clsum, &ctgt}) v->assign(static_cast<size_t>(m), 0.0);
+  }
+  at::Tensor g1, g2;
+  if (grad) {
+    g1 = at::empty({n, d}, x1.options());
+    g2 = at::zeros({m, d}, x1.options());
+  }
+  const bool one_pass_grad = grad && !sym;
+  const at::Tensor x2nt = x2n.t();
+
+  // ---- pass 1: logits, the row-wise cross entropy (and its gradient when
+  // not symmetric), the column-wise statistics (symmetric)
+  for (int64_t r0 = 0; r0 < n; r0 += rows) {
+    const int64_t b = std::min(rows, n - r0);
+    at::Tensor S = Sbuf.narrow(0, 0, b), L = Lbuf.narrow(0, 0, b), E = Ebuf.narrow(0, 0, b);
+    const at::Tensor x1b = x1n.narrow(0, r0, b);
+    at::mm_out(S, x1b, x2nt);
+    const T* s = S.data_ptr<T>();
+    T* l = L.data_ptr<T>();
+    T* e = E.data_ptr<T>();
+    // logits, row maxima, and E = L - row max (exponentiated by LibTorch's vectorised exp)
+    at::parallel_for(0, b, grain(m), [&](int64_t ib, int64_t ie) {
+      for (int64_t i = ib; i < ie; ++i) {
+        const T* __restrict si = s + i * m;
+        T* __restrict li = l + i * m;
+        T* __restrict ei = e + i * m;
+        T mx = neg_inf;
+#pragma omp simd reduction(max : mx)
+        for (int64_t j = 0; j < m; ++j) {
+          const T v = static_cast<T>(si[j] / temperature);
+          li[j] = v;
+          mx = mx < v ? v : mx;
+        }
+        rmax[r0 + i] = mx;
+#pragma omp simd
+        for (int64_t j = 0; j < m; ++j) ei[j] = li[j] - mx;
+      }
+    });
+    E.exp_();
+    // row sums, the row's loss and its share of sum(dloss/dL * S), and (one
+    // pass) dloss/dS into E
+    at::parallel_for(0, b, grain(m), [&](int64_t ib, int64_t ie) {
+      for (int64_t i = ib; i < ie; ++i) {
+        const int64_t gi = r0 + i;
+        const T* __restrict li = l + i * m;
+        T* __restrict ei = e + i * m;
+        const T* __restrict p = P ? P + gi * m : nullptr;
+        double sum = 0, el = 0;
+#pragma omp simd reduction(+ : sum, el)
+        for (int64_t j = 0; j < m; ++j) {
+          const double x = ei[j];
+          sum += x;
+          el += x * li[j];
+        }
+        double qsum = 0, qdot = 0;
+        if (p) {
+#pragma omp simd reduction(+ : qsum, qdot)
+          for (int64_t j = 0; j < m; ++j) {
+            const double q = keep * p[j] + sm_r;
+            qsum += q;
+            qdot += q * li[j];
+          }
+        } else {
+          double lsum = 0;
+          if (ls > 0) {
+#pragma omp simd reduction(+ : lsum)
+            for (int64_t j = 0; j < m; ++j) lsum += li[j];
+          }
+          qsum = 1.0;
+          qdot = keep * static_cast<double>(li[idx[gi]]) + sm_r * lsum;
+        }
+        rsum[gi] = sum;
+        rqsum[gi] = qsum;
+        row_loss[gi] = qsum * (static_cast<double>(rmax[gi]) + std::log(sum)) - qdot;
+        // sum_j dloss/dL_ij * S_ij = temperature * w * (qsum * E_softmax[L] - q . L)
+        row_gs[gi] = static_cast<double>(temperature) * w_r * (qsum * el / sum - qdot);
+        if (one_pass_grad) {
+          const double scale = qsum / sum;
+#pragma omp simd
+          for (int64_t j = 0; j < m; ++j) {
+            const double q = p ? keep * p[j] + sm_r : sm_r;
+            ei[j] = static_cast<T>(w_r * (scale * ei[j] - q) * inv_t);  // dloss/dS_ij
+          }
+          if (!p) ei[idx[gi]] -= static_cast<T>(w_r * keep * inv_t);
+        }
+      }
+    });
+    if (one_pass_grad) {
+      // dx1n = dS @ x2n (this block's rows), dx2n += dS.T @ x1n (this block's share)
+      at::Tensor g1b = g1.narrow(0, r0, b);
+      at::mm_out(g1b, E, x2n);
+      g2.addmm_(E.t(), x1b);
+    }
+    if (sym) {
+      // column maxima so far (the sums rescaled to a new maximum), E = L - column max
+      at::parallel_for(0, m, grain(b), [&](int64_t jb, int64_t je) {
+        T* __restrict cm = cmax.data();
+        double* __restrict cs = csum.data();
+        double* __restrict ce = cel.data();
+        std::vector<T> bm(cm + jb, cm + je);
+        T* __restrict bmp = bm.data() - jb;
+        for (int64_t i = 0; i < b; ++i) {
+          const T* __restrict li = l + i * m;
+#pragma omp simd
+          for (int64_t j = jb; j < je; ++j) bmp[j] = bmp[j] < li[j] ? li[j] : bmp[j];
+        }
+        for (int64_t j = jb; j < je; ++j) {
+          if (cm[j] < bmp[j]) {
+            const double f = std::exp(static_cast<double>(cm[j]) - static_cast<double>(bmp[j]));
+            cs[j] *= f;
+            ce[j] *= f;
+            cm[j] = bmp[j];
+          }
+        }
+        for (int64_t i = 0; i < b; ++i) {
+          const T* __restrict li = l + i * m;
+          T* __restrict ei = e + i * m;
+#pragma omp simd
+          for (int64_t j = jb; j < je; ++j) ei[j] = li[j] - cm[j];
+        }
+      });
+      E.exp_();
+      // column sums and the column-wise targets' terms
+      at::parallel_for(0, m, grain(b), [&](int64_t jb, int64_t je) {
+        double* __restrict cs = csum.data();
+        double* __restrict ce = cel.data();
+        for (int64_t i = 0; i < b; ++i) {
+          const T* __restrict li = l + i * m;
+          const T* __restrict ei = e + i * m;
+#pragma omp simd
+          for (int64_t j = jb; j < je; ++j) {
+            const double x = ei[j];
+            cs[j] += x;
+            ce[j] += x * li[j];
+          }
+          if (P) {
+            const T* __restrict p = P + (r0 + i) * m;
+            double* __restrict cq = cqsum.data();
+            double* __restrict cd = cqdot.data();
+#pragma omp simd
+            for (int64_t j = jb; j < je; ++j) {
+              const double q = keep * p[j] + sm_c;
+              cq[j] += q;
+              cd[j] += q * li[j];
+            }
+          } else {
+            if (ls > 0) {
+              double* __restrict cl = clsum.data();
+#pragma omp simd
+              for (int64_t j = jb; j < je; ++j) cl[j] += li[j];
+            }
+            const int64_t t = idx[r0 + i];
+            if (t >= jb && t < je) ctgt[t] = static_cast<double>(li[t]);
+          }
+        }
+      });
+    }
+  }
+
+  double loss = 0, gs = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    loss += row_loss[i];
+    gs += row_gs[i];
+  }
+  loss *= r_rows;
+  std::vector<double> cscale;  // each column's q-sum over its exp-sum
+  if (sym) {
+    double col = 0;
+    cscale.resize(static_cast<size_t>(m));
+    for (int64_t j = 0; j < m; ++j) {
+      const double qsum = P ? cqsum[j] : 1.0;
+      const double qdot = P ? cqdot[j] : keep * ctgt[j] + sm_c * clsum[j];
+      col += qsum * (static_cast<double>(cmax[j]) + std::log(csum[j])) - qdot;
+      gs += static_cast<double>(temperature) * w_c * (qsum * cel[j] / csum[j] - qdot);
+      cscale[j] = qsum / csum[j];
+    }
+    loss = 0.5 * (loss + r_cols * col);
+  }
+
+  // ---- pass 2 (symmetric, with gradients): the logits again, dloss/dS of
+  // both cross entropies, and the two products. M = N here, so the row-wise
+  // and column-wise targets of an entry are the same q.
+  if (sym && grad) {
+    for (int64_t r0 = 0; r0 < n; r0 += rows) {
+      const int64_t b = std::min(rows, n - r0);
+      at::Tensor S = Sbuf.narrow(0, 0, b), C = Lbuf.narrow(0, 0, b), E = Ebuf.narrow(0, 0, b);
+      const at::Tensor x1b = x1n.narrow(0, r0, b);
+      at::mm_out(S, x1b, x2nt);
+      const T* s = S.data_ptr<T>();
+      T* c = C.data_ptr<T>();
+      T* e = E.data_ptr<T>();
+      at::parallel_for(0, b, grain(m), [&](int64_t ib, int64_t ie) {
+        const T* __restrict cm = cmax.data();
+        for (int64_t i = ib; i < ie; ++i) {
+          const T* __restrict si = s + i * m;
+          T* __restrict ci = c + i * m;
+          T* __restrict ei = e + i * m;
+          const T mx = rmax[r0 + i];
+#pragma omp simd
+          for (int64_t j = 0; j < m; ++j) {
+            const T v = static_cast<T>(si[j] / temperature);
+            ei[j] = v - mx;
+            ci[j] = v - cm[j];
+          }
+        }
+      });
+      E.exp_();
+      C.exp_();
+      at::parallel_for(0, b, grain(m), [&](int64_t ib, int64_t ie) {
+        const double* __restrict csc = cscale.data();
+        for (int64_t i = ib; i < ie; ++i) {
+          const int64_t gi = r0 + i;
+          const T* __restrict ci = c + i * m;
+          T* __restrict ei = e + i * m;
+          const T* __restrict p = P ? P + gi * m : nullptr;
+          const double scale = rqsum[gi] / rsum[gi];
+#pragma omp simd
+          for (int64_t j = 0; j < m; ++j) {
+            const double q = p ? keep * p[j] + sm_r : sm_r;
+            // dloss/dL_ij: the row-wise part and the column-wise part; then dloss/dS_ij
+            ei[j] = static_cast<T>((w_r * (scale * ei[j] - q) + w_c * (csc[j] * ci[j] - q)) * inv_t);
+          }
+          if (!p) ei[idx[gi]] -= static_cast<T>((w_r + w_c) * keep * inv_t);
+        }
+      });
+      at::Tensor g1b = g1.narrow(0, r0, b);
+      at::mm_out(g1b, E, x2n);
+      g2.addmm_(E.t(), x1b);
+    }
+  }
+  // the block matrices are no longer needed
+  Sbuf.reset();
+  Lbuf.reset();
+  Ebuf.reset();
+
+  NpairsResult r;
+  if (o.l2_reg > 0.0) {
+    double s1 = 0, s2 = 0;
+    const T* a = norm1.data_ptr<T>();
+    const T* bn = norm2.data_ptr<T>();
+    for (int64_t i = 0; i < n; ++i) s1 += static_cast<double>(a[i]) * a[i];
+    for (int64_t j = 0; j < m; ++j) s2 += static_cast<double>(bn[j]) * bn[j];
+    loss += 0.25 * o.l2_reg * (s1 / n + s2 / m);
+  }
+  r.loss = loss;
+  if (grad) {
+    // logits = S / temperature: dtemperature = -sum(dloss/dL * S) / temperature^2
+    r.grad_temperature = -gs / (static_cast<double>(temperature) * temperature);
+    normalize_backward<T>(g1.data_ptr<T>(), x1n.data_ptr<T>(), norm1.data_ptr<T>(), n, d, o.eps);
+    normalize_backward<T>(g2.data_ptr<T>(), x2n.data_ptr<T>(), norm2.data_ptr<T>(), m, d, o.eps);
+    if (o.l2_reg > 0.0) {
+      g1.add_(x1, 0.5 * o.l2_reg / n);
+      g2.add_(x2, 0.5 * o.l2_reg / m);
+    }
+    r.grad1 = g1;
+    r.grad2 = g2;
+  }
+  return r;
+}
+
+}  // namespace
+
+ChunkingSettings chunking() {
+  ChunkingSettings s;
+  s.rows = chunk_rows.load();
+  s.budget_bytes = chunk_budget.load();
+  s.calls = chunk_calls.load();
+  return s;
+}
+
+void set_chunking(int64_t rows, int64_t budget_bytes) {
+  if (rows < 0) throw_range_error("rows must be >= 0 (0: sized to ~32 MiB blocks), got " + std::to_string(rows));
+  chunk_rows.store(rows);
+  chunk_budget.store(budget_bytes);
+}
+
+bool chunking_wanted(int64_t n, int64_t m, int64_t element_size) {
+  const int64_t budget = chunk_budget.load();
+  if (budget < 0) return false;
+  return static_cast<double>(n) * static_cast<double>(m) * static_cast<double>(element_size) >
+         static_cast<double>(budget);
+}
+
+std::optional<NpairsResult> npairs_chunked(const at::Tensor& x1, const at::Tensor& x2, const at::Tensor& target,
+                                           const NpairsOptions& o) {
+  std::optional<NpairsResult> r = x1.scalar_type() == at::kDouble ? chunked_impl<double>(x1, x2, target, o)
+                                                                   : chunked_impl<float>(x1, x2, target, o);
+  if (r) chunk_calls.fetch_add(1);
+  return r;
+}
+
+}  // namespace pairloss
