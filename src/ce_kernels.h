@@ -45,17 +45,31 @@ struct Result {
 Result run(float* S, float* G, const Problem& p);
 Result run(double* S, double* G, const Problem& p);
 
+// The row normalisation around it (F.normalize with p = 2 over rows), given
+// each row's norm: out_i = x_i / max(norm_i, eps), and its backward in place,
+// g_i <- (g_i - y_i (g_i . y_i)) / norm_i where norm_i >= eps, g_i / eps where not.
+void divide_rows(const float* x, const float* norms, float* out, int64_t r, int64_t d, double eps);
+void divide_rows(const double* x, const double* norms, double* out, int64_t r, int64_t d, double eps);
+void normalize_backward(float* g, const float* y, const float* norms, int64_t r, int64_t d, double eps);
+void normalize_backward(double* g, const double* y, const double* norms, int64_t r, int64_t d, double eps);
+
 // Which build runs: "avx2+sleef", "avx2" (no SLEEF found) or "baseline".
 const char* kernel_name();
 
+#define PAIRLOSS_CE_DECLARE                                                                              \
+  Result run(float* S, float* G, const Problem& p);                                                      \
+  Result run(double* S, double* G, const Problem& p);                                                    \
+  void divide_rows(const float* x, const float* norms, float* out, int64_t r, int64_t d, double eps);    \
+  void divide_rows(const double* x, const double* norms, double* out, int64_t r, int64_t d, double eps); \
+  void normalize_backward(float* g, const float* y, const float* norms, int64_t r, int64_t d, double eps); \
+  void normalize_backward(double* g, const double* y, const double* norms, int64_t r, int64_t d, double eps);
 namespace baseline {
-Result run(float* S, float* G, const Problem& p);
-Result run(double* S, double* G, const Problem& p);
+PAIRLOSS_CE_DECLARE
 }  // namespace baseline
 namespace avx2 {
-Result run(float* S, float* G, const Problem& p);
-Result run(double* S, double* G, const Problem& p);
+PAIRLOSS_CE_DECLARE
 bool have_sleef();
 }  // namespace avx2
+#undef PAIRLOSS_CE_DECLARE
 
 }  // namespace pairloss::ce

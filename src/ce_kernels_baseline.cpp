@@ -20,6 +20,19 @@ bool use_avx2() {
 Result run(float* S, float* G, const Problem& p) { return use_avx2() ? avx2::run(S, G, p) : baseline::run(S, G, p); }
 Result run(double* S, double* G, const Problem& p) { return use_avx2() ? avx2::run(S, G, p) : baseline::run(S, G, p); }
 
+void divide_rows(const float* x, const float* n, float* o, int64_t r, int64_t d, double eps) {
+  use_avx2() ? avx2::divide_rows(x, n, o, r, d, eps) : baseline::divide_rows(x, n, o, r, d, eps);
+}
+void divide_rows(const double* x, const double* n, double* o, int64_t r, int64_t d, double eps) {
+  use_avx2() ? avx2::divide_rows(x, n, o, r, d, eps) : baseline::divide_rows(x, n, o, r, d, eps);
+}
+void normalize_backward(float* g, const float* y, const float* n, int64_t r, int64_t d, double eps) {
+  use_avx2() ? avx2::normalize_backward(g, y, n, r, d, eps) : baseline::normalize_backward(g, y, n, r, d, eps);
+}
+void normalize_backward(double* g, const double* y, const double* n, int64_t r, int64_t d, double eps) {
+  use_avx2() ? avx2::normalize_backward(g, y, n, r, d, eps) : baseline::normalize_backward(g, y, n, r, d, eps);
+}
+
 const char* kernel_name() {
   if (!use_avx2()) return "baseline";
   return avx2::have_sleef() ? "avx2+sleef" : "avx2";

@@ -376,7 +376,54 @@ Result run_impl(T* S, T* G, const Problem& p) {
   return p.symmetric ? symmetric(S, G, p) : rows_only(S, G, p);
 }
 
+template <typename T>
+void divide_rows_impl(const T* x, const T* norms, T* out, int64_t r, int64_t d, double eps) {
+  at::parallel_for(0, r, grain(d), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const T denom = std::max(norms[i], static_cast<T>(eps));
+      const T* xi = x + i * d;
+      T* oi = out + i * d;
+#pragma omp simd
+      for (int64_t k = 0; k < d; ++k) oi[k] = xi[k] / denom;
+    }
+  });
+}
+
+template <typename T>
+void normalize_backward_impl(T* g, const T* y, const T* norms, int64_t r, int64_t d, double eps) {
+  at::parallel_for(0, r, grain(d), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      T* gi = g + i * d;
+      const T* yi = y + i * d;
+      const T n = norms[i];
+      const T inv = T(1) / (n >= static_cast<T>(eps) ? n : static_cast<T>(eps));
+      T dot = 0;
+      if (n >= static_cast<T>(eps)) {
+        double acc = 0;
+#pragma omp simd reduction(+ : acc)
+        for (int64_t k = 0; k < d; ++k) acc += static_cast<double>(gi[k]) * yi[k];
+        dot = static_cast<T>(acc);
+      }
+#pragma omp simd
+      for (int64_t k = 0; k < d; ++k) gi[k] = (gi[k] - yi[k] * dot) * inv;
+    }
+  });
+}
+
 }  // namespace
+
+void divide_rows(const float* x, const float* norms, float* out, int64_t r, int64_t d, double eps) {
+  divide_rows_impl(x, norms, out, r, d, eps);
+}
+void divide_rows(const double* x, const double* norms, double* out, int64_t r, int64_t d, double eps) {
+  divide_rows_impl(x, norms, out, r, d, eps);
+}
+void normalize_backward(float* g, const float* y, const float* norms, int64_t r, int64_t d, double eps) {
+  normalize_backward_impl(g, y, norms, r, d, eps);
+}
+void normalize_backward(double* g, const double* y, const double* norms, int64_t r, int64_t d, double eps) {
+  normalize_backward_impl(g, y, norms, r, d, eps);
+}
 
 Result run(float* S, float* G, const Problem& p) { return run_impl(S, G, p); }
 Result run(double* S, double* G, const Problem& p) { return run_impl(S, G, p); }

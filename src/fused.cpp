@@ -31,17 +31,8 @@ template <typename T>
 void row_norms(const at::Tensor& x, at::Tensor& norms, at::Tensor* out, double eps) {
   const int64_t r = x.size(0), d = x.size(1);
   norms = x.norm(2.0, {1}, /*keepdim=*/false);
-  const T* px = x.data_ptr<T>();
-  const T* pn = norms.data_ptr<T>();
   if (!out) return;
-  T* po = out->data_ptr<T>();
-  at::parallel_for(0, r, grain(d), [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const T denom = std::max(pn[i], static_cast<T>(eps));
-#pragma omp simd
-      for (int64_t k = 0; k < d; ++k) po[i * d + k] = px[i * d + k] / denom;
-    }
-  });
+  ce::divide_rows(x.data_ptr<T>(), norms.data_ptr<T>(), out->data_ptr<T>(), r, d, eps);
 }
 
 // The target distribution of one row, as the cross entropy sees it:
@@ -124,29 +115,6 @@ CeSums softmax_ce_rows(const T* S, int64_t rows, int64_t cols, int64_t rs, int64
   return total;
 }
 
-// Backward of x / max(|x|, eps) for each row: grad g [R, D] -> dx (in place):
-// (g - y (g . y)) / |x| where |x| >= eps, g / eps where not.
-template <typename T>
-void normalize_backward(T* __restrict g, const T* __restrict xn, const T* norms, int64_t r, int64_t d, double eps) {
-  at::parallel_for(0, r, grain(d), [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      T* __restrict gi = g + i * d;
-      const T* __restrict yi = xn + i * d;
-      const T n = norms[i];
-      const T inv = T(1) / (n >= static_cast<T>(eps) ? n : static_cast<T>(eps));
-      T dot = 0;
-      if (n >= static_cast<T>(eps)) {
-        double acc = 0;
-#pragma omp simd reduction(+ : acc)
-        for (int64_t k = 0; k < d; ++k) acc += static_cast<double>(gi[k]) * yi[k];
-        dot = static_cast<T>(acc);
-      }
-#pragma omp simd
-      for (int64_t k = 0; k < d; ++k) gi[k] = (gi[k] - yi[k] * dot) * inv;
-    }
-  });
-}
-
 template <typename T>
 std::optional<NpairsResult> npairs_impl(const at::Tensor& x1_in, const at::Tensor& x2_in, const at::Tensor& target,
                          const NpairsOptions& o) {
@@ -166,8 +134,12 @@ std::optional<NpairsResult> npairs_impl(const at::Tensor& x1_in, const at::Tenso
   // PyTorch returns rounding noise of up to ~1e-6 (float32); the reference
   // path gives that noise, as it does for any input.
   if (cosine && d == 1) return std::nullopt;
-  if (cosine && (norm1.min().item<T>() < static_cast<T>(o.eps) || norm2.min().item<T>() < static_cast<T>(o.eps))) {
-    return std::nullopt;
+  if (cosine) {
+    const auto below = [&](const at::Tensor& norms) {
+      const T* p = norms.data_ptr<T>();
+      return std::any_of(p, p + norms.numel(), [&](T v) { return v < static_cast<T>(o.eps); });
+    };
+    if (below(norm1) || below(norm2)) return std::nullopt;
   }
 
   // similarity S = x1n @ x2n.T  [N, M]
@@ -255,8 +227,8 @@ std::optional<NpairsResult> npairs_impl(const at::Tensor& x1_in, const at::Tenso
     // back through the product: dx1n = dS @ x2n, dx2n = dS.T @ x1n
     at::Tensor g1 = at::mm(G, x2n), g2 = at::mm(G.t(), x1n);
     if (cosine) {
-      normalize_backward<T>(g1.data_ptr<T>(), x1n.data_ptr<T>(), norm1.data_ptr<T>(), n, d, o.eps);
-      normalize_backward<T>(g2.data_ptr<T>(), x2n.data_ptr<T>(), norm2.data_ptr<T>(), m, d, o.eps);
+      ce::normalize_backward(g1.data_ptr<T>(), x1n.data_ptr<T>(), norm1.data_ptr<T>(), n, d, o.eps);
+      ce::normalize_backward(g2.data_ptr<T>(), x2n.data_ptr<T>(), norm2.data_ptr<T>(), m, d, o.eps);
     }
     if (o.l2_reg > 0.0) {
       g1.add_(x1, 0.5 * o.l2_reg / n);
