@@ -59,16 +59,24 @@ function repsFor(firstMs, policy) {
 
 /**
  * Times fn (sync, or returning a Promise when isAsync) after warm-up. The
- * first warm-up call decides the number of repetitions. Returns stats plus the
- * value of the last call.
+ * first warm-up call decides the number of repetitions. A call under 50 ms is
+ * then repeated for a fifth of the time budget (at least twice) before timing
+ * starts, so that the timed calls see the steady state a server runs in (JIT
+ * compiled, allocator and heap grown; bench/torch_bench.py warms up by the
+ * same rule). Returns stats plus the value of the last call.
  */
 async function measure(fn, policy, isAsync) {
   let last;
   let t0 = nowMs();
   last = isAsync ? await fn() : fn();
   const first = nowMs() - t0;
-  const extraWarm = first < 50 ? 2 : 0;
-  for (let i = 0; i < extraWarm; i++) last = isAsync ? await fn() : fn();
+  if (first < 50) {
+    const until = nowMs() + policy.budgetMs / 5;
+    for (let i = 0; i < 2 || nowMs() < until; i++) {
+      if (!isAsync && i % 50 === 49) await new Promise((resolve) => setImmediate(resolve));
+      last = isAsync ? await fn() : fn();
+    }
+  }
   const reps = repsFor(first, policy);
   const times = new Array(reps);
   if (isAsync) {
