@@ -73,7 +73,7 @@ async function measure(fn, policy, isAsync) {
   if (first < 50) {
     const until = nowMs() + policy.budgetMs / 5;
     for (let i = 0; i < 2 || nowMs() < until; i++) {
-      if (!isAsync && i % 50 === 49) await new Promise((resolve) => setImmediate(resolve));
+      if (!isAsync) await new Promise((resolve) => setImmediate(resolve));
       last = isAsync ? await fn() : fn();
     }
   }
@@ -87,13 +87,13 @@ async function measure(fn, policy, isAsync) {
     }
   } else {
     for (let i = 0; i < reps; i++) {
-      // Untimed, every 50 calls: one turn of the event loop, as a server's
-      // loop takes between requests. Node runs the finalizers of results that
-      // were collected (external buffers) only then; a loop that never yields
-      // keeps every result alive and pays page faults for fresh memory on
-      // each call (13 per 32x128 N-pairs call, measured), which no real
-      // program does.
-      if (i % 50 === 49) await new Promise((resolve) => setImmediate(resolve));
+      // Untimed, between calls: one turn of the event loop, as a training
+      // server's loop takes between steps. Node runs the finalizers of
+      // results that were collected (external buffers) only then; a loop
+      // that never yields keeps every result alive and pays page faults for
+      // fresh memory on each call (13 per 32x128 N-pairs call, ~1000 per
+      // 1024x512 one, measured), which no real program does.
+      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
       t0 = nowMs();
       last = fn();
       times[i] = nowMs() - t0;
