@@ -8,6 +8,7 @@ import * as os from 'os';
 import { binding } from './binding';
 
 let explicit: number | undefined;
+let cpus: number | undefined;  // read once: a syscall per call otherwise
 
 /**
  * The bound: set by setAsyncConcurrency, else PAIRLOSS_ASYNC_CONCURRENCY,
@@ -19,7 +20,7 @@ function limit(): number {
   if (explicit !== undefined) return explicit;
   const env = Number(process.env.PAIRLOSS_ASYNC_CONCURRENCY);
   if (Number.isInteger(env) && env >= 1) return env;
-  const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  cpus ??= typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   return Math.max(1, Math.floor(cpus / Math.max(1, binding().getNumThreads())));
 }
 
