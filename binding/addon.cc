@@ -3,6 +3,7 @@
 
 #include <mutex>
 
+#include "ce_kernels.h"
 #include "chunked.h"
 #include "common.h"
 #include "fused.h"
@@ -64,6 +65,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("torchVersion", Napi::String::New(env, pairloss::torch_version()));
   exports.Set("hasGloo", Napi::Boolean::New(env, pairloss::has_gloo()));
   exports.Set("hasNccl", Napi::Boolean::New(env, pairloss::has_nccl()));
+  exports.Set("cpuKernels", Napi::String::New(env, pairloss::ce::kernel_name()));
   exports.Set("cudaIsAvailable", Napi::Function::New<guarded<CudaIsAvailable>>(env, "cudaIsAvailable"));
   exports.Set("cudaDeviceCount", Napi::Function::New<guarded<CudaDeviceCount>>(env, "cudaDeviceCount"));
   exports.Set("setFusedKernels", Napi::Function::New<guarded<SetFusedKernels>>(env, "setFusedKernels"));

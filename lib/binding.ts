@@ -73,6 +73,8 @@ export interface Binding {
   torchVersion: string;
   hasGloo: boolean;
   hasNccl: boolean;
+  /** Which build of the fused CPU kernels runs: 'avx2+sleef', 'avx2' or 'baseline'. */
+  cpuKernels: string;
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
   /** Hand-derived CPU kernels (true, default) or the autograd reference path. */

@@ -11,7 +11,7 @@ export { npairsLoss, npairsLossAsync, correlationLoss, correlationLossAsync } fr
 export type { NpairsOptions, NpairsResult, CorrelationOptions, CorrelationResult, GroupLike } from './losses';
 export { ProcessGroup } from './distributed';
 export type { Backend, ReduceOp, ProcessGroupOptions, FromEnvOptions } from './distributed';
-export { version, torchVersion, cuda, backends, getNumThreads, getBlasThreads, setNumThreads, memoryStats,
+export { version, torchVersion, cuda, backends, cpuKernels, getNumThreads, getBlasThreads, setNumThreads, memoryStats,
   getAsyncConcurrency, setAsyncConcurrency, asyncQueueStats } from './runtime';
 export type { MemoryStats, CudaMemoryStats } from './runtime';
 export { heatmapSvg, heatmapPng, writeHeatmap, readMatrix, colormapColors, HEATMAP_COLORMAPS } from './heatmap';

@@ -85,6 +85,13 @@ export const cuda = {
   },
 };
 
+/**
+ * Which build of the fused CPU loss kernels runs on this machine: `'avx2+sleef'`
+ * (AVX2 + FMA, with SLEEF's vectorised exp as LibTorch's own kernels use it),
+ * `'avx2'` (no shared SLEEF found: scalar exp) or `'baseline'` (no AVX2).
+ */
+export const cpuKernels: string = binding().cpuKernels;
+
 /** Distributed backends this build carries. */
 export const backends = {
   gloo: binding().hasGloo,

@@ -75,3 +75,15 @@ describe('cuda.memoryStats(device) and cuda.emptyCache()', () => {
     expect(pl.cuda.memoryStats().reserved).toBeLessThanOrEqual(freed.reserved);
   });
 });
+
+describe('cpuKernels', () => {
+  it("names the build this CPU gets: AVX2 with SLEEF's exp where the CPU has AVX2 + FMA and LibTorch loaded libsleef", () => {
+    // What the machine offers, read independently of the addon
+    const fs = require('fs') as typeof import('fs');
+    const flags = process.arch === 'x64' && fs.existsSync('/proc/cpuinfo')
+      ? ((/^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8')) ?? [])[1] ?? '').split(/\s+/) : [];
+    const avx2 = flags.includes('avx2') && flags.includes('fma');
+    const sleef = fs.existsSync('/proc/self/maps') && /libsleef\.so/.test(fs.readFileSync('/proc/self/maps', 'utf8'));
+    expect(pl.cpuKernels).toBe(avx2 ? (sleef ? 'avx2+sleef' : 'avx2') : 'baseline');
+  });
+});

@@ -29,6 +29,7 @@ export interface InfoReport {
   torchDir: string | null;
   addon: string;
   threads: number;
+  cpuKernels: string;
   cuda: { available: boolean; devices: number };
   gloo: boolean;
   nccl: boolean;
@@ -71,6 +72,7 @@ export async function infoReport(): Promise<InfoReport> {
     torchDir: configuredTorchDir(packageRoot()),
     addon: addonPath(),
     threads: lib.getNumThreads(),
+    cpuKernels: lib.cpuKernels,
     cuda: { available: lib.cuda.isAvailable(), devices: lib.cuda.deviceCount() },
     gloo: lib.backends.gloo,
     nccl: lib.backends.nccl,
@@ -93,6 +95,7 @@ export async function runInfo(v: FlagValues): Promise<void> {
     ['Torch_DIR (build)', r.torchDir ?? '(unknown: no build/CMakeCache.txt)'],
     ['addon', r.addon],
     ['threads', `${r.threads} (LibTorch intra-op)`],
+    ['CPU kernels', r.cpuKernels],
     ['CUDA', r.cuda.available ? `available, ${r.cuda.devices} device${r.cuda.devices === 1 ? '' : 's'}` : 'not available'],
     ['Gloo', yes(r.gloo)],
     ['NCCL', yes(r.nccl)],
