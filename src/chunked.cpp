@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "ce_kernels.h"
 #include "errors.h"
 
 namespace pairloss {
@@ -35,40 +36,12 @@ std::atomic<int64_t> chunk_calls{0};
 // Items per parallel task, so that a task holds at least ~256k elements.
 int64_t grain(int64_t per_item) { return std::max<int64_t>(1, 262144 / std::max<int64_t>(per_item, 1)); }
 
-// Row norms with LibTorch's own kernel (as F.normalize), and x / max(norm, eps).
+// Row norms with LibTorch's own kernel (as F.normalize), and x / max(norm, eps)
+// (the fused path's row kernels, ce_kernels.h).
 template <typename T>
 void row_norms(const at::Tensor& x, at::Tensor& norms, at::Tensor& out, double eps) {
-  const int64_t r = x.size(0), d = x.size(1);
   norms = x.norm(2.0, {1}, /*keepdim=*/false);
-  const T* px = x.data_ptr<T>();
-  const T* pn = norms.data_ptr<T>();
-  T* po = out.data_ptr<T>();
-  at::parallel_for(0, r, grain(d), [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const T denom = std::max(pn[i], static_cast<T>(eps));
-      for (int64_t k = 0; k < d; ++k) po[i * d + k] = px[i * d + k] / denom;
-    }
-  });
-}
-
-// Backward of x / max(|x|, eps) for each row, in place (as fused.cpp).
-template <typename T>
-void normalize_backward(T* __restrict g, const T* __restrict xn, const T* norms, int64_t r, int64_t d, double eps) {
-  at::parallel_for(0, r, grain(d), [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      T* __restrict gi = g + i * d;
-      const T* __restrict yi = xn + i * d;
-      const T n = norms[i];
-      const T inv = T(1) / (n >= static_cast<T>(eps) ? n : static_cast<T>(eps));
-      T dot = 0;
-      if (n >= static_cast<T>(eps)) {
-        double acc = 0;
-        for (int64_t k = 0; k < d; ++k) acc += static_cast<double>(gi[k]) * yi[k];
-        dot = static_cast<T>(acc);
-      }
-      for (int64_t k = 0; k < d; ++k) gi[k] = (gi[k] - yi[k] * dot) * inv;
-    }
-  });
+  ce::divide_rows(x.data_ptr<T>(), norms.data_ptr<T>(), out.data_ptr<T>(), x.size(0), x.size(1), eps);
 }
 
 // Notation: block rows i (global row r0 + i), columns j; S the block's
@@ -374,8 +347,8 @@ std::optional<NpairsResult> chunked_impl(const at::Tensor& x1_in, const at::Tens
   if (grad) {
     // logits = S / temperature: dtemperature = -sum(dloss/dL * S) / temperature^2
     r.grad_temperature = -gs / (static_cast<double>(temperature) * temperature);
-    normalize_backward<T>(g1.data_ptr<T>(), x1n.data_ptr<T>(), norm1.data_ptr<T>(), n, d, o.eps);
-    normalize_backward<T>(g2.data_ptr<T>(), x2n.data_ptr<T>(), norm2.data_ptr<T>(), m, d, o.eps);
+    ce::normalize_backward(g1.data_ptr<T>(), x1n.data_ptr<T>(), norm1.data_ptr<T>(), n, d, o.eps);
+    ce::normalize_backward(g2.data_ptr<T>(), x2n.data_ptr<T>(), norm2.data_ptr<T>(), m, d, o.eps);
     if (o.l2_reg > 0.0) {
       g1.add_(x1, 0.5 * o.l2_reg / n);
       g2.add_(x2, 0.5 * o.l2_reg / m);
