@@ -305,6 +305,32 @@ Napi::Object tensor_to_js(Napi::Env env, at::Tensor t) {
   return out;
 }
 
+JsOutput js_output(Napi::Env env, int64_t rows, int64_t cols, at::ScalarType dtype) {
+  JsOutput out;
+  const size_t element = dtype == at::kDouble ? 8 : 4;
+  if (rows <= 0 || cols <= 0 || static_cast<size_t>(rows) * static_cast<size_t>(cols) > kJsOutputMaxBytes / element) {
+    return out;
+  }
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, static_cast<size_t>(rows * cols) * element);
+  out.buffer = std::make_shared<Napi::Reference<Napi::ArrayBuffer>>(Napi::Persistent(buffer));
+  out.tensor = at::from_blob(buffer.Data(), {rows, cols}, at::TensorOptions().dtype(dtype));
+  return out;
+}
+
+Napi::Object output_to_js(Napi::Env env, const JsOutput& out, const at::Tensor& result) {
+  if (!out || !result.defined() || result.data_ptr() != out.tensor.data_ptr() || !result.sizes().equals(out.tensor.sizes())) {
+    return tensor_to_js(env, result);
+  }
+  Napi::ArrayBuffer buffer = out.buffer->Value();
+  const size_t length = static_cast<size_t>(result.numel());
+  Napi::Value data = result.scalar_type() == at::kDouble ? Napi::Value(Napi::Float64Array::New(env, length, buffer, 0))
+                                                         : Napi::Value(Napi::Float32Array::New(env, length, buffer, 0));
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("data", data);
+  o.Set("shape", shape_to_js(env, result.sizes()));
+  return o;
+}
+
 Napi::Object memory_stats(Napi::Env env) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("externalBuffers", Napi::Number::New(env, static_cast<double>(buffers_created.load())));

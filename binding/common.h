@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,26 @@ at::Tensor indices_from_js(const Napi::Value& value, const char* name);
 // ArrayBuffer that owns the tensor (freed by its finalizer after GC). A copy
 // where the tensor does not own its memory alone or external buffers are refused.
 Napi::Object tensor_to_js(Napi::Env env, at::Tensor tensor);
+
+// Memory for a small CPU result that JS will own outright: a V8 ArrayBuffer
+// (no external buffer, no finalizer, no native allocation to free later) and
+// a tensor over it that native code computes into. Results above
+// kJsOutputMaxBytes take the external-buffer route (tensor_to_js): V8 zeroes
+// the memory it allocates, which large results would pay for twice.
+// The reference keeps the buffer alive while native code may write to it;
+// made, read and released on the JS thread.
+constexpr size_t kJsOutputMaxBytes = size_t{1} << 20;
+struct JsOutput {
+  std::shared_ptr<Napi::Reference<Napi::ArrayBuffer>> buffer;
+  at::Tensor tensor;  // [rows, cols] over the buffer's memory
+  explicit operator bool() const { return tensor.defined(); }
+};
+// An output of [rows, cols] (float32/float64), or an empty one where it would
+// be larger than kJsOutputMaxBytes.
+JsOutput js_output(Napi::Env env, int64_t rows, int64_t cols, at::ScalarType dtype);
+// `result` as { data, shape }: over the JsOutput's buffer when native code
+// computed into it, else as tensor_to_js makes it.
+Napi::Object output_to_js(Napi::Env env, const JsOutput& out, const at::Tensor& result);
 
 // { externalBuffers, finalizedBuffers, externalBytes, handles, freedHandles,
 // handleBytes, hostHandleBytes }: process-wide counts of the external buffers

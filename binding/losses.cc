@@ -120,23 +120,43 @@ CorrelationOptions read_correlation_options(const Napi::Object& o) {
   return opt;
 }
 
-Napi::Value npairs_to_js(Napi::Env env, const NpairsResult& r, bool resident) {
+// Memory for the two gradients that JS will own (see JsOutput), where the
+// fused CPU path can compute into it: host results of a call without a group.
+struct Outputs {
+  JsOutput grad1, grad2;
+  Napi::Value to_js(Napi::Env env, const JsOutput& out, const at::Tensor& t, bool resident) const {
+    return resident ? result_to_js(env, t, true) : Napi::Value(output_to_js(env, out, t));
+  }
+};
+
+Outputs gradient_outputs(Napi::Env env, const Inputs& in, bool grad, bool group) {
+  Outputs o;
+  if (!grad || group || in.resident || !in.device.is_cpu() || in.a.dim() != 2 || in.b.dim() != 2 ||
+      in.a.scalar_type() != in.b.scalar_type() || in.a.size(1) != in.b.size(1)) {
+    return o;
+  }
+  o.grad1 = js_output(env, in.a.size(0), in.a.size(1), in.a.scalar_type());
+  o.grad2 = js_output(env, in.b.size(0), in.b.size(1), in.b.scalar_type());
+  return o;
+}
+
+Napi::Value npairs_to_js(Napi::Env env, const NpairsResult& r, bool resident, const Outputs& outs = {}) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("loss", Napi::Number::New(env, r.loss));
-  if (r.grad1.defined()) out.Set("grad1", result_to_js(env, r.grad1, resident));
-  if (r.grad2.defined()) out.Set("grad2", result_to_js(env, r.grad2, resident));
+  if (r.grad1.defined()) out.Set("grad1", outs.to_js(env, outs.grad1, r.grad1, resident));
+  if (r.grad2.defined()) out.Set("grad2", outs.to_js(env, outs.grad2, r.grad2, resident));
   if (r.grad_temperature) out.Set("gradTemperature", Napi::Number::New(env, *r.grad_temperature));
   if (r.similarity.defined()) out.Set("similarity", result_to_js(env, r.similarity, resident));
   return out;
 }
 
-Napi::Value correlation_to_js(Napi::Env env, const CorrelationResult& r, bool resident) {
+Napi::Value correlation_to_js(Napi::Env env, const CorrelationResult& r, bool resident, const Outputs& outs = {}) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("loss", Napi::Number::New(env, r.loss));
   out.Set("onDiagonal", Napi::Number::New(env, r.on_diagonal));
   out.Set("offDiagonal", Napi::Number::New(env, r.off_diagonal));
-  if (r.grad1.defined()) out.Set("grad1", result_to_js(env, r.grad1, resident));
-  if (r.grad2.defined()) out.Set("grad2", result_to_js(env, r.grad2, resident));
+  if (r.grad1.defined()) out.Set("grad1", outs.to_js(env, outs.grad1, r.grad1, resident));
+  if (r.grad2.defined()) out.Set("grad2", outs.to_js(env, outs.grad2, r.grad2, resident));
   return out;
 }
 
@@ -147,11 +167,14 @@ Napi::Value NpairsLoss(const Napi::CallbackInfo& info) {
   Inputs in = read_inputs(info, o, "x1", "x2", async);
   NpairsOptions opt = read_npairs_options(o, in.device, async);
   const bool resident = in.resident;
+  const Outputs outs = gradient_outputs(info.Env(), in, opt.grad, opt.group != nullptr);
+  opt.out_grad1 = outs.grad1.tensor;
+  opt.out_grad2 = outs.grad2.tensor;
   if (!async) {
     NpairsResult r;
     // on the JS thread: the device current, no wait (data() waits when it copies)
     pairloss::run_on_device(in.device, [&] { r = pairloss::npairs_loss(in.a, in.b, opt); }, false);
-    return npairs_to_js(info.Env(), r, resident);
+    return npairs_to_js(info.Env(), r, resident, outs);
   }
   auto result = std::make_shared<NpairsResult>();
   if (opt.group) {
@@ -162,9 +185,10 @@ Napi::Value NpairsLoss(const Napi::CallbackInfo& info) {
         [in, opt, result] { pairloss::run_on_device(in.device, [&] { *result = pairloss::npairs_loss(in.a, in.b, opt); }); },
         [result, resident](Napi::Env env) { return npairs_to_js(env, *result, resident); });
   }
+  // the outputs' references stay with the completion (JS thread) side
   return PromiseWorker::Start(
       info.Env(), [in, opt, result] { *result = pairloss::npairs_loss(in.a, in.b, opt); },
-      [result, resident](Napi::Env env) { return npairs_to_js(env, *result, resident); }, in.device);
+      [result, resident, outs](Napi::Env env) { return npairs_to_js(env, *result, resident, outs); }, in.device);
 }
 
 // correlationLoss(z1, z2, options, async)
@@ -174,10 +198,13 @@ Napi::Value CorrelationLoss(const Napi::CallbackInfo& info) {
   Inputs in = read_inputs(info, o, "z1", "z2", async);
   CorrelationOptions opt = read_correlation_options(o);
   const bool resident = in.resident;
+  const Outputs outs = gradient_outputs(info.Env(), in, opt.grad, opt.group != nullptr);
+  opt.out_grad1 = outs.grad1.tensor;
+  opt.out_grad2 = outs.grad2.tensor;
   if (!async) {
     CorrelationResult r;
     pairloss::run_on_device(in.device, [&] { r = pairloss::correlation_loss(in.a, in.b, opt); }, false);
-    return correlation_to_js(info.Env(), r, resident);
+    return correlation_to_js(info.Env(), r, resident, outs);
   }
   auto result = std::make_shared<CorrelationResult>();
   if (opt.group) {
@@ -190,7 +217,7 @@ Napi::Value CorrelationLoss(const Napi::CallbackInfo& info) {
   }
   return PromiseWorker::Start(
       info.Env(), [in, opt, result] { *result = pairloss::correlation_loss(in.a, in.b, opt); },
-      [result, resident](Napi::Env env) { return correlation_to_js(env, *result, resident); }, in.device);
+      [result, resident, outs](Napi::Env env) { return correlation_to_js(env, *result, resident, outs); }, in.device);
 }
 
 }  // namespace

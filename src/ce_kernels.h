@@ -49,6 +49,9 @@ Result run(double* S, double* G, const Problem& p);
 // each row's norm: out_i = x_i / max(norm_i, eps), and its backward in place,
 // g_i <- (g_i - y_i (g_i . y_i)) / norm_i where norm_i >= eps, g_i / eps where not.
 void divide_rows(const float* x, const float* norms, float* out, int64_t r, int64_t d, double eps);
+// norms_i = |x_i|_2 for the r rows of x [r, d], summed as LibTorch's norm kernel sums.
+void row_norms(const float* x, float* norms, int64_t r, int64_t d);
+void row_norms(const double* x, double* norms, int64_t r, int64_t d);
 void divide_rows(const double* x, const double* norms, double* out, int64_t r, int64_t d, double eps);
 void normalize_backward(float* g, const float* y, const float* norms, int64_t r, int64_t d, double eps);
 void normalize_backward(double* g, const double* y, const double* norms, int64_t r, int64_t d, double eps);
@@ -61,6 +64,8 @@ const char* kernel_name();
   Result run(double* S, double* G, const Problem& p);                                                    \
   void divide_rows(const float* x, const float* norms, float* out, int64_t r, int64_t d, double eps);    \
   void divide_rows(const double* x, const double* norms, double* out, int64_t r, int64_t d, double eps); \
+  void row_norms(const float* x, float* norms, int64_t r, int64_t d);                                    \
+  void row_norms(const double* x, double* norms, int64_t r, int64_t d);                                  \
   void normalize_backward(float* g, const float* y, const float* norms, int64_t r, int64_t d, double eps); \
   void normalize_backward(double* g, const double* y, const double* norms, int64_t r, int64_t d, double eps);
 namespace baseline {

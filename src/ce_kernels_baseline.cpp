@@ -26,6 +26,12 @@ void divide_rows(const float* x, const float* n, float* o, int64_t r, int64_t d,
 void divide_rows(const double* x, const double* n, double* o, int64_t r, int64_t d, double eps) {
   use_avx2() ? avx2::divide_rows(x, n, o, r, d, eps) : baseline::divide_rows(x, n, o, r, d, eps);
 }
+void row_norms(const float* x, float* n, int64_t r, int64_t d) {
+  use_avx2() ? avx2::row_norms(x, n, r, d) : baseline::row_norms(x, n, r, d);
+}
+void row_norms(const double* x, double* n, int64_t r, int64_t d) {
+  use_avx2() ? avx2::row_norms(x, n, r, d) : baseline::row_norms(x, n, r, d);
+}
 void normalize_backward(float* g, const float* y, const float* n, int64_t r, int64_t d, double eps) {
   use_avx2() ? avx2::normalize_backward(g, y, n, r, d, eps) : baseline::normalize_backward(g, y, n, r, d, eps);
 }

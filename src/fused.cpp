@@ -1,5 +1,6 @@
 #include "fused.h"
 
+#include "blas.h"
 #include "ce_kernels.h"
 
 #include <ATen/Parallel.h>
@@ -8,6 +9,7 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -63,15 +65,20 @@ int64_t grain(int64_t cols) { return std::max<int64_t>(1, 262144 / std::max<int6
 
 // ---- N-pairs ----------------------------------------------------------------
 
-// Row norms of x [R, D] (LibTorch's own norm kernel, as F.normalize uses it,
-// so that the normalised rows are bit-identical to PyTorch's); with `out`
-// defined, also x / max(norm, eps) into it.
+// A [rows, cols] result: the caller's memory (NpairsOptions::out_grad1 &
+// co.) where it fits, else new.
+at::Tensor output(const at::Tensor& given, int64_t rows, int64_t cols, const at::TensorOptions& options) {
+  if (given.defined() && given.device().is_cpu() && given.dim() == 2 && given.size(0) == rows &&
+      given.size(1) == cols && given.scalar_type() == options.dtype().toScalarType() && given.is_contiguous()) {
+    return given;
+  }
+  return at::empty({rows, cols}, options);
+}
+
+// Scratch memory for one call: plain heap memory, no tensor around it.
 template <typename T>
-void row_norms(const at::Tensor& x, at::Tensor& norms, at::Tensor* out, double eps) {
-  const int64_t r = x.size(0), d = x.size(1);
-  norms = x.norm(2.0, {1}, /*keepdim=*/false);
-  if (!out) return;
-  ce::divide_rows(x.data_ptr<T>(), norms.data_ptr<T>(), out->data_ptr<T>(), r, d, eps);
+std::unique_ptr<T[]> scratch(int64_t elements) {
+  return std::unique_ptr<T[]>(new T[static_cast<size_t>(std::max<int64_t>(elements, 1))]);
 }
 
 // The target distribution of one row, as the cross entropy sees it:
@@ -156,42 +163,57 @@ CeSums softmax_ce_rows(const T* S, int64_t rows, int64_t cols, int64_t rs, int64
 
 template <typename T>
 std::optional<NpairsResult> npairs_impl(const at::Tensor& x1_in, const at::Tensor& x2_in, const at::Tensor& target,
-                         const NpairsOptions& o) {
+                                        const NpairsOptions& o) {
   const at::Tensor x1 = x1_in.contiguous(), x2 = x2_in.contiguous();
   const int64_t n = x1.size(0), m = x2.size(0), d = x1.size(1);
   const bool cosine = o.similarity == Similarity::Cosine;
   const T temperature = static_cast<T>(o.temperature);
-
-  // embeddings: rows normalised (cosine) or as they are (dot), and their norms
-  at::Tensor norm1, norm2;
-  at::Tensor x1n = cosine ? at::empty_like(x1) : x1, x2n = cosine ? at::empty_like(x2) : x2;
-  row_norms<T>(x1, norm1, cosine ? &x1n : nullptr, o.eps);
-  row_norms<T>(x2, norm2, cosine ? &x2n : nullptr, o.eps);
-  // A row with norm below eps has the gradient g / eps of an ill-conditioned
-  // sum; the reference path reproduces PyTorch's rounding of it exactly.
   // D = 1: every normalised row is +-1 and the exact gradient is 0, where
   // PyTorch returns rounding noise of up to ~1e-6 (float32); the reference
   // path gives that noise, as it does for any input.
   if (cosine && d == 1) return std::nullopt;
+  const T* p1 = x1.data_ptr<T>();
+  const T* p2 = x2.data_ptr<T>();
+
+  // row norms (cosine, or Sohn's L2 penalty) and the normalised rows (cosine):
+  // the norms as LibTorch's norm kernel sums them, the rows divided as
+  // F.normalize divides them
+  const bool norms = cosine || o.l2_reg > 0.0;
+  std::unique_ptr<T[]> buffer = scratch<T>((norms ? n + m : 0) + (cosine ? (n + m) * d : 0));
+  T* norm1 = buffer.get();
+  T* norm2 = norm1 + n;
+  const T* y1 = p1;
+  const T* y2 = p2;
+  if (norms) {
+    ce::row_norms(p1, norm1, n, d);
+    ce::row_norms(p2, norm2, m, d);
+  }
   if (cosine) {
-    const auto below = [&](const at::Tensor& norms) {
-      const T* p = norms.data_ptr<T>();
-      return std::any_of(p, p + norms.numel(), [&](T v) { return v < static_cast<T>(o.eps); });
+    // A row with norm below eps has the gradient g / eps of an ill-conditioned
+    // sum; the reference path reproduces PyTorch's rounding of it exactly.
+    const auto below = [&](const T* v, int64_t k) {
+      return std::any_of(v, v + k, [&](T x) { return x < static_cast<T>(o.eps); });
     };
-    if (below(norm1) || below(norm2)) return std::nullopt;
+    if (below(norm1, n) || below(norm2, m)) return std::nullopt;
+    T* q1 = norm2 + m;
+    T* q2 = q1 + n * d;
+    ce::divide_rows(p1, norm1, q1, n, d, o.eps);
+    ce::divide_rows(p2, norm2, q2, m, d, o.eps);
+    y1 = q1;
+    y2 = q2;
   }
 
-  // similarity S = x1n @ x2n.T  [N, M]
+  // similarity S = y1 @ y2.T  [N, M]
   // (in the shared workspace unless it is returned)
   std::optional<Workspace> workspace;
   at::Tensor S;
   if (o.return_similarity) {
-    S = at::mm(x1n, x2n.t());
+    S = at::empty({n, m}, x1.options());
   } else {
-    workspace.emplace(n, m, x1n.options());
+    workspace.emplace(n, m, x1.options());
     S = workspace->matrix;
-    at::mm_out(S, x1n, x2n.t());
   }
+  blas::mm(y1, false, y2, true, S.data_ptr<T>(), n, m, d);
   // dloss/dS: computed in S's own memory unless S is returned
   at::Tensor G = o.grad ? (o.return_similarity ? at::empty_like(S) : S) : at::Tensor();
 
@@ -221,7 +243,8 @@ std::optional<NpairsResult> npairs_impl(const at::Tensor& x1_in, const at::Tenso
   } else {
     // two passes with per-row and per-column maxima (S was overwritten if G is S)
     if (o.grad && G.is_same(S)) {
-      S = at::mm(x1n, x2n.t());
+      S = at::empty({n, m}, x1.options());
+      blas::mm(y1, false, y2, true, S.data_ptr<T>(), n, m, d);
       G = at::empty_like(S);
     }
     const T* s = S.data_ptr<T>();
@@ -261,10 +284,8 @@ std::optional<NpairsResult> npairs_impl(const at::Tensor& x1_in, const at::Tenso
   NpairsResult r;
   if (o.l2_reg > 0.0) {
     double s1 = 0, s2 = 0;
-    const T* a = norm1.data_ptr<T>();
-    const T* b = norm2.data_ptr<T>();
-    for (int64_t i = 0; i < n; ++i) s1 += static_cast<double>(a[i]) * a[i];
-    for (int64_t j = 0; j < m; ++j) s2 += static_cast<double>(b[j]) * b[j];
+    for (int64_t i = 0; i < n; ++i) s1 += static_cast<double>(norm1[i]) * norm1[i];
+    for (int64_t j = 0; j < m; ++j) s2 += static_cast<double>(norm2[j]) * norm2[j];
     loss += 0.25 * o.l2_reg * (s1 / n + s2 / m);
   }
   r.loss = loss;
@@ -272,11 +293,14 @@ std::optional<NpairsResult> npairs_impl(const at::Tensor& x1_in, const at::Tenso
   if (o.grad) {
     // logits = S / temperature: dtemperature = -sum(dloss/dL * S) / temperature^2
     r.grad_temperature = -gs / (static_cast<double>(temperature) * temperature);
-    // back through the product: dx1n = dS @ x2n, dx2n = dS.T @ x1n
-    at::Tensor g1 = at::mm(G, x2n), g2 = at::mm(G.t(), x1n);
+    // back through the product: dy1 = dS @ y2, dy2 = dS.T @ y1
+    at::Tensor g1 = output(o.out_grad1, n, d, x1.options()), g2 = output(o.out_grad2, m, d, x1.options());
+    const T* g = G.data_ptr<T>();
+    blas::mm(g, false, y2, false, g1.data_ptr<T>(), n, d, m);
+    blas::mm(g, true, y1, false, g2.data_ptr<T>(), m, d, n);
     if (cosine) {
-      ce::normalize_backward(g1.data_ptr<T>(), x1n.data_ptr<T>(), norm1.data_ptr<T>(), n, d, o.eps);
-      ce::normalize_backward(g2.data_ptr<T>(), x2n.data_ptr<T>(), norm2.data_ptr<T>(), m, d, o.eps);
+      ce::normalize_backward(g1.data_ptr<T>(), y1, norm1, n, d, o.eps);
+      ce::normalize_backward(g2.data_ptr<T>(), y2, norm2, m, d, o.eps);
     }
     if (o.l2_reg > 0.0) {
       g1.add_(x1, 0.5 * o.l2_reg / n);
@@ -293,13 +317,9 @@ std::optional<NpairsResult> npairs_impl(const at::Tensor& x1_in, const at::Tenso
 
 // BatchNorm1d (training, no affine) of x [N, D] over rows (each row
 // standardised over its D values: 'samples') or over columns ('features').
-// Writes the normalised values into xn and 1/sqrt(var + eps) into invstd.
+// Writes the normalised values of x (px) into po and 1/sqrt(var + eps) into pi.
 template <typename T>
-void standardise(const at::Tensor& x, at::Tensor& xn, at::Tensor& invstd, bool per_row, double eps) {
-  const int64_t n = x.size(0), d = x.size(1);
-  const T* px = x.data_ptr<T>();
-  T* po = xn.data_ptr<T>();
-  T* pi = invstd.data_ptr<T>();
+void standardise(const T* px, T* po, T* pi, int64_t n, int64_t d, bool per_row, double eps) {
   if (per_row) {
     at::parallel_for(0, n, grain(d), [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
@@ -382,15 +402,22 @@ CorrelationResult correlation_impl(const at::Tensor& z1_in, const at::Tensor& z2
   const bool samples = o.mode == CorrelationMode::Samples;
   const int64_t k = samples ? n : d;
 
-  // batch-normalised views
-  at::Tensor z1n = at::empty_like(z1), z2n = at::empty_like(z2);
-  at::Tensor inv1 = at::empty({samples ? n : d}, z1.options()), inv2 = at::empty_like(inv1);
-  standardise<T>(z1, z1n, inv1, samples, o.eps);
-  standardise<T>(z2, z2n, inv2, samples, o.eps);
+  // batch-normalised views, their inverse deviations, and the K x K matrix
+  std::unique_ptr<T[]> buffer = scratch<T>(2 * n * d + 2 * k + k * k);
+  T* z1n = buffer.get();
+  T* z2n = z1n + n * d;
+  T* inv1 = z2n + n * d;
+  T* inv2 = inv1 + k;
+  T* c = inv2 + k;
+  standardise<T>(z1.data_ptr<T>(), z1n, inv1, n, d, samples, o.eps);
+  standardise<T>(z2.data_ptr<T>(), z2n, inv2, n, d, samples, o.eps);
 
   // corr = z1n @ z2n.T / N ('samples', [N, N]) or z1n.T @ z2n / N ('features', [D, D])
-  at::Tensor C = samples ? at::mm(z1n, z2n.t()) : at::mm(z1n.t(), z2n);
-  T* c = C.data_ptr<T>();
+  if (samples) {
+    blas::mm(z1n, false, z2n, true, c, n, n, d);
+  } else {
+    blas::mm(z1n, true, z2n, false, c, d, d, n);
+  }
   const T tn = static_cast<T>(n);
 
   // loss = scale * sum w_ij (C_ij - I_ij)^2; dC = 2 * scale * w_ij (C_ij - I_ij) / N
@@ -425,10 +452,16 @@ CorrelationResult correlation_impl(const at::Tensor& z1_in, const at::Tensor& z2
   if (!o.grad) return r;
 
   // back through the product, then the batch normalisation
-  at::Tensor g1 = samples ? at::mm(C, z2n) : at::mm(z2n, C.t());
-  at::Tensor g2 = samples ? at::mm(C.t(), z1n) : at::mm(z1n, C);
-  standardise_backward<T>(g1.data_ptr<T>(), z1n.data_ptr<T>(), inv1.data_ptr<T>(), n, d, samples);
-  standardise_backward<T>(g2.data_ptr<T>(), z2n.data_ptr<T>(), inv2.data_ptr<T>(), n, d, samples);
+  at::Tensor g1 = output(o.out_grad1, n, d, z1.options()), g2 = output(o.out_grad2, n, d, z1.options());
+  if (samples) {
+    blas::mm(c, false, z2n, false, g1.data_ptr<T>(), n, d, n);  // C @ z2n
+    blas::mm(c, true, z1n, false, g2.data_ptr<T>(), n, d, n);   // C.T @ z1n
+  } else {
+    blas::mm(z2n, false, c, true, g1.data_ptr<T>(), n, d, d);   // z2n @ C.T
+    blas::mm(z1n, false, c, false, g2.data_ptr<T>(), n, d, d);  // z1n @ C
+  }
+  standardise_backward<T>(g1.data_ptr<T>(), z1n, inv1, n, d, samples);
+  standardise_backward<T>(g2.data_ptr<T>(), z2n, inv2, n, d, samples);
   r.grad1 = g1;
   r.grad2 = g2;
   return r;

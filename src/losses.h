@@ -47,6 +47,10 @@ struct NpairsOptions {
   bool local_loss = true;
   // Gradients flow through the gathered embeddings of the other ranks.
   bool gather_with_grad = true;
+  // Optional memory for the gradients (contiguous CPU [N, D] / [M, D] of the
+  // inputs' dtype, e.g. a JS ArrayBuffer): the fused CPU path writes grad1 /
+  // grad2 there; other paths allocate their own (compare data pointers).
+  at::Tensor out_grad1, out_grad2;
 };
 
 struct NpairsResult {
@@ -78,6 +82,8 @@ struct CorrelationOptions {
   // 'features' mode under a group: batch statistics over the global batch
   // (SyncBatchNorm), which makes the loss that of the concatenated batch.
   bool sync_batch_norm = false;
+  // Optional memory for the gradients, as NpairsOptions::out_grad1/2.
+  at::Tensor out_grad1, out_grad2;
 };
 
 struct CorrelationResult {

@@ -1,0 +1,102 @@
+#include "blas.h"
+
+#include <ATen/Parallel.h>
+#include <dlfcn.h>
+
+#include <climits>
+
+namespace pairloss::blas {
+
+namespace {
+
+using Sgemm = void (*)(const char*, const char*, const int*, const int*, const int*, const float*, const float*,
+                       const int*, const float*, const int*, const float*, float*, const int*);
+using Dgemm = void (*)(const char*, const char*, const int*, const int*, const int*, const double*, const double*,
+                       const int*, const double*, const int*, const double*, double*, const int*);
+
+struct Symbols {
+  Sgemm s = nullptr;
+  Dgemm d = nullptr;
+};
+
+// The gemm LibTorch's own calls resolve to: looked up from libtorch_cpu's
+// handle (itself, then the libraries it links, in their order).
+const Symbols& symbols() {
+  static const Symbols syms = [] {
+    Symbols r;
+    Dl_info info{};
+    void* h = nullptr;
+    if (dladdr(reinterpret_cast<void*>(&at::get_num_threads), &info) != 0 && info.dli_fname != nullptr) {
+      h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+    }
+    if (h != nullptr) {
+      r.s = reinterpret_cast<Sgemm>(dlsym(h, "sgemm_"));
+      r.d = reinterpret_cast<Dgemm>(dlsym(h, "dgemm_"));
+      dlclose(h);  // still loaded: we link it
+    }
+    if (r.s == nullptr || r.d == nullptr) r = Symbols{};
+    return r;
+  }();
+  return syms;
+}
+
+bool fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
+
+// The column-major call that computes row-major C = op(A) op(B): C^T =
+// op(B)^T op(A)^T, as at::mm does for a row-major result (LibTorch's
+// addmm_impl_cpu_ swaps its operands the same way); leading dimensions are
+// then normalised as at::native::cpublas::gemm does.
+template <typename T, typename F>
+bool call(F gemm, const T* a, bool ta, const T* b, bool tb, T* c, int64_t rows, int64_t cols, int64_t inner) {
+  if (gemm == nullptr || !fits_int(rows) || !fits_int(cols) || !fits_int(inner)) return false;
+  const char transa = tb ? 'T' : 'N', transb = ta ? 'T' : 'N';
+  const int64_t m = cols, n = rows, k = inner;
+  int64_t lda = tb ? inner : cols, ldb = ta ? rows : inner, ldc = cols;
+  if (n == 1) ldc = m;
+  if (transa != 'N') {
+    if (m == 1) lda = k;
+  } else if (k == 1) {
+    lda = m;
+  }
+  if (transb != 'N') {
+    if (n == 1) ldb = k;
+  } else if (k == 1) {
+    ldb = n;
+  }
+  lda = std::max<int64_t>(lda, 1);
+  ldb = std::max<int64_t>(ldb, 1);
+  ldc = std::max<int64_t>(ldc, 1);
+  if (!fits_int(lda) || !fits_int(ldb) || !fits_int(ldc)) return false;
+  const int mi = static_cast<int>(m), ni = static_cast<int>(n), ki = static_cast<int>(k);
+  const int ldai = static_cast<int>(lda), ldbi = static_cast<int>(ldb), ldci = static_cast<int>(ldc);
+  const T one = 1, zero = 0;
+  gemm(&transa, &transb, &mi, &ni, &ki, &one, b, &ldai, a, &ldbi, &zero, c, &ldci);
+  return true;
+}
+
+template <typename T>
+void fallback(const T* a, bool ta, const T* b, bool tb, T* c, int64_t rows, int64_t cols, int64_t inner) {
+  const auto options = at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value);
+  at::Tensor A = ta ? at::from_blob(const_cast<T*>(a), {inner, rows}, options).t()
+                    : at::from_blob(const_cast<T*>(a), {rows, inner}, options);
+  at::Tensor B = tb ? at::from_blob(const_cast<T*>(b), {cols, inner}, options).t()
+                    : at::from_blob(const_cast<T*>(b), {inner, cols}, options);
+  at::Tensor C = at::from_blob(c, {rows, cols}, options);
+  at::mm_out(C, A, B);
+}
+
+}  // namespace
+
+void mm(const float* a, bool ta, const float* b, bool tb, float* c, int64_t rows, int64_t cols, int64_t inner) {
+  if (rows == 0 || cols == 0) return;
+  if (!call(symbols().s, a, ta, b, tb, c, rows, cols, inner)) fallback(a, ta, b, tb, c, rows, cols, inner);
+}
+
+void mm(const double* a, bool ta, const double* b, bool tb, double* c, int64_t rows, int64_t cols, int64_t inner) {
+  if (rows == 0 || cols == 0) return;
+  if (!call(symbols().d, a, ta, b, tb, c, rows, cols, inner)) fallback(a, ta, b, tb, c, rows, cols, inner);
+}
+
+bool direct() { return symbols().s != nullptr; }
+
+}  // namespace pairloss::blas
