@@ -13,6 +13,7 @@ namespace pairloss_binding {
 
 void init_ops(Napi::Env env, Napi::Object exports);
 void init_losses(Napi::Env env, Napi::Object exports);
+void init_affine(Napi::Env env, Napi::Object exports);
 void init_process_group(Napi::Env env, Napi::Object exports);
 
 namespace {
@@ -77,6 +78,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   init_tensors(env, exports);
   init_ops(env, exports);
   init_losses(env, exports);
+  init_affine(env, exports);
   init_process_group(env, exports);
   return exports;
 }

@@ -311,9 +311,18 @@ JsOutput js_output(Napi::Env env, int64_t rows, int64_t cols, at::ScalarType dty
   if (rows <= 0 || cols <= 0 || static_cast<size_t>(rows) * static_cast<size_t>(cols) > kJsOutputMaxBytes / element) {
     return out;
   }
-  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, static_cast<size_t>(rows * cols) * element);
-  out.buffer = std::make_shared<Napi::Reference<Napi::ArrayBuffer>>(Napi::Persistent(buffer));
-  out.tensor = at::from_blob(buffer.Data(), {rows, cols}, at::TensorOptions().dtype(dtype));
+  // The C calls, checked: while the environment shuts down (a worker being
+  // terminated) they fail, and the result then takes the usual route.
+  napi_value raw = nullptr;
+  void* data = nullptr;
+  if (napi_create_arraybuffer(env, static_cast<size_t>(rows * cols) * element, &data, &raw) != napi_ok ||
+      raw == nullptr || data == nullptr) {
+    return out;
+  }
+  napi_ref ref = nullptr;
+  if (napi_create_reference(env, raw, 1, &ref) != napi_ok || ref == nullptr) return out;
+  out.buffer = std::make_shared<Napi::Reference<Napi::ArrayBuffer>>(env, ref);
+  out.tensor = at::from_blob(data, {rows, cols}, at::TensorOptions().dtype(dtype));
   return out;
 }
 
@@ -321,12 +330,16 @@ Napi::Object output_to_js(Napi::Env env, const JsOutput& out, const at::Tensor& 
   if (!out || !result.defined() || result.data_ptr() != out.tensor.data_ptr() || !result.sizes().equals(out.tensor.sizes())) {
     return tensor_to_js(env, result);
   }
-  Napi::ArrayBuffer buffer = out.buffer->Value();
+  napi_value buffer = nullptr;
+  napi_value data = nullptr;
   const size_t length = static_cast<size_t>(result.numel());
-  Napi::Value data = result.scalar_type() == at::kDouble ? Napi::Value(Napi::Float64Array::New(env, length, buffer, 0))
-                                                         : Napi::Value(Napi::Float32Array::New(env, length, buffer, 0));
+  const napi_typedarray_type type = result.scalar_type() == at::kDouble ? napi_float64_array : napi_float32_array;
+  if (napi_get_reference_value(env, out.buffer->operator napi_ref(), &buffer) != napi_ok || buffer == nullptr ||
+      napi_create_typedarray(env, type, length, buffer, 0, &data) != napi_ok) {
+    throw Napi::Error::New(env, "could not make the result's typed array");
+  }
   Napi::Object o = Napi::Object::New(env);
-  o.Set("data", data);
+  o.Set("data", Napi::Value(env, data));
   o.Set("shape", shape_to_js(env, result.sizes()));
   return o;
 }

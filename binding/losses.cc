@@ -5,6 +5,7 @@
 // thread that computed them.
 #include <memory>
 
+#include "affine.h"
 #include "common.h"
 #include "device.h"
 #include "losses.h"
@@ -186,6 +187,14 @@ Napi::Value NpairsLoss(const Napi::CallbackInfo& info) {
         [result, resident](Napi::Env env) { return npairs_to_js(env, *result, resident); });
   }
   // the outputs' references stay with the completion (JS thread) side
+  if (!resident && in.device.is_cpu() && in.a.dim() == 2 && in.b.dim() == 2 &&
+      affine_eligible({in.a.size(0) * in.b.size(0), in.a.numel(), in.b.numel()})) {
+    if (auto promise = start_affine(
+            info.Env(), [in, opt, result] { *result = pairloss::npairs_loss(in.a, in.b, opt); },
+            [result, resident, outs](Napi::Env env) { return npairs_to_js(env, *result, resident, outs); })) {
+      return *promise;
+    }
+  }
   return PromiseWorker::Start(
       info.Env(), [in, opt, result] { *result = pairloss::npairs_loss(in.a, in.b, opt); },
       [result, resident, outs](Napi::Env env) { return npairs_to_js(env, *result, resident, outs); }, in.device);
@@ -214,6 +223,16 @@ Napi::Value CorrelationLoss(const Napi::CallbackInfo& info) {
           pairloss::run_on_device(in.device, [&] { *result = pairloss::correlation_loss(in.a, in.b, opt); });
         },
         [result, resident](Napi::Env env) { return correlation_to_js(env, *result, resident); });
+  }
+  if (!resident && in.device.is_cpu() && in.a.dim() == 2 && in.b.dim() == 2) {
+    const int64_t k = opt.mode == pairloss::CorrelationMode::Samples ? in.a.size(0) : in.a.size(1);
+    if (affine_eligible({k * k, in.a.numel(), in.b.numel()})) {
+      if (auto promise = start_affine(
+              info.Env(), [in, opt, result] { *result = pairloss::correlation_loss(in.a, in.b, opt); },
+              [result, resident, outs](Napi::Env env) { return correlation_to_js(env, *result, resident, outs); })) {
+        return *promise;
+      }
+    }
   }
   return PromiseWorker::Start(
       info.Env(), [in, opt, result] { *result = pairloss::correlation_loss(in.a, in.b, opt); },

@@ -81,6 +81,8 @@ export interface Binding {
   setFusedKernels(enabled: boolean): void;
   /** Row-block N-pairs settings (src/chunked.h): set when both are given; budgetBytes 0 always, < 0 never chunks. */
   chunking(rows?: number, budgetBytes?: number): { rows: number; budgetBytes: number; calls: number };
+  /** The affine thread of small async calls (binding/affine.h): built in, switched on, calls taken, nudges. */
+  affineStats(): { compiled: boolean; enabled: boolean; calls: number; nudged: number };
   /**
    * External result buffers (made, finalized by GC, bytes held) and native
    * handles (made, freed by dispose or GC, bytes held on any device, bytes of

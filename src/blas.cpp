@@ -59,9 +59,9 @@ bool call(F gemm, const T* a, bool ta, const T* b, bool tb, T* c, int64_t rows, 
     lda = m;
   }
   if (transb != 'N') {
-    if (n == 1) ldb = k;
-  } else if (k == 1) {
-    ldb = n;
+    if (k == 1) ldb = n;
+  } else if (n == 1) {
+    ldb = k;
   }
   lda = std::max<int64_t>(lda, 1);
   ldb = std::max<int64_t>(ldb, 1);

@@ -202,19 +202,30 @@ describe('results own their memory through external ArrayBuffers', () => {
     expect(buffers.size).toBe(3);
   });
 
-  it('each result tensor is one new external buffer (memoryStats)', () => {
+  it('each result tensor is one new buffer: external, or V8\'s own for gradients up to 1 MiB (memoryStats)', () => {
     const x = { data: Float64Array.from(seq(12)), shape: [3, 4] };
     const y = { data: Float64Array.from(seq(12, 5)), shape: [3, 4] };
     const count = () => pl.memoryStats().externalBuffers;
     let before = count();
     const r = pl.npairsLoss(x, y);
-    expect(count() - before).toBe(2); // grad1, grad2
+    // the gradients were computed into ArrayBuffers V8 allocated (no external buffer, no finalizer)
+    expect(count() - before).toBe(0);
+    expect(r.grad1!.data().buffer).not.toBe(r.grad2!.data().buffer);
     before = count();
     const s = pl.npairsLoss(x, y, { grad: false, returnSimilarity: true });
     expect(count() - before).toBe(1); // similarity only
     expect(s.grad1).toBeUndefined();
     before = count();
     pl.correlationLoss(x, y);
+    expect(count() - before).toBe(0);
+    before = count();
+    // 'dot' takes the reference path: its gradients come back in external buffers
+    pl.npairsLoss(x, y, { similarity: 'dot' });
+    expect(count() - before).toBe(2);
+    before = count();
+    // above 1 MiB a gradient is an external buffer too
+    const big = { data: new Float64Array(400 * 400).map((_, i) => Math.sin(i)), shape: [400, 400] };
+    pl.npairsLoss(big, big);
     expect(count() - before).toBe(2);
     before = count();
     pl.matmul(x, { data: y.data, shape: [4, 3] });

@@ -304,7 +304,9 @@ require(${JSON.stringify(__filename)});`;
         const before = pl().memoryStats();
         const w = start('hold', { specs: reference, count: 200, stay: how === 'terminate' });
         const { made } = (await w.next()) as { made: number };
-        expect(made).toBeGreaterThanOrEqual(200);
+        // one external buffer per N-pairs result (its similarity); gradients
+        // this small live in ArrayBuffers V8 owns, freed with the isolate
+        expect(made).toBeGreaterThanOrEqual(100);
         if (how === 'terminate') expect(await w.worker.terminate()).toBe(1);
         else expect(await w.exit).toBe(0);
         const after = pl().memoryStats();

@@ -110,6 +110,12 @@ function makeCases(seed) {
     add('probabilities, label smoothing', 'cross_entropy', { logits: matrix(r, 4, 6, dtype), target: probabilities(r, 4, 6, dtype) }, { labelSmoothing: 0.3 });
     add("indices, reduction 'none'", 'cross_entropy', { logits: matrix(r, 3, 4, dtype) }, { targetIndices: [3, 0, 1], reduction: 'none' });
     add("indices, reduction 'sum'", 'cross_entropy', { logits: matrix(r, 3, 4, dtype) }, { targetIndices: [2, 2, 1], reduction: 'sum' });
+    // Products with a dimension of 1 (the BLAS call's leading dimensions)
+    co('features D = 1', 5, 1, { mode: 'features' });
+    co('features N = 2, D = 1', 2, 1, { mode: 'features' });
+    np('N = 3, M = 1, index targets', 3, 1, 4, { targetIndices: [0, 0, 0] });
+    np('N = 1, M = 5, D = 2', 1, 5, 2, { temperature: 0.3 });
+    np('N = 2, M = 1, D = 2, label smoothing', 2, 1, 2, { targetIndices: [0, 0], labelSmoothing: 0.1 });
   }
   return cases;
 }
