@@ -289,6 +289,8 @@ void on_closed(uv_handle_t* handle) {
 void on_cleanup(void* arg) {
   auto* s = static_cast<EnvState*>(arg);
   std::vector<AffineCall*> done;
+  // no watchdog can fire while this thread waits: bring the ordinary thread in now
+  if (s->watched > 0) Executor::get().nudge(s->watched);
   {
     std::unique_lock<std::mutex> lock(s->mutex);
     s->closing = true;
