@@ -4,7 +4,7 @@
  */
 import { binding, RawCorrelationResult, RawIndices, RawInput, RawNpairsResult, RawOptions, RawResult } from './binding';
 import { groupHandle } from './distributed';
-import { callNative, keepStack, rangeError } from './errors';
+import { callNative, rangeError, withCallerStack } from './errors';
 import { mustWait, schedule } from './queue';
 import { boolOption, enumOption, numberOption, optionsObject } from './options';
 import {
@@ -319,9 +319,13 @@ export function npairsLoss(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions)
  * const { loss } = await npairsLossAsync(x1, x2, { symmetric: true });
  */
 export async function npairsLossAsync(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions): Promise<NpairsResult> {
-  const restore = keepStack();
   const p = prepareNpairs(x1, x2, opts);
-  const result = await runAsync(p, () => binding().npairsLoss(p.inputs[0], p.inputs[1], p.options, true)).catch(restore);
+  let result: RawNpairsResult;
+  try {
+    result = await runAsync(p, () => binding().npairsLoss(p.inputs[0], p.inputs[1], p.options, true));
+  } catch (error) {
+    throw withCallerStack(error);
+  }
   return npairsResult(result, p.device);
 }
 
@@ -350,8 +354,12 @@ export function correlationLoss(z1: TensorLike, z2: TensorLike, opts?: Correlati
  * const { loss } = await correlationLossAsync(z1, z2);
  */
 export async function correlationLossAsync(z1: TensorLike, z2: TensorLike, opts?: CorrelationOptions): Promise<CorrelationResult> {
-  const restore = keepStack();
   const p = prepareCorrelation(z1, z2, opts);
-  const result = await runAsync(p, () => binding().correlationLoss(p.inputs[0], p.inputs[1], p.options, true)).catch(restore);
+  let result: RawCorrelationResult;
+  try {
+    result = await runAsync(p, () => binding().correlationLoss(p.inputs[0], p.inputs[1], p.options, true));
+  } catch (error) {
+    throw withCallerStack(error);
+  }
   return correlationResult(result, p.device);
 }
