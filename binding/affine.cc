@@ -33,6 +33,7 @@ constexpr std::chrono::milliseconds kBoostFor{100};
 constexpr int64_t kMaxElements = 32768;
 
 struct EnvState;
+class Executor;
 
 struct AffineCall {
   explicit AffineCall(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
@@ -59,6 +60,7 @@ struct EnvState {
   uv_prepare_t prepare{};
   uv_timer_t watchdog{};
   uint64_t watched = 0;  // the last call handed to the thread
+  std::shared_ptr<Executor> executor;  // made at the first hand-over
   int read_fd = -1, write_fd = -1;
   napi_ref resource = nullptr;
   napi_async_context context = nullptr;
@@ -77,14 +79,17 @@ struct EnvState {
 
 thread_local EnvState* current = nullptr;  // this JS thread's environment
 
-// The process's one affine thread, shared by every environment. Made on
-// first use and never destroyed: it sleeps on its queue, and Node.js does not
-// unload addons.
-class Executor {
+// One environment's affine thread (and, once nudged, its ordinary helper).
+// Each event loop has its own -- the main thread's and every worker's --
+// pinned to that loop's CPU, so that loops on different CPUs never queue
+// behind each other. Made at the environment's first small async call; its
+// threads hold it, and end once the environment's cleanup has stopped it.
+class Executor : public std::enable_shared_from_this<Executor> {
  public:
-  static Executor& get() {
-    static Executor* executor = new Executor();
-    return *executor;
+  static std::shared_ptr<Executor> start() {
+    std::shared_ptr<Executor> e(new Executor());
+    std::thread([e] { e->idle_loop(); }).detach();
+    return e;
   }
 
   // Queues calls; returns the number queued since the start, this batch included.
@@ -103,7 +108,7 @@ class Executor {
     return upto;
   }
 
-  // From a JS thread, a while after it queued call number `upto`: if that
+  // From the JS thread, a while after it queued call number `upto`: if that
   // call has not finished (these calls take microseconds), the CPU the idle
   // thread is pinned to is taken by another process, and a SCHED_IDLE thread
   // gets a turn there only every ~100 ms. A second, ordinary thread (which
@@ -118,14 +123,24 @@ class Executor {
       boosted_ = true;
       if (!ordinary_) {
         ordinary_ = true;
-        std::thread([this] { ordinary_loop(); }).detach();
+        std::thread([self = shared_from_this()] { self->ordinary_loop(); }).detach();
       }
     }
     boost_ready_.notify_one();
   }
 
+  // The environment is gone and its queue empty: the threads end.
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    ready_.notify_all();
+    boost_ready_.notify_all();
+  }
+
  private:
-  Executor() { std::thread([this] { idle_loop(); }).detach(); }
+  Executor() = default;
 
   // SCHED_IDLE: the thread never preempts the JS thread, and a CPU that runs
   // only it counts as idle, so the JS thread is woken on that CPU when the
@@ -138,7 +153,8 @@ class Executor {
       AffineCall* call;
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        ready_.wait(lock, [this] { return !queue_.empty(); });
+        ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping
         call = queue_.front();
         queue_.pop_front();
       }
@@ -158,7 +174,8 @@ class Executor {
       AffineCall* call;
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        boost_ready_.wait(lock, [this] { return boosted_ && !queue_.empty(); });
+        boost_ready_.wait(lock, [this] { return stopping_ || (boosted_ && !queue_.empty()); });
+        if (queue_.empty()) return;  // stopping
         call = queue_.front();
         queue_.pop_front();
       }
@@ -202,6 +219,7 @@ class Executor {
   std::atomic<uint64_t> finished_{0};
   bool boosted_ = false;
   bool ordinary_ = false;
+  bool stopping_ = false;
   std::chrono::steady_clock::time_point boost_until_{};
 };
 
@@ -218,7 +236,8 @@ bool enabled() {
 constexpr uint64_t kWatchdogMs = 2;
 
 void on_watchdog(uv_timer_t* handle) {
-  Executor::get().nudge(static_cast<EnvState*>(handle->data)->watched);
+  auto* s = static_cast<EnvState*>(handle->data);
+  if (s->executor) s->executor->nudge(s->watched);
 }
 
 // Before the loop blocks: hand the queued calls to the thread, to run on this CPU.
@@ -232,7 +251,8 @@ void on_prepare(uv_prepare_t* handle) {
     std::lock_guard<std::mutex> lock(s->mutex);
     s->outstanding += static_cast<int>(s->pending.size());
   }
-  s->watched = Executor::get().submit(s->pending);
+  if (!s->executor) s->executor = Executor::start();
+  s->watched = s->executor->submit(s->pending);
   s->pending.clear();
   uv_timer_start(&s->watchdog, on_watchdog, kWatchdogMs, 0);
 }
@@ -290,13 +310,14 @@ void on_cleanup(void* arg) {
   auto* s = static_cast<EnvState*>(arg);
   std::vector<AffineCall*> done;
   // no watchdog can fire while this thread waits: bring the ordinary thread in now
-  if (s->watched > 0) Executor::get().nudge(s->watched);
+  if (s->executor) s->executor->nudge(s->watched);
   {
     std::unique_lock<std::mutex> lock(s->mutex);
     s->closing = true;
     s->finished.wait(lock, [s] { return s->outstanding == 0; });
     done.swap(s->done);
   }
+  if (s->executor) s->executor->stop();
   for (AffineCall* c : done) delete c;
   for (AffineCall* c : s->pending) delete c;
   s->pending.clear();

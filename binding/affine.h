@@ -1,5 +1,6 @@
-// Small async computations on pairloss's own thread, on the CPU the JS
-// thread runs on.
+// Small async computations on a thread of the event loop's own (one per
+// environment: the main thread's, each worker's), on the CPU the JS thread
+// runs on.
 //
 // Why: on a virtual machine a libuv pool thread is usually woken on the
 // other, idle vCPU, and so is the event loop when the result is back; each

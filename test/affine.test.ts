@@ -113,6 +113,46 @@ done({ cases: CASES.length, bad, badMany, small: s1.calls - s0.calls, many: s2.c
     expect(r.bigSame).toBe(true);
   });
 
+  itCompiled('each worker has its own thread, which ends with the worker', async () => {
+    const r = await child(`
+const { Worker } = require('worker_threads');
+const threads = () => require('fs').readdirSync('/proc/self/task').length;
+const code = \`
+const { parentPort, workerData } = require('worker_threads');
+const pl = require(workerData.dist);
+(async () => {
+  const x1 = { data: Float32Array.from({ length: 32 * 64 }, (_, i) => Math.sin(i + workerData.seed)), shape: [32, 64] };
+  const x2 = { data: Float32Array.from({ length: 32 * 64 }, (_, i) => Math.cos(i * 0.7 + workerData.seed)), shape: [32, 64] };
+  const want = pl.npairsLoss(x1, x2, { symmetric: true });
+  let bad = 0;
+  for (let i = 0; i < 50; i++) {
+    const got = await pl.npairsLossAsync(x1, x2, { symmetric: true });
+    if (got.loss !== want.loss || got.grad1.data().some((v, k) => v !== want.grad1.data()[k])) bad++;
+  }
+  parentPort.postMessage(bad);
+})();
+\`;
+const run = (seed) => new Promise((resolve, reject) => {
+  const w = new Worker(code, { eval: true, workerData: { dist: DIST, seed } });
+  let bad = -1;
+  w.on('message', (m) => { bad = m; });
+  w.on('error', reject);
+  w.on('exit', () => resolve(bad));
+});
+await async(CASES[0]);                          // this thread's own, made now
+const s0 = stats();
+const before = threads();
+const bad = [];
+for (let round = 0; round < 4; round++) bad.push(...(await Promise.all([run(round), run(round + 10), run(round + 20)])));
+await new Promise((res) => setTimeout(res, 200));
+done({ bad, calls: stats().calls - s0.calls, before, after: threads() });
+`);
+    expect(r.bad).toEqual(Array(12).fill(0));
+    expect(r.calls).toBe(12 * 50);
+    // 12 workers came and went, each with its own affine thread: none is left
+    expect(r.after).toBe(r.before);
+  });
+
   it('PAIRLOSS_ASYNC_AFFINE=0 sends every call to the pool, with the same numbers', async () => {
     const r = await child(`
 const s0 = stats();
