@@ -25,7 +25,7 @@ function makeCases(s: number): Case[] {
     np('M > N 11/17 D=6', 11, 17, 6);
     np('N = 1, M = 1', 1, 1, 4);
     np('N = 1, M = 3', 1, 3, 5);
-    np('D = 1', 8, 8, 1);
+    np('D = 1 (the reference path)', 8, 8, 1);
     np('temperature 0.07', 13, 13, 12, { temperature: 0.07 });
     np('temperature 0.01, symmetric', 15, 15, 4, { temperature: 0.01, symmetric: true });
     np('symmetric', 13, 13, 6, { symmetric: true, temperature: 0.1 });
@@ -108,7 +108,10 @@ describe(`chunked N-pairs against PyTorch (seed ${seed})`, () => {
     beforeAll(() => binding().chunking(rows, 0));
     it.each(cases.map((c, i) => [c.name, i] as const))('%s', (_name, i) => {
       let got: Result = {};
-      expect(chunkedCalls(() => { got = ours(cases[i]); })).toBe(1);
+      // D = 1 takes the reference path, as on the fused one: PyTorch's exact
+      // gradient is 0, its float32 answer rounding noise of up to ~4e-6
+      const chunked = cases[i].name.startsWith('D = 1 ') ? 0 : 1;
+      expect(chunkedCalls(() => { got = ours(cases[i]); })).toBe(chunked);
       if (cases[i].options.grad === false) {
         expect(got.grad1).toBeUndefined();
         expect(got.gradTemperature).toBeUndefined();
