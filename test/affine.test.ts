@@ -4,13 +4,10 @@
 // (the thread runs at SCHED_IDLE there) does not hold calls back: the
 // watchdog makes the thread an ordinary one. Each case runs in its own child
 // process against dist/lib, so that the environment and the CPU set apply.
-import { spawn, spawnSync } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
+import { spawnSync } from 'child_process';
 import * as path from 'path';
+import { checkDistFresh, DIST, ROOT, runChild } from './helpers/child';
 
-const ROOT = path.resolve(__dirname, '..');
-const DIST = path.join(ROOT, 'dist', 'lib', 'index.js');
 const BINDING = path.join(ROOT, 'dist', 'lib', 'binding.js');
 
 const PRELUDE = `
@@ -49,28 +46,8 @@ function done(report) { console.log(JSON.stringify(report)); }
 `;
 
 function child(script: string, opts: { env?: Record<string, string>; prefix?: string[] } = {}): Promise<Record<string, unknown>> {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pairloss-affine-')), 'child.js');
-  fs.writeFileSync(file, `const DIST = ${JSON.stringify(DIST)};\nconst BINDING = ${JSON.stringify(BINDING)};\n${PRELUDE}\n(async () => {\n${script}\n})().catch((e) => { console.error(e); process.exit(1); });\n`);
-  const argv = [...(opts.prefix ?? []), process.execPath, file];
-  return new Promise((resolve, reject) => {
-    const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 120_000);
-    proc.stdout.on('data', (b) => (out += b));
-    proc.stderr.on('data', (b) => (err += b));
-    proc.on('close', (code, signal) => {
-      clearTimeout(timer);
-      fs.rmSync(path.dirname(file), { recursive: true, force: true });
-      if (code !== 0) return reject(new Error(`child exited with ${code ?? signal}\n${err}\n${out}`));
-      const lines = out.trim().split('\n');
-      try {
-        resolve(JSON.parse(lines[lines.length - 1]));
-      } catch {
-        reject(new Error(`child printed no JSON result:\n${out}\n${err}`));
-      }
-    });
-  });
+  const source = `const DIST = ${JSON.stringify(DIST)};\nconst BINDING = ${JSON.stringify(BINDING)};\n${PRELUDE}\n(async () => {\n${script}\n})().catch((e) => { console.error(e); process.exit(1); });\n`;
+  return runChild(source, opts);
 }
 
 const compiled = (() => {
@@ -79,6 +56,8 @@ const compiled = (() => {
   return binding().affineStats().compiled;
 })();
 const haveTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+
+beforeAll(checkDistFresh);
 
 describe('small async calls on the affine thread', () => {
   // Built without libuv's header (see CMakeLists.txt), every call takes the pool.

@@ -2,14 +2,8 @@
 // so timers keep firing; their inputs are copied when the call is made (the
 // documented snapshot), so the caller may drop, mutate or transfer them at
 // once; concurrent calls all resolve to the synchronous results.
-import { spawn } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import * as pl from '../lib';
-
-const ROOT = path.resolve(__dirname, '..');
-const DIST = path.join(ROOT, 'dist', 'lib', 'index.js');
+import { checkDistFresh, DIST, runChild } from './helpers/child';
 
 /** Deterministic pseudo-random values in [-0.5, 0.5) (an LCG), so that failures reproduce. */
 function values(n: number, seed: number): number[] {
@@ -197,40 +191,9 @@ describe('concurrent calls', () => {
   });
 });
 
-/** Fails with a clear message when dist/lib is older than lib/ (the child processes load dist/lib). */
-function checkDistFresh(): void {
-  const stale = fs.readdirSync(path.join(ROOT, 'lib'))
-    .filter((f) => f.endsWith('.ts'))
-    .filter((f) => {
-      const js = path.join(ROOT, 'dist', 'lib', f.replace(/\.ts$/, '.js'));
-      return !fs.existsSync(js) || fs.statSync(js).mtimeMs < fs.statSync(path.join(ROOT, 'lib', f)).mtimeMs;
-    });
-  if (stale.length > 0) throw new Error(`dist/lib is older than lib/ (${stale.join(', ')}): run \`npm run build:ts\` first`);
-}
-
 /** Runs `script` in `node --expose-gc` with `DIST` (dist/lib) defined; resolves with its last stdout line as JSON. */
 function child(script: string, timeoutMs = 120000): Promise<Record<string, unknown>> {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pairloss-async-')), 'child.js');
-  fs.writeFileSync(file, `const DIST = ${JSON.stringify(DIST)};\n${script}`);
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--expose-gc', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
-    proc.stdout.on('data', (b) => (out += b));
-    proc.stderr.on('data', (b) => (err += b));
-    proc.on('close', (code, signal) => {
-      clearTimeout(timer);
-      fs.rmSync(path.dirname(file), { recursive: true, force: true });
-      if (code !== 0) return reject(new Error(`child exited with ${code ?? signal}\n${err}\n${out}`));
-      const lines = out.trim().split('\n');
-      try {
-        resolve(JSON.parse(lines[lines.length - 1]));
-      } catch {
-        reject(new Error(`child printed no JSON result:\n${out}\n${err}`));
-      }
-    });
-  });
+  return runChild(`const DIST = ${JSON.stringify(DIST)};\n${script}`, { nodeArgs: ['--expose-gc'], timeoutMs });
 }
 
 describe('inputs dropped by the caller (child process with --expose-gc)', () => {

@@ -3,25 +3,9 @@
 // nothing grows over many calls. Each check runs in its own `node --expose-gc`
 // child against dist/lib, so that gc() is available and the process-wide
 // counters of memoryStats() belong to that check alone.
-import { spawn } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import { checkDistFresh, DIST, runChild } from './helpers/child';
 
-const ROOT = path.resolve(__dirname, '..');
-const DIST = path.join(ROOT, 'dist', 'lib', 'index.js');
 const MB = 1024 * 1024;
-
-/** Fails with a clear message when dist/lib is older than lib/ (the children load dist/lib). */
-function checkDistFresh(): void {
-  const stale = fs.readdirSync(path.join(ROOT, 'lib'))
-    .filter((f) => f.endsWith('.ts'))
-    .filter((f) => {
-      const js = path.join(ROOT, 'dist', 'lib', f.replace(/\.ts$/, '.js'));
-      return !fs.existsSync(js) || fs.statSync(js).mtimeMs < fs.statSync(path.join(ROOT, 'lib', f)).mtimeMs;
-    });
-  if (stale.length > 0) throw new Error(`dist/lib is older than lib/ (${stale.join(', ')}): run \`npm run build:ts\` first`);
-}
 
 /** Shared by every child: the library, sleep, a thorough gc, deterministic values. */
 const PRELUDE = `
@@ -40,27 +24,8 @@ function done(report) { console.log(JSON.stringify(report)); }
 `;
 
 function child(script: string, timeoutMs = 300000): Promise<Record<string, number>> {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pairloss-memory-')), 'child.js');
-  fs.writeFileSync(file, `const DIST = ${JSON.stringify(DIST)};\n${PRELUDE}\n(async () => {\n${script}\n})().catch((e) => { console.error(e); process.exit(1); });\n`);
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--expose-gc', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
-    proc.stdout.on('data', (b) => (out += b));
-    proc.stderr.on('data', (b) => (err += b));
-    proc.on('close', (code, signal) => {
-      clearTimeout(timer);
-      fs.rmSync(path.dirname(file), { recursive: true, force: true });
-      if (code !== 0) return reject(new Error(`child exited with ${code ?? signal}\n${err}\n${out}`));
-      const lines = out.trim().split('\n');
-      try {
-        resolve(JSON.parse(lines[lines.length - 1]));
-      } catch {
-        reject(new Error(`child printed no JSON result:\n${out}\n${err}`));
-      }
-    });
-  });
+  const source = `const DIST = ${JSON.stringify(DIST)};\n${PRELUDE}\n(async () => {\n${script}\n})().catch((e) => { console.error(e); process.exit(1); });\n`;
+  return runChild<Record<string, number>>(source, { nodeArgs: ['--expose-gc'], timeoutMs });
 }
 
 beforeAll(checkDistFresh);
