@@ -8,9 +8,10 @@
  */
 import * as fs from 'fs';
 import * as nodePath from 'path';
-import { Resvg, ResvgRenderOptions } from '@resvg/resvg-js';
-import { PNG } from 'pngjs';
+import type { ResvgRenderOptions } from '@resvg/resvg-js';
 import { COLORMAP_TABLES } from './colormaps';
+import { invalidType, invalidValue, rangeError } from './errors';
+import { encodePng } from './png';
 
 // ---------------------------------------------------------------------------
 // Matrix input
@@ -50,32 +51,6 @@ export interface MatrixView {
   readonly data: ArrayLike<number>;
 }
 
-/** Describes a received value for an error message. */
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (v === undefined) return 'undefined';
-  if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : String(v);
-  if (typeof v === 'string') {
-    return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)}`;
-  }
-  if (Array.isArray(v)) return `an array of length ${v.length}`;
-  const article = (word: string) => `${/^[aeiou]/i.test(word) ? 'an' : 'a'} ${word}`;
-  if (ArrayBuffer.isView(v)) return article(v.constructor.name);
-  if (typeof v === 'object') {
-    const ctor = (v as { constructor?: { name?: string } }).constructor;
-    return ctor && ctor.name && ctor.name !== 'Object' ? article(ctor.name) : 'an object';
-  }
-  return article(typeof v);
-}
-
-function typeError(name: string, expected: string, actual: unknown): TypeError {
-  return new TypeError(`${name} must be ${expected}, got ${describe(actual)}`);
-}
-
-function rangeError(name: string, expected: string, actual: unknown): RangeError {
-  return new RangeError(`${name} must be ${expected}, got ${describe(actual)}`);
-}
-
 function formatShape(shape: ReadonlyArray<unknown>): string {
   return `[${shape.map((d) => String(d)).join(', ')}]`;
 }
@@ -98,38 +73,37 @@ function formatShape(shape: ReadonlyArray<unknown>): string {
  * ```
  */
 export function readMatrix(matrix: unknown, name = 'matrix'): MatrixView {
-  if (typeof name !== 'string') throw typeError('name', 'a string', name);
+  if (typeof name !== 'string') throw invalidType('name', 'a string', name);
   if (Array.isArray(matrix)) {
     const rows = matrix.length;
-    if (rows === 0) throw new RangeError(`${name} must have at least one row and one column, got an empty array`);
+    if (rows === 0) throw rangeError(name, `expected at least one row and one column, got an empty array`);
     const first: unknown = matrix[0];
     if (!Array.isArray(first)) {
       if (typeof first === 'number') {
-        throw new RangeError(`${name} must be 2-D (an array of rows), got a 1-D array of numbers`);
+        throw rangeError(name, `expected 2-D (an array of rows), got a 1-D array of numbers`);
       }
-      throw typeError(`${name}[0]`, 'an array of numbers (a row)', first);
+      throw invalidType(`${name}[0]`, 'an array of numbers (a row)', first);
     }
     const cols = first.length;
-    if (cols === 0) throw new RangeError(`${name} must have at least one row and one column, got ${rows} empty row(s)`);
+    if (cols === 0) throw rangeError(name, `expected at least one row and one column, got ${rows} empty row(s)`);
     const data = new Float64Array(rows * cols);
     for (let i = 0; i < rows; i++) {
       const row: unknown = matrix[i];
-      if (!Array.isArray(row)) throw typeError(`${name}[${i}]`, 'an array of numbers (a row)', row);
+      if (!Array.isArray(row)) throw invalidType(`${name}[${i}]`, 'an array of numbers (a row)', row);
       if (row.length !== cols) {
-        throw new RangeError(
-          `${name} must be rectangular: row ${i} has ${row.length} value(s) but row 0 has ${cols}`,
+        throw rangeError(name, `expected a rectangular matrix: row ${i} has ${row.length} value(s) but row 0 has ${cols}`,
         );
       }
       for (let j = 0; j < cols; j++) {
         const v: unknown = row[j];
-        if (typeof v !== 'number') throw typeError(`${name}[${i}][${j}]`, 'a number', v);
+        if (typeof v !== 'number') throw invalidType(`${name}[${i}][${j}]`, 'a number', v);
         data[i * cols + j] = v;
       }
     }
     return { rows, cols, data };
   }
   if (typeof matrix !== 'object' || matrix === null || ArrayBuffer.isView(matrix)) {
-    throw typeError(
+    throw invalidType(
       name,
       'a number[][], a { data: Float32Array | Float64Array, shape: [rows, cols] } object or a Tensor',
       matrix,
@@ -137,28 +111,27 @@ export function readMatrix(matrix: unknown, name = 'matrix'): MatrixView {
   }
   const obj = matrix as { shape?: unknown; data?: unknown };
   const shape = obj.shape;
-  if (!Array.isArray(shape)) throw typeError(`${name}.shape`, 'an array of 2 integers [rows, cols]', shape);
+  if (!Array.isArray(shape)) throw invalidType(`${name}.shape`, 'an array of 2 integers [rows, cols]', shape);
   for (const d of shape) {
-    if (typeof d !== 'number') throw typeError(`${name}.shape`, 'an array of integers', shape);
+    if (typeof d !== 'number') throw invalidType(`${name}.shape`, 'an array of integers', shape);
     if (!Number.isInteger(d) || d < 0) {
-      throw new RangeError(`${name}.shape must hold non-negative integers, got ${formatShape(shape)}`);
+      throw rangeError(`${name}.shape`, `expected non-negative integers, got ${formatShape(shape)}`);
     }
   }
   if (shape.length !== 2) {
-    throw new RangeError(`${name} must be 2-D (shape [rows, cols]), got shape ${formatShape(shape)}`);
+    throw rangeError(name, `expected 2-D (shape [rows, cols]), got shape ${formatShape(shape)}`);
   }
   const [rows, cols] = shape as number[];
   const data: unknown = typeof obj.data === 'function' ? (obj.data as () => unknown).call(matrix) : obj.data;
   if (!(data instanceof Float32Array) && !(data instanceof Float64Array)) {
-    throw typeError(`${name}.data`, 'a Float32Array or a Float64Array', data);
+    throw invalidType(`${name}.data`, 'a Float32Array or a Float64Array', data);
   }
   if (data.length !== rows * cols) {
-    throw new RangeError(
-      `${name}.data has ${data.length} value(s) but shape ${formatShape(shape)} needs ${rows * cols}`,
+    throw rangeError(`${name}.data`, `has ${data.length} value(s) but shape ${formatShape(shape)} needs ${rows * cols}`,
     );
   }
   if (rows === 0 || cols === 0) {
-    throw new RangeError(`${name} must have at least one row and one column, got shape ${formatShape(shape)}`);
+    throw rangeError(name, `expected at least one row and one column, got shape ${formatShape(shape)}`);
   }
   return { rows, cols, data };
 }
@@ -208,13 +181,13 @@ const lutCache = new Map<string, Rgb[]>();
  * ```
  */
 export function colormapColors(name: string): Rgb[] {
-  if (typeof name !== 'string') throw typeError('name', 'a colour map name (string)', name);
+  if (typeof name !== 'string') throw invalidType('name', 'a colour map name (string)', name);
   const cached = lutCache.get(name);
   if (cached) return cached.slice();
   const reversed = name.endsWith('_r');
   const base = reversed ? name.slice(0, -2) : name;
   if (!Object.prototype.hasOwnProperty.call(COLORMAP_TABLES, base)) {
-    throw rangeError('name', `one of ${HEATMAP_COLORMAPS.join(', ')}`, name);
+    throw invalidValue('name', `one of ${HEATMAP_COLORMAPS.join(', ')}`, name);
   }
   const hex = COLORMAP_TABLES[base];
   const lut: Rgb[] = [];
@@ -369,72 +342,72 @@ function parseFormat(fmt: string): Formatter | null {
 function optString(o: Record<string, unknown>, key: string): string {
   const v = o[key];
   if (v === undefined) return '';
-  if (typeof v !== 'string') throw typeError(`opts.${key}`, 'a string', v);
+  if (typeof v !== 'string') throw invalidType(`opts.${key}`, 'a string', v);
   return v;
 }
 
 function optBoolean(o: Record<string, unknown>, key: string, dflt: boolean): boolean {
   const v = o[key];
   if (v === undefined) return dflt;
-  if (typeof v !== 'boolean') throw typeError(`opts.${key}`, 'a boolean', v);
+  if (typeof v !== 'boolean') throw invalidType(`opts.${key}`, 'a boolean', v);
   return v;
 }
 
 function optNumber(o: Record<string, unknown>, key: string, dflt: number): number {
   const v = o[key];
   if (v === undefined) return dflt;
-  if (typeof v !== 'number') throw typeError(`opts.${key}`, 'a number', v);
-  if (!Number.isFinite(v)) throw rangeError(`opts.${key}`, 'a finite number', v);
+  if (typeof v !== 'number') throw invalidType(`opts.${key}`, 'a number', v);
+  if (!Number.isFinite(v)) throw invalidValue(`opts.${key}`, 'a finite number', v);
   return v;
 }
 
 function optLabels(o: Record<string, unknown>, key: string, count: number, what: string): string[] | null {
   const v = o[key];
   if (v === undefined) return null;
-  if (!Array.isArray(v)) throw typeError(`opts.${key}`, 'an array of strings', v);
+  if (!Array.isArray(v)) throw invalidType(`opts.${key}`, 'an array of strings', v);
   if (v.length !== count) {
-    throw new RangeError(`opts.${key} must have one label per ${what} (${count}), got ${v.length}`);
+    throw rangeError(`opts.${key}`, `expected one label per ${what} (${count}), got ${v.length}`);
   }
   return v.map((s: unknown, i: number) => {
     if (typeof s === 'string') return s;
     if (typeof s === 'number') return String(s);
-    throw typeError(`opts.${key}[${i}]`, 'a string or a number', s);
+    throw invalidType(`opts.${key}[${i}]`, 'a string or a number', s);
   });
 }
 
 function resolveOptions(opts: unknown, rows: number, cols: number): ResolvedOptions {
   if (opts === undefined) opts = {};
   if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) {
-    throw typeError('opts', 'an object of heatmap options', opts);
+    throw invalidType('opts', 'an object of heatmap options', opts);
   }
   const o = opts as Record<string, unknown>;
   for (const key of Object.keys(o)) {
     if (o[key] !== undefined && !OPTION_NAMES.includes(key)) {
-      throw new RangeError(`opts.${key} is not a heatmap option; expected one of ${OPTION_NAMES.join(', ')}`);
+      throw rangeError(`opts.${key}`, `is not a heatmap option; expected one of ${OPTION_NAMES.join(', ')}`);
     }
   }
   const annotate = optBoolean(o, 'annotate', rows <= 32 && cols <= 32);
   const vmin = optNumber(o, 'vmin', -1);
   const vmax = optNumber(o, 'vmax', 1);
   if (!(vmin < vmax)) {
-    throw new RangeError(`opts.vmin must be less than opts.vmax, got vmin ${vmin} and vmax ${vmax}`);
+    throw rangeError('opts.vmin', `expected less than opts.vmax, got vmin ${vmin} and vmax ${vmax}`);
   }
   const cmapRaw = o.cmap === undefined ? 'rocket' : o.cmap;
-  if (typeof cmapRaw !== 'string') throw typeError('opts.cmap', 'a colour map name (string)', cmapRaw);
+  if (typeof cmapRaw !== 'string') throw invalidType('opts.cmap', 'a colour map name (string)', cmapRaw);
   if (!HEATMAP_COLORMAPS.includes(cmapRaw)) {
-    throw rangeError('opts.cmap', `one of ${HEATMAP_COLORMAPS.join(', ')}`, cmapRaw);
+    throw invalidValue('opts.cmap', `one of ${HEATMAP_COLORMAPS.join(', ')}`, cmapRaw);
   }
   const fmtRaw = o.fmt === undefined ? '.2f' : o.fmt;
-  if (typeof fmtRaw !== 'string') throw typeError('opts.fmt', "a format string such as '.2f'", fmtRaw);
+  if (typeof fmtRaw !== 'string') throw invalidType('opts.fmt', "a format string such as '.2f'", fmtRaw);
   const format = parseFormat(fmtRaw);
-  if (!format) throw rangeError('opts.fmt', "'.Nf', '.Ne', '.N%' (N in 0..20) or 'd'", fmtRaw);
+  if (!format) throw invalidValue('opts.fmt', "'.Nf', '.Ne', '.N%' (N in 0..20) or 'd'", fmtRaw);
   let cellSize: number | null = null;
   if (o.cellSize !== undefined) {
     cellSize = optNumber(o, 'cellSize', 0);
-    if (cellSize < 1 || cellSize > 500) throw rangeError('opts.cellSize', 'a size in pixels in 1..500', cellSize);
+    if (cellSize < 1 || cellSize > 500) throw invalidValue('opts.cellSize', 'a size in pixels in 1..500', cellSize);
   }
   const scale = optNumber(o, 'scale', 1);
-  if (!(scale > 0 && scale <= 16)) throw rangeError('opts.scale', 'a zoom factor in (0, 16]', scale);
+  if (!(scale > 0 && scale <= 16)) throw invalidValue('opts.scale', 'a zoom factor in (0, 16]', scale);
   return {
     annotate,
     vmin,
@@ -569,8 +542,7 @@ function colorbarLabel(v: number, decimals: number): string {
 function buildSvg(m: MatrixView, o: ResolvedOptions): string {
   const { rows, cols, data } = m;
   if (rows * cols > MAX_CELLS) {
-    throw new RangeError(
-      `matrix has ${rows} x ${cols} = ${rows * cols} cells; a heatmap draws at most ${MAX_CELLS}: downsample it first`,
+    throw rangeError('matrix', `has ${rows} x ${cols} = ${rows * cols} cells; a heatmap draws at most ${MAX_CELLS}: downsample it first`,
     );
   }
   const lut = colormapColors(o.cmap);
@@ -656,7 +628,8 @@ function buildSvg(m: MatrixView, o: ResolvedOptions): string {
   const width = Math.ceil(rightEdge);
   const height = Math.ceil(bottomEdge);
   if (width * o.scale > MAX_SIDE || height * o.scale > MAX_SIDE) {
-    throw new RangeError(
+    throw rangeError(
+      'opts',
       `the heatmap would be ${Math.ceil(width * o.scale)} x ${Math.ceil(height * o.scale)} px, more than ${MAX_SIDE} px a side: ` +
         'lower opts.cellSize or opts.scale, or set opts.annotate to false',
     );
@@ -710,15 +683,15 @@ function buildSvg(m: MatrixView, o: ResolvedOptions): string {
   } else {
     // Many cells: a PNG of one pixel a cell, scaled up without smoothing, over the NaN hatching
     // (NaN pixels are transparent). Keeps the SVG small and within renderers' element limits.
-    const png = new PNG({ width: cols, height: rows });
+    const pixels = new Uint8Array(4 * rows * cols);
     for (let k = 0; k < rows * cols; k++) {
       const c = colors[k];
-      png.data[4 * k] = c ? c[0] : 0;
-      png.data[4 * k + 1] = c ? c[1] : 0;
-      png.data[4 * k + 2] = c ? c[2] : 0;
-      png.data[4 * k + 3] = c ? 255 : 0;
+      pixels[4 * k] = c ? c[0] : 0;
+      pixels[4 * k + 1] = c ? c[1] : 0;
+      pixels[4 * k + 2] = c ? c[2] : 0;
+      pixels[4 * k + 3] = c ? 255 : 0;
     }
-    const b64 = PNG.sync.write(png, { colorType: 6 }).toString('base64');
+    const b64 = encodePng(cols, rows, pixels).toString('base64');
     out.push(`<g class="cells">`);
     out.push(
       `<rect x="${r2(plotX)}" y="${r2(plotY)}" width="${r2(plotW)}" height="${r2(plotH)}" fill="url(#pairloss-nan)"/>`,
@@ -882,7 +855,26 @@ export function heatmapPng(matrix: HeatmapMatrix, opts?: HeatmapOptions): Buffer
   return renderPng(buildSvg(m, o), o.scale);
 }
 
+/**
+ * resvg (the optional peer dependency `@resvg/resvg-js`), loaded on the first
+ * PNG: SVG heatmaps need nothing but this module.
+ */
+function resvgModule(): typeof import('@resvg/resvg-js') {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return require('@resvg/resvg-js') as typeof import('@resvg/resvg-js');
+  } catch (cause) {
+    const error = new Error(
+      'PNG heatmaps are rendered by the package @resvg/resvg-js, which is not installed: `npm install @resvg/resvg-js` ' +
+        '(SVG heatmaps need nothing more).',
+    );
+    (error as Error & { cause?: unknown }).cause = cause;
+    throw error;
+  }
+}
+
 function renderPng(svg: string, scale: number): Buffer {
+  const { Resvg } = resvgModule();
   const resvg = new Resvg(svg, {
     font: resvgFontOptions(),
     fitTo: scale === 1 ? { mode: 'original' } : { mode: 'zoom', value: scale },
@@ -908,10 +900,10 @@ function renderPng(svg: string, scale: number): Buffer {
  * ```
  */
 export function writeHeatmap(path: string, matrix: HeatmapMatrix, opts?: HeatmapOptions): void {
-  if (typeof path !== 'string') throw typeError('path', 'a file path string ending in .png or .svg', path);
+  if (typeof path !== 'string') throw invalidType('path', 'a file path string ending in .png or .svg', path);
   const ext = nodePath.extname(path).toLowerCase();
   if (ext !== '.png' && ext !== '.svg') {
-    throw new RangeError(`path must end in .png or .svg (the format is taken from it), got ${JSON.stringify(path)}`);
+    throw rangeError('path', `expected a path ending in .png or .svg (the format is taken from it), got ${JSON.stringify(path)}`);
   }
   const m = readMatrix(matrix, 'matrix');
   const o = resolveOptions(opts, m.rows, m.cols);

@@ -11,8 +11,29 @@ import { getAsyncConcurrency as queueLimit, setAsyncConcurrency as setQueueLimit
 /** pairloss's version. */
 export const version: string = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')).version;
 
-/** The LibTorch version the addon was built against, e.g. `'1.13.0'`. */
-export const torchVersion: string = binding().torchVersion;
+/**
+ * Defines a read-only export of this module computed on its first read, so
+ * that `require('pairloss')` does not load the native addon (and LibTorch):
+ * it loads on first use.
+ */
+function lazyExport<T>(name: string, compute: () => T): void {
+  let value: T;
+  let done = false;
+  Object.defineProperty(exports, name, {
+    enumerable: true,
+    get(): T {
+      if (!done) {
+        value = compute();
+        done = true;
+      }
+      return value;
+    },
+  });
+}
+
+/** The LibTorch version the addon was built against, e.g. `'1.13.0'` (reading it loads the addon). */
+export declare const torchVersion: string;
+lazyExport('torchVersion', () => binding().torchVersion);
 
 /**
  * The CUDA caching allocator's counts for one device, in bytes (what
@@ -90,12 +111,17 @@ export const cuda = {
  * (AVX2 + FMA, with SLEEF's vectorised exp as LibTorch's own kernels use it),
  * `'avx2'` (no shared SLEEF found: scalar exp) or `'baseline'` (no AVX2).
  */
-export const cpuKernels: string = binding().cpuKernels;
+export declare const cpuKernels: string;
+lazyExport('cpuKernels', () => binding().cpuKernels);
 
-/** Distributed backends this build carries. */
+/** Distributed backends this build carries (reading one loads the addon). */
 export const backends = {
-  gloo: binding().hasGloo,
-  nccl: binding().hasNccl,
+  get gloo(): boolean {
+    return binding().hasGloo;
+  },
+  get nccl(): boolean {
+    return binding().hasNccl;
+  },
 };
 
 /**

@@ -102,7 +102,7 @@ describe('Tensor.from', () => {
   const cases: Case[] = [
     ['data a string', ['abc', [3]], TypeError, /^Expected a Float32Array or Float64Array for data but received "abc"$/],
     ['data a number[]', [[1, 2, 3], [3]], TypeError, /for data but received an array of length 3/],
-    ['data an Int32Array', [new Int32Array(3), [3]], TypeError, /for data but received a Int32Array/],
+    ['data an Int32Array', [new Int32Array(3), [3]], TypeError, /for data but received an Int32Array/],
     ['data a Uint8Array', [new Uint8Array(3), [3]], TypeError, /for data/],
     ['data undefined', [undefined, [3]], TypeError, /for data but received undefined/],
     ['shape a string', [f32(3), '3'], TypeError, /^Expected an array of integers for shape but received "3"$/],
@@ -239,7 +239,7 @@ function tensorCases(name: string, place: (x: unknown) => unknown[], good: { n: 
     [`${name} undefined`, place(undefined), TypeError, new RegExp(`for ${esc} but received undefined`)],
     [`${name} a bare Float32Array`, place(f32(n * d)), TypeError, new RegExp(`for ${esc} but received a Float32Array`)],
     [`${name}.data a number[]`, place({ data: seq(n * d), shape: [n, d] }), TypeError, new RegExp(`for ${esc}\\.data but received an array`)],
-    [`${name}.data an Int32Array`, place({ data: new Int32Array(n * d), shape: [n, d] }), TypeError, new RegExp(`for ${esc}\\.data but received a Int32Array`)],
+    [`${name}.data an Int32Array`, place({ data: new Int32Array(n * d), shape: [n, d] }), TypeError, new RegExp(`for ${esc}\\.data but received an Int32Array`)],
     [`${name}.shape missing`, place({ data: f32(n * d) }), TypeError, new RegExp(`for ${esc}\\.shape but received undefined`)],
     [`${name}.shape a string element`, place({ data: f32(n * d), shape: [n, String(d)] }), TypeError, new RegExp(`for ${esc}\\.shape\\[1\\]`)],
     [`${name} data/shape length mismatch`, place({ data: f32(n * d - 1), shape: [n, d] }), RangeError,

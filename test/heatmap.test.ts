@@ -157,23 +157,23 @@ describe('readMatrix', () => {
   });
 
   test.each<[string, unknown, typeof TypeError | typeof RangeError, RegExp]>([
-    ['a string', 'abc', TypeError, /^matrix must be a number\[\]\[\].*got the string "abc"/],
-    ['null', null, TypeError, /^matrix must be .*got null/],
-    ['a typed array', new Float32Array(4), TypeError, /^matrix must be .*got a Float32Array/],
-    ['an empty array', [], RangeError, /^matrix must have at least one row and one column/],
-    ['empty rows', [[], []], RangeError, /^matrix must have at least one row and one column/],
-    ['a 1-D array', [1, 2, 3], RangeError, /^matrix must be 2-D/],
-    ['a ragged array', [[1, 2], [3]], RangeError, /^matrix must be rectangular: row 1 has 1 value\(s\) but row 0 has 2/],
-    ['a non-array row', [[1, 2], 'ab'], TypeError, /^matrix\[1\] must be an array of numbers/],
-    ['a string cell', [[1, '2']], TypeError, /^matrix\[0\]\[1\] must be a number, got the string "2"/],
-    ['a 3-D shape', { data: new Float32Array(8), shape: [2, 2, 2] }, RangeError, /^matrix must be 2-D .*\[2, 2, 2\]/],
-    ['a 1-D shape', { data: new Float32Array(4), shape: [4] }, RangeError, /^matrix must be 2-D .*\[4\]/],
-    ['a length mismatch', { data: new Float32Array(5), shape: [2, 3] }, RangeError, /^matrix\.data has 5 value\(s\) but shape \[2, 3\] needs 6/],
-    ['a zero-size shape', { data: new Float32Array(0), shape: [0, 3] }, RangeError, /^matrix must have at least one row .*\[0, 3\]/],
-    ['an Int32Array', { data: new Int32Array(4), shape: [2, 2] }, TypeError, /^matrix\.data must be a Float32Array or a Float64Array, got an Int32Array/],
-    ['no shape', { data: new Float32Array(4) }, TypeError, /^matrix\.shape must be an array/],
-    ['a fractional shape', { data: new Float32Array(4), shape: [1.5, 2] }, RangeError, /^matrix\.shape must hold non-negative integers/],
-    ['a data() returning an array', { shape: [1, 1], data: () => [1] }, TypeError, /^matrix\.data must be a Float32Array/],
+    ['a string', 'abc', TypeError, /^Expected a number\[\]\[\].* for matrix but received "abc"/],
+    ['null', null, TypeError, /^Expected .* for matrix but received null/],
+    ['a typed array', new Float32Array(4), TypeError, /^Expected .* for matrix but received a Float32Array/],
+    ['an empty array', [], RangeError, /^matrix: expected at least one row and one column/],
+    ['empty rows', [[], []], RangeError, /^matrix: expected at least one row and one column/],
+    ['a 1-D array', [1, 2, 3], RangeError, /^matrix: expected 2-D/],
+    ['a ragged array', [[1, 2], [3]], RangeError, /^matrix: expected a rectangular matrix: row 1 has 1 value\(s\) but row 0 has 2/],
+    ['a non-array row', [[1, 2], 'ab'], TypeError, /^Expected an array of numbers.* for matrix\[1\]/],
+    ['a string cell', [[1, '2']], TypeError, /^Expected a number for matrix\[0\]\[1\] but received "2"/],
+    ['a 3-D shape', { data: new Float32Array(8), shape: [2, 2, 2] }, RangeError, /^matrix: expected 2-D .*\[2, 2, 2\]/],
+    ['a 1-D shape', { data: new Float32Array(4), shape: [4] }, RangeError, /^matrix: expected 2-D .*\[4\]/],
+    ['a length mismatch', { data: new Float32Array(5), shape: [2, 3] }, RangeError, /^matrix\.data: has 5 value\(s\) but shape \[2, 3\] needs 6/],
+    ['a zero-size shape', { data: new Float32Array(0), shape: [0, 3] }, RangeError, /^matrix: expected at least one row .*\[0, 3\]/],
+    ['an Int32Array', { data: new Int32Array(4), shape: [2, 2] }, TypeError, /^Expected a Float32Array or a Float64Array for matrix\.data but received an Int32Array/],
+    ['no shape', { data: new Float32Array(4) }, TypeError, /^Expected an array.* for matrix\.shape/],
+    ['a fractional shape', { data: new Float32Array(4), shape: [1.5, 2] }, RangeError, /^matrix\.shape: expected non-negative integers/],
+    ['a data() returning an array', { shape: [1, 1], data: () => [1] }, TypeError, /^Expected a Float32Array.* for matrix\.data/],
   ])('rejects %s', (_what, bad, cls, pattern) => {
     expect(() => readMatrix(bad)).toThrow(cls);
     expect(() => readMatrix(bad)).toThrow(pattern);
@@ -182,7 +182,7 @@ describe('readMatrix', () => {
   test('a detached buffer is a length mismatch, not a crash', () => {
     const data = new Float32Array(4);
     structuredClone(data.buffer, { transfer: [data.buffer] });
-    expect(() => readMatrix({ data, shape: [2, 2] })).toThrow(/^matrix\.data has 0 value\(s\) but shape \[2, 2\] needs 4/);
+    expect(() => readMatrix({ data, shape: [2, 2] })).toThrow(/^matrix\.data: has 0 value\(s\) but shape \[2, 2\] needs 4/);
   });
 });
 
@@ -211,7 +211,7 @@ describe('colour maps', () => {
       expect(HEATMAP_COLORMAPS).toContain(name);
     }
     expect(() => colormapColors('jet')).toThrow(RangeError);
-    expect(() => colormapColors('jet')).toThrow(/^name must be one of rocket, rocket_r/);
+    expect(() => colormapColors('jet')).toThrow(/^Expected one of rocket, rocket_r.* for name/);
   });
 });
 
@@ -493,10 +493,10 @@ describe('writeHeatmap', () => {
 
   test('bad paths', () => {
     expect(() => writeHeatmap(path.join(dir, 'sim.jpg'), identity(2))).toThrow(RangeError);
-    expect(() => writeHeatmap(path.join(dir, 'sim.jpg'), identity(2))).toThrow(/^path must end in \.png or \.svg.*sim\.jpg/);
-    expect(() => writeHeatmap(path.join(dir, 'sim'), identity(2))).toThrow(/^path must end in \.png or \.svg/);
+    expect(() => writeHeatmap(path.join(dir, 'sim.jpg'), identity(2))).toThrow(/^path: expected a path ending in \.png or \.svg.*sim\.jpg/);
+    expect(() => writeHeatmap(path.join(dir, 'sim'), identity(2))).toThrow(/^path: expected a path ending in \.png or \.svg/);
     expect(() => writeHeatmap(42 as unknown as string, identity(2))).toThrow(TypeError);
-    expect(() => writeHeatmap(42 as unknown as string, identity(2))).toThrow(/^path must be a file path string/);
+    expect(() => writeHeatmap(42 as unknown as string, identity(2))).toThrow(/^Expected a file path string.* for path/);
     expect(() => writeHeatmap(path.join(dir, 'no', 'such', 'x.png'), identity(2))).toThrow(/ENOENT/);
     expect(fs.existsSync(path.join(dir, 'sim.jpg'))).toBe(false);
   });
@@ -511,34 +511,34 @@ const FUNCTIONS: Array<[string, (m: HeatmapMatrix, o?: HeatmapOptions) => unknow
 ];
 
 const BAD_OPTIONS: Array<[string, unknown, typeof TypeError | typeof RangeError, RegExp]> = [
-  ['opts null', null, TypeError, /^opts must be an object of heatmap options, got null/],
-  ['opts a string', 'rocket', TypeError, /^opts must be an object/],
-  ['unknown option', { annot: true }, RangeError, /^opts\.annot is not a heatmap option; expected one of annotate, /],
-  ['annotate string', { annotate: 'yes' }, TypeError, /^opts\.annotate must be a boolean, got the string "yes"/],
-  ['vmin string', { vmin: '0' }, TypeError, /^opts\.vmin must be a number, got the string "0"/],
-  ['vmin NaN', { vmin: NaN }, RangeError, /^opts\.vmin must be a finite number, got NaN/],
-  ['vmax Infinity', { vmax: Infinity }, RangeError, /^opts\.vmax must be a finite number, got Infinity/],
-  ['vmin == vmax', { vmin: 1, vmax: 1 }, RangeError, /^opts\.vmin must be less than opts\.vmax, got vmin 1 and vmax 1/],
-  ['vmin > default vmax', { vmin: 2 }, RangeError, /^opts\.vmin must be less than opts\.vmax, got vmin 2 and vmax 1/],
-  ['cmap number', { cmap: 3 }, TypeError, /^opts\.cmap must be a colour map name \(string\), got 3/],
-  ['cmap unknown', { cmap: 'jet' }, RangeError, /^opts\.cmap must be one of rocket, .*vlag.*got the string "jet"/],
-  ['fmt number', { fmt: 2 }, TypeError, /^opts\.fmt must be a format string/],
-  ['fmt bad', { fmt: '%.2f' }, RangeError, /^opts\.fmt must be '\.Nf', '\.Ne', '\.N%' \(N in 0\.\.20\) or 'd', got the string "%\.2f"/],
-  ['fmt too precise', { fmt: '.30f' }, RangeError, /^opts\.fmt must be/],
-  ['fmt g', { fmt: '.2g' }, RangeError, /^opts\.fmt must be/],
-  ['title number', { title: 5 }, TypeError, /^opts\.title must be a string, got 5/],
-  ['xLabel object', { xLabel: {} }, TypeError, /^opts\.xLabel must be a string, got an object/],
-  ['yLabel array', { yLabel: ['a'] }, TypeError, /^opts\.yLabel must be a string, got an array/],
-  ['xTickLabels string', { xTickLabels: 'abc' }, TypeError, /^opts\.xTickLabels must be an array of strings/],
-  ['xTickLabels too few', { xTickLabels: ['a'] }, RangeError, /^opts\.xTickLabels must have one label per column \(2\), got 1/],
-  ['yTickLabels too many', { yTickLabels: ['a', 'b', 'c'] }, RangeError, /^opts\.yTickLabels must have one label per row \(2\), got 3/],
-  ['yTickLabels null entry', { yTickLabels: ['a', null] }, TypeError, /^opts\.yTickLabels\[1\] must be a string or a number, got null/],
-  ['cellSize string', { cellSize: '10' }, TypeError, /^opts\.cellSize must be a number/],
-  ['cellSize zero', { cellSize: 0 }, RangeError, /^opts\.cellSize must be a size in pixels in 1\.\.500, got 0/],
-  ['cellSize NaN', { cellSize: NaN }, RangeError, /^opts\.cellSize must be a finite number, got NaN/],
-  ['colorbar number', { colorbar: 1 }, TypeError, /^opts\.colorbar must be a boolean, got 1/],
-  ['scale negative', { scale: -1 }, RangeError, /^opts\.scale must be a zoom factor in \(0, 16\], got -1/],
-  ['scale string', { scale: '2' }, TypeError, /^opts\.scale must be a number/],
+  ['opts null', null, TypeError, /^Expected an object of heatmap options for opts but received null/],
+  ['opts a string', 'rocket', TypeError, /^Expected an object.* for opts/],
+  ['unknown option', { annot: true }, RangeError, /^opts\.annot: is not a heatmap option; expected one of annotate, /],
+  ['annotate string', { annotate: 'yes' }, TypeError, /^Expected a boolean for opts\.annotate but received "yes"/],
+  ['vmin string', { vmin: '0' }, TypeError, /^Expected a number for opts\.vmin but received "0"/],
+  ['vmin NaN', { vmin: NaN }, RangeError, /^Expected a finite number for opts\.vmin but received NaN/],
+  ['vmax Infinity', { vmax: Infinity }, RangeError, /^Expected a finite number for opts\.vmax but received Infinity/],
+  ['vmin == vmax', { vmin: 1, vmax: 1 }, RangeError, /^opts\.vmin: expected less than opts\.vmax, got vmin 1 and vmax 1/],
+  ['vmin > default vmax', { vmin: 2 }, RangeError, /^opts\.vmin: expected less than opts\.vmax, got vmin 2 and vmax 1/],
+  ['cmap number', { cmap: 3 }, TypeError, /^Expected a colour map name \(string\) for opts\.cmap but received 3/],
+  ['cmap unknown', { cmap: 'jet' }, RangeError, /^Expected one of rocket, .*vlag.* for opts\.cmap but received "jet"/],
+  ['fmt number', { fmt: 2 }, TypeError, /^Expected a format string.* for opts\.fmt/],
+  ['fmt bad', { fmt: '%.2f' }, RangeError, /^Expected '\.Nf', '\.Ne', '\.N%' \(N in 0\.\.20\) or 'd' for opts\.fmt but received "%\.2f"/],
+  ['fmt too precise', { fmt: '.30f' }, RangeError, /^Expected .* for opts\.fmt/],
+  ['fmt g', { fmt: '.2g' }, RangeError, /^Expected .* for opts\.fmt/],
+  ['title number', { title: 5 }, TypeError, /^Expected a string for opts\.title but received 5/],
+  ['xLabel object', { xLabel: {} }, TypeError, /^Expected a string for opts\.xLabel but received an object/],
+  ['yLabel array', { yLabel: ['a'] }, TypeError, /^Expected a string for opts\.yLabel but received an array/],
+  ['xTickLabels string', { xTickLabels: 'abc' }, TypeError, /^Expected an array of strings.* for opts\.xTickLabels/],
+  ['xTickLabels too few', { xTickLabels: ['a'] }, RangeError, /^opts\.xTickLabels: expected one label per column \(2\), got 1/],
+  ['yTickLabels too many', { yTickLabels: ['a', 'b', 'c'] }, RangeError, /^opts\.yTickLabels: expected one label per row \(2\), got 3/],
+  ['yTickLabels null entry', { yTickLabels: ['a', null] }, TypeError, /^Expected a string or a number for opts\.yTickLabels\[1\] but received null/],
+  ['cellSize string', { cellSize: '10' }, TypeError, /^Expected a number.* for opts\.cellSize/],
+  ['cellSize zero', { cellSize: 0 }, RangeError, /^Expected a size in pixels in 1\.\.500 for opts\.cellSize but received 0/],
+  ['cellSize NaN', { cellSize: NaN }, RangeError, /^Expected a finite number for opts\.cellSize but received NaN/],
+  ['colorbar number', { colorbar: 1 }, TypeError, /^Expected a boolean for opts\.colorbar but received 1/],
+  ['scale negative', { scale: -1 }, RangeError, /^Expected a zoom factor in \(0, 16\] for opts\.scale but received -1/],
+  ['scale string', { scale: '2' }, TypeError, /^Expected a number.* for opts\.scale/],
 ];
 
 describe.each(FUNCTIONS)('%s: bad arguments', (_name, fn) => {
@@ -549,11 +549,11 @@ describe.each(FUNCTIONS)('%s: bad arguments', (_name, fn) => {
   });
 
   test.each<[string, unknown, typeof TypeError | typeof RangeError, RegExp]>([
-    ['a number', 5, TypeError, /^matrix must be a number\[\]\[\]/],
-    ['ragged rows', [[1, 2], [3]], RangeError, /^matrix must be rectangular/],
-    ['an empty matrix', [], RangeError, /^matrix must have at least one row and one column/],
-    ['a 3-D tensor', new MatrixWithDataMethod(new Float32Array(8), [2, 2, 2]), RangeError, /^matrix must be 2-D/],
-    ['a length mismatch', { data: new Float64Array(3), shape: [2, 2] }, RangeError, /^matrix\.data has 3 value\(s\) but shape \[2, 2\] needs 4/],
+    ['a number', 5, TypeError, /^Expected a number\[\]\[\].* for matrix/],
+    ['ragged rows', [[1, 2], [3]], RangeError, /^matrix: expected a rectangular matrix/],
+    ['an empty matrix', [], RangeError, /^matrix: expected at least one row and one column/],
+    ['a 3-D tensor', new MatrixWithDataMethod(new Float32Array(8), [2, 2, 2]), RangeError, /^matrix: expected 2-D/],
+    ['a length mismatch', { data: new Float64Array(3), shape: [2, 2] }, RangeError, /^matrix\.data: has 3 value\(s\) but shape \[2, 2\] needs 4/],
   ])('matrix: %s', (_what, bad, cls, pattern) => {
     const call = () => fn(bad as HeatmapMatrix);
     expect(call).toThrow(cls);
@@ -563,8 +563,8 @@ describe.each(FUNCTIONS)('%s: bad arguments', (_name, fn) => {
   test('too many cells or too large an image', () => {
     const huge = { data: new Float32Array(2049 * 2048), shape: [2049, 2048] };
     expect(() => fn(huge)).toThrow(RangeError);
-    expect(() => fn(huge)).toThrow(/^matrix has 2049 x 2048 = \d+ cells; a heatmap draws at most \d+/);
+    expect(() => fn(huge)).toThrow(/^matrix: has 2049 x 2048 = \d+ cells; a heatmap draws at most \d+/);
     expect(() => fn(identity(200), { cellSize: 100 })).toThrow(RangeError);
-    expect(() => fn(identity(200), { cellSize: 100 })).toThrow(/^the heatmap would be \d+ x \d+ px, more than 16384 px a side/);
+    expect(() => fn(identity(200), { cellSize: 100 })).toThrow(/^opts: the heatmap would be \d+ x \d+ px, more than 16384 px a side/);
   });
 });

@@ -53,7 +53,7 @@ describe('package', () => {
   });
 
   it('says what to do when the addon cannot be loaded', () => {
-    const r = node(['-e', `require(${JSON.stringify(main)})`], { PAIRLOSS_ADDON: '/nonexistent/pairloss.node' });
+    const r = node(['-e', `require(${JSON.stringify(main)}).torchVersion`], { PAIRLOSS_ADDON: '/nonexistent/pairloss.node' });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/Could not load the pairloss native addon/);
     expect(r.stderr).toMatch(/Possible solutions/);
