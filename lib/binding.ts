@@ -3,8 +3,7 @@
  * missing and what to run when the addon cannot be loaded (after sharp's
  * `lib/sharp.js`). Only lib/ code calls this; the public API is elsewhere.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import { loadFailureMessage, tryLoadAddon } from './loader';
 
 /** A tensor as it crosses into and out of native code. */
 export interface RawTensor {
@@ -134,58 +133,23 @@ export interface Binding {
   [extra: string]: unknown;
 }
 
-/** The package root (the folder with pairloss's package.json). */
-export function packageRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    const manifest = path.join(dir, 'package.json');
-    if (fs.existsSync(manifest)) {
-      try {
-        if (JSON.parse(fs.readFileSync(manifest, 'utf8')).name === 'pairloss') return dir;
-      } catch {
-        // keep looking
-      }
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return path.resolve(__dirname, '..', '..');
-    dir = parent;
-  }
-}
-
-/** Where the addon is looked for: PAIRLOSS_ADDON, then build/Release. */
-export function addonPath(): string {
-  return process.env.PAIRLOSS_ADDON ?? path.join(packageRoot(), 'build', 'Release', 'pairloss.node');
-}
-
-function loadFailure(file: string, cause: unknown): Error {
-  const message = cause instanceof Error ? cause.message : String(cause);
-  const help: string[] = [];
-  if (!fs.existsSync(file)) {
-    help.push('The native addon has not been built. Build it with:', '    npm run build');
-    help.push('It needs LibTorch: on Debian/Ubuntu `sudo apt-get install libtorch-dev libgloo-dev libopenblas0-pthread cmake g++`,');
-    help.push('or another LibTorch chosen with Torch_DIR=/path/to/share/cmake/Torch or LIBTORCH_DIR=/path/to/libtorch.');
-  } else if (/libtorch|libc10|libgloo|cannot open shared object/i.test(message)) {
-    help.push('A LibTorch library the addon was built against cannot be found.');
-    help.push('With Debian\'s LibTorch: `sudo apt-get install libtorch-dev libopenblas0-pthread`.');
-    help.push('With your own LibTorch: add its lib/ folder to LD_LIBRARY_PATH, or rebuild with LIBTORCH_DIR set: `npm run build`.');
-  } else if (/NODE_MODULE_VERSION|undefined symbol|invalid ELF|wrong ELF class/i.test(message)) {
-    help.push('The addon was built for another Node.js or LibTorch. Rebuild it: `npm run build`.');
-  } else {
-    help.push('Rebuild the addon (`npm run build`) and check its output for errors.');
-  }
-  const error = new Error(
-    `Could not load the pairloss native addon from ${file}\n${message}\n\nPossible solutions:\n- ${help.join('\n  ')}`,
-  );
-  (error as Error & { cause?: unknown }).cause = cause;
-  return error;
-}
+export { packageRoot } from './loader';
 
 let cached: Binding | undefined;
+let loadedFrom: string | undefined;
 
-/** Loads the addon once; throws an Error with "Possible solutions" when it cannot. */
+/** Where the loaded addon came from (undefined before it is loaded). */
+export function addonPath(): string | undefined {
+  return loadedFrom;
+}
+
+/**
+ * Loads the addon once, on first use (see lib/loader.ts for where it is
+ * looked for); throws an Error with every path tried and "Possible solutions"
+ * when none loads.
+ */
 export function binding(): Binding {
   if (cached) return cached;
-  const file = addonPath();
   // LibTorch's OpenMP threads spin for a while after each parallel loop, and
   // OpenBLAS's own threads (the matrix products) then wait for the cores:
   // measured 7.1 vs 10.7 ms for one 1024x1024x512 product after a parallel
@@ -195,10 +159,14 @@ export function binding(): Binding {
   const policy = process.env.OMP_WAIT_POLICY;
   if (policy === undefined) process.env.OMP_WAIT_POLICY = 'PASSIVE';
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    cached = require(file) as Binding;
-  } catch (cause) {
-    throw loadFailure(file, cause);
+    const result = tryLoadAddon<Binding>();
+    if (result.addon === null) {
+      const error = new Error(loadFailureMessage(result.attempts));
+      (error as Error & { attempts?: unknown }).attempts = result.attempts;
+      throw error;
+    }
+    cached = result.addon;
+    loadedFrom = result.path;
   } finally {
     if (policy === undefined) delete process.env.OMP_WAIT_POLICY;
   }

@@ -110,33 +110,28 @@ function nativeBuild() {
   const sources = Math.max(newest(['src', 'binding'], ['.cpp', '.cc', '.h', '.hpp']), mtime('CMakeLists.txt'));
   if (!force && mtime(addon) >= sources) return;
   log('building the native addon (cmake-js; a few minutes the first time)');
-  fs.mkdirSync(path.join(root, 'build'), { recursive: true });
-  const cmakeJs = path.join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
-  const r = run(process.execPath, [cmakeJs, 'compile', '--CDCMAKE_BUILD_TYPE=Release'], { capture: true });
-  fs.writeFileSync(path.join(root, 'build', 'build.log'), `${r.stdout || ''}\n${r.stderr || ''}`);
-  if (r.status !== 0) {
-    const out = `${r.stdout || ''}\n${r.stderr || ''}`;
-    const errors = out.split('\n').filter((l) => /error|Could not find|not found/i.test(l)).slice(0, 12);
-    const help = [];
-    if (/Torch/.test(out) && /find_package|TorchConfig|Could not find/.test(out)) {
-      help.push('LibTorch was not found: `sudo apt-get install libtorch-dev libgloo-dev libopenblas0-pthread`,');
-      help.push('or point the build at yours: Torch_DIR=/path/to/share/cmake/Torch (or LIBTORCH_DIR=/path/to/libtorch) npm run build');
-    } else if (/CMAKE_CXX_COMPILER|No CMAKE_CXX/.test(out)) {
-      help.push('No C++ compiler: `sudo apt-get install g++ cmake make`.');
-    } else {
-      help.push('See build/build.log for the full output; rebuild with `npm run build`.');
-    }
-    fail(`The native build failed:\n  ${errors.join('\n  ')}`, help);
+  const result = require('./build-addon').buildAddon({ quiet: true });
+  if (!result.ok) {
+    process.stderr.write(`\n${result.message}\n`);
+    process.exit(1);
   }
 }
 
+// The library (lib/ -> dist/lib), then the demo CLI package, which imports it
+// (packages/cli/src -> packages/cli/dist).
+const TS_PROJECTS = [
+  { config: 'tsconfig.json', sources: ['lib'], out: 'dist/lib/index.js' },
+  { config: 'packages/cli/tsconfig.json', sources: ['lib', 'packages/cli/src'], out: 'packages/cli/dist/main.js' },
+];
+
 function tsBuild() {
-  const out = 'dist/lib/index.js';
-  if (!force && mtime(out) >= newest(['lib'], ['.ts'])) return;
-  log('compiling TypeScript');
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  const r = run(process.execPath, [tsc, '-p', 'tsconfig.json']);
-  if (r.status !== 0) fail('TypeScript compilation failed (see above).', ['Fix the errors, then rerun.']);
+  for (const p of TS_PROJECTS) {
+    if (!force && mtime(p.out) >= newest(p.sources, ['.ts'])) continue;
+    log(`compiling TypeScript (${p.config})`);
+    const r = run(process.execPath, [tsc, '-p', p.config]);
+    if (r.status !== 0) fail('TypeScript compilation failed (see above).', ['Fix the errors, then rerun.']);
+  }
 }
 
 if (!args.has('--build-only')) {

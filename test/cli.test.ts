@@ -26,23 +26,12 @@ function fx(name: string): string {
   return path.join(FIX, name);
 }
 
-/** Newest modification time of the .ts files under lib/. */
-function newestSource(dir: string): number {
-  let t = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) t = Math.max(t, newestSource(p));
-    else if (e.name.endsWith('.ts')) t = Math.max(t, fs.statSync(p).mtimeMs);
-  }
-  return t;
-}
 
-/** Builds dist/ when it is missing or older than lib/ (npm test's setup does this too). */
+/** Builds what is stale (npm test's setup does this too). */
 export function ensureBuilt(): void {
-  const stale = (): boolean => !fs.existsSync(CLI) || fs.statSync(CLI).mtimeMs < newestSource(path.join(ROOT, 'lib'));
-  if (!stale()) return;
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
-  if (!fs.existsSync(CLI)) throw new Error(`could not build the CLI with tsc:\n${r.stdout}${r.stderr}`);
+  // scripts/setup.js builds what is stale: the addon, lib/ and the demo CLI package (packages/cli).
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'setup.js'), '--build-only', '--quiet'], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0 || !fs.existsSync(CLI)) throw new Error(`could not build the CLI:\n${r.stdout}${r.stderr}`);
 }
 
 function expectOneLineError(r: Run, code: number, pattern: RegExp): void {
@@ -97,11 +86,11 @@ describe('pairloss (no command) and help', () => {
   it('prints the commands and exits 0', () => {
     const r = cli([]);
     expect(r.code).toBe(0);
-    for (const c of ['train', 'loss', 'heatmap', 'info']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+    for (const c of ['build', 'info', 'train', 'loss', 'heatmap']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
     expect(cli(['--help']).stdout).toBe(r.stdout);
   });
 
-  it.each(['train', 'loss', 'heatmap', 'info'])('%s --help lists its usage and flags', (c) => {
+  it.each(['train', 'loss', 'heatmap', 'info', 'build'])('%s --help lists its usage and flags', (c) => {
     const r = cli([c, '--help']);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
@@ -145,7 +134,8 @@ describe('usage errors: one line, what to do, exit code 2', () => {
     [['heatmap', fx('similarity.npy'), '-o', 'out.jpg'], /--out must end in \.png or \.svg/],
     [['heatmap', fx('similarity.npy'), '--cmap', 'jet'], /--cmap must be one of .*rocket/],
     [['heatmap', fx('similarity.npy'), '--vmin', '1', '--vmax', '0'], /--vmin must be below --vmax/],
-    [['info', 'now'], /expected 0 argument\(s\)/],
+    [['info', 'now'], /info: unexpected argument "now"/],
+    [['build', '--fast'], /build: unexpected argument "--fast"/],
   ])('%j', (args, pattern) => {
     expectOneLineError(cli(args as string[], tmp), 2, pattern);
   });
@@ -276,35 +266,57 @@ describe('pairloss heatmap', () => {
 });
 
 describe('pairloss info', () => {
-  it('reports the versions, LibTorch, threads, CUDA and backends', () => {
+  it('reports which addon loads, the versions, LibTorch, threads, CUDA and backends', () => {
     const r = cli(['info', '--json']);
     expect(r.code).toBe(0);
     const info = JSON.parse(r.stdout);
     expect(info.pairloss).toBe(pl.version);
-    expect(info.torchVersion).toBe(pl.torchVersion);
+    expect(info.node).toBe(process.version);
+    expect(fs.existsSync(info.addon)).toBe(true);
+    expect(info.attempts.find((a: { loaded: boolean }) => a.loaded).path).toBe(info.addon);
+    expect(info.solutions).toEqual([]);
+    const t = info.runtime;
+    expect(t.torchVersion).toBe(pl.torchVersion);
     // the PyTorch oracle (python3-torch) is the same build as the LibTorch linked here
     const oracle = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).stdout.trim();
-    expect(oracle.startsWith(info.torchVersion.split('.').slice(0, 2).join('.'))).toBe(true);
-    expect(info.node).toBe(process.version);
-    expect(info.threads).toBeGreaterThanOrEqual(1);
-    expect(info.cuda.available).toBe(pl.cuda.isAvailable());
-    expect(info.cuda.devices).toBe(pl.cuda.deviceCount());
-    expect(info.gloo).toBe(pl.backends.gloo);
-    expect(info.nccl).toBe(pl.backends.nccl);
-    expect(fs.existsSync(info.addon)).toBe(true);
+    expect(oracle.startsWith(t.torchVersion.split('.').slice(0, 2).join('.'))).toBe(true);
+    expect(t.threads).toBeGreaterThanOrEqual(1);
+    expect(t.cuda.available).toBe(pl.cuda.isAvailable());
+    expect(t.cuda.devices).toBe(pl.cuda.deviceCount());
+    expect(t.gloo).toBe(pl.backends.gloo);
+    expect(t.nccl).toBe(pl.backends.nccl);
     if (process.platform === 'linux') {
-      expect(info.libtorchLibraries.some((p: string) => /libtorch(_cpu)?\.so/.test(path.basename(p)))).toBe(true);
-      for (const p of info.libtorchLibraries) expect(fs.existsSync(p)).toBe(true);
+      expect(t.libtorchLibraries.some((p: string) => /libtorch(_cpu)?\.so/.test(path.basename(p)))).toBe(true);
+      for (const p of t.libtorchLibraries) expect(fs.existsSync(p)).toBe(true);
     }
     const text = cli(['info']).stdout;
     expect(text).toMatch(new RegExp(`^LibTorch +${pl.torchVersion.replace(/\./g, '\\.')}$`, 'm'));
     expect(text).toMatch(/^Gloo +(yes|no)$/m);
     expect(text).toMatch(/^NCCL +(yes|no)$/m);
     expect(text).toMatch(/^CUDA +(available|not available)/m);
+    expect(text).toMatch(/^addon +\S+pairloss\.node \((build|prebuild)\): loaded$/m);
   });
 
-  it('explains a missing addon in one line', () => {
-    const r = spawnSync(process.execPath, [CLI, 'info'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, PAIRLOSS_ADDON: path.join(tmp, 'nope.node') } });
-    expectOneLineError({ code: r.status, stdout: r.stdout, stderr: r.stderr }, 1, /Could not load the pairloss native addon.*npm run build/);
+  it('runs without a loadable addon and says every path tried, why, and what to do', () => {
+    const missing = path.join(tmp, 'nope.node');
+    const env = { ...process.env, PAIRLOSS_ADDON: missing };
+    const r = spawnSync(process.execPath, [CLI, 'info'], { cwd: ROOT, encoding: 'utf8', env });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain(`${missing} (PAIRLOSS_ADDON): not there`);
+    expect(r.stdout).toMatch(/^platform +linux-x64, Node\.js v\d+/m);
+    expect(r.stdout).toMatch(/No native addon loads\. Possible solutions:/);
+    expect(r.stdout).toMatch(/npx pairloss build/);
+    expect(r.stdout).not.toMatch(/^LibTorch /m);
+    const json = JSON.parse(spawnSync(process.execPath, [CLI, 'info', '--json'], { cwd: ROOT, encoding: 'utf8', env }).stdout);
+    expect(json.runtime).toBeNull();
+    expect(json.attempts).toEqual([{ path: missing, source: 'PAIRLOSS_ADDON', loaded: false, reason: 'not there' }]);
+  });
+
+  it('says why a file that is there does not load', () => {
+    const bogus = path.join(tmp, 'bogus.node');
+    fs.writeFileSync(bogus, 'not an ELF file');
+    const r = spawnSync(process.execPath, [CLI, 'info', '--json'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, PAIRLOSS_ADDON: bogus } });
+    expect(r.status).toBe(1);
+    expect(JSON.parse(r.stdout).attempts[0].reason).toMatch(/invalid ELF header|file too short/);
   });
 });

@@ -57,6 +57,7 @@ describe('package', () => {
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/Could not load the pairloss native addon/);
     expect(r.stderr).toMatch(/Possible solutions/);
-    expect(r.stderr).toMatch(/npm run build/);
+    expect(r.stderr).toMatch(/tried:\n {4}\/nonexistent\/pairloss\.node \(PAIRLOSS_ADDON\): not there/);
+    expect(r.stderr).toMatch(/npx pairloss build/);
   });
 });

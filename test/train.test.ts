@@ -7,30 +7,21 @@ import * as os from 'os';
 import * as path from 'path';
 import { PNG } from 'pngjs';
 import * as pl from '../lib';
-import { buildDataset, countRows, readCmudictPairs, spellingBuckets } from '../lib/train/data';
-import { recallAtK, retrievalTask } from '../lib/train/metrics';
-import { Adam, Tower } from '../lib/train/model';
-import { createRng } from '../lib/train/rng';
+import { buildDataset, countRows, readCmudictPairs, spellingBuckets } from '../packages/cli/src/train/data';
+import { recallAtK, retrievalTask } from '../packages/cli/src/train/metrics';
+import { Adam, Tower } from '../packages/cli/src/train/model';
+import { createRng } from '../packages/cli/src/train/rng';
 
 const ROOT = path.resolve(__dirname, '..');
 const CLI = path.join(ROOT, 'dist', 'lib', 'cli', 'main.js');
 const PYTHON = process.env.PAIRLOSS_PYTHON ?? '/usr/bin/python3';
 
-function newestSource(dir: string): number {
-  let t = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) t = Math.max(t, newestSource(p));
-    else if (e.name.endsWith('.ts')) t = Math.max(t, fs.statSync(p).mtimeMs);
-  }
-  return t;
-}
 
-/** Builds dist/ when it is missing or older than lib/ (npm test's setup does this too). */
+/** Builds what is stale (npm test's setup does this too). */
 function ensureBuilt(): void {
-  if (fs.existsSync(CLI) && fs.statSync(CLI).mtimeMs >= newestSource(path.join(ROOT, 'lib'))) return;
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
-  if (!fs.existsSync(CLI)) throw new Error(`could not build the CLI with tsc:\n${r.stdout}${r.stderr}`);
+  // scripts/setup.js builds what is stale: the addon, lib/ and the demo CLI package (packages/cli).
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'setup.js'), '--build-only', '--quiet'], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0 || !fs.existsSync(CLI)) throw new Error(`could not build the CLI:\n${r.stdout}${r.stderr}`);
 }
 
 function python(script: string, input: unknown): unknown {

@@ -1,20 +1,19 @@
 /**
- * `pairloss info`: versions, where LibTorch was loaded from, threads, CUDA
- * and the distributed backends.
+ * `pairloss info`: which native addon loads (every place looked at, and why
+ * each failed), then versions, where LibTorch was loaded from, threads, CUDA
+ * and the distributed backends. It runs without a loadable addon too, and
+ * then prints the diagnosis and what to do (exit code 1).
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { CommandSpec, FlagValues } from './args';
+import { AddonAttempt, packageRoot, platformLine, possibleSolutions, prebuildInfo, tryLoadAddon } from '../loader';
 
-/** The flags and help of `pairloss info`. */
-export const INFO_SPEC: CommandSpec = {
-  name: 'info',
-  summary: 'show versions, the LibTorch in use, threads, CUDA and Gloo/NCCL availability',
-  usage: '[--json]',
-  flags: { json: { type: 'boolean', description: 'print one JSON object instead of text' } },
-  positionals: { min: 0, max: 0 },
-  examples: ['pairloss info', 'pairloss info --json'],
-};
+const HELP = `Usage: pairloss info [--json]
+
+Shows which native addon loads (or why none does), the LibTorch in use, threads, CUDA and Gloo/NCCL.
+
+  --json       print one JSON object instead of text
+  -h, --help   show this help and exit`;
 
 /** What `pairloss info` reports. */
 export interface InfoReport {
@@ -22,17 +21,27 @@ export interface InfoReport {
   node: string;
   platform: string;
   napiVersion: string | undefined;
-  torchVersion: string;
-  /** LibTorch's shared libraries as loaded in this process (Linux: from /proc/self/maps). */
-  libtorchLibraries: string[];
-  /** Torch_DIR the addon was configured with (build/CMakeCache.txt), when known. */
+  /** Every place the addon was looked for, in order, and what happened. */
+  attempts: AddonAttempt[];
+  /** The addon that loaded, or null. */
+  addon: string | null;
+  /** What the shipped prebuilt addon was built against (null when the package has none for this platform). */
+  prebuild: ReturnType<typeof prebuildInfo>;
+  /** Torch_DIR a build in place was configured with (build/CMakeCache.txt), when there is one. */
   torchDir: string | null;
-  addon: string;
-  threads: number;
-  cpuKernels: string;
-  cuda: { available: boolean; devices: number };
-  gloo: boolean;
-  nccl: boolean;
+  /** The rest needs a loaded addon: null without one. */
+  runtime: {
+    torchVersion: string;
+    /** LibTorch's shared libraries as loaded in this process (Linux: from /proc/self/maps). */
+    libtorchLibraries: string[];
+    threads: number;
+    cpuKernels: string;
+    cuda: { available: boolean; devices: number };
+    gloo: boolean;
+    nccl: boolean;
+  } | null;
+  /** What to do when no addon loads (empty when one does). */
+  solutions: string[];
 }
 
 function loadedTorchLibraries(): string[] {
@@ -58,48 +67,74 @@ function configuredTorchDir(root: string): string | null {
   }
 }
 
-/** Gathers the report (loads the addon). */
+/** Gathers the report (loads the addon when one loads). */
 export async function infoReport(): Promise<InfoReport> {
+  const root = packageRoot();
   const lib = await import('../index');
-  const { addonPath, packageRoot } = await import('../binding');
-  return {
-    pairloss: lib.version,
-    node: process.version,
-    platform: `${process.platform} ${process.arch}`,
-    napiVersion: process.versions.napi,
+  const loaded = tryLoadAddon(root);
+  // The library's own loader then takes the same addon (require's cache).
+  const runtime = loaded.addon === null ? null : {
     torchVersion: lib.torchVersion,
     libtorchLibraries: loadedTorchLibraries(),
-    torchDir: configuredTorchDir(packageRoot()),
-    addon: addonPath(),
     threads: lib.getNumThreads(),
     cpuKernels: lib.cpuKernels,
     cuda: { available: lib.cuda.isAvailable(), devices: lib.cuda.deviceCount() },
     gloo: lib.backends.gloo,
     nccl: lib.backends.nccl,
   };
+  const prebuilt = loaded.attempts.find((a) => a.source === 'prebuild');
+  return {
+    pairloss: lib.version,
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    napiVersion: process.versions.napi,
+    attempts: loaded.attempts,
+    addon: loaded.addon === null ? null : loaded.path,
+    prebuild: prebuilt ? prebuildInfo(prebuilt.path) : null,
+    torchDir: configuredTorchDir(root),
+    runtime,
+    solutions: loaded.addon === null ? possibleSolutions(loaded.attempts) : [],
+  };
 }
 
-/** Runs `pairloss info`. */
-export async function runInfo(v: FlagValues): Promise<void> {
+/** Runs `pairloss info`; resolves to the exit code. */
+export async function runInfo(args: string[], usageError: (message: string) => number): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const unknown = args.filter((a) => a !== '--json');
+  if (unknown.length) return usageError(`info: unexpected argument ${JSON.stringify(unknown[0])}`);
   const r = await infoReport();
-  if (v.json === true) {
+  if (args.includes('--json')) {
     process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-    return;
+    return r.runtime ? 0 : 1;
   }
   const yes = (b: boolean): string => (b ? 'yes' : 'no');
   const rows: Array<[string, string]> = [
     ['pairloss', r.pairloss],
-    ['Node.js', `${r.node} (${r.platform}, N-API ${r.napiVersion ?? '?'})`],
-    ['LibTorch', r.torchVersion],
-    ['LibTorch libraries', r.libtorchLibraries.length ? r.libtorchLibraries.join(', ') : '(not visible on this platform)'],
-    ['Torch_DIR (build)', r.torchDir ?? '(unknown: no build/CMakeCache.txt)'],
-    ['addon', r.addon],
-    ['threads', `${r.threads} (LibTorch intra-op)`],
-    ['CPU kernels', r.cpuKernels],
-    ['CUDA', r.cuda.available ? `available, ${r.cuda.devices} device${r.cuda.devices === 1 ? '' : 's'}` : 'not available'],
-    ['Gloo', yes(r.gloo)],
-    ['NCCL', yes(r.nccl)],
+    ['platform', platformLine()],
+    ...r.attempts.map((a, i): [string, string] => [i === 0 ? 'addon' : '', `${a.path} (${a.source}): ${a.loaded ? 'loaded' : a.reason}`]),
   ];
+  if (r.prebuild) rows.push(['prebuilt addon', `LibTorch ${r.prebuild.torchVersion}, built on ${r.prebuild.builtOn}, links ${r.prebuild.needed.filter((n) => /torch|c10|gloo/.test(n)).join(' ')}`]);
+  if (r.torchDir) rows.push(['Torch_DIR (build)', r.torchDir]);
+  if (r.runtime) {
+    const t = r.runtime;
+    rows.push(
+      ['LibTorch', t.torchVersion],
+      ['LibTorch libraries', t.libtorchLibraries.length ? t.libtorchLibraries.join(', ') : '(not visible on this platform)'],
+      ['threads', `${t.threads} (LibTorch intra-op)`],
+      ['CPU kernels', t.cpuKernels],
+      ['CUDA', t.cuda.available ? `available, ${t.cuda.devices} device${t.cuda.devices === 1 ? '' : 's'}` : 'not available'],
+      ['Gloo', yes(t.gloo)],
+      ['NCCL', yes(t.nccl)],
+    );
+  }
   const width = Math.max(...rows.map((x) => x[0].length)) + 2;
   process.stdout.write(rows.map(([k, val]) => `${k.padEnd(width)}${val}`).join('\n') + '\n');
+  if (!r.runtime) {
+    process.stdout.write(`\nNo native addon loads. Possible solutions:\n${r.solutions.map((l) => (l.startsWith('    ') ? l : `- ${l}`)).join('\n')}\n`);
+    return 1;
+  }
+  return 0;
 }

@@ -1,108 +1,88 @@
 #!/usr/bin/env node
 /**
- * The `pairloss` command line: `train`, `loss`, `heatmap`, `info`.
- * Errors are one line saying what went wrong and what to do, with a
- * non-zero exit code (2: usage, 1: failure).
+ * The `pairloss` command of the library: `build` (the native addon, in
+ * place) and `info` (what loads, and why not). The demo commands `train`,
+ * `loss` and `heatmap` live in the workspace package `@pairloss/cli`
+ * (packages/cli), which this command hands them to when it is installed.
+ * Exit codes: 0 done, 1 a failure, 2 a usage mistake.
  */
-import { CliError, CommandSpec, FlagValues, helpText, parseCommand, UsageError } from './args';
-import { HEATMAP_SPEC, runHeatmap } from './heatmap';
-import { INFO_SPEC, runInfo } from './info';
-import { LOSS_SPEC, runLoss } from './loss';
-import { runTrain, TRAIN_SPEC } from './train';
+import * as fs from 'fs';
+import * as path from 'path';
+import { packageRoot } from '../loader';
+import { runBuild } from './build';
+import { runInfo } from './info';
 
-interface Command {
-  spec: CommandSpec;
-  run(values: FlagValues, positionals: string[]): Promise<void>;
-  /** What to check when the library rejects an input. */
-  inputHint: string;
+const USAGE = "usage: pairloss <command> [flags] with a command of build, info, train, loss, heatmap; run 'pairloss --help'";
+
+/** The demo CLI's entry, when @pairloss/cli is installed. */
+interface DemoCli {
+  main(argv: string[]): Promise<number>;
+  COMMAND_SUMMARIES: Record<string, string>;
 }
 
-const COMMANDS: Record<string, Command> = {
-  train: { spec: TRAIN_SPEC, run: (v) => runTrain(v), inputHint: "check the flags: 'pairloss train --help'" },
-  loss: {
-    spec: LOSS_SPEC,
-    run: runLoss,
-    inputHint: 'x1 and x2 must be [N, D] and [M, D] arrays of one dtype (correlation: both [N, D])',
-  },
-  heatmap: { spec: HEATMAP_SPEC, run: runHeatmap, inputHint: 'two embedding files must be [N, D] and [M, D] arrays of one dtype' },
-  info: { spec: INFO_SPEC, run: (v) => runInfo(v), inputHint: "run 'pairloss info --help'" },
+function demoCli(): DemoCli | null {
+  try {
+    const entry = require.resolve('@pairloss/cli', { paths: [process.cwd(), packageRoot()] });
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return require(entry) as DemoCli;
+  } catch {
+    return null;
+  }
+}
+
+const OWN: Record<string, string> = {
+  build: 'build the native addon from source, in place (after installing LibTorch, or to use another one)',
+  info: 'show which native addon loads (or why none does), LibTorch, threads, CUDA and Gloo/NCCL',
 };
 
-function mainHelp(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length)) + 2;
+function help(demo: DemoCli | null): string {
+  const demoCommands = demo ? demo.COMMAND_SUMMARIES : { 'train, loss, heatmap': 'the demo commands: install @pairloss/cli (packages/cli in the repository)' };
+  const all = { ...OWN, ...demoCommands };
+  const width = Math.max(...Object.keys(all).map((k) => k.length)) + 2;
   return [
     'pairloss: contrastive (N-pairs / InfoNCE / CLIP) and Barlow Twins losses for Node.js on LibTorch',
     '',
     'Usage: pairloss <command> [flags]',
     '',
     'Commands:',
-    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.spec.summary}`),
+    ...Object.entries(all).map(([name, summary]) => `  ${name.padEnd(width)}${summary}`),
     '',
-    "Run 'pairloss <command> --help' for a command's flags. 'npm start' runs 'pairloss train'.",
+    "Run 'pairloss <command> --help' for a command's flags.",
   ].join('\n');
 }
 
-function oneLine(s: string): string {
-  return s.split('\n').map((l) => l.trim()).filter((l) => l.length > 0).join(' ');
+function usageError(message: string): number {
+  process.stderr.write(`pairloss: ${message}; ${USAGE}\n`);
+  return 2;
 }
 
-/** Formats an error as the one line printed to stderr, and its exit code. */
-export function describeFailure(command: string | null, err: unknown): { line: string; code: number } {
-  const rank = process.env.PAIRLOSS_TRAIN_WORKER === '1' && process.env.RANK !== undefined ? ` (rank ${process.env.RANK})` : '';
-  const prefix = `pairloss${command ? ` ${command}` : ''}${rank}: `;
-  if (err instanceof UsageError) return { line: `${prefix}${err.message}; ${err.hint}`, code: 2 };
-  if (err instanceof CliError) return { line: `${prefix}${err.message}; ${err.hint}`, code: 1 };
-  const message = err instanceof Error ? err.message : String(err);
-  if (message.startsWith('Could not load the pairloss native addon')) {
-    const [first, second] = message.split('\n');
-    return { line: `${prefix}${first}${second ? ` (${second.trim()})` : ''}; build it with 'npm run build' (it needs LibTorch, see README)`, code: 1 };
-  }
-  if (err instanceof TypeError || err instanceof RangeError) {
-    const hint = command && COMMANDS[command] ? COMMANDS[command].inputHint : "run 'pairloss --help'";
-    return { line: `${prefix}${oneLine(message)}; ${hint}`, code: 1 };
-  }
-  return { line: `${prefix}${oneLine(message)}; set PAIRLOSS_DEBUG=1 for the stack trace`, code: 1 };
-}
-
-/** Runs the CLI on `argv` (without `node` and the script); resolves to the exit code. */
+/** Runs the command line on `argv` (without `node` and the script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
-  let command: string | null = null;
-  try {
-    if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
-      const topic = first === 'help' ? rest[0] : undefined;
-      if (topic !== undefined && COMMANDS[topic]) process.stdout.write(`${helpText(COMMANDS[topic].spec)}\n`);
-      else process.stdout.write(`${mainHelp()}\n`);
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    const topic = first === 'help' ? rest[0] : undefined;
+    if (topic === undefined) {
+      process.stdout.write(`${help(demoCli())}\n`);
       return 0;
     }
-    if (first === '--version' || first === '-V') {
-      const { packageRoot } = await import('../binding');
-      const fs = await import('fs');
-      const pkg = JSON.parse(fs.readFileSync(`${packageRoot()}/package.json`, 'utf8')) as { version: string };
-      process.stdout.write(`${pkg.version}\n`);
-      return 0;
-    }
-    const cmd = COMMANDS[first];
-    if (!cmd) {
-      throw new UsageError(
-        first.startsWith('-') ? `expected a command before ${JSON.stringify(first)}` : `unknown command ${JSON.stringify(first)}`,
-        `the commands are ${Object.keys(COMMANDS).join(', ')}; run 'pairloss --help'`,
-      );
-    }
-    command = first;
-    const parsed = parseCommand(cmd.spec, rest);
-    if (parsed.help) {
-      process.stdout.write(`${helpText(cmd.spec)}\n`);
-      return 0;
-    }
-    await cmd.run(parsed.values, parsed.positionals);
-    return 0;
-  } catch (err) {
-    const { line, code } = describeFailure(command, err);
-    process.stderr.write(`${line}\n`);
-    if (process.env.PAIRLOSS_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-    return code;
+    return main([topic, '--help']);
   }
+  if (first === '--version' || first === '-V') {
+    process.stdout.write(`${JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')).version}\n`);
+    return 0;
+  }
+  if (first === 'build') return runBuild(rest, usageError);
+  if (first === 'info') return runInfo(rest, usageError);
+  const demo = demoCli();
+  if (demo && Object.prototype.hasOwnProperty.call(demo.COMMAND_SUMMARIES, first)) return demo.main(argv);
+  if (['train', 'loss', 'heatmap'].includes(first)) {
+    process.stderr.write(
+      `pairloss ${first}: this command comes with the demo package @pairloss/cli, which is not installed; ` +
+        "in the pairloss repository it is the workspace packages/cli ('npm start' runs 'pairloss train')\n",
+    );
+    return 2;
+  }
+  return usageError(first.startsWith('-') ? `expected a command before ${JSON.stringify(first)}` : `unknown command ${JSON.stringify(first)}`);
 }
 
 if (require.main === module) {
@@ -111,7 +91,7 @@ if (require.main === module) {
       process.exitCode = code;
     },
     (err: unknown) => {
-      process.stderr.write(`pairloss: ${String(err)}\n`);
+      process.stderr.write(`pairloss: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = 1;
     },
   );

@@ -3,8 +3,8 @@
  * pairloss's N-pairs or correlation loss on the CMU Pronouncing Dictionary,
  * evaluated by held-out retrieval after every epoch.
  */
-import { correlationLossAsync, cosineSimilarity, npairsLossAsync, Tensor } from '../index';
-import type { ProcessGroup } from '../distributed';
+import { correlationLossAsync, cosineSimilarity, npairsLossAsync, Tensor } from 'pairloss';
+import type { ProcessGroup } from 'pairloss';
 import { clearDense, densify, PairDataset } from './data';
 import { recallAtK, Recall, retrievalTask, RetrievalTask } from './metrics';
 import { Adam, Tower } from './model';

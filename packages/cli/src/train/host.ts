@@ -7,7 +7,7 @@
  * `data()` is the tensor's own array, which stays valid after `dispose()`
  * (that only drops the tensor's reference to it).
  */
-import type { Tensor } from '../index';
+import type { Tensor } from 'pairloss';
 
 /** Disposes each tensor given (undefined ones are skipped). */
 export function release(...tensors: (Tensor | undefined)[]): void {

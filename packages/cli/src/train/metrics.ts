@@ -2,7 +2,7 @@
  * Retrieval metrics of the training job: recall@k of spelling -> pronunciation
  * over the held-out split, and the chance level beside it.
  */
-import { cosineSimilarity, Tensor } from '../index';
+import { cosineSimilarity, Tensor } from 'pairloss';
 import { release, take } from './host';
 
 /** A held-out retrieval task: each query's correct item in a gallery of distinct items. */

@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { writeHeatmap } from '../heatmap';
+import { writeHeatmap } from 'pairloss/heatmap';
 import { trainingCurvesSvg, svgToPng } from './plot';
 import type { TrainResult } from './trainer';
 

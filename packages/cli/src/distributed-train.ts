@@ -33,11 +33,7 @@ export async function runDistributedTrain(a: TrainArgs): Promise<void> {
     await runRank(a);
     return;
   }
-  const lib = await import('../index');
-  const raw = (await import('../binding')).binding() as unknown as Record<string, unknown>;
-  if (typeof raw.processGroupConnect !== 'function') {
-    throw new CliError(`--world-size ${a.worldSize}: this build of the native addon has no process groups`, "rebuild it with 'npm run build', or run with --world-size 1");
-  }
+  const lib = await import('pairloss');
   if (!lib.backends.gloo) {
     throw new CliError(`--world-size ${a.worldSize}: LibTorch ${lib.torchVersion} was built without Gloo`, 'use a LibTorch with Gloo (Debian: libtorch-dev), or run with --world-size 1');
   }
@@ -90,7 +86,7 @@ export async function runDistributedTrain(a: TrainArgs): Promise<void> {
 }
 
 async function runRank(a: TrainArgs): Promise<void> {
-  const { ProcessGroup } = await import('../index');
+  const { ProcessGroup } = await import('pairloss');
   const { trainInProcess } = await import('./train');
   const group = await ProcessGroup.fromEnv({ backend: 'gloo', timeoutMs: 120000 });
   try {

@@ -42,12 +42,12 @@ export async function runHeatmap(v: FlagValues, files: string[]): Promise<void> 
     throw new UsageError(`--out must end in .png or .svg (the format is taken from it), got ${JSON.stringify(out)}`, helpHint(c));
   }
   if (v.annotate === true && v['no-annotate'] === true) throw new UsageError('--annotate and --no-annotate contradict each other', 'give one of them');
-  const heat = await import('../heatmap');
+  const heat = await import('pairloss/heatmap');
   const cmap = stringFlag(v, 'cmap');
   if (cmap !== undefined && !heat.HEATMAP_COLORMAPS.includes(cmap)) {
     throw new UsageError(`--cmap must be one of ${heat.HEATMAP_COLORMAPS.join(', ')}, got ${JSON.stringify(cmap)}`, helpHint(c));
   }
-  const opts: import('../heatmap').HeatmapOptions = {
+  const opts: import('pairloss/heatmap').HeatmapOptions = {
     vmin: numberFlag(c, v, 'vmin', -1),
     vmax: numberFlag(c, v, 'vmax', 1),
     scale: numberFlag(c, v, 'scale', 1, { min: 0, above: true, max: 16 }),
@@ -71,7 +71,7 @@ export async function runHeatmap(v: FlagValues, files: string[]): Promise<void> 
   } else {
     const a = readNpyMatrix(files[0], 'x1');
     const b = readNpyMatrix(files[1], 'x2');
-    const lib = await import('../index');
+    const lib = await import('pairloss');
     const s = lib.cosineSimilarity(a, b);
     matrix = { data: s.data(), shape: [...s.shape] };
     what = `cosine similarity of ${files[0]} and ${files[1]}`;

@@ -6,7 +6,7 @@
 import * as path from 'path';
 import { CliError, CommandSpec, enumFlag, FlagValues, intFlag, numberFlag, stringFlag, UsageError, helpHint } from './args';
 import { count, percent, seconds } from './format';
-import type { EpochRecord, TrainConfig } from '../train/trainer';
+import type { EpochRecord, TrainConfig } from './train/trainer';
 
 const D = {
   loss: 'npairs',
@@ -143,17 +143,17 @@ export async function runTrain(v: FlagValues): Promise<void> {
 
 /** A rank's view of its group when run with --world-size; null for a single process. */
 export interface RankContext {
-  group: import('../distributed').ProcessGroup;
+  group: import('pairloss').ProcessGroup;
   /** Only rank 0 prints and writes files. */
   lead: boolean;
 }
 
 /** Trains in this process (one rank of a group when `rank` is given). */
 export async function trainInProcess(a: TrainArgs, rank: RankContext | null): Promise<void> {
-  const lib = await import('../index');
-  const { loadCmudict } = await import('../train/data');
-  const { train } = await import('../train/trainer');
-  const { writeRunOutputs } = await import('../train/outputs');
+  const lib = await import('pairloss');
+  const { loadCmudict } = await import('./train/data');
+  const { train } = await import('./train/trainer');
+  const { writeRunOutputs } = await import('./train/outputs');
   const c = a.config;
   const lead = rank === null || rank.lead;
   const log = (s: string): void => {

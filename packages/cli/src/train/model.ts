@@ -5,7 +5,7 @@
  * `matmul`; the chain rule from the loss's gradient down to the weights is
  * written out here, and Adam updates the weights.
  */
-import { matmul, Tensor } from '../index';
+import { matmul, Tensor } from 'pairloss';
 import { release, take } from './host';
 import type { Rng } from './rng';
 

@@ -91,7 +91,7 @@ export async function runLoss(v: FlagValues, files: string[]): Promise<void> {
   const gradsDir = stringFlag(v, 'grads');
   const a = readNpyMatrix(files[0], 'x1');
   const b = readNpyMatrix(files[1], 'x2');
-  const lib = await import('../index');
+  const lib = await import('pairloss');
   if (device !== 'cpu' && !lib.cuda.isAvailable()) {
     throw new CliError(`--device ${device}: CUDA is not available (LibTorch ${lib.torchVersion} sees no CUDA device)`, 'use --device cpu');
   }

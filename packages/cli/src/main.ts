@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+/**
+ * The demo commands of `pairloss`: `train`, `loss`, `heatmap` (the library's
+ * own `pairloss` command hands them here; it keeps `build` and `info`).
+ * Errors are one line saying what went wrong and what to do, with a
+ * non-zero exit code (2: usage, 1: failure).
+ */
+import { CliError, CommandSpec, FlagValues, helpText, parseCommand, UsageError } from './args';
+import { HEATMAP_SPEC, runHeatmap } from './heatmap';
+import { LOSS_SPEC, runLoss } from './loss';
+import { runTrain, TRAIN_SPEC } from './train';
+
+interface Command {
+  spec: CommandSpec;
+  run(values: FlagValues, positionals: string[]): Promise<void>;
+  /** What to check when the library rejects an input. */
+  inputHint: string;
+}
+
+const COMMANDS: Record<string, Command> = {
+  train: { spec: TRAIN_SPEC, run: (v) => runTrain(v), inputHint: "check the flags: 'pairloss train --help'" },
+  loss: {
+    spec: LOSS_SPEC,
+    run: runLoss,
+    inputHint: 'x1 and x2 must be [N, D] and [M, D] arrays of one dtype (correlation: both [N, D])',
+  },
+  heatmap: { spec: HEATMAP_SPEC, run: runHeatmap, inputHint: 'two embedding files must be [N, D] and [M, D] arrays of one dtype' },
+};
+
+/** One line a command, for the library's `pairloss --help`. */
+export const COMMAND_SUMMARIES: Record<string, string> = Object.fromEntries(
+  Object.entries(COMMANDS).map(([name, c]) => [name, c.spec.summary]),
+);
+
+function mainHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length)) + 2;
+  return [
+    'pairloss: contrastive (N-pairs / InfoNCE / CLIP) and Barlow Twins losses for Node.js on LibTorch',
+    '',
+    'Usage: pairloss <command> [flags]',
+    '',
+    'Commands:',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.spec.summary}`),
+    '',
+    "Run 'pairloss <command> --help' for a command's flags. 'npm start' runs 'pairloss train'.",
+    "The library's own commands: 'pairloss build' (the native addon) and 'pairloss info'.",
+  ].join('\n');
+}
+
+function oneLine(s: string): string {
+  return s.split('\n').map((l) => l.trim()).filter((l) => l.length > 0).join(' ');
+}
+
+/** Formats an error as the one line printed to stderr, and its exit code. */
+export function describeFailure(command: string | null, err: unknown): { line: string; code: number } {
+  const rank = process.env.PAIRLOSS_TRAIN_WORKER === '1' && process.env.RANK !== undefined ? ` (rank ${process.env.RANK})` : '';
+  const prefix = `pairloss${command ? ` ${command}` : ''}${rank}: `;
+  if (err instanceof UsageError) return { line: `${prefix}${err.message}; ${err.hint}`, code: 2 };
+  if (err instanceof CliError) return { line: `${prefix}${err.message}; ${err.hint}`, code: 1 };
+  const message = err instanceof Error ? err.message : String(err);
+  if (message.startsWith('Could not load the pairloss native addon')) {
+    const [first, second] = message.split('\n');
+    return { line: `${prefix}${first}${second ? ` (${second.trim()})` : ''}; run 'pairloss info' for what was tried and what to do`, code: 1 };
+  }
+  if (err instanceof TypeError || err instanceof RangeError) {
+    const hint = command && COMMANDS[command] ? COMMANDS[command].inputHint : "run 'pairloss --help'";
+    return { line: `${prefix}${oneLine(message)}; ${hint}`, code: 1 };
+  }
+  return { line: `${prefix}${oneLine(message)}; set PAIRLOSS_DEBUG=1 for the stack trace`, code: 1 };
+}
+
+/** Runs the CLI on `argv` (without `node` and the script); resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  let command: string | null = null;
+  try {
+    if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+      const topic = first === 'help' ? rest[0] : undefined;
+      if (topic !== undefined && COMMANDS[topic]) process.stdout.write(`${helpText(COMMANDS[topic].spec)}\n`);
+      else process.stdout.write(`${mainHelp()}\n`);
+      return 0;
+    }
+    if (first === '--version' || first === '-V') {
+      const { version } = await import('pairloss');
+      process.stdout.write(`${version}\n`);
+      return 0;
+    }
+    const cmd = COMMANDS[first];
+    if (!cmd) {
+      throw new UsageError(
+        first.startsWith('-') ? `expected a command before ${JSON.stringify(first)}` : `unknown command ${JSON.stringify(first)}`,
+        `the commands are ${Object.keys(COMMANDS).join(', ')}; run 'pairloss --help'`,
+      );
+    }
+    command = first;
+    const parsed = parseCommand(cmd.spec, rest);
+    if (parsed.help) {
+      process.stdout.write(`${helpText(cmd.spec)}\n`);
+      return 0;
+    }
+    await cmd.run(parsed.values, parsed.positionals);
+    return 0;
+  } catch (err) {
+    const { line, code } = describeFailure(command, err);
+    process.stderr.write(`${line}\n`);
+    if (process.env.PAIRLOSS_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    return code;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`pairloss: ${String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
