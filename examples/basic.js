@@ -1,13 +1,9 @@
 // The value and gradient of both losses for a small random batch.
-//   node examples/basic.js        (after `npm run build`, or from an installed pairloss)
+//   node node_modules/pairloss/examples/basic.js   (from a project that installed pairloss)
+//   node examples/basic.js                         (in the repository, after `npm run build`)
 'use strict';
-let pairloss;
-try {
-  pairloss = require('pairloss');
-} catch {
-  pairloss = require('../dist/lib');
-}
-const { Tensor, npairsLoss, correlationLoss, writeHeatmap } = pairloss;
+const { Tensor, npairsLoss, correlationLoss } = require('pairloss');
+const { writeHeatmap } = require('pairloss/heatmap');
 
 const N = 8, D = 16;
 const random = (n) => Float32Array.from({ length: n }, () => Math.random() - 0.5);
@@ -21,5 +17,6 @@ console.log('grad1 row 0', Array.from(np.grad1.data().subarray(0, 4), (v) => v.t
 const bt = correlationLoss(x1, x2, { mode: 'features' });
 console.log('Barlow Twins loss', bt.loss.toFixed(6), 'on-diagonal', bt.onDiagonal.toFixed(3), 'off-diagonal', bt.offDiagonal.toFixed(3));
 
-writeHeatmap('similarity.png', np.similarity, { title: 'cosine similarity' });
-console.log('wrote similarity.png');
+// SVG needs nothing more; a .png file also needs the package @resvg/resvg-js.
+writeHeatmap('similarity.svg', np.similarity, { title: 'cosine similarity' });
+console.log('wrote similarity.svg');

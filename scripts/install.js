@@ -34,7 +34,8 @@ function loads() {
 }
 
 function main() {
-  if (process.env.PAIRLOSS_SKIP_INSTALL === '1' || fs.existsSync(path.join(root, '.git'))) return 0;
+  // A checkout (the tarball has no jest.config.js): scripts/setup.js builds there.
+  if (process.env.PAIRLOSS_SKIP_INSTALL === '1' || fs.existsSync(path.join(root, 'jest.config.js'))) return 0;
   const found = loads();
   if (found.ok) {
     process.stderr.write(`pairloss: native addon ${path.relative(root, found.path)} loads; nothing to build\n`);

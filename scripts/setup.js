@@ -129,6 +129,8 @@ function tsBuild() {
   for (const p of TS_PROJECTS) {
     if (!force && mtime(p.out) >= newest(p.sources, ['.ts'])) continue;
     log(`compiling TypeScript (${p.config})`);
+    // A clean output folder: files of moved or deleted sources must not linger (npm pack ships dist/lib).
+    fs.rmSync(path.join(root, path.dirname(p.config), 'dist'), { recursive: true, force: true });
     const r = run(process.execPath, [tsc, '-p', p.config]);
     if (r.status !== 0) fail('TypeScript compilation failed (see above).', ['Fix the errors, then rerun.']);
   }
