@@ -7,7 +7,7 @@
 import { binding, Binding } from './binding';
 import { describe, invalidType, invalidValue, keepStack, rangeError } from './errors';
 import { boolOption, enumOption, optionsObject } from './options';
-import { checkDevice, operand, rawInput, Tensor, TensorLike } from './tensor';
+import { checkDevice, operand, rawInput, Tensor, tensorFromHandle, tensorFromRaw, TensorLike } from './tensor';
 
 /** A c10d backend: `'gloo'` (CPU) or `'nccl'` (CUDA; needs a LibTorch with CUDA and NCCL). */
 export type Backend = 'gloo' | 'nccl';
@@ -265,7 +265,7 @@ export class ProcessGroup {
     if (typeof op !== 'string') throw invalidType('op', `one of ${REDUCE_OPS.map((s) => `'${s}'`).join(', ')}`, op);
     if (!(REDUCE_OPS as readonly string[]).includes(op)) throw invalidValue('op', `one of ${REDUCE_OPS.map((s) => `'${s}'`).join(', ')}`, op);
     const r = await binding().processGroupAllReduce(this.handle(), rawInput(x), op).catch(restore);
-    return Tensor.fromRaw(r, x.device);
+    return tensorFromRaw(r, x.device);
   }
 
   /**
@@ -282,10 +282,10 @@ export class ProcessGroup {
     const restore = keepStack();
     const x = operand(t, 't');
     const r = await binding().processGroupAllGather(this.handle(), rawInput(x)).catch(restore);
-    if (Array.isArray(r)) return r.map((h) => Tensor.fromHandle(h));
+    if (Array.isArray(r)) return r.map((h) => tensorFromHandle(h));
     const size = x.shape.reduce((a, b) => a * b, 1);
     return Array.from({ length: this.worldSize }, (_, i) =>
-      Tensor.fromRaw({ data: r.data.subarray(i * size, (i + 1) * size), shape: [...x.shape] }, x.device));
+      tensorFromRaw({ data: r.data.subarray(i * size, (i + 1) * size), shape: [...x.shape] }, x.device));
   }
 
   /**
@@ -303,7 +303,7 @@ export class ProcessGroup {
     if (typeof src !== 'number') throw invalidType('src', `a rank in [0, ${this.worldSize - 1}]`, src);
     if (!Number.isInteger(src) || src < 0 || src >= this.worldSize) throw invalidValue('src', `a rank in [0, ${this.worldSize - 1}]`, src);
     const r = await binding().processGroupBroadcast(this.handle(), rawInput(x), src).catch(restore);
-    return Tensor.fromRaw(r, x.device);
+    return tensorFromRaw(r, x.device);
   }
 
   /**

@@ -8,7 +8,7 @@ import { callNative, rangeError, withCallerStack } from './errors';
 import { mustWait, schedule } from './queue';
 import { boolOption, enumOption, numberOption, optionsObject } from './options';
 import {
-  checkDevice, checkMatrix, checkSameKind, indices, isIndices, operand, partnerDType, rawInput, Indices, Operand, Tensor, TensorLike,
+  checkDevice, checkMatrix, checkSameKind, indices, isIndices, operand, partnerDType, rawInput, Indices, Operand, Tensor, tensorFromRaw, TensorLike,
 } from './tensor';
 
 /** A process group as the losses take it (see `ProcessGroup`). */
@@ -241,7 +241,7 @@ function prepareCorrelation(z1: unknown, z2: unknown, opts: unknown): Prepared {
 }
 
 function tensorOf(x: RawResult | undefined, device: string): Tensor | undefined {
-  return x === undefined ? undefined : Tensor.fromRaw(x, device);
+  return x === undefined ? undefined : tensorFromRaw(x, device);
 }
 
 function npairsResult(r: RawNpairsResult, device: string): NpairsResult {

@@ -7,7 +7,7 @@ import { binding } from './binding';
 import { callNative, invalidType, invalidValue, rangeError } from './errors';
 import { enumOption, numberOption, optionsObject } from './options';
 import {
-  checkMatrix, checkResultSize, checkSameKind, indices, isIndices, operand, partnerDType, rawInput, Indices, Tensor, TensorLike,
+  checkMatrix, checkResultSize, checkSameKind, indices, isIndices, operand, partnerDType, rawInput, Indices, Tensor, tensorFromRaw, TensorLike,
 } from './tensor';
 
 /** The largest float32: eps must fit the tensors' dtype. */
@@ -33,7 +33,7 @@ export function normalize(x: TensorLike, opts?: { p?: number; dim?: number; eps?
   if (!(p > 0)) throw invalidValue('p', 'a number > 0', p);
   const dim = numberOption(o, 'dim', 1, { integer: true, min: -t.shape.length, max: t.shape.length - 1 });
   const eps = numberOption(o, 'eps', 1e-12, { min: 0, above: true, max: FLOAT32_MAX });
-  return Tensor.fromRaw(callNative(() => binding().normalize(rawInput(t), { p, dim, eps, device: t.device })), t.device);
+  return tensorFromRaw(callNative(() => binding().normalize(rawInput(t), { p, dim, eps, device: t.device })), t.device);
 }
 
 /**
@@ -53,7 +53,7 @@ export function matmul(a: TensorLike, b: TensorLike): Tensor {
     throw rangeError('b', `matmul needs b to have ${ta.shape[1]} rows (a is [${ta.shape}]), got [${tb.shape}]`);
   }
   checkResultSize([ta.shape[0], tb.shape[1]], 'b');
-  return Tensor.fromRaw(callNative(() => binding().matmul(rawInput(ta), rawInput(tb), { device: ta.device })), ta.device);
+  return tensorFromRaw(callNative(() => binding().matmul(rawInput(ta), rawInput(tb), { device: ta.device })), ta.device);
 }
 
 /** Options of {@link crossEntropy}. */
@@ -99,7 +99,7 @@ export function crossEntropy(logits: TensorLike, target: Indices | TensorLike, o
     }
     t = rawInput(p);
   }
-  const out = Tensor.fromRaw(callNative(() => binding().crossEntropy(rawInput(l), t, { reduction, labelSmoothing, device: l.device })), l.device);
+  const out = tensorFromRaw(callNative(() => binding().crossEntropy(rawInput(l), t, { reduction, labelSmoothing, device: l.device })), l.device);
   if (reduction === 'none') return out;
   const value = out.data()[0];
   out.dispose(); // a one-element tensor on the device (CUDA): freed now, not at GC
@@ -121,7 +121,7 @@ export function batchNorm1d(x: TensorLike, opts?: { eps?: number }): Tensor {
   const t = operand(x, 'x');
   checkMatrix(t, 'x');
   if (t.shape[0] < 2) throw rangeError('x', `expected more than 1 value per channel when training, got shape [${t.shape}]`);
-  return Tensor.fromRaw(callNative(() => binding().batchNorm1d(rawInput(t), { eps, device: t.device })), t.device);
+  return tensorFromRaw(callNative(() => binding().batchNorm1d(rawInput(t), { eps, device: t.device })), t.device);
 }
 
 /**
@@ -143,5 +143,5 @@ export function cosineSimilarity(x1: TensorLike, x2: TensorLike, opts?: { eps?: 
   checkSameKind(a, b, 'x1', 'x2');
   if (a.shape[1] !== b.shape[1]) throw rangeError('x2', `must have D = ${a.shape[1]} columns like x1, got ${b.shape[1]}`);
   checkResultSize([a.shape[0], b.shape[0]], 'x2');
-  return Tensor.fromRaw(callNative(() => binding().cosineSimilarity(rawInput(a), rawInput(b), { eps, device: a.device })), a.device);
+  return tensorFromRaw(callNative(() => binding().cosineSimilarity(rawInput(a), rawInput(b), { eps, device: a.device })), a.device);
 }

@@ -157,6 +157,13 @@ function checkData(data: unknown, name: string): FloatArray {
  * const host = grad1!.data();                              // a copy to host
  * grad1!.dispose();                                        // device memory freed now
  */
+/** Module-private access to Tensor's constructor and private fields (set in its static block). */
+let fields: {
+  make(data: FloatArray | undefined, handle: NativeHandle | undefined, shape: number[], dtype: DType, device: string): Tensor;
+  data(t: Tensor): FloatArray | undefined;
+  handle(t: Tensor): NativeHandle | undefined;
+};
+
 export class Tensor {
   /** Sizes of each dimension. */
   readonly shape: readonly number[];
@@ -175,6 +182,16 @@ export class Tensor {
     this.shape = Object.freeze(shape);
     this.dtype = dtype;
     this.device = device;
+  }
+
+  static {
+    // The library's own access to a tensor's memory (see the functions after
+    // this class); nothing of it is on the public class.
+    fields = {
+      make: (data, handle, shape, dtype, device) => new Tensor(data, handle, shape, dtype, device),
+      data: (t) => t.#data,
+      handle: (t) => t.#handle,
+    };
   }
 
   /**
@@ -197,37 +214,8 @@ export class Tensor {
     }
     const o = optionsObject(opts, ['device'], 'opts');
     const device = checkDevice(o.device ?? 'cpu', 'opts.device');
-    if (device === 'cpu') return new Tensor(checked, undefined, dims, dtypeOf(checked), 'cpu');
-    return Tensor.fromHandle(callNative(() => binding().tensorToDevice({ data: checked, shape: dims }, device)));
-  }
-
-  /**
-   * @internal Wraps a native result: a handle (resident: CUDA, or the internal
-   * resident CPU mode) or host memory it owns. Host memory with a CUDA
-   * `device` (the process-group calls compute through host memory) is copied
-   * to that device, so that a tensor is always where `device` says.
-   */
-  static fromRaw(raw: RawResult, device = 'cpu'): Tensor {
-    if (isRawHandle(raw)) return Tensor.fromHandle(raw);
-    if (device === 'cpu') return new Tensor(raw.data, undefined, raw.shape, dtypeOf(raw.data), 'cpu');
-    return Tensor.fromHandle(callNative(() => binding().tensorToDevice(raw, device)));
-  }
-
-  /** @internal A tensor over a native handle. */
-  static fromHandle(raw: RawHandle): Tensor {
-    return new Tensor(undefined, raw.handle, [...raw.shape], raw.dtype, raw.device);
-  }
-
-  /**
-   * @internal For tests of the handle machinery without a GPU: a copy of `t`
-   * held natively on the CPU, as a CUDA tensor is held on its device
-   * ("resident"). Results computed from a resident CPU tensor come back
-   * resident too; `data()` copies, `to('cpu')` makes a typed-array tensor,
-   * `dispose()` frees at once. Not part of the public API.
-   */
-  static residentCpu(t: TensorLike): Tensor {
-    const o = operand(t, 't', partnerDType(t));
-    return Tensor.fromHandle(callNative(() => binding().tensorToDevice(o, 'cpu')));
+    if (device === 'cpu') return fields.make(checked, undefined, dims, dtypeOf(checked), 'cpu');
+    return tensorFromHandle(callNative(() => binding().tensorToDevice({ data: checked, shape: dims }, device)));
   }
 
   /** Number of elements. */
@@ -242,7 +230,7 @@ export class Tensor {
 
   /**
    * @internal True when the memory is held natively (a CUDA tensor, or a
-   * resident CPU one from {@link Tensor.residentCpu}); false for typed-array
+   * resident CPU one from the internal `residentCpu`); false for typed-array
    * tensors and once disposed.
    */
   get resident(): boolean {
@@ -261,31 +249,7 @@ export class Tensor {
       const handle = this.#handle;
       return callNative(() => binding().tensorToHost({ handle, shape: [...this.shape] })).data;
     }
-    return Tensor.live(this, 'tensor');
-  }
-
-  /**
-   * @internal The live host data of a typed-array tensor `t`, or a RangeError
-   * naming it `name` (disposed, detached, resized, or held natively).
-   */
-  static live(t: Tensor, name: string): FloatArray {
-    const data = t.#data;
-    if (data === undefined) {
-      if (t.#handle !== undefined) throw rangeError(name, `the tensor is held natively on ${t.device}; its data() is a copy`);
-      throw rangeError(name, 'the tensor has been disposed');
-    }
-    if (data.length !== t.size) {
-      if (isDetached(data.buffer)) throw rangeError(name, 'its data is a detached ArrayBuffer (transferred or freed)');
-      // a length-tracking view of a resizable ArrayBuffer that was resized
-      throw rangeError(name, `its data now has ${data.length} elements but its shape [${t.shape.join(', ')}] needs ${t.size}`);
-    }
-    return data;
-  }
-
-  /** @internal The native handle of `t` (undefined for typed-array tensors); a RangeError naming `name` once disposed. */
-  static handleOf(t: Tensor, name: string): NativeHandle | undefined {
-    if (t.disposed) throw rangeError(name, 'the tensor has been disposed');
-    return t.#handle;
+    return hostData(this, 'tensor');
   }
 
   /** The elements as nested arrays (a copy), e.g. `number[][]` for a matrix. */
@@ -310,9 +274,9 @@ export class Tensor {
     if (this.disposed) throw new Error('This tensor has been disposed');
     const handle = this.#handle;
     if (target === this.device && (handle === undefined || target !== 'cpu')) return this;
-    if (target === 'cpu') return new Tensor(this.data(), undefined, [...this.shape], this.dtype, 'cpu');
-    const source = handle !== undefined ? { handle, shape: [...this.shape] } : { data: Tensor.live(this, 'tensor'), shape: [...this.shape] };
-    return Tensor.fromHandle(callNative(() => binding().tensorToDevice(source, target)));
+    if (target === 'cpu') return fields.make(this.data(), undefined, [...this.shape], this.dtype, 'cpu');
+    const source = handle !== undefined ? { handle, shape: [...this.shape] } : { data: hostData(this, 'tensor'), shape: [...this.shape] };
+    return tensorFromHandle(callNative(() => binding().tensorToDevice(source, target)));
   }
 
   /**
@@ -334,6 +298,59 @@ export class Tensor {
   toJSON(): { shape: number[]; dtype: DType; device: string } {
     return { shape: [...this.shape], dtype: this.dtype, device: this.device };
   }
+}
+
+/**
+ * Wraps a native result: a handle (resident: CUDA, or the internal resident
+ * CPU mode) or host memory it owns. Host memory with a CUDA `device` (the
+ * process-group calls compute through host memory) is copied to that device,
+ * so that a tensor is always where `device` says. @internal
+ */
+export function tensorFromRaw(raw: RawResult, device = 'cpu'): Tensor {
+  if (isRawHandle(raw)) return tensorFromHandle(raw);
+  if (device === 'cpu') return fields.make(raw.data, undefined, raw.shape, dtypeOf(raw.data), 'cpu');
+  return tensorFromHandle(callNative(() => binding().tensorToDevice(raw, device)));
+}
+
+/** A tensor over a native handle. @internal */
+export function tensorFromHandle(raw: RawHandle): Tensor {
+  return fields.make(undefined, raw.handle, [...raw.shape], raw.dtype, raw.device);
+}
+
+/**
+ * For tests of the handle machinery without a GPU: a copy of `t` held
+ * natively on the CPU, as a CUDA tensor is held on its device ("resident").
+ * Results computed from a resident CPU tensor come back resident too;
+ * `data()` copies, `to('cpu')` makes a typed-array tensor, `dispose()` frees
+ * at once. Not part of the public API (not exported from the package). @internal
+ */
+export function residentCpu(t: TensorLike): Tensor {
+  const o = operand(t, 't', partnerDType(t));
+  return tensorFromHandle(callNative(() => binding().tensorToDevice(o, 'cpu')));
+}
+
+/**
+ * The live host data of a typed-array tensor `t`, or a RangeError naming it
+ * `name` (disposed, detached, resized, or held natively). @internal
+ */
+export function hostData(t: Tensor, name: string): FloatArray {
+  const data = fields.data(t);
+  if (data === undefined) {
+    if (fields.handle(t) !== undefined) throw rangeError(name, `the tensor is held natively on ${t.device}; its data() is a copy`);
+    throw rangeError(name, 'the tensor has been disposed');
+  }
+  if (data.length !== t.size) {
+    if (isDetached(data.buffer)) throw rangeError(name, 'its data is a detached ArrayBuffer (transferred or freed)');
+    // a length-tracking view of a resizable ArrayBuffer that was resized
+    throw rangeError(name, `its data now has ${data.length} elements but its shape [${t.shape.join(', ')}] needs ${t.size}`);
+  }
+  return data;
+}
+
+/** The native handle of `t` (undefined for typed-array tensors); a RangeError naming `name` once disposed. @internal */
+export function tensorHandle(t: Tensor, name: string): NativeHandle | undefined {
+  if (t.disposed) throw rangeError(name, 'the tensor has been disposed');
+  return fields.handle(t);
 }
 
 function fromNested(rows: number[][], name: string, dtype: DType): RawTensor {
@@ -373,9 +390,9 @@ export interface Operand extends RawTensor {
  */
 export function operand(value: unknown, name: string, dtype: DType = 'float32'): Operand {
   if (value instanceof Tensor) {
-    const handle = Tensor.handleOf(value, name);
+    const handle = tensorHandle(value, name);
     if (handle !== undefined) return residentOperand(value, handle);
-    const data = Tensor.live(value, name);
+    const data = hostData(value, name);
     return { data, shape: [...value.shape], device: value.device, dtype: value.dtype };
   }
   if (Array.isArray(value)) {

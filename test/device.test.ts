@@ -13,7 +13,7 @@ import * as v8 from 'v8';
 import * as vm from 'vm';
 import * as pl from '../lib';
 import { binding } from '../lib/binding';
-import { Tensor } from '../lib/tensor';
+import { residentCpu, Tensor } from '../lib/tensor';
 
 const DEVICE_ENV = process.env.PAIRLOSS_TEST_DEVICE ?? 'cpu';
 const CUDA = DEVICE_ENV.startsWith('cuda');
@@ -58,7 +58,7 @@ function probabilities(n: number, m: number, seed: number, dtype: 'float32' | 'f
 
 /** `x` held natively on this run's device: one copy of the host data. */
 function place(x: Host): Tensor {
-  return CUDA ? Tensor.from(x.data, x.shape, { device: DEVICE }) : Tensor.residentCpu(x);
+  return CUDA ? Tensor.from(x.data, x.shape, { device: DEVICE }) : residentCpu(x);
 }
 
 function bytes(a: ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number; byteLength: number }): Buffer {
@@ -356,7 +356,7 @@ describe('dispose frees at once; use after dispose is a clean error', () => {
       ['npairsLoss x2', () => pl.npairsLoss(live, gone()), /^x2: the tensor has been disposed$/],
       ['npairsLoss target', () => pl.npairsLoss(live, live, { target: gone() }), /^target: the tensor has been disposed$/],
       ['correlationLoss', () => pl.correlationLoss(gone(), live), /^z1: the tensor has been disposed$/],
-      ['Tensor.residentCpu', () => Tensor.residentCpu(gone()), /^t: the tensor has been disposed$/],
+      ['residentCpu', () => residentCpu(gone()), /^t: the tensor has been disposed$/],
     ];
     for (const [name, call, message] of cases) {
       let error: unknown;
