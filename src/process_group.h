@@ -1,18 +1,18 @@
 // Process groups on c10d: a TCPStore rendezvous and a ProcessGroupGloo (or
-// ProcessGroupNCCL where LibTorch has CUDA), joined the way torch 1.13's
+// ProcessGroupNCCL where LibTorch has CUDA), joined the way torch's
 // torch.distributed.init_process_group joins them, so that a Python rank can
-// be a member of the same group (the recipe is written down in
-// process_group.cpp).
+// be a member of the same group (rendezvous.cpp has the recipe).
 //
 // Every collective of a group runs on the group's own thread, one after the
 // other in the order the calls were submitted: c10d needs the same order on
 // every rank, and nothing here ever blocks the caller's event loop unless the
-// caller waits. Before each collective the members that are pairloss
-// processes exchange a small header (kind, dtype, shape) and refuse a
-// mismatch with an ArgumentError naming the ranks and shapes, where Gloo
-// itself would abort the process. A failed collective (a peer exited, a
-// timeout) marks the group broken: its connections are closed at once so
-// that the other ranks fail promptly too, and every later call throws.
+// caller waits (task_thread.h). Before each collective the members that are
+// pairloss processes exchange a small header (kind, dtype, shape;
+// group_protocol.h) and refuse a mismatch with an ArgumentError naming the
+// ranks and shapes, where Gloo itself would abort the process. A failed
+// collective (a peer exited, a timeout; group_errors.h says which) marks the
+// group broken: its connections are closed at once so that the other ranks
+// fail promptly too, and every later call throws.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -23,6 +23,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "group_errors.h"  // GroupError
 
 namespace pairloss {
 
@@ -52,13 +54,6 @@ struct ProcessGroupOptions {
   bool check_shapes = true;
   // NCCL only: the CUDA device of this rank (-1: rank % device count).
   int cuda_device = -1;
-};
-
-// A collective that failed or a group that can no longer be used. The
-// binding turns it into a plain Error with this message.
-class GroupError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
 };
 
 class ProcessGroup : public std::enable_shared_from_this<ProcessGroup> {
