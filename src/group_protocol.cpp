@@ -10,8 +10,24 @@ namespace {
 
 constexpr int64_t kMagic = 0x706c6f7373;  // "ploss"
 constexpr int kMaxDims = 8;
-constexpr int kLabelSlots = 8;  // 64 bytes of label
-static_assert(kHeaderLength == 6 + kMaxDims + 1 + kLabelSlots, "header layout");
+constexpr int kLabelSlots = 8;    // 64 bytes of label
+constexpr int kReasonSlots = 16;  // 128 bytes of reason
+constexpr int kReasonAt = 7 + kMaxDims + kLabelSlots;
+static_assert(kHeaderLength == kReasonAt + kReasonSlots, "header layout");
+
+// `text` into `slots` int64s at `h` (zero-padded, cut at a UTF-8 boundary).
+void put_text(int64_t* h, int slots, const std::string& text) {
+  size_t n = std::min(text.size(), sizeof(int64_t) * slots);
+  if (n < text.size()) {
+    while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  }
+  std::memcpy(h, text.data(), n);
+}
+
+std::string get_text(const int64_t* h, int slots) {
+  const char* text = reinterpret_cast<const char*>(h);
+  return std::string(text, strnlen(text, sizeof(int64_t) * slots));
+}
 
 }  // namespace
 
@@ -29,7 +45,8 @@ std::vector<int64_t> Header::encode() const {
     hash = (hash ^ static_cast<uint64_t>(sizes[i])) * 1099511628211ULL;
   }
   h[6 + kMaxDims] = static_cast<int64_t>(hash);
-  std::memcpy(&h[7 + kMaxDims], label.data(), std::min(label.size(), sizeof(int64_t) * kLabelSlots));
+  put_text(&h[7 + kMaxDims], kLabelSlots, label);
+  put_text(&h[kReasonAt], kReasonSlots, reason);
   return h;
 }
 
@@ -40,13 +57,14 @@ Header Header::decode(const int64_t* h) {
   d.arg = h[3];
   d.dtype = static_cast<at::ScalarType>(h[4]);
   for (int64_t i = 0; i < std::min<int64_t>(h[5], kMaxDims); ++i) d.sizes.push_back(h[6 + i]);
-  const char* text = reinterpret_cast<const char*>(&h[7 + kMaxDims]);
-  d.label.assign(text, strnlen(text, sizeof(int64_t) * kLabelSlots));
+  d.label = get_text(&h[7 + kMaxDims], kLabelSlots);
+  d.reason = get_text(&h[kReasonAt], kReasonSlots);
   return d;
 }
 
 std::string Header::describe() const {
   std::string s = label;
+  if (kind == Kind::Rejected) return s + " rejected its arguments (" + reason + ")";
   if (kind == Kind::AllReduce) s += "(" + std::string(reduce_op_name(static_cast<ReduceOp>(arg))) + ")";
   if (kind == Kind::Broadcast) s += " from rank " + std::to_string(arg);
   if (kind != Kind::Barrier) s += " " + dtype_name(dtype) + " " + shape_string(sizes);
@@ -66,6 +84,10 @@ Agreement compare_headers(const std::vector<int64_t>& mine, const std::vector<co
   if (!a.in_step) a.agree = false;
   if (a.agree) return a;
   for (size_t i = 0; i < all.size(); ++i) {
+    if (all[i].kind == Kind::Rejected) {
+      a.rejected += (a.rejected.empty() ? "" : "; ") + std::string("rank ") + std::to_string(ranks[i]) + " (" +
+                    all[i].reason + ")";
+    }
     a.list += (i ? "; " : "") + std::string("rank ") + std::to_string(ranks[i]) + ": " + all[i].describe();
     if (!a.in_step) a.list += " (collective #" + std::to_string(all[i].sequence) + ")";
   }

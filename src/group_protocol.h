@@ -16,10 +16,12 @@
 
 namespace pairloss {
 
-enum class Kind : int64_t { AllReduce = 1, AllGather = 2, Broadcast = 3, Barrier = 4 };
+// Rejected: this rank refused its own arguments to the collective the others
+// are about to run (the reason goes with it); every member skips it.
+enum class Kind : int64_t { AllReduce = 1, AllGather = 2, Broadcast = 3, Barrier = 4, Rejected = 5 };
 
-// [magic, sequence, kind, arg, dtype, ndim, dims x8, dims hash, label x8]
-constexpr int kHeaderLength = 6 + 8 + 1 + 8;
+// [magic, sequence, kind, arg, dtype, ndim, dims x8, dims hash, label x8, reason x16]
+constexpr int kHeaderLength = 6 + 8 + 1 + 8 + 16;
 
 struct Header {
   int64_t sequence = 0;
@@ -28,6 +30,8 @@ struct Header {
   at::ScalarType dtype = at::kFloat;
   std::vector<int64_t> sizes;
   std::string label;
+  // Rejected only: why (the first 128 bytes).
+  std::string reason;
 
   std::vector<int64_t> encode() const;
   static Header decode(const int64_t* h);
@@ -43,6 +47,8 @@ struct Agreement {
   bool in_step = true;
   // Which rank runs what, for the error ("rank 0: ...; rank 1: ...").
   std::string list;
+  // Members that rejected their arguments: "rank 1 (RangeError: ...)"; empty if none.
+  std::string rejected;
 };
 
 // `headers[i]`: the header of member `ranks[i]`.

@@ -140,7 +140,9 @@ struct ProcessGroup::State {
   }
 
   // The pairloss ranks show each other what they are about to run; a
-  // mismatch is a RangeError on all of them instead of a Gloo abort.
+  // mismatch is a RangeError on all of them instead of a Gloo abort. A
+  // Rejected header (this rank refused its own arguments) only informs the
+  // others: it never throws here.
   void check_agreement(Header mine) {
     mine.sequence = ++sequence;
     if (!joined.check) return;
@@ -163,15 +165,52 @@ struct ProcessGroup::State {
     for (const auto& h : outputs[0]) headers.push_back(h.data_ptr<int64_t>());
     const Agreement agreement = compare_headers(encoded, headers, ranks);
     if (agreement.agree) return;
-    std::string message = mine.label + ": the ranks disagree on this collective (every rank must make the same calls "
-                          "in the same order, with tensors of the same shape and dtype): " + agreement.list;
-    if (!agreement.in_step || ranks.size() != static_cast<size_t>(options.world_size)) {
-      // Out of step, or members that took no part in the check would wait
-      // forever in the collective we skip: the group cannot go on.
+    // Out of step, or members that took no part in the check would wait
+    // forever in the collective we skip: the group cannot go on.
+    const bool cannot_go_on = !agreement.in_step || ranks.size() != static_cast<size_t>(options.world_size);
+    std::string message;
+    if (!agreement.rejected.empty() && agreement.in_step) {
+      message = mine.label + ": " + agreement.rejected +
+                (agreement.rejected.find(';') == std::string::npos ? " rejected its" : " rejected their") +
+                " own arguments to this collective, so every rank skips it";
+    } else {
+      message = mine.label + ": the ranks disagree on this collective (every rank must make the same calls in the "
+                "same order, with tensors of the same shape and dtype): " + agreement.list;
+    }
+    if (cannot_go_on) {
       mark_broken(message, false);
       message += ". The process group is now broken";
     }
+    if (mine.kind == Kind::Rejected) return;
     throw_range_error(message);
+  }
+
+  // This rank refuses its own arguments to the collective `label`: the
+  // pairloss members learn so in the header exchange (a RangeError naming
+  // this rank) instead of waiting for it until the timeout. Never throws.
+  void reject(const std::string& label, const std::string& reason) {
+    if (!unusable().empty()) return;
+    Header h;
+    h.kind = Kind::Rejected;
+    h.label = label;
+    h.reason = reason;
+    try {
+      check_agreement(h);
+    } catch (...) {
+      // the group broke meanwhile: the caller's own error says enough
+    }
+  }
+
+  // Runs `checks` (this rank's argument checks for collective `label`); an
+  // ArgumentError from them is announced to the others, then rethrown.
+  template <typename F>
+  auto checked(const std::string& label, F&& checks) -> decltype(checks()) {
+    try {
+      return checks();
+    } catch (const ArgumentError& e) {
+      reject(label, std::string(e.kind() == ArgumentError::Kind::Type ? "TypeError: " : "RangeError: ") + e.what());
+      throw;
+    }
   }
 
   // Runs one collective on this (the group's) thread: check, issue, wait.
@@ -207,6 +246,7 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(const ProcessGroupOptions& o
   if (o.timeout.count() <= 0) throw_range_error("timeoutMs must be > 0, got " + std::to_string(o.timeout.count()));
   if (o.host.empty()) throw_range_error("host must be a host name or address, got ''");
   if (o.store_prefix.empty()) throw_range_error("storePrefix must be a non-empty string");
+  if (o.restart_count < 0) throw_range_error("restartCount must be an integer >= 0, got " + std::to_string(o.restart_count));
   parse_backend(backend_name(o.backend));  // available in this build?
 
   Rendezvous joined;
@@ -216,7 +256,8 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(const ProcessGroupOptions& o
     throw;
   } catch (const std::exception& e) {
     throw GroupError("ProcessGroup.init (rank " + std::to_string(o.rank) + " of " + std::to_string(o.world_size) +
-                     ", " + o.host + ":" + std::to_string(o.port) + "): " +
+                     ", " + o.host + ":" + std::to_string(o.port) +
+                     (o.agent_store ? ", the launcher's store" : "") + "): " +
                      rendezvous_failure(message_of(e), o.timeout));
   }
   auto s = std::make_shared<State>();
@@ -247,10 +288,13 @@ at::Tensor ProcessGroup::all_reduce(const at::Tensor& t, ReduceOp op, const std:
   run([&] {
     State& s = *state_;
     s.throw_if_unusable();
-    at::Tensor x = s.prepare(t, label.c_str());
-    if (op == ReduceOp::Avg && !at::isFloatingType(x.scalar_type())) {
-      throw_range_error(label + ": op 'avg' needs a floating tensor, got " + dtype_name(x.scalar_type()));
-    }
+    at::Tensor x = s.checked(label, [&] {
+      at::Tensor y = s.prepare(t, label.c_str());
+      if (op == ReduceOp::Avg && !at::isFloatingType(y.scalar_type())) {
+        throw_range_error(label + ": op 'avg' needs a floating tensor, got " + dtype_name(y.scalar_type()));
+      }
+      return y;
+    });
     Header h;
     h.kind = Kind::AllReduce;
     h.arg = static_cast<int64_t>(op);
@@ -274,7 +318,7 @@ at::Tensor ProcessGroup::all_gather(const at::Tensor& t, const std::string& labe
   run([&] {
     State& s = *state_;
     s.throw_if_unusable();
-    at::Tensor x = s.prepare(t, label.c_str());
+    at::Tensor x = s.checked(label, [&] { return s.prepare(t, label.c_str()); });
     Header h;
     h.kind = Kind::AllGather;
     h.dtype = x.scalar_type();
@@ -292,15 +336,17 @@ at::Tensor ProcessGroup::all_gather(const at::Tensor& t, const std::string& labe
 }
 
 at::Tensor ProcessGroup::broadcast(const at::Tensor& t, int src, const std::string& label) {
-  if (src < 0 || src >= world_size()) {
-    throw_range_error(label + ": src must be a rank in [0, " + std::to_string(world_size() - 1) + "], got " +
-                      std::to_string(src));
-  }
   at::Tensor out;
   run([&] {
     State& s = *state_;
     s.throw_if_unusable();
-    at::Tensor x = s.prepare(t, label.c_str());
+    at::Tensor x = s.checked(label, [&] {
+      if (src < 0 || src >= s.options.world_size) {
+        throw_range_error(label + ": src must be a rank in [0, " + std::to_string(s.options.world_size - 1) +
+                          "], got " + std::to_string(src));
+      }
+      return s.prepare(t, label.c_str());
+    });
     Header h;
     h.kind = Kind::Broadcast;
     h.arg = src;
@@ -328,6 +374,10 @@ void ProcessGroup::barrier(const std::string& label) {
     h.label = label;
     s.execute(h, [&] { return s.joined.comm->barrier(c10d::BarrierOptions()); });
   });
+}
+
+void ProcessGroup::reject(const std::string& label, const std::string& reason) {
+  run([&] { state_->reject(label, reason); });
 }
 
 void ProcessGroup::destroy() {

@@ -42,9 +42,17 @@ struct ProcessGroupOptions {
   Backend backend = Backend::Gloo;
   int rank = 0;
   int world_size = 1;
-  // Address of rank 0, which serves the TCPStore.
+  // Address of the TCPStore: rank 0's, which serves it (or, with
+  // agent_store, the launcher's).
   std::string host = "127.0.0.1";
   int port = 29500;
+  // The store is served by the launcher (torchrun's elastic agent,
+  // TORCHELASTIC_USE_AGENT_STORE=True): every rank, rank 0 too, is a client.
+  bool agent_store = false;
+  // With agent_store: the launcher's restart attempt
+  // (TORCHELASTIC_RESTART_COUNT), which scopes the group's keys on the
+  // agent's store as torch's own worker scopes them (rendezvous.h).
+  int restart_count = 0;
   // Rendezvous and every collective: a peer silent for this long is an error.
   std::chrono::milliseconds timeout{300000};
   // torch.distributed puts its default group under PrefixStore("default_pg");
@@ -101,6 +109,13 @@ class ProcessGroup : public std::enable_shared_from_this<ProcessGroup> {
   // Rank `src`'s `t` on every rank.
   at::Tensor broadcast(const at::Tensor& t, int src, const std::string& label = "broadcast");
   void barrier(const std::string& label = "barrier");
+  // In place of collective `label`: this rank refused its own arguments to
+  // it (`reason`, e.g. "RangeError: ..."). The pairloss members, waiting in
+  // that collective's header exchange, reject it at once with a RangeError
+  // naming this rank, and every member skips it (with non-pairloss members
+  // the group is then broken, as for any disagreement). Returns without
+  // throwing; a no-op on a group without the header check.
+  void reject(const std::string& label, const std::string& reason);
 
   // Waits for the submitted tasks, closes the connections and stops the
   // group's thread. Later calls throw GroupError. Idempotent.

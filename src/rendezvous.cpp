@@ -107,16 +107,17 @@ void store_based_barrier(c10d::Store& store, int world_size, std::chrono::millis
   }
 }
 
-// 1. of the recipe: the TCPStore, rank 0 serving it. Ranks started well
-// before rank 0 keep trying to connect until the timeout.
+// 1. of the recipe: the TCPStore, rank 0 serving it (with an agent's store,
+// every rank a client). Clients started well before the server keep trying
+// to connect until the timeout.
 c10::intrusive_ptr<c10d::TCPStore> connect_store(const ProcessGroupOptions& o) {
   c10d::TCPStoreOptions store_options;
   store_options.port = static_cast<std::uint16_t>(o.port);
-  store_options.isServer = o.rank == 0;
+  store_options.isServer = !o.agent_store && o.rank == 0;
   store_options.numWorkers = static_cast<std::size_t>(o.world_size);
   store_options.waitWorkers = true;
   store_options.timeout = o.timeout;
-  store_options.multiTenant = true;
+  store_options.multiTenant = !o.agent_store;
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
   // torch 2.4 made the libuv server the default; Debian's LibTorch has no
   // libuv ("use_libuv was requested but PyTorch was build without libuv
@@ -143,6 +144,18 @@ c10::intrusive_ptr<c10d::TCPStore> connect_store(const ProcessGroupOptions& o) {
 
 }  // namespace
 
+std::string agent_store_prefix(int restart_count) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 6)
+  // torch 2.6 (pytorch/pytorch#135957): the agent serves a new store for
+  // every attempt, and the worker uses it without a prefix.
+  (void)restart_count;
+  return "";
+#else
+  // torch 1.13 to 2.5, _create_c10d_store: PrefixStore(f"/worker/attempt_{attempt}", TCPStore(..., is_master=False)).
+  return "/worker/attempt_" + std::to_string(restart_count);
+#endif
+}
+
 // ---------------------------------------------------------------------------
 // The recipe of torch 1.13's torch.distributed.init_process_group(backend,
 // init_method='tcp://host:port' or 'env://', rank, world_size, timeout),
@@ -150,6 +163,11 @@ c10::intrusive_ptr<c10d::TCPStore> connect_store(const ProcessGroupOptions& o) {
 //  1. _create_c10d_store: TCPStore(host, port, world_size, is_master=rank == 0,
 //     timeout, multi_tenant=True). Rank 0 serves it; every rank adds 1 to the
 //     "init/" key and rank 0 waits until world_size have (numWorkers).
+//     Under torchrun's static rendezvous (TORCHELASTIC_USE_AGENT_STORE=True)
+//     the agent already serves a store at MASTER_ADDR:MASTER_PORT: every
+//     rank is a client, and the store is PrefixStore(agent_store_prefix(
+//     TORCHELASTIC_RESTART_COUNT), client), so that a restarted attempt's
+//     keys never meet the last attempt's.
 //  2. store = PrefixStore("default_pg", store).
 //  3. _new_process_group_helper: group name str(_group_count) = "0";
 //     ProcessGroupGloo(PrefixStore("0", store), rank, world_size, timeout)
@@ -169,8 +187,13 @@ Rendezvous rendezvous(const ProcessGroupOptions& o) {
   Rendezvous r;
   // 1. the TCPStore
   c10::intrusive_ptr<c10d::TCPStore> tcp = connect_store(o);
+  c10::intrusive_ptr<c10d::Store> root = tcp;
+  if (o.agent_store) {
+    const std::string attempt = agent_store_prefix(o.restart_count);
+    if (!attempt.empty()) root = c10::make_intrusive<c10d::PrefixStore>(attempt, root);
+  }
   // 2. the default group's prefix
-  c10::intrusive_ptr<c10d::Store> base = c10::make_intrusive<c10d::PrefixStore>(o.store_prefix, tcp);
+  c10::intrusive_ptr<c10d::Store> base = c10::make_intrusive<c10d::PrefixStore>(o.store_prefix, root);
   base->set("pairloss/member/" + std::to_string(o.rank), bytes("1"));
   // 3. the group itself, under the group name "0"
 #if TORCH_VERSION_MAJOR >= 2

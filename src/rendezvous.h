@@ -50,6 +50,12 @@ struct Rendezvous {
   at::Device device = at::kCPU;
 };
 
+// The store prefix under which torch's worker of this LibTorch's version puts
+// its default group on an agent's store (`agent_store`), for restart attempt
+// `restart_count`: "/worker/attempt_<n>" before torch 2.6, "" from 2.6 on
+// (where the agent makes a new store for each attempt).
+std::string agent_store_prefix(int restart_count);
+
 // Blocks until every rank has arrived or the timeout passes. Throws
 // ArgumentError for an unusable option (no CUDA device for NCCL), GroupError
 // for a failed rendezvous (port in use, peers missing, timeout).
