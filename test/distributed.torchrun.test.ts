@@ -100,3 +100,38 @@ maybe('a rank that rejects its own arguments tells the others at once; the group
     expect(w.after).toEqual([3]);
   }
 }, 120000);
+
+describe('fromEnv with torchrun\'s variables: bad values are RangeErrors naming the variable', () => {
+  const { ProcessGroup } = require('../lib') as typeof import('../lib');
+  const base = { RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29500' };
+
+  test('the agent\'s store without TORCHELASTIC_RESTART_COUNT', async () => {
+    await expect(ProcessGroup.fromEnv({ env: { ...base, TORCHELASTIC_USE_AGENT_STORE: 'True' } }))
+      .rejects.toThrow(expect.objectContaining({ name: 'RangeError', message: expect.stringMatching(/^TORCHELASTIC_RESTART_COUNT.*not set/) }));
+  });
+
+  test.each([['LOCAL_RANK', 'x'], ['LOCAL_WORLD_SIZE', '0'], ['GROUP_RANK', '-1'], ['TORCHELASTIC_RESTART_COUNT', '1.5']])('%s=%s', async (name, value) => {
+    await expect(ProcessGroup.fromEnv({ env: { ...base, [name]: value } }))
+      .rejects.toThrow(expect.objectContaining({ name: 'RangeError', message: expect.stringContaining(name) }));
+  });
+
+  test('init: agentStore and restartCount are checked', async () => {
+    await expect(ProcessGroup.init({ rank: 0, worldSize: 1, agentStore: 'yes' as unknown as boolean })).rejects.toThrow(TypeError);
+    await expect(ProcessGroup.init({ rank: 0, worldSize: 1, agentStore: true, restartCount: -1 })).rejects.toThrow(/restartCount/);
+  });
+
+  test('agentStore with no store served: every rank a client, a bounded error saying so', async () => {
+    const port = await freePort();
+    const t0 = Date.now();
+    const err = await ProcessGroup.init({ rank: 0, worldSize: 1, port, agentStore: true, timeoutMs: 1500 }).then(() => null, (e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(err!.message).toMatch(new RegExp(`^ProcessGroup.init \\(rank 0 of 1, 127.0.0.1:${port}, the launcher's store\\): `));
+    expect(Date.now() - t0).toBeLessThan(15000);
+  });
+
+  test('a group from init has no launch info', async () => {
+    const pg = await ProcessGroup.init({ rank: 0, worldSize: 1, port: await freePort(), timeoutMs: 10000 });
+    expect(pg.launch).toBeUndefined();
+    await pg.destroy();
+  });
+});
