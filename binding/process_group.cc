@@ -237,7 +237,6 @@ Napi::Value Barrier(const Napi::CallbackInfo& info) {
 Napi::Value Reject(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   GroupHandle* h = handle_from_js(info[0], "group");
-  auto deferred_done = [](Napi::Env e) -> Napi::Value { return e.Undefined(); };
   if (!unusable(*h).empty()) {
     auto deferred = Napi::Promise::Deferred::New(env);
     deferred.Resolve(env.Undefined());
@@ -247,7 +246,8 @@ Napi::Value Reject(const Napi::CallbackInfo& info) {
   const std::string label = info[1].As<Napi::String>().Utf8Value();
   const std::string reason = info[2].As<Napi::String>().Utf8Value();
   return start_group_call(
-      env, group, [group, label, reason] { group->reject(label, reason); }, deferred_done);
+      env, group, [group, label, reason] { group->reject(label, reason); },
+      [](Napi::Env e) -> Napi::Value { return e.Undefined(); });
 }
 
 // processGroupDestroy(handle) -> Promise<undefined>: after the calls queued
