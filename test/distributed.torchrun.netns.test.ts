@@ -31,7 +31,10 @@ function sh(args: string[]): void {
   if (r.status !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
 }
 
+let madeNetnsDir = false;
+
 function setUp(): void {
+  madeNetnsDir = !fs.existsSync('/etc/netns');
   for (const h of hosts) sh(['ip', 'netns', 'add', h.ns]);
   sh(['ip', 'link', 'add', hosts[0].veth, 'type', 'veth', 'peer', 'name', hosts[1].veth]);
   for (const h of hosts) {
@@ -51,6 +54,7 @@ function tearDown(): void {
     spawnSync('ip', ['netns', 'del', h.ns], { timeout: 20000 });
     fs.rmSync(`/etc/netns/${h.ns}`, { recursive: true, force: true });
   }
+  if (madeNetnsDir && fs.existsSync('/etc/netns') && fs.readdirSync('/etc/netns').length === 0) fs.rmdirSync('/etc/netns');
 }
 
 afterAll(() => {
