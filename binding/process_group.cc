@@ -112,7 +112,8 @@ Napi::Promise start_group_call(Napi::Env env, const std::shared_ptr<ProcessGroup
 
 namespace {
 
-// processGroupConnect({ backend, rank, worldSize, host, port, timeoutMs, storePrefix, checkShapes, cudaDevice })
+// processGroupConnect({ backend, rank, worldSize, host, port, timeoutMs, storePrefix, checkShapes, cudaDevice,
+//                       agentStore, restartCount })
 Napi::Value Connect(const Napi::CallbackInfo& info) {
   Napi::Object o = get_options(info, 0);
   pairloss::ProcessGroupOptions options;
@@ -125,6 +126,8 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
   options.store_prefix = get_string(o, "storePrefix", options.store_prefix);
   options.check_shapes = get_bool(o, "checkShapes", options.check_shapes);
   options.cuda_device = static_cast<int>(get_number(o, "cudaDevice", -1));
+  options.agent_store = get_bool(o, "agentStore", options.agent_store);
+  options.restart_count = static_cast<int>(get_number(o, "restartCount", options.restart_count));
   auto group = std::make_shared<std::shared_ptr<ProcessGroup>>();
   return PromiseWorker::Start(
       info.Env(), [options, group] { *group = ProcessGroup::connect(options); },
@@ -229,6 +232,24 @@ Napi::Value Barrier(const Napi::CallbackInfo& info) {
       env, group, [group] { group->barrier(); }, [](Napi::Env e) -> Napi::Value { return e.Undefined(); });
 }
 
+// processGroupReject(handle, label, reason) -> Promise<undefined>: in place of
+// the collective `label`, whose arguments this rank refused (reason: "RangeError: ...").
+Napi::Value Reject(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GroupHandle* h = handle_from_js(info[0], "group");
+  if (!unusable(*h).empty()) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Resolve(env.Undefined());
+    return deferred.Promise();
+  }
+  auto group = h->group;
+  const std::string label = info[1].As<Napi::String>().Utf8Value();
+  const std::string reason = info[2].As<Napi::String>().Utf8Value();
+  return start_group_call(
+      env, group, [group, label, reason] { group->reject(label, reason); },
+      [](Napi::Env e) -> Napi::Value { return e.Undefined(); });
+}
+
 // processGroupDestroy(handle) -> Promise<undefined>: after the calls queued
 // before it; every later call rejects at once.
 Napi::Value Destroy(const Napi::CallbackInfo& info) {
@@ -255,6 +276,7 @@ void init_process_group(Napi::Env env, Napi::Object exports) {
   exports.Set("processGroupAllGather", Napi::Function::New<guarded<AllGather>>(env, "processGroupAllGather"));
   exports.Set("processGroupBroadcast", Napi::Function::New<guarded<Broadcast>>(env, "processGroupBroadcast"));
   exports.Set("processGroupBarrier", Napi::Function::New<guarded<Barrier>>(env, "processGroupBarrier"));
+  exports.Set("processGroupReject", Napi::Function::New<guarded<Reject>>(env, "processGroupReject"));
   exports.Set("processGroupDestroy", Napi::Function::New<guarded<Destroy>>(env, "processGroupDestroy"));
 }
 

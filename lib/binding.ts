@@ -129,6 +129,7 @@ export interface Binding {
   processGroupAllGather(handle: unknown, t: RawInput): Promise<RawTensor | RawHandle[]>;
   processGroupBroadcast(handle: unknown, t: RawInput, src: number): Promise<RawResult>;
   processGroupBarrier(handle: unknown): Promise<void>;
+  processGroupReject(handle: unknown, label: string, reason: string): Promise<void>;
   processGroupDestroy(handle: unknown): Promise<void>;
   [extra: string]: unknown;
 }

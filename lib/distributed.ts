@@ -27,6 +27,20 @@ export interface ProcessGroupOptions {
   host?: string;
   /** Port of the rendezvous store on `host` (MASTER_PORT), in [1, 65535]. Default 29500. */
   port?: number;
+  /**
+   * The store at `host:port` is served by the launcher (torchrun's elastic
+   * agent: `TORCHELASTIC_USE_AGENT_STORE=True`), so every rank, rank 0 too,
+   * connects to it as a client, as torch's own worker does. Default false
+   * (rank 0 serves the store). {@link ProcessGroup.fromEnv} sets it from the environment.
+   */
+  agentStore?: boolean;
+  /**
+   * With `agentStore`: the launcher's restart attempt
+   * (`TORCHELASTIC_RESTART_COUNT`), which scopes the group's keys on the
+   * agent's store as torch's worker of the same version does
+   * (`/worker/attempt_<n>` before torch 2.6). Default 0.
+   */
+  restartCount?: number;
   /** How long to wait for the other ranks, at start and in every collective, in ms. Default 300000. */
   timeoutMs?: number;
   /**
@@ -44,6 +58,36 @@ export interface ProcessGroupOptions {
   checkShapes?: boolean;
   /** NCCL only: this rank's CUDA device. Default `cuda:${rank % deviceCount}` (LOCAL_RANK under torchrun). */
   device?: string;
+}
+
+/**
+ * What the launcher told this process, as {@link ProcessGroup.fromEnv} read
+ * it: torchrun's variables (each field undefined when its variable is not
+ * set; under SLURM, map them in the launch line, see the README).
+ */
+export interface LaunchInfo {
+  /** `LOCAL_RANK`: this process's rank on its node. */
+  localRank?: number;
+  /** `LOCAL_WORLD_SIZE`: processes on this node. */
+  localWorldSize?: number;
+  /** `GROUP_RANK`: this node's rank (torchrun's agent rank). */
+  groupRank?: number;
+  /** `GROUP_WORLD_SIZE`: number of nodes (agents). */
+  groupWorldSize?: number;
+  /** `ROLE_RANK`: rank among the workers of this role. */
+  roleRank?: number;
+  /** `ROLE_WORLD_SIZE`: workers of this role. */
+  roleWorldSize?: number;
+  /** `ROLE_NAME`: torchrun's role (`'default'`). */
+  roleName?: string;
+  /** `TORCHELASTIC_RESTART_COUNT`: which restart attempt this is (0: the first run). */
+  restartCount?: number;
+  /** `TORCHELASTIC_MAX_RESTARTS`: how many restarts the launcher allows. */
+  maxRestarts?: number;
+  /** `TORCHELASTIC_RUN_ID`: the job's run id. */
+  runId?: string;
+  /** `TORCHELASTIC_USE_AGENT_STORE` is `'True'`: the launcher serves the store (static rendezvous). */
+  agentStore: boolean;
 }
 
 /** Options of {@link ProcessGroup.fromEnv}: those of {@link ProcessGroupOptions} that the environment does not set. */
@@ -72,7 +116,7 @@ function native(): Binding {
  * handle in; for a handle, a handle out on the input's device (allGather: one
  * per rank), else host memory.
  */
-const INIT_KEYS = ['backend', 'rank', 'worldSize', 'host', 'port', 'timeoutMs', 'storePrefix', 'checkShapes', 'device'] as const;
+const INIT_KEYS = ['backend', 'rank', 'worldSize', 'host', 'port', 'agentStore', 'restartCount', 'timeoutMs', 'storePrefix', 'checkShapes', 'device'] as const;
 const ENV_KEYS = ['backend', 'timeoutMs', 'storePrefix', 'checkShapes', 'device', 'env'] as const;
 const REDUCE_OPS = ['sum', 'avg', 'max', 'min', 'product'] as const;
 
@@ -125,6 +169,8 @@ function connectOptions(o: Record<string, unknown>): Record<string, unknown> {
     worldSize,
     host: stringOption(o, 'host', '127.0.0.1'),
     port: integerOption(o, 'port', 29500, 1, 65535),
+    agentStore: boolOption(o, 'agentStore', false),
+    restartCount: integerOption(o, 'restartCount', 0, 0, 2 ** 20),
     timeoutMs: timeoutOption(o),
     storePrefix: stringOption(o, 'storePrefix', 'default_pg'),
     checkShapes: boolOption(o, 'checkShapes', true),
@@ -140,14 +186,33 @@ function connectOptions(o: Record<string, unknown>): Record<string, unknown> {
 function envInteger(env: Record<string, string | undefined>, name: string, min: number, max: number): number {
   const text = env[name];
   if (text === undefined || text.trim() === '') {
-    throw rangeError(name, `the environment variable is not set (torchrun sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT)`);
+    throw rangeError(name, `the environment variable is not set (torchrun sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT${name.startsWith('TORCHELASTIC') ? `, and ${name} with TORCHELASTIC_USE_AGENT_STORE=True` : ''})`);
   }
   const v = Number(text);
   if (!Number.isInteger(v) || v < min || v > max) throw rangeError(name, `expected an integer in [${min}, ${max}], got ${JSON.stringify(text)}`);
   return v;
 }
 
+/** The launcher's variables that are set (RangeError naming one that is not a valid value). */
+function launchInfo(env: Record<string, string | undefined>): LaunchInfo {
+  const info: LaunchInfo = { agentStore: env.TORCHELASTIC_USE_AGENT_STORE === 'True' };
+  const integers: [keyof LaunchInfo, string, number][] = [
+    ['localRank', 'LOCAL_RANK', 0], ['localWorldSize', 'LOCAL_WORLD_SIZE', 1], ['groupRank', 'GROUP_RANK', 0],
+    ['groupWorldSize', 'GROUP_WORLD_SIZE', 1], ['roleRank', 'ROLE_RANK', 0], ['roleWorldSize', 'ROLE_WORLD_SIZE', 1],
+    ['restartCount', 'TORCHELASTIC_RESTART_COUNT', 0], ['maxRestarts', 'TORCHELASTIC_MAX_RESTARTS', 0],
+  ];
+  for (const [key, name, min] of integers) {
+    if (env[name] !== undefined) (info as unknown as Record<string, unknown>)[key] = envInteger(env, name, min, 2 ** 20);
+  }
+  if (env.ROLE_NAME !== undefined) info.roleName = env.ROLE_NAME;
+  if (env.TORCHELASTIC_RUN_ID !== undefined) info.runId = env.TORCHELASTIC_RUN_ID;
+  // torch's worker needs the attempt with the agent's store (a KeyError without it)
+  if (info.agentStore && info.restartCount === undefined) envInteger(env, 'TORCHELASTIC_RESTART_COUNT', 0, 2 ** 20);
+  return info;
+}
+
 const handles = new WeakMap<ProcessGroup, unknown>();
+const launches = new WeakMap<object, LaunchInfo>();
 
 /**
  * A group of processes that run collectives together, as a
@@ -187,13 +252,23 @@ export class ProcessGroup {
   readonly backend: Backend;
   /** Ranks that are pairloss processes (the others are e.g. Python ranks); the shape check runs among these. */
   readonly pairlossRanks: readonly number[];
+  /**
+   * The launcher's variables (torchrun's LOCAL_RANK, LOCAL_WORLD_SIZE,
+   * GROUP_RANK, ROLE_RANK, TORCHELASTIC_RESTART_COUNT, ...) for a group from
+   * {@link ProcessGroup.fromEnv}; undefined for one from {@link ProcessGroup.init}.
+   * @example
+   * const pg = await ProcessGroup.fromEnv();
+   * const device = `cuda:${pg.launch?.localRank ?? 0}`;
+   */
+  readonly launch: Readonly<LaunchInfo> | undefined;
 
-  private constructor(handle: unknown) {
+  private constructor(handle: unknown, launch?: LaunchInfo) {
     const info = native().processGroupInfo(handle);
     this.rank = info.rank;
     this.worldSize = info.worldSize;
     this.backend = info.backend;
     this.pairlossRanks = Object.freeze([...info.pairlossRanks]);
+    this.launch = launch === undefined ? undefined : Object.freeze({ ...launch });
     handles.set(this, handle);
   }
 
@@ -212,16 +287,21 @@ export class ProcessGroup {
     if (opts === undefined) throw invalidType('options', 'an object with rank and worldSize', opts);
     const options = connectOptions(o);
     const handle = await native().processGroupConnect(options).catch(restore);
-    return new ProcessGroup(handle);
+    return new ProcessGroup(handle, launches.get(opts));
   }
 
   /**
    * {@link ProcessGroup.init} from the variables torchrun sets: `RANK`,
    * `WORLD_SIZE`, `MASTER_ADDR`, `MASTER_PORT` (and `LOCAL_RANK` for the
-   * NCCL device).
+   * NCCL device). Under torchrun's static rendezvous
+   * (`TORCHELASTIC_USE_AGENT_STORE=True`) every rank joins the agent's store
+   * as a client, under the restart attempt's prefix
+   * (`TORCHELASTIC_RESTART_COUNT`), as a Python worker does; the launcher's
+   * other variables are on {@link ProcessGroup.launch}.
    * @throws RangeError (as a rejection) naming a variable that is missing or not a valid value.
    * @example
-   * // RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=29500 node train.js
+   * // torchrun --nproc_per_node 2 --no_python node train.js
+   * // (or RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=29500 node train.js)
    * const pg = await ProcessGroup.fromEnv();
    */
   static async fromEnv(opts: FromEnvOptions = {}): Promise<ProcessGroup> {
@@ -233,13 +313,19 @@ export class ProcessGroup {
     const host = env.MASTER_ADDR;
     if (host === undefined || host === '') throw rangeError('MASTER_ADDR', 'the environment variable is not set (torchrun sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT)');
     const port = envInteger(env, 'MASTER_PORT', 1, 65535);
+    const launch = launchInfo(env);
     const init: ProcessGroupOptions = { rank, worldSize, host, port };
+    if (launch.agentStore) {
+      init.agentStore = true;
+      init.restartCount = launch.restartCount ?? 0;
+    }
     for (const key of ['backend', 'timeoutMs', 'storePrefix', 'checkShapes', 'device'] as const) {
       if (o[key] !== undefined) (init as unknown as Record<string, unknown>)[key] = o[key];
     }
     if (init.backend === 'nccl' && init.device === undefined && env.LOCAL_RANK !== undefined) {
       init.device = `cuda:${envInteger(env, 'LOCAL_RANK', 0, 1023)}`;
     }
+    launches.set(init, launch);
     return ProcessGroup.init(init);
   }
 
@@ -254,16 +340,20 @@ export class ProcessGroup {
    * @param op - `'sum'` (default), `'avg'`, `'max'`, `'min'` or `'product'`.
    * @returns the reduced tensor (a new one on `t`'s device; `t` is not modified).
    * @throws TypeError / RangeError for a bad argument (a disposed tensor is
-   *   a RangeError naming `t`); RangeError when the ranks pass different shapes or dtypes (naming them); Error when a
+   *   a RangeError naming `t`; the other pairloss ranks are told and reject this call at once with a RangeError
+   *   naming this rank); RangeError when the ranks pass different shapes or dtypes (naming them); Error when a
    *   peer exits or times out, or the group is broken or destroyed.
    * @example
    * const mean = await pg.allReduce(grad, 'avg');
    */
   async allReduce(t: TensorLike, op: ReduceOp = 'sum'): Promise<Tensor> {
     const restore = keepStack();
-    const x = operand(t, 't');
-    if (typeof op !== 'string') throw invalidType('op', `one of ${REDUCE_OPS.map((s) => `'${s}'`).join(', ')}`, op);
-    if (!(REDUCE_OPS as readonly string[]).includes(op)) throw invalidValue('op', `one of ${REDUCE_OPS.map((s) => `'${s}'`).join(', ')}`, op);
+    const x = this.checked('allReduce', () => {
+      const y = operand(t, 't');
+      if (typeof op !== 'string') throw invalidType('op', `one of ${REDUCE_OPS.map((s) => `'${s}'`).join(', ')}`, op);
+      if (!(REDUCE_OPS as readonly string[]).includes(op)) throw invalidValue('op', `one of ${REDUCE_OPS.map((s) => `'${s}'`).join(', ')}`, op);
+      return y;
+    });
     const r = await binding().processGroupAllReduce(this.handle(), rawInput(x), op).catch(restore);
     return tensorFromRaw(r, x.device);
   }
@@ -280,7 +370,7 @@ export class ProcessGroup {
    */
   async allGather(t: TensorLike): Promise<Tensor[]> {
     const restore = keepStack();
-    const x = operand(t, 't');
+    const x = this.checked('allGather', () => operand(t, 't'));
     const r = await binding().processGroupAllGather(this.handle(), rawInput(x)).catch(restore);
     if (Array.isArray(r)) return r.map((h) => tensorFromHandle(h));
     const size = x.shape.reduce((a, b) => a * b, 1);
@@ -299,9 +389,12 @@ export class ProcessGroup {
    */
   async broadcast(t: TensorLike, src: number): Promise<Tensor> {
     const restore = keepStack();
-    const x = operand(t, 't');
-    if (typeof src !== 'number') throw invalidType('src', `a rank in [0, ${this.worldSize - 1}]`, src);
-    if (!Number.isInteger(src) || src < 0 || src >= this.worldSize) throw invalidValue('src', `a rank in [0, ${this.worldSize - 1}]`, src);
+    const x = this.checked('broadcast', () => {
+      const y = operand(t, 't');
+      if (typeof src !== 'number') throw invalidType('src', `a rank in [0, ${this.worldSize - 1}]`, src);
+      if (!Number.isInteger(src) || src < 0 || src >= this.worldSize) throw invalidValue('src', `a rank in [0, ${this.worldSize - 1}]`, src);
+      return y;
+    });
     const r = await binding().processGroupBroadcast(this.handle(), rawInput(x), src).catch(restore);
     return tensorFromRaw(r, x.device);
   }
@@ -330,6 +423,23 @@ export class ProcessGroup {
 
   private handle(): unknown {
     return handles.get(this);
+  }
+
+  /**
+   * Runs this rank's argument checks for collective `label`. When they throw,
+   * the other pairloss ranks, waiting in that collective's header exchange,
+   * are told at once (they reject with a RangeError naming this rank instead
+   * of waiting for the timeout); then the error is thrown here.
+   */
+  private checked<T>(label: string, checks: () => T): T {
+    try {
+      return checks();
+    } catch (e) {
+      if ((e instanceof TypeError || e instanceof RangeError) && native().processGroupState(this.handle()) === undefined) {
+        native().processGroupReject(this.handle(), label, `${e.name}: ${e.message}`).catch(() => undefined);
+      }
+      throw e;
+    }
   }
 }
 

@@ -10,7 +10,7 @@ export type { CrossEntropyOptions } from './ops';
 export { npairsLoss, npairsLossAsync, correlationLoss, correlationLossAsync } from './losses';
 export type { NpairsOptions, NpairsResult, CorrelationOptions, CorrelationResult, GroupLike } from './losses';
 export { ProcessGroup } from './distributed';
-export type { Backend, ReduceOp, ProcessGroupOptions, FromEnvOptions } from './distributed';
+export type { Backend, ReduceOp, ProcessGroupOptions, FromEnvOptions, LaunchInfo } from './distributed';
 export { version, torchVersion, cuda, backends, cpuKernels, getNumThreads, getBlasThreads, setNumThreads, memoryStats,
   getAsyncConcurrency, setAsyncConcurrency, asyncQueueStats } from './runtime';
 export type { MemoryStats, CudaMemoryStats } from './runtime';

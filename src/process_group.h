@@ -1,18 +1,18 @@
 // Process groups on c10d: a TCPStore rendezvous and a ProcessGroupGloo (or
-// ProcessGroupNCCL where LibTorch has CUDA), joined the way torch 1.13's
+// ProcessGroupNCCL where LibTorch has CUDA), joined the way torch's
 // torch.distributed.init_process_group joins them, so that a Python rank can
-// be a member of the same group (the recipe is written down in
-// process_group.cpp).
+// be a member of the same group (rendezvous.cpp has the recipe).
 //
 // Every collective of a group runs on the group's own thread, one after the
 // other in the order the calls were submitted: c10d needs the same order on
 // every rank, and nothing here ever blocks the caller's event loop unless the
-// caller waits. Before each collective the members that are pairloss
-// processes exchange a small header (kind, dtype, shape) and refuse a
-// mismatch with an ArgumentError naming the ranks and shapes, where Gloo
-// itself would abort the process. A failed collective (a peer exited, a
-// timeout) marks the group broken: its connections are closed at once so
-// that the other ranks fail promptly too, and every later call throws.
+// caller waits (task_thread.h). Before each collective the members that are
+// pairloss processes exchange a small header (kind, dtype, shape;
+// group_protocol.h) and refuse a mismatch with an ArgumentError naming the
+// ranks and shapes, where Gloo itself would abort the process. A failed
+// collective (a peer exited, a timeout; group_errors.h says which) marks the
+// group broken: its connections are closed at once so that the other ranks
+// fail promptly too, and every later call throws.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -23,6 +23,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "group_errors.h"  // GroupError
 
 namespace pairloss {
 
@@ -40,9 +42,17 @@ struct ProcessGroupOptions {
   Backend backend = Backend::Gloo;
   int rank = 0;
   int world_size = 1;
-  // Address of rank 0, which serves the TCPStore.
+  // Address of the TCPStore: rank 0's, which serves it (or, with
+  // agent_store, the launcher's).
   std::string host = "127.0.0.1";
   int port = 29500;
+  // The store is served by the launcher (torchrun's elastic agent,
+  // TORCHELASTIC_USE_AGENT_STORE=True): every rank, rank 0 too, is a client.
+  bool agent_store = false;
+  // With agent_store: the launcher's restart attempt
+  // (TORCHELASTIC_RESTART_COUNT), which scopes the group's keys on the
+  // agent's store as torch's own worker scopes them (rendezvous.h).
+  int restart_count = 0;
   // Rendezvous and every collective: a peer silent for this long is an error.
   std::chrono::milliseconds timeout{300000};
   // torch.distributed puts its default group under PrefixStore("default_pg");
@@ -52,13 +62,6 @@ struct ProcessGroupOptions {
   bool check_shapes = true;
   // NCCL only: the CUDA device of this rank (-1: rank % device count).
   int cuda_device = -1;
-};
-
-// A collective that failed or a group that can no longer be used. The
-// binding turns it into a plain Error with this message.
-class GroupError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
 };
 
 class ProcessGroup : public std::enable_shared_from_this<ProcessGroup> {
@@ -106,6 +109,13 @@ class ProcessGroup : public std::enable_shared_from_this<ProcessGroup> {
   // Rank `src`'s `t` on every rank.
   at::Tensor broadcast(const at::Tensor& t, int src, const std::string& label = "broadcast");
   void barrier(const std::string& label = "barrier");
+  // In place of collective `label`: this rank refused its own arguments to
+  // it (`reason`, e.g. "RangeError: ..."). The pairloss members, waiting in
+  // that collective's header exchange, reject it at once with a RangeError
+  // naming this rank, and every member skips it (with non-pairloss members
+  // the group is then broken, as for any disagreement). Returns without
+  // throwing; a no-op on a group without the header check.
+  void reject(const std::string& label, const std::string& reason);
 
   // Waits for the submitted tasks, closes the connections and stops the
   // group's thread. Later calls throw GroupError. Idempotent.

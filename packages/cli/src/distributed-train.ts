@@ -27,9 +27,19 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Runs the training job on `a.worldSize` ranks (or, inside a spawned rank, as that rank). */
+/**
+ * Launched as one rank: spawned by `--world-size`, started by torchrun
+ * (TORCHELASTIC_RUN_ID), or by another launcher that set RANK, WORLD_SIZE,
+ * MASTER_ADDR and MASTER_PORT (e.g. srun with SLURM_PROCID, SLURM_NTASKS mapped).
+ */
+export function launchedAsRank(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env[WORKER_ENV] === '1' || env.TORCHELASTIC_RUN_ID !== undefined) return true;
+  return ['RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'].every((name) => env[name] !== undefined && env[name] !== '');
+}
+
+/** Runs the training job on `a.worldSize` ranks (or, inside a launched rank, as that rank). */
 export async function runDistributedTrain(a: TrainArgs): Promise<void> {
-  if (process.env[WORKER_ENV] === '1') {
+  if (launchedAsRank()) {
     await runRank(a);
     return;
   }
@@ -90,6 +100,10 @@ async function runRank(a: TrainArgs): Promise<void> {
   const { trainInProcess } = await import('./train');
   const group = await ProcessGroup.fromEnv({ backend: 'gloo', timeoutMs: 120000 });
   try {
+    if (a.config.batchSize % group.worldSize !== 0) {
+      // every rank sees the same, so all stop here
+      throw new CliError(`--batch-size ${a.config.batchSize} is not a multiple of the launcher's WORLD_SIZE ${group.worldSize}`, `use a batch size divisible by ${group.worldSize}`);
+    }
     await trainInProcess(a, { group, lead: group.rank === 0 });
   } finally {
     await group.destroy();

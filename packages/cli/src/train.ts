@@ -133,7 +133,8 @@ function epochLine(e: EpochRecord, epochs: number): string {
 /** Runs `pairloss train` with parsed flags; resolves when the files are written. */
 export async function runTrain(v: FlagValues): Promise<void> {
   const a = trainArgs(v);
-  if (a.worldSize > 1) {
+  const { launchedAsRank } = await import('./distributed-train');
+  if (a.worldSize > 1 || launchedAsRank()) {
     const { runDistributedTrain } = await import('./distributed-train');
     await runDistributedTrain(a);
     return;

@@ -1,0 +1,249 @@
+#include "rendezvous.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+#include <thread>
+
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef PAIRLOSS_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+#ifdef PAIRLOSS_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
+#include "errors.h"
+#include "group_errors.h"
+
+namespace pairloss {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::vector<uint8_t> bytes(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
+
+// The local address this host uses to reach `host` (a UDP "connect" sends
+// nothing; it only picks the route), so that Gloo listens on the interface
+// the peers can reach, not only on loopback. Empty when it cannot be found.
+std::string local_address_towards(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return "";
+  std::string result;
+  // IPv4 first, as TCPStore's client tries it first.
+  for (int family : {AF_INET, AF_INET6}) {
+    for (addrinfo* a = found; a && result.empty(); a = a->ai_next) {
+      if (a->ai_family != family) continue;
+      const int fd = socket(a->ai_family, SOCK_DGRAM, 0);
+      if (fd < 0) continue;
+      sockaddr_storage local{};
+      socklen_t len = sizeof(local);
+      if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0 &&
+          getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
+        char text[INET6_ADDRSTRLEN] = {0};
+        const void* where = local.ss_family == AF_INET
+                                ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&local)->sin_addr)
+                                : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&local)->sin6_addr);
+        if (inet_ntop(local.ss_family, where, text, sizeof(text))) result = text;
+      }
+      close(fd);
+    }
+  }
+  freeaddrinfo(found);
+  return result;
+}
+
+#ifdef PAIRLOSS_GLOO
+c10::intrusive_ptr<Comm> make_gloo(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
+                                   const ProcessGroupOptions& o) {
+  auto options = c10d::ProcessGroupGloo::Options::create(o.timeout);
+  // As torch's Python binding: the interfaces in GLOO_SOCKET_IFNAME, else the
+  // address that reaches rank 0 (torch: the one the hostname resolves to).
+  const char* ifnames = std::getenv("GLOO_SOCKET_IFNAME");
+  if (ifnames && std::strlen(ifnames) > 0) {
+    std::stringstream list(ifnames);
+    std::string name;
+    while (std::getline(list, name, ',')) {
+      if (!name.empty()) options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(name));
+    }
+  }
+  if (options->devices.empty()) {
+    const std::string local = local_address_towards(o.host, o.port);
+    options->devices.push_back(local.empty() ? c10d::ProcessGroupGloo::createDefaultDevice()
+                                             : c10d::ProcessGroupGloo::createDeviceForHostname(local));
+  }
+  options->threads = static_cast<int>(options->devices.size()) * 2;
+  return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, options);
+}
+#endif
+
+// torch 1.13 `_store_based_barrier`: every rank adds 1 to the key, then polls
+// (with add(key, 0), as torch does) until the count reaches the world size.
+void store_based_barrier(c10d::Store& store, int world_size, std::chrono::milliseconds timeout) {
+  // `_group_count` is 1 once the default group "0" exists.
+  const std::string key = "store_based_barrier_key:1";
+  store.add(key, 1);
+  const auto start = Clock::now();
+  int64_t count = store.add(key, 0);
+  while (count != world_size) {
+    if (Clock::now() - start > timeout) {
+      throw GroupError("timed out after " + ms_string(timeout) + " in the store-based barrier: " +
+                       std::to_string(count) + " of " + std::to_string(world_size) + " ranks arrived");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    count = store.add(key, 0);
+  }
+}
+
+// 1. of the recipe: the TCPStore, rank 0 serving it (with an agent's store,
+// every rank a client). Clients started well before the server keep trying
+// to connect until the timeout.
+c10::intrusive_ptr<c10d::TCPStore> connect_store(const ProcessGroupOptions& o) {
+  c10d::TCPStoreOptions store_options;
+  store_options.port = static_cast<std::uint16_t>(o.port);
+  store_options.isServer = !o.agent_store && o.rank == 0;
+  store_options.numWorkers = static_cast<std::size_t>(o.world_size);
+  store_options.waitWorkers = true;
+  store_options.timeout = o.timeout;
+  store_options.multiTenant = !o.agent_store;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  // torch 2.4 made the libuv server the default; Debian's LibTorch has no
+  // libuv ("use_libuv was requested but PyTorch was build without libuv
+  // support"). The classic server speaks the same protocol to clients.
+  store_options.useLibUV = false;
+#endif
+  const auto deadline = Clock::now() + o.timeout;
+  for (;;) {
+    try {
+      auto tcp = c10::make_intrusive<c10d::TCPStore>(o.host, store_options);
+      tcp->setTimeout(o.timeout);
+      return tcp;
+    } catch (const std::exception& e) {
+      // c10d gives up on connecting up to a second before its timeout; keep
+      // trying until ours
+      const bool refused = !store_options.isServer && says_connect_failed(message_of(e));
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (!refused || left.count() <= 0) throw;
+      std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(100)));
+      store_options.timeout = std::max(std::chrono::milliseconds(1), left - std::chrono::milliseconds(100));
+    }
+  }
+}
+
+}  // namespace
+
+std::string agent_store_prefix(int restart_count) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 6)
+  // torch 2.6 (pytorch/pytorch#135957): the agent serves a new store for
+  // every attempt, and the worker uses it without a prefix.
+  (void)restart_count;
+  return "";
+#else
+  // torch 1.13 to 2.5, _create_c10d_store: PrefixStore(f"/worker/attempt_{attempt}", TCPStore(..., is_master=False)).
+  return "/worker/attempt_" + std::to_string(restart_count);
+#endif
+}
+
+// ---------------------------------------------------------------------------
+// The recipe of torch 1.13's torch.distributed.init_process_group(backend,
+// init_method='tcp://host:port' or 'env://', rank, world_size, timeout),
+// which a Python rank runs on its side of the same rendezvous:
+//  1. _create_c10d_store: TCPStore(host, port, world_size, is_master=rank == 0,
+//     timeout, multi_tenant=True). Rank 0 serves it; every rank adds 1 to the
+//     "init/" key and rank 0 waits until world_size have (numWorkers).
+//     Under torchrun's static rendezvous (TORCHELASTIC_USE_AGENT_STORE=True)
+//     the agent already serves a store at MASTER_ADDR:MASTER_PORT: every
+//     rank is a client, and the store is PrefixStore(agent_store_prefix(
+//     TORCHELASTIC_RESTART_COUNT), client), so that a restarted attempt's
+//     keys never meet the last attempt's.
+//  2. store = PrefixStore("default_pg", store).
+//  3. _new_process_group_helper: group name str(_group_count) = "0";
+//     ProcessGroupGloo(PrefixStore("0", store), rank, world_size, timeout)
+//     with the device that reaches the peers and 2 threads; Gloo's full-mesh
+//     rendezvous runs through that store.
+//  4. _store_based_barrier: add(f"store_based_barrier_key:{_group_count}", 1)
+//     on the "default_pg" store (the count is 1 by then) and poll until it
+//     reaches world_size.
+//  5. pg._set_sequence_number_for_group(): rank 0 publishes a random sequence
+//     number on the group's store and the others wait for it.
+// pairloss adds, invisibly to Python: before the barrier each pairloss rank
+// sets "pairloss/member/<rank>" on the "default_pg" store, so after it every
+// pairloss rank knows which ranks are pairloss processes; those make a second
+// Gloo group under PrefixStore("pairloss_check", ...) for the header check.
+
+Rendezvous rendezvous(const ProcessGroupOptions& o) {
+  Rendezvous r;
+  // 1. the TCPStore
+  c10::intrusive_ptr<c10d::TCPStore> tcp = connect_store(o);
+  c10::intrusive_ptr<c10d::Store> root = tcp;
+  if (o.agent_store) {
+    const std::string attempt = agent_store_prefix(o.restart_count);
+    if (!attempt.empty()) root = c10::make_intrusive<c10d::PrefixStore>(attempt, root);
+  }
+  // 2. the default group's prefix
+  c10::intrusive_ptr<c10d::Store> base = c10::make_intrusive<c10d::PrefixStore>(o.store_prefix, root);
+  base->set("pairloss/member/" + std::to_string(o.rank), bytes("1"));
+  // 3. the group itself, under the group name "0"
+#if TORCH_VERSION_MAJOR >= 2
+  // torch 2.x: _new_process_group_helper nests PrefixStore(f"{group_name}/")
+  // and then, per backend, PrefixStore(f"{device}/"): keys end up as
+  // "default_pg/0//cpu//<gloo key>" ("cuda/" for NCCL).
+  c10::intrusive_ptr<c10d::Store> group_store = c10::make_intrusive<c10d::PrefixStore>(
+      o.backend == Backend::Gloo ? "cpu/" : "cuda/", c10::make_intrusive<c10d::PrefixStore>("0/", base));
+#else
+  c10::intrusive_ptr<c10d::Store> group_store = c10::make_intrusive<c10d::PrefixStore>("0", base);
+#endif
+  if (o.backend == Backend::Gloo) {
+#ifdef PAIRLOSS_GLOO
+    r.comm = make_gloo(group_store, o.rank, o.world_size, o);
+#endif
+  } else {
+#ifdef PAIRLOSS_NCCL
+    const int count = static_cast<int>(at::detail::getCUDAHooks().getNumGPUs());
+    if (count < 1) throw_range_error("backend 'nccl' needs a CUDA device; none is visible");
+    const int index = o.cuda_device >= 0 ? o.cuda_device : o.rank % count;
+    if (index >= count) {
+      throw_range_error("device cuda:" + std::to_string(index) + " does not exist: " + std::to_string(count) +
+                        " CUDA device(s) visible");
+    }
+    r.device = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
+    auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
+    nccl_options->timeout = o.timeout;
+    r.comm = c10::make_intrusive<c10d::ProcessGroupNCCL>(group_store, o.rank, o.world_size, nccl_options);
+#endif
+  }
+  // 4. the store-based barrier (torch 2.x runs it only with TORCH_DIST_INIT_BARRIER=1)
+#if TORCH_VERSION_MAJOR >= 2
+  if (const char* b = std::getenv("TORCH_DIST_INIT_BARRIER"); b && std::string(b) == "1")
+#endif
+  store_based_barrier(*base, o.world_size, o.timeout);
+  // 5. the sequence number handshake
+  r.comm->setSequenceNumberForGroup();
+
+  for (int rank = 0; rank < o.world_size; ++rank) {
+    if (base->check({"pairloss/member/" + std::to_string(rank)})) r.pairloss_ranks.push_back(rank);
+  }
+#ifdef PAIRLOSS_GLOO
+  if (o.check_shapes && r.pairloss_ranks.size() > 1) {
+    const auto me = std::find(r.pairloss_ranks.begin(), r.pairloss_ranks.end(), o.rank);
+    r.check = make_gloo(c10::make_intrusive<c10d::PrefixStore>("pairloss_check", base),
+                        static_cast<int>(me - r.pairloss_ranks.begin()), static_cast<int>(r.pairloss_ranks.size()), o);
+  }
+#endif
+  r.store = tcp;
+  return r;
+}
+
+}  // namespace pairloss
