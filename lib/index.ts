@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 export { Tensor, tensor } from './tensor';
-export type { DType, FloatArray, Indices, TensorLike } from './tensor';
+export type { DType, FloatArray, Indices, TensorLike, OnnxTensorLike } from './tensor';
 export { normalize, matmul, crossEntropy, batchNorm1d, cosineSimilarity } from './ops';
 export type { CrossEntropyOptions } from './ops';
 export { npairsLoss, npairsLossAsync, correlationLoss, correlationLossAsync } from './losses';

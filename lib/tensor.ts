@@ -17,11 +17,25 @@ export type DType = 'float32' | 'float64';
 export type FloatArray = Float32Array | Float64Array;
 
 /**
+ * An onnxruntime tensor as pairloss takes it (onnxruntime-node's / -web's
+ * `Tensor`, duck-typed: no dependency on onnxruntime): `data` over `dims`,
+ * with `type` (when given) agreeing with the array. A general `ort.Tensor`
+ * (whose `data` may be any of its element types) needs a narrowing to
+ * `ort.TypedTensor<'float32'>` first; other element types are a TypeError.
+ */
+export interface OnnxTensorLike {
+  readonly data: FloatArray;
+  readonly dims: readonly number[];
+  readonly type?: DType;
+}
+
+/**
  * Anything a tensor argument accepts: a {@link Tensor}, a plain
- * `{ data, shape }` pair, or a rectangular nested array (float32, or float64
+ * `{ data, shape }` pair, an onnxruntime tensor (`{ data, dims, type }`, see
+ * {@link OnnxTensorLike}), or a rectangular nested array (float32, or float64
  * when the other input is float64).
  */
-export type TensorLike = Tensor | { data: FloatArray; shape: readonly number[] } | number[][];
+export type TensorLike = Tensor | { data: FloatArray; shape: readonly number[] } | OnnxTensorLike | number[][];
 
 /** Class indices for cross entropy targets. */
 export type Indices = Int32Array | BigInt64Array | readonly number[];
@@ -383,13 +397,28 @@ export function operand(value: unknown, name: string, dtype: DType = 'float32'):
     return { ...raw, device: 'cpu', dtype };
   }
   if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) {
-    throw invalidType(name, 'a Tensor, { data, shape } or number[][]', value);
+    throw invalidType(name, 'a Tensor, { data, shape }, an onnxruntime tensor { data, dims } or number[][]', value);
   }
-  const v = value as { data?: unknown; shape?: unknown };
-  const data = checkData(v.data, `${name}.data`);
-  const shape = checkShape(v.shape, `${name}.shape`);
+  const v = value as { data?: unknown; shape?: unknown; dims?: unknown; type?: unknown };
+  // `{ data, shape }`, or onnxruntime's `{ data, dims, type }` (duck-typed) when there is no shape.
+  const onnx = v.shape === undefined && v.dims !== undefined;
+  let raw: unknown;
+  try {
+    raw = v.data;
+  } catch (error) {
+    // onnxruntime's `data` getter throws for a tensor held on a GPU ('gpu-buffer', 'texture').
+    throw rangeError(`${name}.data`, `could not be read (${(error as Error)?.message ?? String(error)}); expected data in host memory`);
+  }
+  const data = checkData(raw, `${name}.data`);
+  if (onnx && v.type !== undefined && v.type !== dtypeOf(data)) {
+    const kind = typedArrayName(data);
+    throw new TypeError(
+      `Expected ${name}.type to agree with ${name}.data (a ${kind}: '${dtypeOf(data)}') but received ${describe(v.type)}`,
+    );
+  }
+  const shape = onnx ? checkShape(v.dims, `${name}.dims`) : checkShape(v.shape, `${name}.shape`);
   if (numel(shape) !== data.length) {
-    throw rangeError(name, `shape [${shape.join(', ')}] needs ${numel(shape)} elements but data has ${data.length}`);
+    throw rangeError(name, `${onnx ? 'dims' : 'shape'} [${shape.join(', ')}] needs ${numel(shape)} elements but data has ${data.length}`);
   }
   return { data, shape, device: 'cpu', dtype: dtypeOf(data) };
 }
@@ -417,12 +446,21 @@ export function rawInput(x: Operand): RawTensor | { handle: NativeHandle; shape:
   return x.handle !== undefined ? { handle: x.handle, shape: x.shape } : { data: x.data, shape: x.shape };
 }
 
+/** `v.data`, or undefined where reading it throws (onnxruntime's getter for GPU-held data: {@link operand} says so). */
+function dataOf(v: object): unknown {
+  try {
+    return (v as { data?: unknown }).data;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The dtype nested arrays take beside other arguments: float64 if any typed one is. @internal */
 export function partnerDType(...values: unknown[]): DType {
   for (const v of values) {
     if (v instanceof Tensor) {
       if (v.dtype === 'float64') return 'float64';
-    } else if (v && typeof v === 'object' && typedArrayName((v as { data?: unknown }).data) === 'Float64Array') {
+    } else if (v && typeof v === 'object' && typedArrayName(dataOf(v)) === 'Float64Array') {
       return 'float64';
     }
   }
