@@ -46,8 +46,10 @@ const DEVICE = /^(cpu|cuda(:\d{1,4})?)$/;
  * The kind of a typed array (`'Float32Array'`, …) or undefined for anything
  * else, read from the array's internal slot: unlike `instanceof` it holds for
  * arrays made in another realm (a vm context, jest's sandbox, native code).
+ * @internal
  */
 const typedArrayTag = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag)!.get!;
+/** @internal */
 export function typedArrayName(value: unknown): string | undefined {
   return ArrayBuffer.isView(value) ? (typedArrayTag.call(value) as string | undefined) : undefined;
 }
@@ -66,7 +68,7 @@ function dtypeOf(data: FloatArray): DType {
   return typedArrayName(data) === 'Float64Array' ? 'float64' : 'float32';
 }
 
-/** True when an ArrayBuffer has been detached (transferred or freed). */
+/** True when an ArrayBuffer has been detached (transferred or freed). @internal */
 export function isDetached(buffer: ArrayBufferLike): boolean {
   const b = buffer as ArrayBufferLike & { detached?: boolean };
   if (typeof b.detached === 'boolean') return b.detached;
@@ -79,7 +81,7 @@ export function isDetached(buffer: ArrayBufferLike): boolean {
   }
 }
 
-/** Checks a device string; CUDA on a build or machine without it is a RangeError. */
+/** Checks a device string; CUDA on a build or machine without it is a RangeError. @internal */
 export function checkDevice(device: unknown, name = 'device'): string {
   if (typeof device !== 'string') throw invalidType(name, "a device string ('cpu', 'cuda', 'cuda:N')", device);
   if (!DEVICE.test(device)) throw invalidValue(name, "'cpu', 'cuda' or 'cuda:N'", device);
@@ -171,7 +173,7 @@ function checkData(data: unknown, name: string): FloatArray {
  * const host = grad1!.data();                              // a copy to host
  * grad1!.dispose();                                        // device memory freed now
  */
-export class Tensor {
+export class Tensor<R extends number = number> {
   /** Sizes of each dimension. */
   readonly shape: readonly number[];
   /** `'float32'` or `'float64'`. */
@@ -203,6 +205,10 @@ export class Tensor {
    * @example
    * const t = Tensor.from(new Float64Array(6), [3, 2]);
    */
+  static from(data: FloatArray, shape: readonly [], opts?: { device?: string }): Tensor<0>;
+  static from(data: FloatArray, shape: readonly [number], opts?: { device?: string }): Tensor<1>;
+  static from(data: FloatArray, shape: readonly [number, number], opts?: { device?: string }): Tensor<2>;
+  static from(data: FloatArray, shape: readonly number[], opts?: { device?: string }): Tensor;
   static from(data: FloatArray, shape: readonly number[], opts?: { device?: string }): Tensor {
     const checked = checkData(data, 'data');
     const dims = checkShape(shape, 'shape');
@@ -221,15 +227,15 @@ export class Tensor {
    * `device` (the process-group calls compute through host memory) is copied
    * to that device, so that a tensor is always where `device` says.
    */
-  static fromRaw(raw: RawResult, device = 'cpu'): Tensor {
-    if (isRawHandle(raw)) return Tensor.fromHandle(raw);
-    if (device === 'cpu') return new Tensor(raw.data, undefined, raw.shape, dtypeOf(raw.data), 'cpu');
-    return Tensor.fromHandle(callNative(() => binding().tensorToDevice(raw, device)));
+  static fromRaw<R extends number = number>(raw: RawResult, device = 'cpu'): Tensor<R> {
+    if (isRawHandle(raw)) return Tensor.fromHandle<R>(raw);
+    if (device === 'cpu') return new Tensor<R>(raw.data, undefined, raw.shape, dtypeOf(raw.data), 'cpu');
+    return Tensor.fromHandle<R>(callNative(() => binding().tensorToDevice(raw, device)));
   }
 
   /** @internal A tensor over a native handle. */
-  static fromHandle(raw: RawHandle): Tensor {
-    return new Tensor(undefined, raw.handle, [...raw.shape], raw.dtype, raw.device);
+  static fromHandle<R extends number = number>(raw: RawHandle): Tensor<R> {
+    return new Tensor<R>(undefined, raw.handle, [...raw.shape], raw.dtype, raw.device);
   }
 
   /**
@@ -242,6 +248,14 @@ export class Tensor {
   static residentCpu(t: TensorLike): Tensor {
     const o = operand(t, 't', partnerDType(t));
     return Tensor.fromHandle(callNative(() => binding().tensorToDevice(o, 'cpu')));
+  }
+
+  /**
+   * Number of dimensions (`shape.length`). Typed as `R`: the losses' gradients
+   * and similarity matrices are `Tensor<2>`, as is `Tensor.from(data, [n, d])`.
+   */
+  get rank(): R {
+    return this.shape.length as R;
   }
 
   /** Number of elements. */
@@ -302,7 +316,15 @@ export class Tensor {
     return t.#handle;
   }
 
-  /** The elements as nested arrays (a copy), e.g. `number[][]` for a matrix. */
+  /**
+   * The elements as plain arrays (a copy): `number[][]` (one array per row)
+   * for a matrix, the flat `number[]` for any other rank. Typed by rank: a
+   * `Tensor<2>` (the losses' gradients, `Tensor.from(data, [n, d])`) gives
+   * `number[][]`.
+   */
+  toArray(this: Tensor<2>): number[][];
+  toArray(this: Tensor<0> | Tensor<1> | Tensor<3> | Tensor<4>): number[];
+  toArray(): number[] | number[][];
   toArray(): number[] | number[][] {
     const data = this.data();
     if (this.shape.length !== 2) return Array.from(data);
@@ -319,14 +341,14 @@ export class Tensor {
    * const g = t.to('cuda');   // one copy host -> device
    * const h = g.to('cpu');    // one copy device -> host
    */
-  to(device: string): Tensor {
+  to(device: string): Tensor<R> {
     const target = checkDevice(device);
     if (this.disposed) throw new Error('This tensor has been disposed');
     const handle = this.#handle;
     if (target === this.device && (handle === undefined || target !== 'cpu')) return this;
-    if (target === 'cpu') return new Tensor(this.data(), undefined, [...this.shape], this.dtype, 'cpu');
+    if (target === 'cpu') return new Tensor<R>(this.data(), undefined, [...this.shape], this.dtype, 'cpu');
     const source = handle !== undefined ? { handle, shape: [...this.shape] } : { data: Tensor.live(this, 'tensor'), shape: [...this.shape] };
-    return Tensor.fromHandle(callNative(() => binding().tensorToDevice(source, target)));
+    return Tensor.fromHandle<R>(callNative(() => binding().tensorToDevice(source, target)));
   }
 
   /**
@@ -344,7 +366,7 @@ export class Tensor {
     if (handle !== undefined) callNative(() => binding().tensorDispose({ handle, shape: [] }));
   }
 
-  /** @internal */
+  /** @internal The tensor's description (not its data) for JSON.stringify. */
   toJSON(): { shape: number[]; dtype: DType; device: string } {
     return { shape: [...this.shape], dtype: this.dtype, device: this.device };
   }
@@ -372,7 +394,7 @@ function fromNested(rows: number[][], name: string, dtype: DType): RawTensor {
  * A checked tensor argument as native code takes it, with its device. A
  * tensor held natively carries its `handle` (native code reads that); its
  * `data` is then a host copy made on first access (for callers that need
- * host memory, e.g. process-group collectives).
+ * host memory, e.g. process-group collectives). @internal
  */
 export interface Operand extends RawTensor {
   device: string;

@@ -295,8 +295,9 @@ describe('tensor() copies', () => {
 describe('toArray', () => {
   it('a matrix as rows, a vector flat, a copy', () => {
     const m = pl.Tensor.from(Float64Array.from([1, 2, 3, 4, 5, 6]), [2, 3]);
-    const rows = m.toArray() as number[][];
+    const rows: number[][] = m.toArray(); // Tensor.from(…, [2, 3]) is a Tensor<2>
     expect(rows).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(m.rank).toBe(2);
     rows[0][0] = 9;
     expect(m.data()[0]).toBe(1);
     const v = pl.crossEntropy([[2, 0], [0, 2], [1, 1]], [0, 1, 0], { reduction: 'none' });
@@ -382,14 +383,14 @@ describe("onnxruntime tensors ({ data, dims, type })", () => {
     const ours = pl.npairsLoss(ort('float32', a, [3, 4]), ort('float32', b, [3, 4]), { temperature: 0.5 });
     const ref = pl.npairsLoss(pl.Tensor.from(a, [3, 4]), pl.Tensor.from(b, [3, 4]), { temperature: 0.5 });
     expect(ours.loss).toBe(ref.loss);
-    expect(Array.from(ours.grad1!.data())).toEqual(Array.from(ref.grad1!.data()));
+    expect(Array.from(ours.grad1.data())).toEqual(Array.from(ref.grad1.data()));
     const n = pl.normalize(ort('float64', Float64Array.from(seq(6)), [2, 3]));
     expect(n.dtype).toBe('float64');
     expectClose(n.data(), normalizeRows(seq(6), 2, 3), 1e-15);
     // `type` may be left out; a nested array beside a float64 one is float64 too.
     const c = pl.correlationLoss({ data: Float64Array.from(seq(12)), dims: [3, 4] }, seq(12, 3).reduce<number[][]>(
       (rows, x, i) => (i % 4 ? rows[rows.length - 1].push(x) : rows.push([x]), rows), []));
-    expect(c.grad1!.dtype).toBe('float64');
+    expect(c.grad1.dtype).toBe('float64');
   });
 
   it('a type that disagrees with the array is a TypeError naming the argument', () => {
