@@ -51,6 +51,12 @@ test('test/types/usage.ts compiles under --strict against dist/lib/*.d.ts (libra
   expect(r.status).toBe(0);
 }, 240_000);
 
+test('test/types/tfjs.ts (pairloss/tfjs with TensorFlow.js) compiles under --strict', () => {
+  const r = tsc(path.join(ROOT, 'test', 'types', 'tsconfig.tfjs.json'));
+  expect(r.out).toBe('');
+  expect(r.status).toBe(0);
+}, 240_000);
+
 test("README's example type-checks under --strict as it is (no `!`), and would not with grad: false", () => {
   const example = readmeBlock('## Example');
   expect(example).toContain("require('pairloss')");
