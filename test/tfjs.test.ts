@@ -276,6 +276,30 @@ describe('the package', () => {
     expect(JSON.parse(r.out.trim().split('\n').pop()!)).toEqual([]);
   });
 
+  test("without TensorFlow.js installed, require('pairloss/tfjs') says what to install and require('pairloss') works", () => {
+    // Resolution of @tensorflow/tfjs-core fails as it does where it is not installed.
+    const r = run(`
+      const Module = require('module');
+      const resolve = Module._resolveFilename;
+      Module._resolveFilename = function (request, ...rest) {
+        if (request.startsWith('@tensorflow/')) {
+          const e = new Error("Cannot find module '" + request + "'");
+          e.code = 'MODULE_NOT_FOUND';
+          throw e;
+        }
+        return resolve.call(this, request, ...rest);
+      };
+      let message = null;
+      try { require('pairloss/tfjs'); } catch (e) { message = e.message; }
+      const { npairsLoss } = require('pairloss');
+      console.log(JSON.stringify({ message, loss: npairsLoss([[1, 0], [0, 1]], [[1, 0], [0, 1]]).loss }));
+    `);
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.out.trim().split('\n').pop()!);
+    expect(out.message).toMatch(/pairloss\/tfjs needs TensorFlow\.js.*npm install @tensorflow\/tfjs/);
+    expect(out.loss).toBeGreaterThan(0);
+  });
+
   test("README's TensorFlow.js example runs and its loss goes down", () => {
     const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('\n## TensorFlow.js'));
