@@ -57,6 +57,9 @@ keep(r);
 keep(noGrad);
 const annotated: NpairsResult = npairsLoss(x1, x2);
 const stillUnion: number[] | number[][] | undefined = annotated.grad1?.toArray();
+interface Logged extends NpairsResult { step: number }
+const logged: Logged = { ...r, step: 1 };
+interface LoggedBt extends CorrelationResult<true> { step: number }
 
 // correlationLoss, sync and async.
 const bt = correlationLoss(x1, x2, { mode: 'features' });
@@ -107,4 +110,5 @@ Tensor.live(x1, 'x1');
 // @ts-expect-error internal
 x1.resident;
 
-export { g1, g2, gT, rows, lossOnly, noT, stillUnion, terms, btAnnotated, m, v, s, u, notRows, rank2, inputs };
+export type { LoggedBt };
+export { logged, g1, g2, gT, rows, lossOnly, noT, stillUnion, terms, btAnnotated, m, v, s, u, notRows, rank2, inputs };
