@@ -419,7 +419,7 @@ export function operand(value: unknown, name: string, dtype: DType = 'float32'):
     return { ...raw, device: 'cpu', dtype };
   }
   if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) {
-    throw invalidType(name, 'a Tensor, { data, shape }, an onnxruntime tensor { data, dims } or number[][]', value);
+    throw invalidType(name, 'a Tensor, { data, shape } or number[][]', value);
   }
   const v = value as { data?: unknown; shape?: unknown; dims?: unknown; type?: unknown };
   // `{ data, shape }`, or onnxruntime's `{ data, dims, type }` (duck-typed) when there is no shape.
