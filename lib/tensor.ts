@@ -37,6 +37,17 @@ export interface OnnxTensorLike {
  */
 export type TensorLike = Tensor | { data: FloatArray; shape: readonly number[] } | OnnxTensorLike | number[][];
 
+/**
+ * The rank a `Tensor<R>` reports: `R`, or `number` for a tensor of unknown
+ * rank (plain `Tensor`, whose `R` is `any` so that it and a `Tensor<2>` are
+ * assignable both ways, as before ranks were typed).
+ */
+export type RankOf<R extends number> = 0 extends 1 & R ? number : R;
+
+/** What `toArray()` gives for rank `R`: rows for a matrix, the flat elements for other ranks, either when unknown. */
+export type ArrayOf<R extends number> =
+  0 extends 1 & R ? number[] | number[][] : number extends R ? number[] | number[][] : [R] extends [2] ? number[][] : number[];
+
 /** Class indices for cross entropy targets. */
 export type Indices = Int32Array | BigInt64Array | readonly number[];
 
@@ -173,7 +184,8 @@ function checkData(data: unknown, name: string): FloatArray {
  * const host = grad1!.data();                              // a copy to host
  * grad1!.dispose();                                        // device memory freed now
  */
-export class Tensor<R extends number = number> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- `any`: a tensor of unknown rank, see RankOf
+export class Tensor<R extends number = any> {
   /** Sizes of each dimension. */
   readonly shape: readonly number[];
   /** `'float32'` or `'float64'`. */
@@ -254,8 +266,8 @@ export class Tensor<R extends number = number> {
    * Number of dimensions (`shape.length`). Typed as `R`: the losses' gradients
    * and similarity matrices are `Tensor<2>`, as is `Tensor.from(data, [n, d])`.
    */
-  get rank(): R {
-    return this.shape.length as R;
+  get rank(): RankOf<R> {
+    return this.shape.length as RankOf<R>;
   }
 
   /** Number of elements. */
@@ -322,14 +334,11 @@ export class Tensor<R extends number = number> {
    * `Tensor<2>` (the losses' gradients, `Tensor.from(data, [n, d])`) gives
    * `number[][]`.
    */
-  toArray(this: Tensor<2>): number[][];
-  toArray(this: Tensor<0> | Tensor<1> | Tensor<3> | Tensor<4>): number[];
-  toArray(): number[] | number[][];
-  toArray(): number[] | number[][] {
+  toArray(): ArrayOf<R> {
     const data = this.data();
-    if (this.shape.length !== 2) return Array.from(data);
+    if (this.shape.length !== 2) return Array.from(data) as ArrayOf<R>;
     const [rows, cols] = this.shape;
-    return Array.from({ length: rows }, (_, i) => Array.from(data.subarray(i * cols, (i + 1) * cols)));
+    return Array.from({ length: rows }, (_, i) => Array.from(data.subarray(i * cols, (i + 1) * cols))) as ArrayOf<R>;
   }
 
   /**

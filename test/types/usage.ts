@@ -3,7 +3,7 @@
 // asserts that the line after it does NOT compile: tsc fails on one that
 // compiles ("Unused '@ts-expect-error' directive").
 import {
-  Tensor, tensor, npairsLoss, npairsLossAsync, correlationLoss, correlationLossAsync, cosineSimilarity,
+  Tensor, tensor, npairsLoss, npairsLossAsync, correlationLoss, correlationLossAsync, cosineSimilarity, normalize,
 } from 'pairloss';
 import type { CorrelationResult, NpairsOptions, NpairsResult, OnnxTensorLike, TensorLike } from 'pairloss';
 
@@ -86,12 +86,24 @@ asyncUse();
 // toArray() by rank.
 const m: number[][] = Tensor.from(new Float64Array(6), [2, 3]).toArray();
 const v: number[] = Tensor.from(new Float32Array(6), [6]).toArray();
-const s: number[][] = cosineSimilarity(x1, x2).toArray() as number[][]; // ops give a Tensor of any rank: the union
+const s: number[] | number[][] = cosineSimilarity(x1, x2).toArray(); // ops give a Tensor of unknown rank: the union
 const anyRank: Tensor = tensor([[1, 2], [3, 4]]);
 const u: number[] | number[][] = anyRank.toArray();
 // @ts-expect-error a tensor of unknown rank may give a flat array
 const notRows: number[][] = anyRank.toArray();
 const rank2: 2 = x1.rank;
+const someRank: number = anyRank.rank;
+// @ts-expect-error the rank of a tensor of unknown rank is a number, not any
+const notAString: string = anyRank.rank;
+// A variable holding a Tensor<2> takes a tensor of unknown rank (an op's result), as before ranks were typed.
+let reassigned = Tensor.from(new Float32Array(6), [2, 3]);
+reassigned = normalize(reassigned);
+let grad = r.grad1;
+grad = normalize(grad).to('cpu');
+const fromUnknown: Tensor<2> = anyRank;
+// Known ranks that differ do not mix.
+// @ts-expect-error a Tensor<1> is not a Tensor<2>
+const wrongRank: Tensor<2> = Tensor.from(new Float32Array(6), [6]);
 
 // TensorLike: Tensor, { data, shape }, onnxruntime's { data, dims, type }, number[][].
 const ort: OnnxTensorLike = { data: new Float32Array(N * D), dims: [N, D], type: 'float32' };
@@ -111,4 +123,4 @@ Tensor.live(x1, 'x1');
 x1.resident;
 
 export type { LoggedBt };
-export { logged, g1, g2, gT, rows, lossOnly, noT, stillUnion, terms, btAnnotated, m, v, s, u, notRows, rank2, inputs };
+export { logged, g1, g2, gT, rows, lossOnly, noT, stillUnion, terms, btAnnotated, m, v, s, u, notRows, rank2, someRank, notAString, reassigned, grad, fromUnknown, wrongRank, inputs };
