@@ -4,11 +4,13 @@
  * @packageDocumentation
  */
 export { Tensor, tensor } from './tensor';
-export type { DType, FloatArray, Indices, TensorLike } from './tensor';
+export type { DType, FloatArray, Indices, TensorLike, OnnxTensorLike } from './tensor';
 export { normalize, matmul, crossEntropy, batchNorm1d, cosineSimilarity } from './ops';
 export type { CrossEntropyOptions } from './ops';
 export { npairsLoss, npairsLossAsync, correlationLoss, correlationLossAsync } from './losses';
-export type { NpairsOptions, NpairsResult, CorrelationOptions, CorrelationResult, GroupLike } from './losses';
+export type {
+  NpairsOptions, NpairsResult, NpairsGradients, CorrelationOptions, CorrelationResult, CorrelationGradients, GroupLike,
+} from './losses';
 export { ProcessGroup } from './distributed';
 export type { Backend, ReduceOp, ProcessGroupOptions, FromEnvOptions, LaunchInfo } from './distributed';
 export { version, torchVersion, cuda, backends, cpuKernels, getNumThreads, getBlasThreads, setNumThreads, memoryStats,

@@ -66,19 +66,35 @@ export interface NpairsOptions {
   gatherWithGrad?: boolean;
 }
 
-/** Result of {@link npairsLoss}. */
-export interface NpairsResult {
+/**
+ * The gradients a loss returns with `grad: true` (the default), present or
+ * absent by `G`: `true` present (no `grad` option, or `grad: true`), `false`
+ * absent (`grad: false`), `boolean` possibly absent (a `grad` known only at
+ * run time).
+ */
+type Gradients<T, G extends boolean> = boolean extends G ? Partial<T> : G extends true ? T : { [K in keyof T]?: undefined };
+
+/** The gradients of {@link npairsLoss}. */
+export interface NpairsGradients {
+  /** ∂loss/∂x1, `[N, D]`. */
+  grad1: Tensor<2>;
+  /** ∂loss/∂x2, `[M, D]`. */
+  grad2: Tensor<2>;
+  /** ∂loss/∂temperature, to learn the temperature as CLIP learns its logit scale. */
+  gradTemperature: number;
+}
+
+/**
+ * Result of {@link npairsLoss}: `loss`, the gradients (`grad1`, `grad2`,
+ * `gradTemperature`: typed as present unless `grad: false` is passed; `G` says
+ * which) and, with `returnSimilarity`, the similarity matrix.
+ */
+export type NpairsResult<G extends boolean = boolean> = {
   /** The loss (under a group: the global loss, the same on every rank). */
   loss: number;
-  /** ∂loss/∂x1, `[N, D]` (when `grad`). */
-  grad1?: Tensor;
-  /** ∂loss/∂x2, `[M, D]` (when `grad`). */
-  grad2?: Tensor;
-  /** ∂loss/∂temperature (when `grad`), to learn the temperature as CLIP learns its logit scale. */
-  gradTemperature?: number;
   /** The `[N, M]` similarity matrix (when `returnSimilarity`). */
-  similarity?: Tensor;
-}
+  similarity?: Tensor<2>;
+} & Gradients<NpairsGradients, G>;
 
 /** Options of {@link correlationLoss}. Every option has the default shown. */
 export interface CorrelationOptions {
@@ -120,19 +136,31 @@ export interface CorrelationOptions {
   syncBatchNorm?: boolean;
 }
 
-/** Result of {@link correlationLoss}. */
-export interface CorrelationResult {
+/** The gradients of {@link correlationLoss}. */
+export interface CorrelationGradients {
+  /** ∂loss/∂z1, `[N, D]`. */
+  grad1: Tensor<2>;
+  /** ∂loss/∂z2, `[N, D]`. */
+  grad2: Tensor<2>;
+}
+
+/**
+ * Result of {@link correlationLoss}: the loss, its two terms and the
+ * gradients (typed as present unless `grad: false` is passed; `G` says which).
+ */
+export type CorrelationResult<G extends boolean = boolean> = {
   /** `scale · (onDiagonal + lambda · offDiagonal)`. */
   loss: number;
   /** Σ_i (C_ii − 1)², before lambda and scale. */
   onDiagonal: number;
   /** Σ_{i≠j} C_ij², before lambda and scale. */
   offDiagonal: number;
-  /** ∂loss/∂z1, `[N, D]` (when `grad`). */
-  grad1?: Tensor;
-  /** ∂loss/∂z2, `[N, D]` (when `grad`). */
-  grad2?: Tensor;
-}
+} & Gradients<CorrelationGradients, G>;
+
+/** Options that make a loss return its gradients (no `grad`, or `grad: true`). */
+type WithGrad = { grad?: true };
+/** Options that make a loss skip its gradients. */
+type WithoutGrad = { grad: false };
 
 const NPAIRS_KEYS = [
   'target', 'temperature', 'symmetric', 'labelSmoothing', 'reduction', 'similarity', 'l2Reg', 'eps', 'grad',
@@ -240,7 +268,7 @@ function prepareCorrelation(z1: unknown, z2: unknown, opts: unknown): Prepared {
   return { a, b, inputs: [rawInput(a), rawInput(b)], options, device };
 }
 
-function tensorOf(x: RawResult | undefined, device: string): Tensor | undefined {
+function tensorOf(x: RawResult | undefined, device: string): Tensor<2> | undefined {
   return x === undefined ? undefined : tensorFromRaw(x, device);
 }
 
@@ -301,6 +329,9 @@ function runAsync<T>(p: Prepared, call: () => Promise<T>): Promise<T> {
  * @example
  * const { loss, grad1, grad2 } = npairsLoss(x1, x2, { temperature: 0.07, symmetric: true });
  */
+export function npairsLoss(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions & WithGrad): NpairsResult<true>;
+export function npairsLoss(x1: TensorLike, x2: TensorLike, opts: NpairsOptions & WithoutGrad): NpairsResult<false>;
+export function npairsLoss(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions): NpairsResult;
 export function npairsLoss(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions): NpairsResult {
   const p = prepareNpairs(x1, x2, opts);
   return npairsResult(callNative(() => binding().npairsLoss(p.inputs[0], p.inputs[1], p.options, false)), p.device);
@@ -318,6 +349,9 @@ export function npairsLoss(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions)
  * @example
  * const { loss } = await npairsLossAsync(x1, x2, { symmetric: true });
  */
+export function npairsLossAsync(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions & WithGrad): Promise<NpairsResult<true>>;
+export function npairsLossAsync(x1: TensorLike, x2: TensorLike, opts: NpairsOptions & WithoutGrad): Promise<NpairsResult<false>>;
+export function npairsLossAsync(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions): Promise<NpairsResult>;
 export async function npairsLossAsync(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions): Promise<NpairsResult> {
   const p = prepareNpairs(x1, x2, opts);
   let result: RawNpairsResult;
@@ -342,6 +376,9 @@ export async function npairsLossAsync(x1: TensorLike, x2: TensorLike, opts?: Npa
  * @example
  * const { loss, onDiagonal, offDiagonal, grad1 } = correlationLoss(z1, z2, { mode: 'features' });
  */
+export function correlationLoss(z1: TensorLike, z2: TensorLike, opts?: CorrelationOptions & WithGrad): CorrelationResult<true>;
+export function correlationLoss(z1: TensorLike, z2: TensorLike, opts: CorrelationOptions & WithoutGrad): CorrelationResult<false>;
+export function correlationLoss(z1: TensorLike, z2: TensorLike, opts?: CorrelationOptions): CorrelationResult;
 export function correlationLoss(z1: TensorLike, z2: TensorLike, opts?: CorrelationOptions): CorrelationResult {
   const p = prepareCorrelation(z1, z2, opts);
   return correlationResult(callNative(() => binding().correlationLoss(p.inputs[0], p.inputs[1], p.options, false)), p.device);
@@ -353,6 +390,9 @@ export function correlationLoss(z1: TensorLike, z2: TensorLike, opts?: Correlati
  * @example
  * const { loss } = await correlationLossAsync(z1, z2);
  */
+export function correlationLossAsync(z1: TensorLike, z2: TensorLike, opts?: CorrelationOptions & WithGrad): Promise<CorrelationResult<true>>;
+export function correlationLossAsync(z1: TensorLike, z2: TensorLike, opts: CorrelationOptions & WithoutGrad): Promise<CorrelationResult<false>>;
+export function correlationLossAsync(z1: TensorLike, z2: TensorLike, opts?: CorrelationOptions): Promise<CorrelationResult>;
 export async function correlationLossAsync(z1: TensorLike, z2: TensorLike, opts?: CorrelationOptions): Promise<CorrelationResult> {
   const p = prepareCorrelation(z1, z2, opts);
   let result: RawCorrelationResult;

@@ -17,11 +17,36 @@ export type DType = 'float32' | 'float64';
 export type FloatArray = Float32Array | Float64Array;
 
 /**
+ * An onnxruntime tensor as pairloss takes it (onnxruntime-node's / -web's
+ * `Tensor`, duck-typed: no dependency on onnxruntime): `data` over `dims`,
+ * with `type` (when given) agreeing with the array. A general `ort.Tensor`
+ * (whose `data` may be any of its element types) needs a narrowing to
+ * `ort.TypedTensor<'float32'>` first; other element types are a TypeError.
+ */
+export interface OnnxTensorLike {
+  readonly data: FloatArray;
+  readonly dims: readonly number[];
+  readonly type?: DType;
+}
+
+/**
  * Anything a tensor argument accepts: a {@link Tensor}, a plain
- * `{ data, shape }` pair, or a rectangular nested array (float32, or float64
+ * `{ data, shape }` pair, an onnxruntime tensor (`{ data, dims, type }`, see
+ * {@link OnnxTensorLike}), or a rectangular nested array (float32, or float64
  * when the other input is float64).
  */
-export type TensorLike = Tensor | { data: FloatArray; shape: readonly number[] } | number[][];
+export type TensorLike = Tensor | { data: FloatArray; shape: readonly number[] } | OnnxTensorLike | number[][];
+
+/**
+ * The rank a `Tensor<R>` reports: `R`, or `number` for a tensor of unknown
+ * rank (plain `Tensor`, whose `R` is `any` so that it and a `Tensor<2>` are
+ * assignable both ways, as before ranks were typed).
+ */
+export type RankOf<R extends number> = 0 extends 1 & R ? number : R;
+
+/** What `toArray()` gives for rank `R`: rows for a matrix, the flat elements for other ranks, either when unknown. */
+export type ArrayOf<R extends number> =
+  0 extends 1 & R ? number[] | number[][] : number extends R ? number[] | number[][] : [R] extends [2] ? number[][] : number[];
 
 /** Class indices for cross entropy targets. */
 export type Indices = Int32Array | BigInt64Array | readonly number[];
@@ -32,8 +57,10 @@ const DEVICE = /^(cpu|cuda(:\d{1,4})?)$/;
  * The kind of a typed array (`'Float32Array'`, …) or undefined for anything
  * else, read from the array's internal slot: unlike `instanceof` it holds for
  * arrays made in another realm (a vm context, jest's sandbox, native code).
+ * @internal
  */
 const typedArrayTag = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag)!.get!;
+/** @internal */
 export function typedArrayName(value: unknown): string | undefined {
   return ArrayBuffer.isView(value) ? (typedArrayTag.call(value) as string | undefined) : undefined;
 }
@@ -52,7 +79,7 @@ function dtypeOf(data: FloatArray): DType {
   return typedArrayName(data) === 'Float64Array' ? 'float64' : 'float32';
 }
 
-/** True when an ArrayBuffer has been detached (transferred or freed). */
+/** True when an ArrayBuffer has been detached (transferred or freed). @internal */
 export function isDetached(buffer: ArrayBufferLike): boolean {
   const b = buffer as ArrayBufferLike & { detached?: boolean };
   if (typeof b.detached === 'boolean') return b.detached;
@@ -65,7 +92,7 @@ export function isDetached(buffer: ArrayBufferLike): boolean {
   }
 }
 
-/** Checks a device string; CUDA on a build or machine without it is a RangeError. */
+/** Checks a device string; CUDA on a build or machine without it is a RangeError. @internal */
 export function checkDevice(device: unknown, name = 'device'): string {
   if (typeof device !== 'string') throw invalidType(name, "a device string ('cpu', 'cuda', 'cuda:N')", device);
   if (!DEVICE.test(device)) throw invalidValue(name, "'cpu', 'cuda' or 'cuda:N'", device);
@@ -164,7 +191,8 @@ let fields: {
   handle(t: Tensor): NativeHandle | undefined;
 };
 
-export class Tensor {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- `any`: a tensor of unknown rank, see RankOf
+export class Tensor<R extends number = any> {
   /** Sizes of each dimension. */
   readonly shape: readonly number[];
   /** `'float32'` or `'float64'`. */
@@ -206,6 +234,10 @@ export class Tensor {
    * @example
    * const t = Tensor.from(new Float64Array(6), [3, 2]);
    */
+  static from(data: FloatArray, shape: readonly [], opts?: { device?: string }): Tensor<0>;
+  static from(data: FloatArray, shape: readonly [number], opts?: { device?: string }): Tensor<1>;
+  static from(data: FloatArray, shape: readonly [number, number], opts?: { device?: string }): Tensor<2>;
+  static from(data: FloatArray, shape: readonly number[], opts?: { device?: string }): Tensor;
   static from(data: FloatArray, shape: readonly number[], opts?: { device?: string }): Tensor {
     const checked = checkData(data, 'data');
     const dims = checkShape(shape, 'shape');
@@ -216,6 +248,14 @@ export class Tensor {
     const device = checkDevice(o.device ?? 'cpu', 'opts.device');
     if (device === 'cpu') return fields.make(checked, undefined, dims, dtypeOf(checked), 'cpu');
     return tensorFromHandle(callNative(() => binding().tensorToDevice({ data: checked, shape: dims }, device)));
+  }
+
+  /**
+   * Number of dimensions (`shape.length`). Typed as `R`: the losses' gradients
+   * and similarity matrices are `Tensor<2>`, as is `Tensor.from(data, [n, d])`.
+   */
+  get rank(): RankOf<R> {
+    return this.shape.length as RankOf<R>;
   }
 
   /** Number of elements. */
@@ -252,12 +292,17 @@ export class Tensor {
     return hostData(this, 'tensor');
   }
 
-  /** The elements as nested arrays (a copy), e.g. `number[][]` for a matrix. */
-  toArray(): number[] | number[][] {
+  /**
+   * The elements as plain arrays (a copy): `number[][]` (one array per row)
+   * for a matrix, the flat `number[]` for any other rank. Typed by rank: a
+   * `Tensor<2>` (the losses' gradients, `Tensor.from(data, [n, d])`) gives
+   * `number[][]`.
+   */
+  toArray(): ArrayOf<R> {
     const data = this.data();
-    if (this.shape.length !== 2) return Array.from(data);
+    if (this.shape.length !== 2) return Array.from(data) as ArrayOf<R>;
     const [rows, cols] = this.shape;
-    return Array.from({ length: rows }, (_, i) => Array.from(data.subarray(i * cols, (i + 1) * cols)));
+    return Array.from({ length: rows }, (_, i) => Array.from(data.subarray(i * cols, (i + 1) * cols))) as ArrayOf<R>;
   }
 
   /**
@@ -269,7 +314,7 @@ export class Tensor {
    * const g = t.to('cuda');   // one copy host -> device
    * const h = g.to('cpu');    // one copy device -> host
    */
-  to(device: string): Tensor {
+  to(device: string): Tensor<R> {
     const target = checkDevice(device);
     if (this.disposed) throw new Error('This tensor has been disposed');
     const handle = this.#handle;
@@ -294,7 +339,7 @@ export class Tensor {
     if (handle !== undefined) callNative(() => binding().tensorDispose({ handle, shape: [] }));
   }
 
-  /** @internal */
+  /** @internal The tensor's description (not its data) for JSON.stringify. */
   toJSON(): { shape: number[]; dtype: DType; device: string } {
     return { shape: [...this.shape], dtype: this.dtype, device: this.device };
   }
@@ -375,7 +420,7 @@ function fromNested(rows: number[][], name: string, dtype: DType): RawTensor {
  * A checked tensor argument as native code takes it, with its device. A
  * tensor held natively carries its `handle` (native code reads that); its
  * `data` is then a host copy made on first access (for callers that need
- * host memory, e.g. process-group collectives).
+ * host memory, e.g. process-group collectives). @internal
  */
 export interface Operand extends RawTensor {
   device: string;
@@ -402,11 +447,26 @@ export function operand(value: unknown, name: string, dtype: DType = 'float32'):
   if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) {
     throw invalidType(name, 'a Tensor, { data, shape } or number[][]', value);
   }
-  const v = value as { data?: unknown; shape?: unknown };
-  const data = checkData(v.data, `${name}.data`);
-  const shape = checkShape(v.shape, `${name}.shape`);
+  const v = value as { data?: unknown; shape?: unknown; dims?: unknown; type?: unknown };
+  // `{ data, shape }`, or onnxruntime's `{ data, dims, type }` (duck-typed) when there is no shape.
+  const onnx = v.shape === undefined && v.dims !== undefined;
+  let raw: unknown;
+  try {
+    raw = v.data;
+  } catch (error) {
+    // onnxruntime's `data` getter throws for a tensor held on a GPU ('gpu-buffer', 'texture').
+    throw rangeError(`${name}.data`, `could not be read (${(error as Error)?.message ?? String(error)}); expected data in host memory`);
+  }
+  const data = checkData(raw, `${name}.data`);
+  if (onnx && v.type !== undefined && v.type !== dtypeOf(data)) {
+    const kind = typedArrayName(data);
+    throw new TypeError(
+      `Expected ${name}.type to agree with ${name}.data (a ${kind}: '${dtypeOf(data)}') but received ${describe(v.type)}`,
+    );
+  }
+  const shape = onnx ? checkShape(v.dims, `${name}.dims`) : checkShape(v.shape, `${name}.shape`);
   if (numel(shape) !== data.length) {
-    throw rangeError(name, `shape [${shape.join(', ')}] needs ${numel(shape)} elements but data has ${data.length}`);
+    throw rangeError(name, `${onnx ? 'dims' : 'shape'} [${shape.join(', ')}] needs ${numel(shape)} elements but data has ${data.length}`);
   }
   return { data, shape, device: 'cpu', dtype: dtypeOf(data) };
 }
@@ -434,12 +494,21 @@ export function rawInput(x: Operand): RawTensor | { handle: NativeHandle; shape:
   return x.handle !== undefined ? { handle: x.handle, shape: x.shape } : { data: x.data, shape: x.shape };
 }
 
+/** `v.data`, or undefined where reading it throws (onnxruntime's getter for GPU-held data: {@link operand} says so). */
+function dataOf(v: object): unknown {
+  try {
+    return (v as { data?: unknown }).data;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The dtype nested arrays take beside other arguments: float64 if any typed one is. @internal */
 export function partnerDType(...values: unknown[]): DType {
   for (const v of values) {
     if (v instanceof Tensor) {
       if (v.dtype === 'float64') return 'float64';
-    } else if (v && typeof v === 'object' && typedArrayName((v as { data?: unknown }).data) === 'Float64Array') {
+    } else if (v && typeof v === 'object' && typedArrayName(dataOf(v)) === 'Float64Array') {
       return 'float64';
     }
   }

@@ -295,8 +295,9 @@ describe('tensor() copies', () => {
 describe('toArray', () => {
   it('a matrix as rows, a vector flat, a copy', () => {
     const m = pl.Tensor.from(Float64Array.from([1, 2, 3, 4, 5, 6]), [2, 3]);
-    const rows = m.toArray() as number[][];
+    const rows: number[][] = m.toArray(); // Tensor.from(…, [2, 3]) is a Tensor<2>
     expect(rows).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(m.rank).toBe(2);
     rows[0][0] = 9;
     expect(m.data()[0]).toBe(1);
     const v = pl.crossEntropy([[2, 0], [0, 2], [1, 1]], [0, 1, 0], { reduction: 'none' });
@@ -356,5 +357,61 @@ describe('to(device)', () => {
   it("'cpu' is the tensor itself", () => {
     const t = pl.tensor([[1, 2]]);
     expect(t.to('cpu')).toBe(t);
+  });
+});
+
+describe("onnxruntime tensors ({ data, dims, type })", () => {
+  /**
+   * The shape of onnxruntime-common's Tensor (onnxruntime-node's outputs), duck-typed as pairloss takes it:
+   * `dims`, `type`, `size`, `location`, and a `data` getter that throws when the data is not on the CPU.
+   */
+  class OrtLikeTensor {
+    readonly size: number;
+    constructor(readonly type: string, private readonly cpuData: unknown, readonly dims: readonly number[], readonly location = 'cpu') {
+      this.size = dims.reduce((a, b) => a * b, 1);
+    }
+    get data(): unknown {
+      if (this.location !== 'cpu') throw new Error('The data is not on CPU. Use `getData()` to download GPU data to CPU.');
+      return this.cpuData;
+    }
+  }
+  const ort = (type: string, data: unknown, dims: number[], location?: string) =>
+    new OrtLikeTensor(type, data, dims, location) as unknown as pl.OnnxTensorLike;
+
+  it('are taken as { data, shape } (float32 and float64), in ops and losses', () => {
+    const a = Float32Array.from(seq(12)), b = Float32Array.from(seq(12, 5));
+    const ours = pl.npairsLoss(ort('float32', a, [3, 4]), ort('float32', b, [3, 4]), { temperature: 0.5 });
+    const ref = pl.npairsLoss(pl.Tensor.from(a, [3, 4]), pl.Tensor.from(b, [3, 4]), { temperature: 0.5 });
+    expect(ours.loss).toBe(ref.loss);
+    expect(Array.from(ours.grad1.data())).toEqual(Array.from(ref.grad1.data()));
+    const n = pl.normalize(ort('float64', Float64Array.from(seq(6)), [2, 3]));
+    expect(n.dtype).toBe('float64');
+    expectClose(n.data(), normalizeRows(seq(6), 2, 3), 1e-15);
+    // `type` may be left out; a nested array beside a float64 one is float64 too.
+    const c = pl.correlationLoss({ data: Float64Array.from(seq(12)), dims: [3, 4] }, seq(12, 3).reduce<number[][]>(
+      (rows, x, i) => (i % 4 ? rows[rows.length - 1].push(x) : rows.push([x]), rows), []));
+    expect(c.grad1.dtype).toBe('float64');
+  });
+
+  it('a type that disagrees with the array is a TypeError naming the argument', () => {
+    const x = pl.tensor([[1, 2], [3, 4]]);
+    expect(() => pl.npairsLoss(ort('float64', new Float32Array(4), [2, 2]), x)).toThrow(TypeError);
+    expect(() => pl.npairsLoss(ort('float64', new Float32Array(4), [2, 2]), x)).toThrow(/x1\.type to agree with x1\.data \(a Float32Array: 'float32'\) but received "float64"/);
+    expect(() => pl.npairsLoss(x, ort('float32', new Float64Array(4), [2, 2]))).toThrow(/x2\.type/);
+    // Element types pairloss does not compute with: the data is named.
+    expect(() => pl.npairsLoss(x, ort('int32', new Int32Array(4), [2, 2]))).toThrow(TypeError);
+    expect(() => pl.npairsLoss(x, ort('int32', new Int32Array(4), [2, 2]))).toThrow(/x2\.data/);
+    expect(() => pl.normalize(ort('string', ['a', 'b'], [2]))).toThrow(/x\.data/);
+  });
+
+  it('bad dims are TypeErrors/RangeErrors naming them; GPU-held data a RangeError', () => {
+    const x = pl.tensor([[1, 2], [3, 4]]);
+    expect(() => pl.npairsLoss(ort('float32', new Float32Array(4), [2, 3]), x)).toThrow(/x1: dims \[2, 3\] needs 6 elements but data has 4/);
+    expect(() => pl.npairsLoss(x, { data: new Float32Array(4), dims: 4 } as never)).toThrow(TypeError);
+    expect(() => pl.npairsLoss(x, { data: new Float32Array(4), dims: 4 } as never)).toThrow(/x2\.dims/);
+    expect(() => pl.npairsLoss(x, ort('float32', new Float32Array(4), [-2, -2]))).toThrow(/x2\.dims\[0\]/);
+    expect(() => pl.npairsLoss(ort('float32', new Float32Array(4), [4]), x)).toThrow(/x1: expected a 2-D tensor/);
+    expect(() => pl.npairsLoss(ort('float32', new Float32Array(4), [2, 2], 'gpu-buffer'), x)).toThrow(RangeError);
+    expect(() => pl.npairsLoss(ort('float32', new Float32Array(4), [2, 2], 'gpu-buffer'), x)).toThrow(/x1\.data: could not be read \(The data is not on CPU/);
   });
 });
