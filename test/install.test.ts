@@ -94,7 +94,7 @@ afterAll(() => {
 describe('the tarball', () => {
   it('holds what a user needs and no CI or development files', () => {
     for (const f of ['LICENSE', 'README.md', 'package.json', 'CMakeLists.txt', 'dist/lib/index.js', 'dist/lib/index.d.ts',
-      'dist/lib/heatmap.js', 'dist/lib/heatmap.d.ts', 'dist/lib/cli/main.js', 'scripts/build-addon.js', 'scripts/install.js',
+      'dist/lib/heatmap.js', 'dist/lib/heatmap.d.ts', 'dist/lib/tfjs.js', 'dist/lib/tfjs.d.ts', 'dist/lib/cli/main.js', 'scripts/build-addon.js', 'scripts/install.js',
       'examples/basic.js', 'examples/distributed-train.js', `prebuilds/${TAG}/pairloss.node`, `prebuilds/${TAG}/pairloss.json`]) {
       expect(packed).toContain(f);
     }
@@ -147,9 +147,11 @@ describe('the installed package', () => {
     expect(cjs.out.trim()).toBe('false');
   });
 
-  it('PNG heatmaps say which optional package they need when it is not installed', () => {
+  it('PNG heatmaps and pairloss/tfjs say which optional package they need when it is not installed', () => {
     const r = node(['-e', "try { require('pairloss/heatmap').heatmapPng([[1]]) } catch (e) { console.log(e.message) }"]);
     expect(r.out).toMatch(/@resvg\/resvg-js, which is not installed: `npm install @resvg\/resvg-js`/);
+    const tf = node(['-e', "try { require('pairloss/tfjs') } catch (e) { console.log(e.message) }"]);
+    expect(tf.out).toMatch(/@tensorflow\/tfjs/);
   });
 
   it('compiles from TypeScript under --strict with the shipped types (node16 and node10 resolution)', () => {
@@ -162,7 +164,10 @@ describe('the installed package', () => {
       'const r = npairsLoss(x1, x2, { temperature: 0.07, symmetric: true });',
       'const bt = correlationLoss(x1, x2, { mode: \'features\' });',
       'const svg: string = heatmapSvg([[1, 0], [0, 1]]);',
-      'console.log(version, r.loss.toFixed(4), bt.onDiagonal > 0, svg.length > 0);',
+      // the README's example: gradients are typed as present unless grad: false
+      'const g: Float32Array | Float64Array = r.grad1.data();',
+      'const rows: number[][] = bt.grad2.toArray();',
+      'console.log(version, r.loss.toFixed(4), bt.onDiagonal > 0, svg.length > 0 && g.length === N * D && rows.length === N);',
       '',
     ].join('\n'));
     for (const resolution of ['node16', 'node10']) {
