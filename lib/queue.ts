@@ -1,7 +1,11 @@
 /**
- * A bound on the async calls that run native work at once. Extra calls wait
- * here, in order, without holding a libuv thread, so a burst of callers
- * neither oversubscribes the cores nor starves the pool of file and DNS work.
+ * Where an async call computes. Small calls run inline, on the calling
+ * thread, and return an already settled Promise: below INLINE_MAX_WORK
+ * multiply-adds the hop to a libuv thread and back costs more than the work.
+ * The others run on the libuv pool, under a bound on the calls that run
+ * native work at once: extra calls wait here, in order, without holding a
+ * libuv thread, so a burst of callers neither oversubscribes the cores nor
+ * starves the pool of file and DNS work.
  * @internal
  */
 import * as os from 'os';
@@ -94,4 +98,45 @@ export function setAsyncConcurrency(n: number): void {
 /** Calls in flight and waiting, for monitoring. */
 export function asyncQueueStats(): { running: number; waiting: number; limit: number } {
   return { running, waiting: waiting.length, limit: limit() };
+}
+
+/**
+ * The default inline threshold, in multiply-adds of the call's matrix product
+ * (N·M·D for N-pairs). bench/inline.js measures it: the size at which a sync
+ * call takes as long as the pool hop adds to an async one. Measured on the
+ * 2-vCPU development VM (2026-12-02): the hop costs ~25-100 µs, a sync
+ * N-pairs call of 2^20 multiply-adds (64×64×256) ~60 µs.
+ */
+export const INLINE_MAX_WORK = 2 ** 20;
+
+let inlineExplicit: number | undefined;
+let inlineFromEnv: number | null | undefined; // PAIRLOSS_ASYNC_INLINE_MADDS, read at the first async call
+let inlineCalls = 0;
+
+/** The inline threshold: set for tests, else PAIRLOSS_ASYNC_INLINE_MADDS (a number >= 0; 0: never inline), else INLINE_MAX_WORK. */
+export function inlineMaxWork(): number {
+  if (inlineExplicit !== undefined) return inlineExplicit;
+  if (inlineFromEnv === undefined) {
+    const raw = process.env.PAIRLOSS_ASYNC_INLINE_MADDS;
+    const env = raw === undefined || raw.trim() === '' ? NaN : Number(raw);
+    inlineFromEnv = env >= 0 ? env : null;
+  }
+  return inlineFromEnv ?? INLINE_MAX_WORK;
+}
+
+/** True (and counted) when an async call of `work` multiply-adds is to run inline. */
+export function runsInline(work: number): boolean {
+  if (!(work < inlineMaxWork())) return false;
+  inlineCalls++;
+  return true;
+}
+
+/** Tests: calls run inline so far, and the threshold. @internal */
+export function inlineStats(): { calls: number; maxWork: number } {
+  return { calls: inlineCalls, maxWork: inlineMaxWork() };
+}
+
+/** Tests: sets the inline threshold (undefined: back to the environment's or the default). @internal */
+export function setInlineMaxWork(work: number | undefined): void {
+  inlineExplicit = work;
 }
