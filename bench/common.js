@@ -114,6 +114,12 @@ function startHogs(n, maxS) {
   const procs = Array.from({ length: n }, () => spawn(process.execPath, ['-e', code], { stdio: 'ignore' }));
   const stop = () => procs.forEach((p) => { if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL'); });
   process.on('exit', stop);
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      stop();
+      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    });
+  }
   return { n, stop };
 }
 /** "1.23 ms", "456 µs", "2.10 s" (3 significant digits). */
