@@ -5,7 +5,7 @@
 import { binding, RawCorrelationResult, RawIndices, RawInput, RawNpairsResult, RawOptions, RawResult } from './binding';
 import { groupHandle } from './distributed';
 import { callNative, rangeError, withCallerStack } from './errors';
-import { mustWait, runsInline, schedule } from './queue';
+import { inlineTurnSpent, mustWait, nextTurn, runsInline, schedule } from './queue';
 import { boolOption, enumOption, numberOption, optionsObject } from './options';
 import {
   checkDevice, checkMatrix, checkSameKind, indices, isIndices, operand, partnerDType, rawInput, Indices, Operand, Tensor, TensorLike,
@@ -268,11 +268,12 @@ function correlationResult(r: RawCorrelationResult, device: string): Correlation
 
 /**
  * Whether an async call runs inline, as the sync call on this thread (its
- * Promise then settles before any other event is handled): a CPU call
- * without a group whose work is below the inline threshold (lib/queue.ts),
- * where the hop to a libuv thread and back would cost more than the work.
- * Inline calls do not wait for the bound on calls in flight: they hold no
- * libuv thread.
+ * Promise then settles before any other event is handled, unless inline
+ * calls have already held this turn of the event loop for INLINE_TURN_MS: it
+ * then settles after a turn): a CPU call without a group whose work is at
+ * most the inline threshold (lib/queue.ts), where the hop to a libuv thread
+ * and back would cost more than the work. Inline calls do not wait for the
+ * bound on calls in flight: they hold no libuv thread.
  */
 function inline(p: Prepared<'npairsLoss' | 'correlationLoss'>): boolean {
   return p.options.group === null && p.device === 'cpu' && runsInline(p.work);
@@ -334,9 +335,11 @@ export function npairsLoss(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions)
  * while the call runs frees it only when the call is done). On CUDA the worker
  * thread waits for the device's stream, so the event loop never blocks on the
  * GPU and the Promise resolves with finished results. A small call on the CPU
- * (N·M·D below `PAIRLOSS_ASYNC_INLINE_MADDS`, default 2^20) is computed on the
- * calling thread instead, where a worker thread's hop costs more than the
- * work: the Promise it returns is already settled, with the same numbers.
+ * (N·M·D at most `PAIRLOSS_ASYNC_INLINE_MADDS`, default 2^17: 32×128 N-pairs)
+ * is computed on the calling thread instead, where a worker thread's hop
+ * costs more than the work: the Promise it returns is already settled, with
+ * the same numbers (once such calls have held one turn of the event loop for
+ * 1 ms, the next ones settle only after the loop has turned).
  * Bad arguments reject the Promise with the same errors.
  * @example
  * const { loss } = await npairsLossAsync(x1, x2, { symmetric: true });
@@ -345,9 +348,13 @@ export async function npairsLossAsync(x1: TensorLike, x2: TensorLike, opts?: Npa
   const p = prepareNpairs(x1, x2, opts);
   let result: RawNpairsResult;
   try {
-    result = inline(p)
-      ? binding().npairsLoss(p.inputs[0], p.inputs[1], p.options, false)
-      : await runAsync(p, () => binding().npairsLoss(p.inputs[0], p.inputs[1], p.options, true));
+    if (inline(p)) {
+      const spent = inlineTurnSpent();
+      result = binding().npairsLoss(p.inputs[0], p.inputs[1], p.options, false);
+      if (spent) await nextTurn();
+    } else {
+      result = await runAsync(p, () => binding().npairsLoss(p.inputs[0], p.inputs[1], p.options, true));
+    }
   } catch (error) {
     throw withCallerStack(error);
   }
@@ -383,9 +390,13 @@ export async function correlationLossAsync(z1: TensorLike, z2: TensorLike, opts?
   const p = prepareCorrelation(z1, z2, opts);
   let result: RawCorrelationResult;
   try {
-    result = inline(p)
-      ? binding().correlationLoss(p.inputs[0], p.inputs[1], p.options, false)
-      : await runAsync(p, () => binding().correlationLoss(p.inputs[0], p.inputs[1], p.options, true));
+    if (inline(p)) {
+      const spent = inlineTurnSpent();
+      result = binding().correlationLoss(p.inputs[0], p.inputs[1], p.options, false);
+      if (spent) await nextTurn();
+    } else {
+      result = await runAsync(p, () => binding().correlationLoss(p.inputs[0], p.inputs[1], p.options, true));
+    }
   } catch (error) {
     throw withCallerStack(error);
   }

@@ -6,7 +6,7 @@
 // caller may drop, mutate or transfer them at once; concurrent calls all
 // resolve to the synchronous results.
 import * as pl from '../lib';
-import { setInlineMaxWork } from '../lib/queue';
+import { INLINE_TURN_MS, inlineStats, setInlineMaxWork } from '../lib/queue';
 import { checkDistFresh, DIST, runChild } from './helpers/child';
 
 /** Deterministic pseudo-random values in [-0.5, 0.5) (an LCG), so that failures reproduce. */
@@ -308,6 +308,8 @@ async function settledAtOnce(p) {
 async function runCases() {
   const rows = [];
   for (const c of CASES) {
+    // a turn of the loop between calls, as a server makes: inline calls may hold one turn for only INLINE_TURN_MS
+    await new Promise((resolve) => setImmediate(resolve));
     const p = async(c);
     const atOnce = await settledAtOnce(p);
     rows.push({ work: work(c), same: same(flat(await p), flat(sync(c))), atOnce });
@@ -334,12 +336,12 @@ console.log(JSON.stringify({ rows, calls: queue.inlineStats().calls - s0.calls, 
 `);
     const rows = r.rows as Row[];
     expect(r.maxWork).toBe(r.def);
-    const small = rows.filter((x) => x.work < (r.maxWork as number));
+    const small = rows.filter((x) => x.work <= (r.maxWork as number));
     // both paths are exercised
     expect(small.length).toBeGreaterThan(0);
     expect(small.length).toBeLessThan(rows.length);
     expect(rows.filter((x) => !x.same)).toEqual([]);
-    for (const x of rows) expect({ work: x.work, atOnce: x.atOnce }).toEqual({ work: x.work, atOnce: x.work < (r.maxWork as number) });
+    for (const x of rows) expect({ work: x.work, atOnce: x.atOnce }).toEqual({ work: x.work, atOnce: x.work <= (r.maxWork as number) });
     expect(r.calls).toBe(small.length);
   });
 
@@ -366,6 +368,41 @@ console.log(JSON.stringify({ rows, calls: queue.inlineStats().calls, maxWork: qu
       const r = await inChild('console.log(JSON.stringify({ maxWork: queue.inlineStats().maxWork, def: queue.INLINE_MAX_WORK }));', { PAIRLOSS_ASYNC_INLINE_MADDS: value });
       expect(r.maxWork).toBe(r.def);
     }
+  });
+});
+
+describe('inline calls awaited one after another still let the event loop turn', () => {
+  afterEach(() => setInlineMaxWork(undefined));
+
+  it(`timers fire during a 100 ms loop of awaited inline calls (after INLINE_TURN_MS = ${INLINE_TURN_MS} ms of them the next settles after a turn)`, async () => {
+    const x1 = { data: f32(32 * 128, 41), shape: [32, 128] };
+    const x2 = { data: f32(32 * 128, 42), shape: [32, 128] };
+    const expected = pl.npairsLoss(x1, x2);
+    await new Promise((resolve) => setImmediate(resolve));
+    const before = inlineStats().calls;
+    let ticks = 0;
+    let longest = 0;
+    let last = performance.now();
+    const timer = setInterval(() => {
+      ticks++;
+      longest = Math.max(longest, performance.now() - last);
+      last = performance.now();
+    }, 1);
+    const t0 = performance.now();
+    let calls = 0;
+    let same = 0;
+    while (performance.now() - t0 < 100) {
+      const r = await pl.npairsLossAsync(x1, x2);
+      calls++;
+      if (r.loss === expected.loss) same++;
+    }
+    clearInterval(timer);
+    const inline = inlineStats().calls - before;
+    console.log(`awaited loop: ${calls} calls (${inline} inline), ${ticks} timer ticks, longest gap ${longest.toFixed(1)} ms`);
+    expect(same).toBe(calls);
+    // every call ran inline, and the loop turned between some of them
+    expect(inline).toBe(calls);
+    expect(ticks).toBeGreaterThan(5);
   });
 });
 
