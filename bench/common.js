@@ -102,6 +102,26 @@ async function measure(fn, policy, isAsync) {
   return { ...stats(times), value: last };
 }
 
+/**
+ * `n` busy processes beside the run (--hog): plain node loops at the default
+ * priority, one per core for a machine whose every CPU is taken. Each ends by
+ * itself after `maxS` seconds, so none outlives a bench that dies without
+ * killing them; stop() kills them at once.
+ */
+function startHogs(n, maxS) {
+  const { spawn } = require('child_process');
+  const code = `const end = Date.now() + ${maxS * 1000}; while (Date.now() < end) {}`;
+  const procs = Array.from({ length: n }, () => spawn(process.execPath, ['-e', code], { stdio: 'ignore' }));
+  const stop = () => procs.forEach((p) => { if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL'); });
+  process.on('exit', stop);
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      stop();
+      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    });
+  }
+  return { n, stop };
+}
 /** "1.23 ms", "456 µs", "2.10 s" (3 significant digits). */
 function fmtTime(ms) {
   if (!Number.isFinite(ms)) return 'n/a';
@@ -132,4 +152,5 @@ function table(header, rows) {
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
-module.exports = { rng, normals, nowMs, quantile, stats, measure, repsFor, fmtTime, fmtStats, fmtRatio, table };
+module.exports = {
+  rng, normals, nowMs, quantile, stats, measure, repsFor, fmtTime, fmtStats, fmtRatio, table, startHogs };

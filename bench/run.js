@@ -11,7 +11,7 @@ const path = require('path');
 const readline = require('readline');
 const { spawn, spawnSync } = require('child_process');
 const { monitorEventLoopDelay } = require('perf_hooks');
-const { normals, nowMs, measure, stats, fmtTime, fmtStats, fmtRatio, table } = require('./common');
+const { normals, nowMs, measure, stats, fmtTime, fmtStats, fmtRatio, table, startHogs } = require('./common');
 
 const HELP = `Usage: node bench/run.js [options]   (npm run bench -- [options])
 
@@ -24,6 +24,10 @@ const HELP = `Usage: node bench/run.js [options]   (npm run bench -- [options])
   --json FILE              also write every measurement to FILE
   --python PATH            the Python with torch (default /usr/bin/python3)
   --torch-threads N        PyTorch's intra-op threads (default: its own default)
+  --concurrency-sizes LIST N×D problems of the concurrency section (default 256x256)
+  --hog N                  run N busy processes (node, nice 0) beside the whole run, e.g. one per core:
+                           the busy many-core server case; each ends by itself after --hog-max-s
+  --hog-max-s 1800         the longest a hog lives if the bench cannot kill it (default 1800)
 `;
 
 /** A bad option or an unusable setting: reported in one line, without a stack. */
@@ -38,6 +42,9 @@ function parseArgs(argv) {
     only: new Set(['agreement', 'main', 'concurrency', 'threads', 'rss']),
     json: null,
     python: '/usr/bin/python3',
+    concurrencySizes: [[256, 256]],
+    hog: 0,
+    hogMaxS: 1800,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -56,6 +63,12 @@ function parseArgs(argv) {
         if (!m || Number(m[1]) < 2 || Number(m[2]) < 2) throw new UsageError(`--sizes: expected NxD with N, D >= 2, got '${s}'`);
         return [Number(m[1]), Number(m[2])];
       });
+    } else if (key === '--concurrency-sizes') {
+      o.concurrencySizes = val().split(',').map((s) => {
+        const m = /^(\d+)x(\d+)$/i.exec(s.trim());
+        if (!m || Number(m[1]) < 2 || Number(m[2]) < 2) throw new UsageError(`--concurrency-sizes: expected NxD with N, D >= 2, got '${s}'`);
+        return [Number(m[1]), Number(m[2])];
+      });
     } else if (key === '--quick') o.quick = true;
     else if (key === '--device') o.device = val();
     else if (key === '--max-call-s') o.maxCallS = Number(val());
@@ -69,6 +82,12 @@ function parseArgs(argv) {
     else if (key === '--torch-threads') {
       o.torchThreads = Number(val());
       if (!Number.isInteger(o.torchThreads) || o.torchThreads < 1) throw new UsageError('--torch-threads: expected an integer >= 1');
+    }
+    else if (key === '--hog' || key === '--hog-max-s') {
+      const v = Number(val());
+      if (!Number.isInteger(v) || v < (key === '--hog' ? 0 : 1)) throw new UsageError(`${key}: expected an integer >= ${key === '--hog' ? 0 : 1}`);
+      if (key === '--hog') o.hog = v;
+      else o.hogMaxS = v;
     }
     else throw new UsageError(`unknown option '${a}' (see --help)`);
   }
@@ -143,10 +162,16 @@ function compareGrads(a, b) {
 
 const toArray = (g) => (g && typeof g.data === 'function' ? g.data() : g);
 
+let hogs = null; // --hog: stopped at the end, also on failure
+
 let tmpDir = null; // inputs for Python and the child processes; removed at the end, also on failure
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
+  if (opts.hog > 0) {
+    hogs = startHogs(opts.hog, opts.hogMaxS);
+    await new Promise((r) => setTimeout(r, 500)); // let them start spinning before anything is timed
+  }
   const started = nowMs();
   const load0 = os.loadavg();
   // maxReps: enough calls of a 50 µs loss to span several of V8's GC cycles
@@ -212,6 +237,7 @@ async function main() {
   log(`threads: pairloss at::get_num_threads() = ${threads}; torch.get_num_threads() = ${machine.torchThreads} ` +
     `(${opts.torchThreads ? '--torch-threads' : "PyTorch's default"}); BLAS: ${machine.openblas} (set_num_threads does not change it; ` +
     `both processes load the same library); OPENBLAS_NUM_THREADS=${machine.openblasThreadsEnv}, OMP_NUM_THREADS=${machine.ompThreadsEnv}`);
+  if (hogs) log(`hogs: ${hogs.n} busy node process(es) at nice 0 beside the whole run (--hog ${hogs.n}; ${os.cpus().length} logical cores)`);
   log(`device: ${opts.device}${opts.device !== 'cpu' ? ' (pairloss and PyTorch; tfjs and plain JS on the CPU)' : ''}; float32; forward + backward; ` +
     `times are median (p10–p90) per call; ${opts.quick ? 'quick mode' : 'full mode'}`);
   log();
@@ -427,6 +453,7 @@ async function main() {
     }
   }
   const flagged = [];
+  const fmtOverhead = (ms) => (Number.isFinite(ms) ? `${ms < 0 ? '−' : '+'}${fmtTime(Math.abs(ms))}` : 'n/a');
   const mainRows = out.rows.map((r) => {
     const c = r.cells;
     const t = c.torch ? c.torch.median : NaN;
@@ -442,15 +469,15 @@ async function main() {
     };
     return [
       `${r.n}×${r.d}`, LOSS_LABEL[r.loss], f(c.sync), f(c.async), c.torch ? fmtStats(c.torch) : 'n/a',
-      fmtRatio(c.sync.median / t), fmtRatio(c.async.median / t), `${fmtTime(r.limitMs)} @${r.sgemmGflops.toFixed(0)}`, fmtRatio(c.sync.median / r.limitMs),
+      fmtRatio(c.sync.median / t), fmtRatio(c.async.median / t), fmtOverhead(c.async.median - c.sync.median), `${fmtTime(r.limitMs)} @${r.sgemmGflops.toFixed(0)}`, fmtRatio(c.sync.median / r.limitMs),
       f(c['tfjs-wasm']), f(c['tfjs-cpu']), f(c.plainjs),
     ];
   });
   if (opts.only.has('main')) {
   log(`## Forward + backward, float32, ${opts.device}: median (p10–p90) per call`);
-  log(table(['N×D', 'loss', 'pairloss sync', 'pairloss async', 'PyTorch', 'sync/torch', 'async/torch', 'GEMM limit', 'sync/limit', 'tfjs wasm', 'tfjs cpu', 'plain JS'], mainRows));
+  log(table(['N×D', 'loss', 'pairloss sync', 'pairloss async', 'PyTorch', 'sync/torch', 'async/torch', 'async − sync', 'GEMM limit', 'sync/limit', 'tfjs wasm', 'tfjs cpu', 'plain JS'], mainRows));
   log('GEMM limit @R: computed with the sgemm rate R GFLOP/s measured just before that size (see above).');
-  log(`pairloss async: one call at a time (await). PyTorch: the seed's NPairsLoss with torch.eye(N) built once outside the loop, and correlation_loss_func, each with .backward(), timed with time.perf_counter in Python.`);
+  log(`pairloss async: one call at a time (await); async − sync: the difference of the two medians. PyTorch: the seed's NPairsLoss with torch.eye(N) built once outside the loop, and correlation_loss_func, each with .backward(), timed with time.perf_counter in Python.`);
   log(flagged.length ? `WARNING: cells marked ⚠ returned a loss further from PyTorch's on the same inputs than rel. 1e-5 (pairloss) / 1e-3 (peers): ${flagged.join('; ')}` +
       (flagged.every((f) => f.startsWith('tfjs-wasm')) ? ' (tfjs wasm accumulates its sums in float32; its gradients agree, see the agreement check)' : '')
     : 'Every timed call returned PyTorch\'s loss on the same inputs (rel. difference ≤ 1e-5 for pairloss, ≤ 1e-3 for the peers).');
@@ -458,10 +485,10 @@ async function main() {
   log();
   }
 
-  if (opts.only.has('concurrency')) {
+  for (const [cn, cd] of opts.only.has('concurrency') ? opts.concurrencySizes : []) {
     // ---------- concurrency ----------
-    progress('concurrency at 256×256');
-    const inp = inputs(256, 256, dir);
+    progress(`concurrency at ${cn}×${cd}`);
+    const inp = inputs(cn, cd, dir);
     const o = ours(inp);
     const dur = opts.quick ? 700 : 2000;
     const conc = [];
@@ -480,6 +507,10 @@ async function main() {
       };
       await Promise.all(Array.from({ length: K }, worker));
       const el = nowMs() - t0;
+      // One more turn of the loop before reading the delays: callers whose
+      // Promises settle at once (inline calls) may have held the loop until
+      // now, and the histogram's timer records that only when it fires.
+      await new Promise((r) => setTimeout(r, 2));
       h.disable();
       return { perSec: (done / el) * 1e3, p99: h.percentile(99) / 1e6, max: h.max / 1e6 };
     }
@@ -510,9 +541,9 @@ async function main() {
       rows.push(row);
       conc.push(rec);
     }
-    out.concurrency = conc;
+    (out.concurrency ??= []).push({ n: cn, d: cd, rows: conc });
     o.dispose();
-    log(`## Concurrency at 256×256: K callers each awaiting one async call after another for ${dur / 1000} s`);
+    log(`## Concurrency at ${cn}×${cd}: K callers each awaiting one async call after another for ${dur / 1000} s`);
     log(`losses/s and the event loop's delay (perf_hooks.monitorEventLoopDelay, resolution 1 ms), libuv pool ${process.env.UV_THREADPOOL_SIZE || 4} threads, intra-op threads ${pl.getNumThreads()}`);
     log(table(['callers', 'N-pairs losses/s', 'loop p99', 'loop max', 'correlation losses/s', 'loop p99', 'loop max'], rows));
     log();
@@ -622,6 +653,7 @@ async function main() {
   }
 
   if (!torch.error) torch.stop();
+  if (hogs) hogs.stop();
   const load1 = os.loadavg();
   out.machine.loadavgEnd = load1.map((x) => x.toFixed(2)).join(' ');
   out.totalS = (nowMs() - started) / 1e3;
@@ -634,6 +666,7 @@ async function main() {
 }
 
 main().catch((err) => {
+  if (hogs) hogs.stop();
   if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
   process.stderr.write(`bench failed: ${err instanceof UsageError ? err.message : err && err.stack ? err.stack : err}\n`);
   process.exit(1);

@@ -1,124 +1,38 @@
-// npairsLoss / correlationLoss: sync on the JS thread, or async on the pool
-// (under a process group: queued to the group's thread, in call order).
-// Inputs are typed-array views or native handles; on CUDA the results stay on
-// the device as handles, and async calls wait for the device's stream on the
+// npairsLoss / correlationLoss: sync on the JS thread, or async: on the libuv
+// pool, or under a process group queued to the group's thread in call order.
+// (lib/losses.ts runs small async calls inline, as sync calls.) Inputs are
+// typed-array views or native handles; on CUDA the results stay on the
+// device as handles, and async calls wait for the device's stream on the
 // thread that computed them.
 #include <memory>
 
-#include "affine.h"
-#include "common.h"
+#include "async_call.h"
+#include "call_options.h"
 #include "device.h"
+#include "exports.h"
+#include "group_calls.h"
+#include "handles.h"
 #include "losses.h"
-#include "runtime.h"
-#include "worker.h"
+#include "marshal.h"
 
 namespace pairloss_binding {
 
-// binding/process_group.cc
-std::shared_ptr<pairloss::ProcessGroup> process_group_from_js(const Napi::Value& value, const char* name);
-Napi::Promise start_group_call(Napi::Env env, const std::shared_ptr<pairloss::ProcessGroup>& group,
-                               std::function<void()> work, std::function<Napi::Value(Napi::Env)> finish);
-
 namespace {
 
-// The `group` option: a process group handle (lib/ passes ProcessGroup's), or none.
-std::shared_ptr<pairloss::ProcessGroup> read_group(const Napi::Object& o) {
-  Napi::Value g = o.Get("group");
-  if (g.IsUndefined() || g.IsNull()) return nullptr;
-  return process_group_from_js(g, "group");
-}
-
-using pairloss::CorrelationOptions;
 using pairloss::CorrelationResult;
-using pairloss::NpairsOptions;
 using pairloss::NpairsResult;
 
+// The two input tensors on the call's device; async calls (`copy`) own them.
 struct Inputs {
   at::Tensor a, b;
-  at::Device device = at::kCPU;
-  // Results go back as handles (see results_resident).
-  bool resident = false;
 };
 
-// `value` as a tensor on `device`. Async calls (`copy`) own what they read: a
-// view over a typed array is copied (JS may write to it later); a handle's
-// tensor is not (JS cannot write to it, and the alias keeps it alive even if
-// the handle is disposed while the call runs).
-at::Tensor placed(const Napi::Value& value, at::Tensor t, const at::Device& device, bool copy) {
-  if (t.device() != device) return pairloss::to_device(t, device);
-  return copy && !is_handle(value) ? t.clone() : t;
-}
-
-// Reads the two input tensors and the device.
-Inputs read_inputs(const Napi::CallbackInfo& info, const Napi::Object& opts, const char* name_a,
-                   const char* name_b, bool copy) {
+Inputs read_inputs(const Napi::CallbackInfo& info, const at::Device& device, const char* name_a, const char* name_b,
+                   bool copy) {
   Inputs in;
-  in.a = tensor_from_js(info[0], name_a);
-  in.b = tensor_from_js(info[1], name_b);
-  in.device = pairloss::parse_device(get_string(opts, "device", "cpu"));
-  in.a = placed(info[0], in.a, in.device, copy);
-  in.b = placed(info[1], in.b, in.device, copy);
-  in.resident = results_resident(in.device, {info[0], info[1], opts.Get("target")});
+  in.a = placed(info[0], tensor_from_js(info[0], name_a), device, copy);
+  in.b = placed(info[1], tensor_from_js(info[1], name_b), device, copy);
   return in;
-}
-
-NpairsOptions read_npairs_options(const Napi::Object& o, const at::Device& device, bool copy) {
-  NpairsOptions opt;
-  opt.temperature = get_number(o, "temperature", opt.temperature);
-  opt.symmetric = get_bool(o, "symmetric", opt.symmetric);
-  opt.label_smoothing = get_number(o, "labelSmoothing", opt.label_smoothing);
-  opt.reduction = pairloss::parse_reduction(get_string(o, "reduction", "mean"));
-  const std::string similarity = get_string(o, "similarity", "cosine");
-  if (similarity == "cosine") {
-    opt.similarity = pairloss::Similarity::Cosine;
-  } else if (similarity == "dot") {
-    opt.similarity = pairloss::Similarity::Dot;
-  } else {
-    throw Napi::RangeError::New(o.Env(), "similarity must be 'cosine' or 'dot', got '" + similarity + "'");
-  }
-  opt.l2_reg = get_number(o, "l2Reg", opt.l2_reg);
-  opt.eps = get_number(o, "eps", opt.eps);
-  opt.grad = get_bool(o, "grad", opt.grad);
-  opt.return_similarity = get_bool(o, "returnSimilarity", opt.return_similarity);
-  opt.check_finite = get_bool(o, "checkFinite", opt.check_finite);
-  opt.group = read_group(o);
-  opt.local_loss = get_bool(o, "localLoss", opt.local_loss);
-  opt.gather_with_grad = get_bool(o, "gatherWithGrad", opt.gather_with_grad);
-  Napi::Value target = o.Get("target");
-  if (target.IsTypedArray()) {
-    // indices_from_js: a view of an Int64Array, or a widened copy of an Int32Array
-    opt.target = indices_from_js(target, "target");
-    if (opt.target.device() != device) {
-      opt.target = pairloss::to_device(opt.target, device);
-    } else if (copy) {
-      opt.target = opt.target.clone();
-    }
-  } else if (target.IsObject()) {
-    opt.target = placed(target, tensor_from_js(target, "target"), device, copy);
-  } else if (!target.IsUndefined()) {
-    throw Napi::TypeError::New(o.Env(), "target must be class indices or a probability tensor");
-  }
-  return opt;
-}
-
-CorrelationOptions read_correlation_options(const Napi::Object& o) {
-  CorrelationOptions opt;
-  opt.lambda = get_number(o, "lambda", opt.lambda);
-  opt.scale = get_number(o, "scale", opt.scale);
-  opt.eps = get_number(o, "eps", opt.eps);
-  opt.grad = get_bool(o, "grad", opt.grad);
-  opt.check_finite = get_bool(o, "checkFinite", opt.check_finite);
-  opt.group = read_group(o);
-  opt.sync_batch_norm = get_bool(o, "syncBatchNorm", opt.sync_batch_norm);
-  const std::string mode = get_string(o, "mode", "samples");
-  if (mode == "samples") {
-    opt.mode = pairloss::CorrelationMode::Samples;
-  } else if (mode == "features") {
-    opt.mode = pairloss::CorrelationMode::Features;
-  } else {
-    throw Napi::RangeError::New(o.Env(), "mode must be 'samples' or 'features', got '" + mode + "'");
-  }
-  return opt;
 }
 
 // Memory for the two gradients that JS will own (see JsOutput), where the
@@ -130,9 +44,10 @@ struct Outputs {
   }
 };
 
-Outputs gradient_outputs(Napi::Env env, const Inputs& in, bool grad, bool group) {
+Outputs gradient_outputs(Napi::Env env, const Inputs& in, const at::Device& device, bool resident, bool grad,
+                         bool group) {
   Outputs o;
-  if (!grad || group || in.resident || !in.device.is_cpu() || in.a.dim() != 2 || in.b.dim() != 2 ||
+  if (!grad || group || resident || !device.is_cpu() || in.a.dim() != 2 || in.b.dim() != 2 ||
       in.a.scalar_type() != in.b.scalar_type() || in.a.size(1) != in.b.size(1)) {
     return o;
   }
@@ -141,7 +56,7 @@ Outputs gradient_outputs(Napi::Env env, const Inputs& in, bool grad, bool group)
   return o;
 }
 
-Napi::Value npairs_to_js(Napi::Env env, const NpairsResult& r, bool resident, const Outputs& outs = {}) {
+Napi::Value npairs_to_js(Napi::Env env, const NpairsResult& r, bool resident, const Outputs& outs) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("loss", Napi::Number::New(env, r.loss));
   if (r.grad1.defined()) out.Set("grad1", outs.to_js(env, outs.grad1, r.grad1, resident));
@@ -151,7 +66,7 @@ Napi::Value npairs_to_js(Napi::Env env, const NpairsResult& r, bool resident, co
   return out;
 }
 
-Napi::Value correlation_to_js(Napi::Env env, const CorrelationResult& r, bool resident, const Outputs& outs = {}) {
+Napi::Value correlation_to_js(Napi::Env env, const CorrelationResult& r, bool resident, const Outputs& outs) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("loss", Napi::Number::New(env, r.loss));
   out.Set("onDiagonal", Napi::Number::New(env, r.on_diagonal));
@@ -161,89 +76,54 @@ Napi::Value correlation_to_js(Napi::Env env, const CorrelationResult& r, bool re
   return out;
 }
 
-// npairsLoss(x1, x2, options, async)
-Napi::Value NpairsLoss(const Napi::CallbackInfo& info) {
-  Napi::Object o = get_options(info, 2);
-  const bool async = info.Length() > 3 && info[3].ToBoolean().Value();
-  Inputs in = read_inputs(info, o, "x1", "x2", async);
-  NpairsOptions opt = read_npairs_options(o, in.device, async);
-  const bool resident = in.resident;
-  const Outputs outs = gradient_outputs(info.Env(), in, opt.grad, opt.group != nullptr);
+// Runs `loss(a, b, options)` now (sync) or as an AsyncCall (pool or group),
+// and makes its JS result with `to_js`.
+template <typename Options, typename Result, typename Loss, typename ToJs>
+Napi::Value run_loss(const Napi::CallbackInfo& info, bool async, const at::Device& device, const Inputs& in,
+                     Options opt, bool resident, Loss loss, ToJs to_js) {
+  Napi::Env env = info.Env();
+  const Outputs outs = gradient_outputs(env, in, device, resident, opt.grad, opt.group != nullptr);
   opt.out_grad1 = outs.grad1.tensor;
   opt.out_grad2 = outs.grad2.tensor;
   if (!async) {
-    NpairsResult r;
+    Result r;
     // on the JS thread: the device current, no wait (data() waits when it copies)
-    pairloss::run_on_device(in.device, [&] { r = pairloss::npairs_loss(in.a, in.b, opt); }, false);
-    return npairs_to_js(info.Env(), r, resident, outs);
+    pairloss::run_on_device(device, [&] { r = loss(in.a, in.b, opt); }, false);
+    return to_js(env, r, resident, outs);
   }
-  auto result = std::make_shared<NpairsResult>();
-  if (opt.group) {
-    // queued to the group's thread, in call order with the group's other calls;
-    // it waits for the device's stream there, as PromiseWorker does
-    return start_group_call(
-        info.Env(), opt.group,
-        [in, opt, result] { pairloss::run_on_device(in.device, [&] { *result = pairloss::npairs_loss(in.a, in.b, opt); }); },
-        [result, resident](Napi::Env env) { return npairs_to_js(env, *result, resident); });
-  }
-  // the outputs' references stay with the completion (JS thread) side
-  if (!resident && in.device.is_cpu() && in.a.dim() == 2 && in.b.dim() == 2 &&
-      affine_eligible({in.a.size(0) * in.b.size(0), in.a.numel(), in.b.numel()})) {
-    if (auto promise = start_affine(
-            info.Env(), [in, opt, result] { *result = pairloss::npairs_loss(in.a, in.b, opt); },
-            [result, resident, outs](Napi::Env env) { return npairs_to_js(env, *result, resident, outs); })) {
-      return *promise;
-    }
-  }
-  return PromiseWorker::Start(
-      info.Env(), [in, opt, result] { *result = pairloss::npairs_loss(in.a, in.b, opt); },
-      [result, resident, outs](Napi::Env env) { return npairs_to_js(env, *result, resident, outs); }, in.device);
+  auto result = std::make_shared<Result>();
+  // Off the JS thread, with the device current, waiting for its stream there.
+  AsyncCall::Work work = [in, opt, result, device, loss] {
+    pairloss::run_on_device(device, [&] { *result = loss(in.a, in.b, opt); });
+  };
+  // The outputs' buffer references stay with the completion (JS thread) side.
+  AsyncCall::Finish finish = [result, resident, outs, to_js](Napi::Env e) { return to_js(e, *result, resident, outs); };
+  if (opt.group) return start_group_call(env, opt.group, std::move(work), std::move(finish));
+  return start_on_pool(env, std::move(work), std::move(finish));
+}
+
+bool async_arg(const Napi::CallbackInfo& info) { return info.Length() > 3 && info[3].ToBoolean().Value(); }
+
+}  // namespace
+
+// npairsLoss(x1, x2, options, async)
+Napi::Value NpairsLoss(const Napi::CallbackInfo& info) {
+  const bool async = async_arg(info);
+  NpairsArgs args = read_npairs_options(info[2], async);
+  const Inputs in = read_inputs(info, args.device, "x1", "x2", async);
+  const bool resident = results_resident(args.device, {info[0], info[1], args.target});
+  return run_loss<pairloss::NpairsOptions, NpairsResult>(info, async, args.device, in, std::move(args.options), resident,
+                                                         pairloss::npairs_loss, npairs_to_js);
 }
 
 // correlationLoss(z1, z2, options, async)
 Napi::Value CorrelationLoss(const Napi::CallbackInfo& info) {
-  Napi::Object o = get_options(info, 2);
-  const bool async = info.Length() > 3 && info[3].ToBoolean().Value();
-  Inputs in = read_inputs(info, o, "z1", "z2", async);
-  CorrelationOptions opt = read_correlation_options(o);
-  const bool resident = in.resident;
-  const Outputs outs = gradient_outputs(info.Env(), in, opt.grad, opt.group != nullptr);
-  opt.out_grad1 = outs.grad1.tensor;
-  opt.out_grad2 = outs.grad2.tensor;
-  if (!async) {
-    CorrelationResult r;
-    pairloss::run_on_device(in.device, [&] { r = pairloss::correlation_loss(in.a, in.b, opt); }, false);
-    return correlation_to_js(info.Env(), r, resident, outs);
-  }
-  auto result = std::make_shared<CorrelationResult>();
-  if (opt.group) {
-    return start_group_call(
-        info.Env(), opt.group,
-        [in, opt, result] {
-          pairloss::run_on_device(in.device, [&] { *result = pairloss::correlation_loss(in.a, in.b, opt); });
-        },
-        [result, resident](Napi::Env env) { return correlation_to_js(env, *result, resident); });
-  }
-  if (!resident && in.device.is_cpu() && in.a.dim() == 2 && in.b.dim() == 2) {
-    const int64_t k = opt.mode == pairloss::CorrelationMode::Samples ? in.a.size(0) : in.a.size(1);
-    if (affine_eligible({k * k, in.a.numel(), in.b.numel()})) {
-      if (auto promise = start_affine(
-              info.Env(), [in, opt, result] { *result = pairloss::correlation_loss(in.a, in.b, opt); },
-              [result, resident, outs](Napi::Env env) { return correlation_to_js(env, *result, resident, outs); })) {
-        return *promise;
-      }
-    }
-  }
-  return PromiseWorker::Start(
-      info.Env(), [in, opt, result] { *result = pairloss::correlation_loss(in.a, in.b, opt); },
-      [result, resident, outs](Napi::Env env) { return correlation_to_js(env, *result, resident, outs); }, in.device);
-}
-
-}  // namespace
-
-void init_losses(Napi::Env env, Napi::Object exports) {
-  exports.Set("npairsLoss", Napi::Function::New<guarded<NpairsLoss>>(env, "npairsLoss"));
-  exports.Set("correlationLoss", Napi::Function::New<guarded<CorrelationLoss>>(env, "correlationLoss"));
+  const bool async = async_arg(info);
+  CorrelationArgs args = read_correlation_options(info[2]);
+  const Inputs in = read_inputs(info, args.device, "z1", "z2", async);
+  const bool resident = results_resident(args.device, {info[0], info[1]});
+  return run_loss<pairloss::CorrelationOptions, CorrelationResult>(info, async, args.device, in, std::move(args.options),
+                                                                   resident, pairloss::correlation_loss, correlation_to_js);
 }
 
 }  // namespace pairloss_binding

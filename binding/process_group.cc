@@ -9,10 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "common.h"
+#include "async_call.h"
 #include "device.h"
+#include "handles.h"
+#include "marshal.h"
+#include "options.h"
 #include "process_group.h"
-#include "worker.h"
 
 namespace pairloss_binding {
 
@@ -47,27 +49,14 @@ Napi::Promise rejected(Napi::Env env, const Napi::Error& error) {
   return deferred.Promise();
 }
 
-// A call queued to a group's thread, settled on the JS thread.
-struct GroupCall {
-  explicit GroupCall(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise::Deferred deferred;
-  std::function<void()> work;
-  std::function<Napi::Value(Napi::Env)> finish;
-  CapturedError error;
-  bool failed = false;
-};
-
-void settle(Napi::Env env, Napi::Function, void*, GroupCall* raw) {
-  std::unique_ptr<GroupCall> call(raw);
+// A call queued to a group's thread (binding/async_call.h), settled on the JS thread.
+void settle(Napi::Env env, Napi::Function, void*, AsyncCall* raw) {
+  std::unique_ptr<AsyncCall> call(raw);
   if (env == nullptr) return;  // the environment is shutting down
-  if (call->failed) {
-    reject_promise(env, call->deferred, call->error);
-  } else {
-    settle_promise(env, call->deferred, call->finish);
-  }
+  call->settle(env);
 }
 
-using SettleFunction = Napi::TypedThreadSafeFunction<void, GroupCall, settle>;
+using SettleFunction = Napi::TypedThreadSafeFunction<void, AsyncCall, settle>;
 
 }  // namespace
 
@@ -83,20 +72,13 @@ std::shared_ptr<ProcessGroup> process_group_from_js(const Napi::Value& value, co
 // and returns a Promise settled with `finish(env)` or work's error.
 Napi::Promise start_group_call(Napi::Env env, const std::shared_ptr<ProcessGroup>& group,
                                std::function<void()> work, std::function<Napi::Value(Napi::Env)> finish) {
-  auto* call = new GroupCall(env);
-  call->work = std::move(work);
-  call->finish = std::move(finish);
+  auto* call = new AsyncCall(env, std::move(work), std::move(finish));
   Napi::Promise promise = call->deferred.Promise();
   SettleFunction tsfn = SettleFunction::New(env, "pairloss.processGroup", 0, 1);
   try {
     // The task holds the group, so it outlives every queued call.
     group->submit([group, call, tsfn]() mutable {
-      try {
-        call->work();
-      } catch (...) {
-        call->error.capture();
-        call->failed = true;
-      }
+      call->run();
       if (tsfn.BlockingCall(call) != napi_ok) delete call;
       tsfn.Release();
     });
@@ -129,7 +111,7 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
   options.agent_store = get_bool(o, "agentStore", options.agent_store);
   options.restart_count = static_cast<int>(get_number(o, "restartCount", options.restart_count));
   auto group = std::make_shared<std::shared_ptr<ProcessGroup>>();
-  return PromiseWorker::Start(
+  return start_on_pool(
       info.Env(), [options, group] { *group = ProcessGroup::connect(options); },
       [group](Napi::Env env) -> Napi::Value {
         auto external = Napi::External<GroupHandle>::New(env, new GroupHandle{*group},

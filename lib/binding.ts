@@ -4,6 +4,7 @@
  * `lib/sharp.js`). Only lib/ code calls this; the public API is elsewhere.
  */
 import { loadFailureMessage, tryLoadAddon } from './loader';
+import type { NativeKind, NativeOptions } from './options';
 
 /** A tensor as it crosses into and out of native code. */
 export interface RawTensor {
@@ -65,8 +66,11 @@ export interface RawGroupInfo {
   pairlossRanks: number[];
 }
 
-/** Options objects are passed through after lib/ has checked them. */
-export type RawOptions = Record<string, unknown>;
+/**
+ * Options objects as native code takes them: every key of
+ * NATIVE_OPTION_KEYS[kind] (lib/options.ts), checked by lib first.
+ */
+export type RawOptions<K extends NativeKind> = NativeOptions[K];
 
 export interface Binding {
   torchVersion: string;
@@ -80,8 +84,6 @@ export interface Binding {
   setFusedKernels(enabled: boolean): void;
   /** Row-block N-pairs settings (src/chunked.h): set when both are given; budgetBytes 0 always, < 0 never chunks. */
   chunking(rows?: number, budgetBytes?: number): { rows: number; budgetBytes: number; calls: number };
-  /** The affine thread of small async calls (binding/affine.h): built in, switched on, calls taken, nudges. */
-  affineStats(): { compiled: boolean; enabled: boolean; calls: number; nudged: number };
   /**
    * External result buffers (made, finalized by GC, bytes held) and native
    * handles (made, freed by dispose or GC, bytes held on any device, bytes of
@@ -111,15 +113,21 @@ export interface Binding {
   setNumThreads(n: number): void;
   // Ops and losses take typed arrays or handles. Results are handles when
   // computed on CUDA or from a resident CPU input, else typed arrays.
-  normalize(x: RawInput, options: RawOptions): RawResult;
-  matmul(a: RawInput, b: RawInput, options: RawOptions): RawResult;
-  crossEntropy(logits: RawInput, target: RawInput | RawIndices, options: RawOptions): RawResult;
-  batchNorm1d(x: RawInput, options: RawOptions): RawResult;
-  cosineSimilarity(x1: RawInput, x2: RawInput, options: RawOptions): RawResult;
-  npairsLoss(x1: RawInput, x2: RawInput, options: RawOptions, async: false): RawNpairsResult;
-  npairsLoss(x1: RawInput, x2: RawInput, options: RawOptions, async: true): Promise<RawNpairsResult>;
-  correlationLoss(z1: RawInput, z2: RawInput, options: RawOptions, async: false): RawCorrelationResult;
-  correlationLoss(z1: RawInput, z2: RawInput, options: RawOptions, async: true): Promise<RawCorrelationResult>;
+  normalize(x: RawInput, options: RawOptions<'normalize'>): RawResult;
+  matmul(a: RawInput, b: RawInput, options: RawOptions<'matmul'>): RawResult;
+  crossEntropy(logits: RawInput, target: RawInput | RawIndices, options: RawOptions<'crossEntropy'>): RawResult;
+  batchNorm1d(x: RawInput, options: RawOptions<'batchNorm1d'>): RawResult;
+  cosineSimilarity(x1: RawInput, x2: RawInput, options: RawOptions<'cosineSimilarity'>): RawResult;
+  // async: on the libuv pool, or on the group's thread under a group
+  npairsLoss(x1: RawInput, x2: RawInput, options: RawOptions<'npairsLoss'>, async: false): RawNpairsResult;
+  npairsLoss(x1: RawInput, x2: RawInput, options: RawOptions<'npairsLoss'>, async: true): Promise<RawNpairsResult>;
+  correlationLoss(z1: RawInput, z2: RawInput, options: RawOptions<'correlationLoss'>, async: false): RawCorrelationResult;
+  correlationLoss(z1: RawInput, z2: RawInput, options: RawOptions<'correlationLoss'>, async: true): Promise<RawCorrelationResult>;
+  /**
+   * Tests: `options` read as native function `kind` reads them, written back
+   * under the same keys (tensors as { data, shape }, a group as { rank, worldSize }).
+   */
+  _echoOptions<K extends NativeKind>(kind: K, options: RawOptions<K>): Record<string, unknown>;
   // process groups (lib/distributed.ts)
   processGroupConnect(options: Record<string, unknown>): Promise<unknown>;
   processGroupInfo(handle: unknown): RawGroupInfo;

@@ -5,7 +5,7 @@
 import { binding, RawCorrelationResult, RawIndices, RawInput, RawNpairsResult, RawOptions, RawResult } from './binding';
 import { groupHandle } from './distributed';
 import { callNative, rangeError, withCallerStack } from './errors';
-import { mustWait, schedule } from './queue';
+import { inlineTurnSpent, mustWait, nextTurn, runsInline, schedule } from './queue';
 import { boolOption, enumOption, numberOption, optionsObject } from './options';
 import {
   checkDevice, checkMatrix, checkSameKind, indices, isIndices, operand, partnerDType, rawInput, Indices, Operand, Tensor, tensorFromRaw, TensorLike,
@@ -168,13 +168,16 @@ const NPAIRS_KEYS = [
 ] as const;
 const CORRELATION_KEYS = ['lambda', 'scale', 'eps', 'mode', 'grad', 'checkFinite', 'device', 'group', 'syncBatchNorm'] as const;
 
-interface Prepared {
+interface Prepared<K extends 'npairsLoss' | 'correlationLoss'> {
   a: Operand;
   b: Operand;
   /** a and b as native code takes them (typed arrays or handles). */
   inputs: [RawInput, RawInput];
-  options: RawOptions;
+  /** Every key of NATIVE_OPTION_KEYS[K], checked. */
+  options: RawOptions<K>;
   device: string;
+  /** Multiply-adds of the loss's matrix product, for the inline threshold (lib/queue.ts). */
+  work: number;
 }
 
 function pair(x1: unknown, x2: unknown, n1: string, n2: string): [Operand, Operand] {
@@ -200,11 +203,14 @@ function group(o: Record<string, unknown>): GroupLike | undefined {
   return g as GroupLike;
 }
 
-function prepareNpairs(x1: unknown, x2: unknown, opts: unknown): Prepared {
+function prepareNpairs(x1: unknown, x2: unknown, opts: unknown): Prepared<'npairsLoss'> {
   const o = optionsObject(opts, NPAIRS_KEYS);
   const [a, b] = pair(x1, x2, 'x1', 'x2');
   const [n, m] = [a.shape[0], b.shape[0]];
-  const options: RawOptions = {
+  const g = group(o);
+  const device = o.device === undefined ? a.device : checkDevice(o.device);
+  const options: RawOptions<'npairsLoss'> = {
+    target: null,
     temperature: numberOption(o, 'temperature', 1, { min: 0, above: true }),
     symmetric: boolOption(o, 'symmetric', false),
     labelSmoothing: numberOption(o, 'labelSmoothing', 0, { min: 0, max: 1 }),
@@ -215,13 +221,11 @@ function prepareNpairs(x1: unknown, x2: unknown, opts: unknown): Prepared {
     grad: boolOption(o, 'grad', true),
     returnSimilarity: boolOption(o, 'returnSimilarity', false),
     checkFinite: boolOption(o, 'checkFinite', false),
+    device,
+    group: g ? (groupHandle(g) as object) : null,
     localLoss: boolOption(o, 'localLoss', true),
     gatherWithGrad: boolOption(o, 'gatherWithGrad', true),
   };
-  const device = o.device === undefined ? a.device : checkDevice(o.device);
-  options.device = device;
-  const g = group(o);
-  if (g) options.group = groupHandle(g);
   if (o.target === undefined) {
     if (!g && m < n) throw rangeError('x2', `needs at least as many rows as x1 (M >= N) for the default target, got N = ${n}, M = ${m}`);
   } else if (isIndices(o.target)) {
@@ -237,10 +241,10 @@ function prepareNpairs(x1: unknown, x2: unknown, opts: unknown): Prepared {
   if (options.symmetric && m !== n && !g) {
     throw rangeError('symmetric', `needs as many rows in x2 as in x1, got N = ${n}, M = ${m}`);
   }
-  return { a, b, inputs: [rawInput(a), rawInput(b)], options, device };
+  return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work: n * m * a.shape[1] };
 }
 
-function prepareCorrelation(z1: unknown, z2: unknown, opts: unknown): Prepared {
+function prepareCorrelation(z1: unknown, z2: unknown, opts: unknown): Prepared<'correlationLoss'> {
   const o = optionsObject(opts, CORRELATION_KEYS);
   const [a, b] = pair(z1, z2, 'z1', 'z2');
   if (a.shape[0] !== b.shape[0]) throw rangeError('z2', `must have N = ${a.shape[0]} rows like z1, got ${b.shape[0]}`);
@@ -253,19 +257,21 @@ function prepareCorrelation(z1: unknown, z2: unknown, opts: unknown): Prepared {
   if (mode === 'features' && n < 2 && !g) {
     throw rangeError('z1', `mode 'features' standardises each feature over the batch and needs N >= 2, got N = ${n}`);
   }
-  const options: RawOptions = {
+  const device = o.device === undefined ? a.device : checkDevice(o.device);
+  const options: RawOptions<'correlationLoss'> = {
     lambda: numberOption(o, 'lambda', 5e-3),
     scale: numberOption(o, 'scale', 0.025),
     eps: numberOption(o, 'eps', 1e-5, { min: 0, above: true, max: 3.4028234663852886e38 }),
     mode,
     grad: boolOption(o, 'grad', true),
     checkFinite: boolOption(o, 'checkFinite', false),
+    device,
+    group: g ? (groupHandle(g) as object) : null,
     syncBatchNorm: boolOption(o, 'syncBatchNorm', false),
   };
-  const device = o.device === undefined ? a.device : checkDevice(o.device);
-  options.device = device;
-  if (g) options.group = groupHandle(g);
-  return { a, b, inputs: [rawInput(a), rawInput(b)], options, device };
+  // the correlation matrix: [N, N] over D ('samples') or [D, D] over N ('features')
+  const work = mode === 'samples' ? n * n * d : d * d * n;
+  return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work };
 }
 
 function tensorOf(x: RawResult | undefined, device: string): Tensor<2> | undefined {
@@ -289,6 +295,19 @@ function correlationResult(r: RawCorrelationResult, device: string): Correlation
 }
 
 /**
+ * Whether an async call runs inline, as the sync call on this thread (its
+ * Promise then settles before any other event is handled, unless inline
+ * calls have already held this turn of the event loop for INLINE_TURN_MS: it
+ * then settles after a turn): a CPU call without a group whose work is at
+ * most the inline threshold (lib/queue.ts), where the hop to a libuv thread
+ * and back would cost more than the work. Inline calls do not wait for the
+ * bound on calls in flight: they hold no libuv thread.
+ */
+function inline(p: Prepared<'npairsLoss' | 'correlationLoss'>): boolean {
+  return p.options.group === null && p.device === 'cpu' && runsInline(p.work);
+}
+
+/**
  * Starts an async native call now, or queues it behind the bound on calls in
  * flight (lib/queue.ts). Native code copies the inputs when it is called, so a
  * queued call copies them here first: the result is always that of the
@@ -298,8 +317,8 @@ function correlationResult(r: RawCorrelationResult, device: string): Correlation
  * the call ends. Calls under a group are never queued (their collectives must
  * be issued in call order on every rank).
  */
-function runAsync<T>(p: Prepared, call: () => Promise<T>): Promise<T> {
-  if (p.options.group !== undefined) return call();
+function runAsync<T>(p: Prepared<'npairsLoss' | 'correlationLoss'>, call: () => Promise<T>): Promise<T> {
+  if (p.options.group !== null) return call();
   if (!mustWait()) return schedule(call);
   const shared: RawInput[] = [];
   const keep = (x: RawInput): RawInput => {
@@ -309,8 +328,10 @@ function runAsync<T>(p: Prepared, call: () => Promise<T>): Promise<T> {
     return s;
   };
   p.inputs = [keep(p.inputs[0]), keep(p.inputs[1])];
-  const t = p.options.target as RawInput | RawIndices | undefined;
-  if (t !== undefined) p.options.target = ArrayBuffer.isView(t) ? t.slice() : keep(t as RawInput);
+  if ('target' in p.options && p.options.target !== null) {
+    const t = p.options.target;
+    p.options.target = ArrayBuffer.isView(t) ? t.slice() : keep(t);
+  }
   const release = (): void => shared.forEach((s) => binding().tensorDispose(s));
   return schedule(call).finally(release);
 }
@@ -344,7 +365,12 @@ export function npairsLoss(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions)
  * (CUDA tensors are not copied: nothing can write to them, and disposing one
  * while the call runs frees it only when the call is done). On CUDA the worker
  * thread waits for the device's stream, so the event loop never blocks on the
- * GPU and the Promise resolves with finished results.
+ * GPU and the Promise resolves with finished results. A small call on the CPU
+ * (N·M·D at most `PAIRLOSS_ASYNC_INLINE_MADDS`, default 2^17: 32×128 N-pairs)
+ * is computed on the calling thread instead, where a worker thread's hop
+ * costs more than the work: the Promise it returns is already settled, with
+ * the same numbers (once such calls have held one turn of the event loop for
+ * 1 ms, the next ones settle only after the loop has turned).
  * Bad arguments reject the Promise with the same errors.
  * @example
  * const { loss } = await npairsLossAsync(x1, x2, { symmetric: true });
@@ -356,7 +382,13 @@ export async function npairsLossAsync(x1: TensorLike, x2: TensorLike, opts?: Npa
   const p = prepareNpairs(x1, x2, opts);
   let result: RawNpairsResult;
   try {
-    result = await runAsync(p, () => binding().npairsLoss(p.inputs[0], p.inputs[1], p.options, true));
+    if (inline(p)) {
+      const spent = inlineTurnSpent();
+      result = binding().npairsLoss(p.inputs[0], p.inputs[1], p.options, false);
+      if (spent) await nextTurn();
+    } else {
+      result = await runAsync(p, () => binding().npairsLoss(p.inputs[0], p.inputs[1], p.options, true));
+    }
   } catch (error) {
     throw withCallerStack(error);
   }
@@ -386,7 +418,8 @@ export function correlationLoss(z1: TensorLike, z2: TensorLike, opts?: Correlati
 
 /**
  * {@link correlationLoss} on a worker thread, off the event loop (inputs are
- * copied at the call, as in {@link npairsLossAsync}).
+ * copied at the call, and small calls computed on the calling thread, as in
+ * {@link npairsLossAsync}; the work is N·N·D in 'samples' mode, D·D·N in 'features').
  * @example
  * const { loss } = await correlationLossAsync(z1, z2);
  */
@@ -397,7 +430,13 @@ export async function correlationLossAsync(z1: TensorLike, z2: TensorLike, opts?
   const p = prepareCorrelation(z1, z2, opts);
   let result: RawCorrelationResult;
   try {
-    result = await runAsync(p, () => binding().correlationLoss(p.inputs[0], p.inputs[1], p.options, true));
+    if (inline(p)) {
+      const spent = inlineTurnSpent();
+      result = binding().correlationLoss(p.inputs[0], p.inputs[1], p.options, false);
+      if (spent) await nextTurn();
+    } else {
+      result = await runAsync(p, () => binding().correlationLoss(p.inputs[0], p.inputs[1], p.options, true));
+    }
   } catch (error) {
     throw withCallerStack(error);
   }

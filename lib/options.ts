@@ -58,3 +58,80 @@ export function enumOption<T extends string>(o: Record<string, unknown>, key: st
   if (!(values as readonly string[]).includes(v)) throw invalidValue(key, `one of ${values.map((s) => `'${s}'`).join(', ')}`, v);
   return v as T;
 }
+
+// ---------- the lib ↔ binding contract ----------
+
+/**
+ * The keys of each native function's options object: lib sends every one of
+ * them on every call, checked (null where a value is absent), and the
+ * binding reads exactly these (binding/call_options.cc), rejecting a missing
+ * or a left-over key with an Error. A key renamed on one side only fails
+ * every call, and test/options.test.ts sends each key across and back.
+ */
+export const NATIVE_OPTION_KEYS = {
+  normalize: ['p', 'dim', 'eps', 'device'],
+  matmul: ['device'],
+  crossEntropy: ['reduction', 'labelSmoothing', 'device'],
+  batchNorm1d: ['eps', 'device'],
+  cosineSimilarity: ['eps', 'device'],
+  npairsLoss: [
+    'target', 'temperature', 'symmetric', 'labelSmoothing', 'reduction', 'similarity', 'l2Reg', 'eps', 'grad',
+    'returnSimilarity', 'checkFinite', 'device', 'group', 'localLoss', 'gatherWithGrad',
+  ],
+  correlationLoss: ['lambda', 'scale', 'eps', 'mode', 'grad', 'checkFinite', 'device', 'group', 'syncBatchNorm'],
+} as const;
+
+/** A native function that takes an options object. */
+export type NativeKind = keyof typeof NATIVE_OPTION_KEYS;
+
+/** What crosses for a tensor-valued option (see lib/binding.ts's RawInput). */
+type RawTensorOption = import('./binding').RawInput;
+
+/** A process group's native handle (lib/distributed.ts's groupHandle). */
+type NativeGroup = object;
+
+/** The options object of each native function, every key required (null: none). */
+export interface NativeOptions {
+  normalize: { p: number; dim: number; eps: number; device: string };
+  matmul: { device: string };
+  crossEntropy: { reduction: 'mean' | 'sum' | 'none'; labelSmoothing: number; device: string };
+  batchNorm1d: { eps: number; device: string };
+  cosineSimilarity: { eps: number; device: string };
+  npairsLoss: {
+    /** Class indices, a probability matrix, or null (row i -> class i). */
+    target: import('./binding').RawIndices | RawTensorOption | null;
+    temperature: number;
+    symmetric: boolean;
+    labelSmoothing: number;
+    reduction: 'mean' | 'sum';
+    similarity: 'cosine' | 'dot';
+    l2Reg: number;
+    eps: number;
+    grad: boolean;
+    returnSimilarity: boolean;
+    checkFinite: boolean;
+    device: string;
+    /** A process group's native handle, or null. */
+    group: NativeGroup | null;
+    localLoss: boolean;
+    gatherWithGrad: boolean;
+  };
+  correlationLoss: {
+    lambda: number;
+    scale: number;
+    eps: number;
+    mode: 'samples' | 'features';
+    grad: boolean;
+    checkFinite: boolean;
+    device: string;
+    group: NativeGroup | null;
+    syncBatchNorm: boolean;
+  };
+}
+
+// The interfaces above and the key lists name the same keys (a compile error otherwise).
+type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const keysAgree: { [K in NativeKind]: SameKeys<keyof NativeOptions[K], (typeof NATIVE_OPTION_KEYS)[K][number]> } = {
+  normalize: true, matmul: true, crossEntropy: true, batchNorm1d: true, cosineSimilarity: true, npairsLoss: true, correlationLoss: true,
+};
+void keysAgree;

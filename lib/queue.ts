@@ -1,7 +1,13 @@
 /**
- * A bound on the async calls that run native work at once. Extra calls wait
- * here, in order, without holding a libuv thread, so a burst of callers
- * neither oversubscribes the cores nor starves the pool of file and DNS work.
+ * Where an async call computes. Small calls run inline, on the calling
+ * thread, and return an already settled Promise: up to INLINE_MAX_WORK
+ * multiply-adds the hop to a libuv thread and back costs more than the work
+ * (after INLINE_TURN_MS of them in one turn of the event loop, the next
+ * ones settle only once the loop has turned).
+ * The others run on the libuv pool, under a bound on the calls that run
+ * native work at once: extra calls wait here, in order, without holding a
+ * libuv thread, so a burst of callers neither oversubscribes the cores nor
+ * starves the pool of file and DNS work.
  * @internal
  */
 import * as os from 'os';
@@ -94,4 +100,81 @@ export function setAsyncConcurrency(n: number): void {
 /** Calls in flight and waiting, for monitoring. */
 export function asyncQueueStats(): { running: number; waiting: number; limit: number } {
   return { running, waiting: waiting.length, limit: limit() };
+}
+
+/**
+ * The default inline threshold: calls of at most this many multiply-adds of
+ * their matrix product (N·M·D for N-pairs) run inline. Measured with
+ * `node bench/inline.js` on the 2-vCPU development VM (2026-12-02): the pool
+ * hop (pool − sync) costs 8-20 µs there, and the work's own time (sync minus
+ * a 2×16 call's) passes it at 2^15 multiply-adds on an idle machine, 2^17
+ * with both CPUs taken by other processes; 32×128 N-pairs is 2^17. It also
+ * stays below the 2^18 at which OpenBLAS runs a product on several threads,
+ * so an inline call never waits for a second CPU.
+ */
+export const INLINE_MAX_WORK = 2 ** 17;
+
+let inlineExplicit: number | undefined;
+let inlineFromEnv: number | null | undefined; // PAIRLOSS_ASYNC_INLINE_MADDS, read at the first async call
+let inlineCalls = 0;
+
+/**
+ * The inline threshold: set for tests, else PAIRLOSS_ASYNC_INLINE_MADDS (a
+ * number >= 0; 0: never inline), else INLINE_MAX_WORK.
+ */
+export function inlineMaxWork(): number {
+  if (inlineExplicit !== undefined) return inlineExplicit;
+  if (inlineFromEnv === undefined) {
+    const raw = process.env.PAIRLOSS_ASYNC_INLINE_MADDS;
+    const env = raw === undefined || raw.trim() === '' ? NaN : Number(raw);
+    inlineFromEnv = env >= 0 ? env : null;
+  }
+  return inlineFromEnv ?? INLINE_MAX_WORK;
+}
+
+/** True (and counted) when an async call of `work` multiply-adds (>= 1) is to run inline: at most the threshold. */
+export function runsInline(work: number): boolean {
+  if (!(work <= inlineMaxWork())) return false;
+  inlineCalls++;
+  return true;
+}
+
+/**
+ * How long inline calls may hold the event loop in one turn, in ms. A caller
+ * that awaits inline calls one after another would never give the loop a
+ * turn (each Promise is already settled): once inline calls have run this
+ * long since the loop last turned, the next one still computes at once, but
+ * its Promise settles only after a turn of the loop (timers, I/O).
+ */
+export const INLINE_TURN_MS = 1;
+
+let turnStart = -1; // when the first inline call since the loop last turned began (performance.now())
+const turned = (): void => {
+  turnStart = -1;
+};
+
+/** Called as an inline call starts: true when this turn's INLINE_TURN_MS is spent (settle after {@link nextTurn}). */
+export function inlineTurnSpent(): boolean {
+  const now = performance.now();
+  if (turnStart < 0) {
+    turnStart = now;
+    setImmediate(turned);
+    return false;
+  }
+  return now - turnStart >= INLINE_TURN_MS;
+}
+
+/** Resolves after a turn of the event loop (its check phase: after timers and I/O). */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Tests: calls run inline so far, and the threshold. @internal */
+export function inlineStats(): { calls: number; maxWork: number } {
+  return { calls: inlineCalls, maxWork: inlineMaxWork() };
+}
+
+/** Tests: sets the inline threshold (undefined: back to the environment's or the default). @internal */
+export function setInlineMaxWork(work: number | undefined): void {
+  inlineExplicit = work;
 }

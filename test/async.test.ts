@@ -1,8 +1,12 @@
-// Async losses (issue 2, "Zero copy and async"): they run on a worker thread,
-// so timers keep firing; their inputs are copied when the call is made (the
-// documented snapshot), so the caller may drop, mutate or transfer them at
-// once; concurrent calls all resolve to the synchronous results.
+// Async losses (issue 2, "Zero copy and async"; issue 12, one async path):
+// large ones run on a worker thread, so timers keep firing; small ones
+// (below the inline threshold, lib/queue.ts) run inline and return a settled
+// Promise; both give the sync numbers bit for bit, and errors reject. Their
+// inputs are read when the call is made (the documented snapshot), so the
+// caller may drop, mutate or transfer them at once; concurrent calls all
+// resolve to the synchronous results.
 import * as pl from '../lib';
+import { INLINE_TURN_MS, inlineStats, setInlineMaxWork } from '../lib/queue';
 import { checkDistFresh, DIST, runChild } from './helpers/child';
 
 /** Deterministic pseudo-random values in [-0.5, 0.5) (an LCG), so that failures reproduce. */
@@ -254,4 +258,188 @@ const same = (a, b) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
     // the premise of the test: the caller's arrays really were garbage while the work ran
     expect(report.collectedBeforeAllResolved).toBeGreaterThan(0);
   });
+});
+
+// ---------- inline and pool (issue 12) ----------
+
+/** Every number of a result, for exact comparison in a child process. */
+const PRELUDE = `
+const pl = require(DIST);
+const queue = require(DIST.replace(/index\\.js$/, 'queue.js'));
+function values(n, seed) {
+  let x = seed >>> 0;
+  const a = new Float64Array(n);
+  for (let i = 0; i < n; i++) { x = (Math.imul(x, 1664525) + 1013904223) >>> 0; a[i] = x / 2 ** 32 - 0.5; }
+  return a;
+}
+function input(n, d, seed, f64) {
+  const v = values(n * d, seed);
+  return { data: f64 ? v : Float32Array.from(v), shape: [n, d] };
+}
+function flat(r) {
+  const out = [r.loss, r.gradTemperature ?? 0, r.onDiagonal ?? 0, r.offDiagonal ?? 0];
+  for (const g of [r.grad1, r.grad2, r.similarity]) if (g) out.push(...g.data());
+  return out;
+}
+function same(a, b) { return a.length === b.length && a.every((v, i) => Object.is(v, b[i])); }
+const CASES = [];
+for (const f64 of [false, true]) {
+  for (const [n, d] of [[1, 8], [7, 5], [32, 128], [96, 64], [192, 48]]) {
+    const x1 = input(n, d, 11 + n, f64), x2 = input(n, d, 29 + d, f64);
+    CASES.push({ kind: 'npairs', x1, x2, opts: { temperature: 0.07 } });
+    CASES.push({ kind: 'npairs', x1, x2, opts: { symmetric: true, labelSmoothing: 0.1, reduction: 'sum', returnSimilarity: true } });
+    if (d >= 2) CASES.push({ kind: 'correlation', x1, x2, opts: {} });
+    if (n >= 2) CASES.push({ kind: 'correlation', x1, x2, opts: { mode: 'features' } });
+  }
+}
+const sync = (c) => (c.kind === 'npairs' ? pl.npairsLoss : pl.correlationLoss)(c.x1, c.x2, c.opts);
+const async = (c) => (c.kind === 'npairs' ? pl.npairsLossAsync : pl.correlationLossAsync)(c.x1, c.x2, c.opts);
+// The work the inline threshold compares: N·M·D, N·N·D ('samples'), D·D·N ('features').
+const work = (c) => { const [n, d] = c.x1.shape; return c.kind === 'npairs' ? n * c.x2.shape[0] * d : c.opts.mode === 'features' ? d * d * n : n * n * d; };
+// Settled before the event loop turns: only an inline call can be (a pool call's
+// result comes back through the loop).
+async function settledAtOnce(p) {
+  let settled = false;
+  p.then(() => { settled = true; }, () => { settled = true; });
+  for (let i = 0; i < 10; i++) await null;
+  return settled;
+}
+// Each case async: same numbers as sync? settled at once?
+async function runCases() {
+  const rows = [];
+  for (const c of CASES) {
+    // a turn of the loop between calls, as a server makes: inline calls may hold one turn for only INLINE_TURN_MS
+    await new Promise((resolve) => setImmediate(resolve));
+    const p = async(c);
+    const atOnce = await settledAtOnce(p);
+    rows.push({ work: work(c), same: same(flat(await p), flat(sync(c))), atOnce });
+  }
+  return rows;
+}
+`;
+
+function inChild(script: string, env: Record<string, string> = {}): Promise<Record<string, unknown>> {
+  const source = `const DIST = ${JSON.stringify(DIST)};\n${PRELUDE}\n(async () => {\n${script}\n})().catch((e) => { console.error(e); process.exit(1); });\n`;
+  return runChild(source, { env });
+}
+
+type Row = { work: number; same: boolean; atOnce: boolean };
+
+describe('small calls inline, the rest on the pool (child processes)', () => {
+  beforeAll(checkDistFresh);
+
+  it('the default threshold: calls below it settle at once, the others later, all bit for bit the sync results', async () => {
+    const r = await inChild(`
+const s0 = queue.inlineStats();
+const rows = await runCases();
+console.log(JSON.stringify({ rows, calls: queue.inlineStats().calls - s0.calls, maxWork: s0.maxWork, def: queue.INLINE_MAX_WORK }));
+`);
+    const rows = r.rows as Row[];
+    expect(r.maxWork).toBe(r.def);
+    const small = rows.filter((x) => x.work <= (r.maxWork as number));
+    // both paths are exercised
+    expect(small.length).toBeGreaterThan(0);
+    expect(small.length).toBeLessThan(rows.length);
+    expect(rows.filter((x) => !x.same)).toEqual([]);
+    for (const x of rows) expect({ work: x.work, atOnce: x.atOnce }).toEqual({ work: x.work, atOnce: x.work <= (r.maxWork as number) });
+    expect(r.calls).toBe(small.length);
+  });
+
+  it('PAIRLOSS_ASYNC_INLINE_MADDS=0: every call on the pool; a huge one: every call inline; the same numbers both ways', async () => {
+    const pool = await inChild(`
+const rows = await runCases();
+console.log(JSON.stringify({ rows, calls: queue.inlineStats().calls, maxWork: queue.inlineStats().maxWork }));
+`, { PAIRLOSS_ASYNC_INLINE_MADDS: '0' });
+    expect(pool.maxWork).toBe(0);
+    expect(pool.calls).toBe(0);
+    expect((pool.rows as Row[]).map((x) => [x.same, x.atOnce])).toEqual((pool.rows as Row[]).map(() => [true, false]));
+
+    const inline = await inChild(`
+const rows = await runCases();
+console.log(JSON.stringify({ rows, calls: queue.inlineStats().calls, maxWork: queue.inlineStats().maxWork }));
+`, { PAIRLOSS_ASYNC_INLINE_MADDS: '1e15' });
+    expect(inline.maxWork).toBe(1e15);
+    expect(inline.calls).toBe((inline.rows as Row[]).length);
+    expect((inline.rows as Row[]).map((x) => [x.same, x.atOnce])).toEqual((inline.rows as Row[]).map(() => [true, true]));
+  });
+
+  it('a threshold that is not a number >= 0 leaves the default', async () => {
+    for (const value of ['-1', 'lots', '']) {
+      const r = await inChild('console.log(JSON.stringify({ maxWork: queue.inlineStats().maxWork, def: queue.INLINE_MAX_WORK }));', { PAIRLOSS_ASYNC_INLINE_MADDS: value });
+      expect(r.maxWork).toBe(r.def);
+    }
+  });
+});
+
+describe('inline calls awaited one after another still let the event loop turn', () => {
+  afterEach(() => setInlineMaxWork(undefined));
+
+  it(`timers fire during a 100 ms loop of awaited inline calls (after INLINE_TURN_MS = ${INLINE_TURN_MS} ms of them the next settles after a turn)`, async () => {
+    const x1 = { data: f32(32 * 128, 41), shape: [32, 128] };
+    const x2 = { data: f32(32 * 128, 42), shape: [32, 128] };
+    const expected = pl.npairsLoss(x1, x2);
+    await new Promise((resolve) => setImmediate(resolve));
+    const before = inlineStats().calls;
+    let ticks = 0;
+    let longest = 0;
+    let last = performance.now();
+    const timer = setInterval(() => {
+      ticks++;
+      longest = Math.max(longest, performance.now() - last);
+      last = performance.now();
+    }, 1);
+    const t0 = performance.now();
+    let calls = 0;
+    let same = 0;
+    while (performance.now() - t0 < 100) {
+      const r = await pl.npairsLossAsync(x1, x2);
+      calls++;
+      if (r.loss === expected.loss) same++;
+    }
+    clearInterval(timer);
+    const inline = inlineStats().calls - before;
+    console.log(`awaited loop: ${calls} calls (${inline} inline), ${ticks} timer ticks, longest gap ${longest.toFixed(1)} ms`);
+    expect(same).toBe(calls);
+    // every call ran inline, and the loop turned between some of them
+    expect(inline).toBe(calls);
+    expect(ticks).toBeGreaterThan(5);
+  });
+});
+
+describe('errors reject, inline and on the pool, never throw at the call', () => {
+  const small = { data: f32(4 * 8, 1), shape: [4, 8] };
+  const big = { data: f32(256 * 128, 2), shape: [256, 128] };
+  const nan = (x: { data: Float32Array; shape: number[] }) => ({ data: Float32Array.from(x.data, (v, i) => (i === 5 ? NaN : v)), shape: x.shape });
+
+  afterEach(() => setInlineMaxWork(undefined));
+
+  for (const where of ['inline', 'pool'] as const) {
+    it(`${where}: lib's checks and native errors reject with the sync call's error`, async () => {
+      setInlineMaxWork(where === 'inline' ? 1e15 : 0);
+      for (const x of [small, big]) {
+        const cases: Array<[() => unknown, () => Promise<unknown>]> = [
+          // lib: a bad option (RangeError), a wrong type (TypeError)
+          [() => pl.npairsLoss(x, x, { temperature: -1 }), () => pl.npairsLossAsync(x, x, { temperature: -1 })],
+          [() => pl.correlationLoss(x, x, { grad: 'yes' as unknown as boolean }), () => pl.correlationLossAsync(x, x, { grad: 'yes' as unknown as boolean })],
+          // native: a non-finite input under checkFinite (RangeError from src/)
+          [() => pl.npairsLoss(nan(x), x, { checkFinite: true }), () => pl.npairsLossAsync(nan(x), x, { checkFinite: true })],
+          [() => pl.correlationLoss(x, nan(x), { checkFinite: true }), () => pl.correlationLossAsync(x, nan(x), { checkFinite: true })],
+        ];
+        for (const [syncCall, asyncCall] of cases) {
+          let expected: unknown;
+          try {
+            syncCall();
+          } catch (e) {
+            expected = e;
+          }
+          expect(expected).toBeInstanceOf(Error);
+          let promise: Promise<unknown> | undefined;
+          expect(() => { promise = asyncCall(); }).not.toThrow();
+          const error = await promise!.then(() => undefined, (e: unknown) => e);
+          expect(error).toBeInstanceOf((expected as Error).constructor);
+          expect((error as Error).message).toBe((expected as Error).message);
+        }
+      }
+    });
+  }
 });

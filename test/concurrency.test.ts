@@ -1,8 +1,10 @@
-// Concurrency: many async calls in flight at once on the libuv pool give bit
-// for bit the answers of the same calls made synchronously, each its own
-// (no results swapped or mixed between calls), and sync calls made on the
-// JS thread while async ones run are unaffected.
+// Concurrency: many async calls in flight at once, on the libuv pool or
+// (small ones) inline beside pool calls, give bit for bit the answers of the
+// same calls made synchronously, each its own (no results swapped or mixed
+// between calls), and sync calls made on the JS thread while async ones run
+// are unaffected.
 import * as pl from '../lib';
+import { INLINE_MAX_WORK, setInlineMaxWork } from '../lib/queue';
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { rng, normal } = require('./helpers/cases.js') as { rng: (seed: number) => () => number; normal: (r: () => number) => number };
 
@@ -72,7 +74,26 @@ function differences(calls: number[], got: Loss[], expected: Loss[]): string[] {
   return bad;
 }
 
-describe(`concurrent async calls (seed ${seed}; replay with PAIRLOSS_CONCURRENCY_SEED=${seed})`, () => {
+// Every call on the pool (threshold 0), and a threshold amid the calls' sizes
+// (a 40-row call is up to 40·43·50 = 86k multiply-adds): half inline, half on the pool.
+const MODES: Array<[string, number]> = [['every call on the pool', 0], ['small calls inline, the others on the pool', 20000]];
+
+describe.each(MODES)(`concurrent async calls, %s (seed ${seed}; replay with PAIRLOSS_CONCURRENCY_SEED=${seed})`, (_mode, threshold) => {
+  beforeEach(() => setInlineMaxWork(threshold));
+  afterEach(() => setInlineMaxWork(undefined));
+
+  it('the threshold splits the calls as intended', () => {
+    const work = Array.from({ length: 1000 }, (_, i) => call(i)).map((c) => {
+      const [n, d] = (c.x1 as unknown as { shape: number[] }).shape;
+      return c.kind === 'npairs' ? n * (c.x2 as unknown as { shape: number[] }).shape[0] * d : c.opts.mode === 'features' ? d * d * n : n * n * d;
+    });
+    const inline = work.filter((w) => w <= threshold).length;
+    if (threshold === 0) expect(inline).toBe(0);
+    else expect(Math.min(inline, 1000 - inline)).toBeGreaterThan(200);
+    // the default threshold would run all of them inline
+    expect(Math.max(...work)).toBeLessThan(INLINE_MAX_WORK);
+  });
+
   it('1,000 concurrent async calls on distinct inputs give exactly the sync results', async () => {
     const ids = Array.from({ length: 1000 }, (_, i) => i);
     const calls = ids.map((i) => call(i));
@@ -84,6 +105,7 @@ describe(`concurrent async calls (seed ${seed}; replay with PAIRLOSS_CONCURRENCY
   });
 
   it('sync calls on the JS thread while async ones run are unaffected, and so are the async ones', async () => {
+    setInlineMaxWork(0); // the async calls must still be running when the sync ones go
     // larger async calls (up to 160 rows) so that they are still running while the sync ones go
     const asyncIds = Array.from({ length: 200 }, (_, i) => 5000 + i);
     const syncIds = Array.from({ length: 200 }, (_, i) => 9000 + i);

@@ -385,13 +385,19 @@ describe('dispose frees at once; use after dispose is a clean error', () => {
       }
       expect({ class: error?.constructor?.name, message: error?.message }).toEqual({ class: cls, message: expect.stringMatching(message) });
     };
-    expectNative(() => b.normalize(raw, { device: DEVICE }), 'RangeError', /^x: the tensor has been disposed$/);
-    expectNative(() => b.npairsLoss(raw, raw, { device: DEVICE }, false), 'RangeError', /^x1: the tensor has been disposed$/);
+    // every option, as lib sends them (lib/options.ts NATIVE_OPTION_KEYS)
+    const normalizeOptions = { p: 2, dim: 1, eps: 1e-12, device: DEVICE };
+    const npairsOptions = {
+      target: null, temperature: 1, symmetric: false, labelSmoothing: 0, reduction: 'mean', similarity: 'cosine', l2Reg: 0, eps: 1e-12,
+      grad: true, returnSimilarity: false, checkFinite: false, device: DEVICE, group: null, localLoss: true, gatherWithGrad: true,
+    } as const;
+    expectNative(() => b.normalize(raw, normalizeOptions), 'RangeError', /^x: the tensor has been disposed$/);
+    expectNative(() => b.npairsLoss(raw, raw, npairsOptions, false), 'RangeError', /^x1: the tensor has been disposed$/);
     expectNative(() => b.tensorToHost(raw), 'RangeError', /^tensor: the tensor has been disposed$/);
     expectNative(() => b.tensorShare(raw), 'RangeError', /^tensor: the tensor has been disposed$/);
     b.tensorDispose(raw); // again: nothing
     const fake = { handle: {}, shape: [2, 2] } as unknown as Parameters<typeof b.normalize>[0];
-    expectNative(() => b.normalize(fake, {}), 'TypeError', /^x must be a tensor \(its handle is not a pairloss tensor handle\)$/);
+    expectNative(() => b.normalize(fake, normalizeOptions), 'TypeError', /^x must be a tensor \(its handle is not a pairloss tensor handle\)$/);
     expectNative(() => b.tensorDispose(fake), 'TypeError', /tensor must be a tensor/);
     expectNative(() => b.tensorToHost({ data: new Float32Array(4), shape: [2, 2] }), 'TypeError', /^tensor must be a tensor handle$/);
     expectNative(() => b.tensorToDevice(mat(2, 2, 31), 'tpu'), 'RangeError', /device must be 'cpu', 'cuda' or 'cuda:N'/);

@@ -1,5 +1,5 @@
 // Child processes for the tests that need a process of their own (gc(), an
-// environment variable read at load, a CPU set): they load dist/lib, run a
+// environment variable read at first use, a CPU set): they load dist/lib, run a
 // script and print one JSON line, which the test reads back.
 import { spawn } from 'child_process';
 import * as fs from 'fs';

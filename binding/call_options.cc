@@ -1,0 +1,134 @@
+#include "call_options.h"
+
+#include <string>
+
+#include "device.h"
+#include "group_calls.h"
+#include "handles.h"
+#include "marshal.h"
+#include "options.h"
+#include "runtime.h"
+
+namespace pairloss_binding {
+
+namespace {
+
+at::Device read_device(OptionReader& o) { return pairloss::parse_device(o.string("device")); }
+
+// The `group` option: a process group handle, or null for none.
+std::shared_ptr<pairloss::ProcessGroup> read_group(OptionReader& o) {
+  Napi::Value g = o.value("group");
+  return g.IsNull() ? nullptr : process_group_from_js(g, "group");
+}
+
+}  // namespace
+
+at::Tensor placed(const Napi::Value& value, at::Tensor t, const at::Device& device, bool copy) {
+  if (t.device() != device) return pairloss::to_device(t, device);
+  return copy && !is_handle(value) ? t.clone() : t;
+}
+
+NormalizeOptions read_normalize_options(const Napi::Value& value) {
+  OptionReader o(value, "normalize");
+  NormalizeOptions opt;
+  opt.p = o.number("p");
+  opt.dim = static_cast<int64_t>(o.number("dim"));
+  opt.eps = o.number("eps");
+  opt.device = read_device(o);
+  o.done();
+  return opt;
+}
+
+MatmulOptions read_matmul_options(const Napi::Value& value) {
+  OptionReader o(value, "matmul");
+  MatmulOptions opt;
+  opt.device = read_device(o);
+  o.done();
+  return opt;
+}
+
+CrossEntropyOptions read_cross_entropy_options(const Napi::Value& value) {
+  OptionReader o(value, "crossEntropy");
+  CrossEntropyOptions opt;
+  opt.reduction = pairloss::parse_reduction(o.string("reduction"));
+  opt.label_smoothing = o.number("labelSmoothing");
+  opt.device = read_device(o);
+  o.done();
+  return opt;
+}
+
+EpsOptions read_eps_options(const Napi::Value& value, const char* function) {
+  OptionReader o(value, function);
+  EpsOptions opt;
+  opt.eps = o.number("eps");
+  opt.device = read_device(o);
+  o.done();
+  return opt;
+}
+
+NpairsArgs read_npairs_options(const Napi::Value& value, bool copy) {
+  OptionReader o(value, "npairsLoss");
+  NpairsArgs args;
+  pairloss::NpairsOptions& opt = args.options;
+  opt.temperature = o.number("temperature");
+  opt.symmetric = o.boolean("symmetric");
+  opt.label_smoothing = o.number("labelSmoothing");
+  opt.reduction = pairloss::parse_reduction(o.string("reduction"));
+  const std::string similarity = o.string("similarity");
+  if (similarity == "cosine") {
+    opt.similarity = pairloss::Similarity::Cosine;
+  } else if (similarity == "dot") {
+    opt.similarity = pairloss::Similarity::Dot;
+  } else {
+    throw Napi::RangeError::New(o.env(), "similarity must be 'cosine' or 'dot', got '" + similarity + "'");
+  }
+  opt.l2_reg = o.number("l2Reg");
+  opt.eps = o.number("eps");
+  opt.grad = o.boolean("grad");
+  opt.return_similarity = o.boolean("returnSimilarity");
+  opt.check_finite = o.boolean("checkFinite");
+  args.device = read_device(o);
+  opt.group = read_group(o);
+  opt.local_loss = o.boolean("localLoss");
+  opt.gather_with_grad = o.boolean("gatherWithGrad");
+  args.target = o.value("target");
+  if (args.target.IsTypedArray()) {
+    // a view of a BigInt64Array, or a widened copy of an Int32Array
+    opt.target = indices_from_js(args.target, "target");
+    if (opt.target.device() != args.device) {
+      opt.target = pairloss::to_device(opt.target, args.device);
+    } else if (copy) {
+      opt.target = opt.target.clone();
+    }
+  } else if (!args.target.IsNull()) {
+    opt.target = placed(args.target, tensor_from_js(args.target, "target"), args.device, copy);
+  }
+  o.done();
+  return args;
+}
+
+CorrelationArgs read_correlation_options(const Napi::Value& value) {
+  OptionReader o(value, "correlationLoss");
+  CorrelationArgs args;
+  pairloss::CorrelationOptions& opt = args.options;
+  opt.lambda = o.number("lambda");
+  opt.scale = o.number("scale");
+  opt.eps = o.number("eps");
+  const std::string mode = o.string("mode");
+  if (mode == "samples") {
+    opt.mode = pairloss::CorrelationMode::Samples;
+  } else if (mode == "features") {
+    opt.mode = pairloss::CorrelationMode::Features;
+  } else {
+    throw Napi::RangeError::New(o.env(), "mode must be 'samples' or 'features', got '" + mode + "'");
+  }
+  opt.grad = o.boolean("grad");
+  opt.check_finite = o.boolean("checkFinite");
+  args.device = read_device(o);
+  opt.group = read_group(o);
+  opt.sync_batch_norm = o.boolean("syncBatchNorm");
+  o.done();
+  return args;
+}
+
+}  // namespace pairloss_binding

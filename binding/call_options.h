@@ -1,0 +1,73 @@
+// Each native function's options as the binding reads them: the C++ half of
+// lib/options.ts's NATIVE_OPTION_KEYS (every key read here, and no other;
+// see binding/options.h). Values arrive checked by lib/: nothing here checks
+// them again, beyond their types and the enum names it parses.
+#pragma once
+
+#include <napi.h>
+#include <ATen/ATen.h>
+
+#include <memory>
+
+#include "losses.h"
+#include "ops.h"
+
+namespace pairloss_binding {
+
+// normalize: { p, dim, eps, device }
+struct NormalizeOptions {
+  double p;
+  int64_t dim;
+  double eps;
+  at::Device device = at::kCPU;
+};
+NormalizeOptions read_normalize_options(const Napi::Value& value);
+
+// matmul: { device }
+struct MatmulOptions {
+  at::Device device = at::kCPU;
+};
+MatmulOptions read_matmul_options(const Napi::Value& value);
+
+// crossEntropy: { reduction, labelSmoothing, device }
+struct CrossEntropyOptions {
+  pairloss::Reduction reduction;
+  double label_smoothing;
+  at::Device device = at::kCPU;
+};
+CrossEntropyOptions read_cross_entropy_options(const Napi::Value& value);
+
+// batchNorm1d and cosineSimilarity: { eps, device }
+struct EpsOptions {
+  double eps;
+  at::Device device = at::kCPU;
+};
+EpsOptions read_eps_options(const Napi::Value& value, const char* function);
+
+// npairsLoss: { target, temperature, symmetric, labelSmoothing, reduction,
+// similarity, l2Reg, eps, grad, returnSimilarity, checkFinite, device, group,
+// localLoss, gatherWithGrad }. The target (null: none) is placed on `device`,
+// and copied when `copy` (an async call owns what it reads); `target` keeps
+// the JS value, for results_resident.
+struct NpairsArgs {
+  pairloss::NpairsOptions options;
+  at::Device device = at::kCPU;
+  Napi::Value target;
+};
+NpairsArgs read_npairs_options(const Napi::Value& value, bool copy);
+
+// correlationLoss: { lambda, scale, eps, mode, grad, checkFinite, device,
+// group, syncBatchNorm }
+struct CorrelationArgs {
+  pairloss::CorrelationOptions options;
+  at::Device device = at::kCPU;
+};
+CorrelationArgs read_correlation_options(const Napi::Value& value);
+
+// `t` (read from `value`) on `device`. An async call (`copy`) owns what it
+// reads: a view over a typed array is copied (JS may write to it later); a
+// handle's tensor is not (JS cannot write to it, and the alias keeps it alive
+// even if the handle is disposed while the call runs).
+at::Tensor placed(const Napi::Value& value, at::Tensor t, const at::Device& device, bool copy);
+
+}  // namespace pairloss_binding

@@ -1,0 +1,97 @@
+// _echoOptions(kind, options): the options of native function `kind` read as
+// that function reads them (binding/call_options.h), written back under the
+// same keys. test/options.test.ts sends every key with a value other than
+// its default and compares, so that a key renamed or misread on either side
+// of the contract fails a test.
+#include <string>
+
+#include "call_options.h"
+#include "exports.h"
+#include "js_errors.h"
+#include "marshal.h"
+
+namespace pairloss_binding {
+
+namespace {
+
+const char* reduction_name(pairloss::Reduction r) {
+  switch (r) {
+    case pairloss::Reduction::Mean: return "mean";
+    case pairloss::Reduction::Sum: return "sum";
+    default: return "none";
+  }
+}
+
+Napi::Value tensor_or_null(Napi::Env env, const at::Tensor& t) {
+  return t.defined() ? Napi::Value(tensor_to_js(env, t)) : env.Null();
+}
+
+Napi::Value group_or_null(Napi::Env env, const std::shared_ptr<pairloss::ProcessGroup>& g) {
+  if (!g) return env.Null();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("rank", g->rank());
+  out.Set("worldSize", g->world_size());
+  return out;
+}
+
+}  // namespace
+
+Napi::Value EchoOptions(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) type_error(env, "kind must be a string");
+  const std::string kind = info[0].As<Napi::String>().Utf8Value();
+  Napi::Object out = Napi::Object::New(env);
+  if (kind == "normalize") {
+    const NormalizeOptions o = read_normalize_options(info[1]);
+    out.Set("p", o.p);
+    out.Set("dim", static_cast<double>(o.dim));
+    out.Set("eps", o.eps);
+    out.Set("device", o.device.str());
+  } else if (kind == "matmul") {
+    out.Set("device", read_matmul_options(info[1]).device.str());
+  } else if (kind == "crossEntropy") {
+    const CrossEntropyOptions o = read_cross_entropy_options(info[1]);
+    out.Set("reduction", reduction_name(o.reduction));
+    out.Set("labelSmoothing", o.label_smoothing);
+    out.Set("device", o.device.str());
+  } else if (kind == "batchNorm1d" || kind == "cosineSimilarity") {
+    const EpsOptions o = read_eps_options(info[1], kind.c_str());
+    out.Set("eps", o.eps);
+    out.Set("device", o.device.str());
+  } else if (kind == "npairsLoss") {
+    const NpairsArgs a = read_npairs_options(info[1], false);
+    const pairloss::NpairsOptions& o = a.options;
+    out.Set("target", tensor_or_null(env, o.target));
+    out.Set("temperature", o.temperature);
+    out.Set("symmetric", o.symmetric);
+    out.Set("labelSmoothing", o.label_smoothing);
+    out.Set("reduction", reduction_name(o.reduction));
+    out.Set("similarity", o.similarity == pairloss::Similarity::Dot ? "dot" : "cosine");
+    out.Set("l2Reg", o.l2_reg);
+    out.Set("eps", o.eps);
+    out.Set("grad", o.grad);
+    out.Set("returnSimilarity", o.return_similarity);
+    out.Set("checkFinite", o.check_finite);
+    out.Set("device", a.device.str());
+    out.Set("group", group_or_null(env, o.group));
+    out.Set("localLoss", o.local_loss);
+    out.Set("gatherWithGrad", o.gather_with_grad);
+  } else if (kind == "correlationLoss") {
+    const CorrelationArgs a = read_correlation_options(info[1]);
+    const pairloss::CorrelationOptions& o = a.options;
+    out.Set("lambda", o.lambda);
+    out.Set("scale", o.scale);
+    out.Set("eps", o.eps);
+    out.Set("mode", o.mode == pairloss::CorrelationMode::Features ? "features" : "samples");
+    out.Set("grad", o.grad);
+    out.Set("checkFinite", o.check_finite);
+    out.Set("device", a.device.str());
+    out.Set("group", group_or_null(env, o.group));
+    out.Set("syncBatchNorm", o.sync_batch_norm);
+  } else {
+    range_error(env, "kind: no native function '" + kind + "' takes options");
+  }
+  return out;
+}
+
+}  // namespace pairloss_binding

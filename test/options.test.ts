@@ -1,0 +1,180 @@
+// The lib ↔ binding options contract (lib/options.ts NATIVE_OPTION_KEYS,
+// binding/call_options.cc): every key sent across with a value other than
+// its default comes back as the binding read it; a key missing, renamed or
+// left over is an Error; and what the public functions send for every user
+// option is what the binding reads. A key renamed on either side fails here.
+import * as pl from '../lib';
+import { binding } from '../lib/binding';
+import { callNative } from '../lib/errors';
+import { NATIVE_OPTION_KEYS, NativeKind } from '../lib/options';
+
+type Options = Record<string, unknown>;
+/** What the binding read, tensors' typed arrays as plain arrays (they come from Node's realm, not jest's). */
+const echo = (kind: string, options: unknown): Options => {
+  const back = callNative(() => (binding()._echoOptions as (k: string, o: unknown) => Options)(kind, options));
+  const t = back.target as { data: Float32Array; shape: number[] } | null | undefined;
+  return t ? { ...back, target: { data: Array.from(t.data), shape: t.shape } } : back;
+};
+
+const indices = BigInt64Array.from([2n, 0n, 1n]);
+const probabilities = { data: Float32Array.from([0.5, 0.25, 0.25, 0, 1, 0, 0.1, 0.2, 0.7]), shape: [3, 3] };
+
+/**
+ * Every key of each native function with a value other than the default lib
+ * sends (device aside: 'cpu' is the only one here). The group is set per test.
+ */
+const NON_DEFAULT: { [K in NativeKind]: Options } = {
+  normalize: { p: 3, dim: 0, eps: 1e-3, device: 'cpu' },
+  matmul: { device: 'cpu' },
+  crossEntropy: { reduction: 'sum', labelSmoothing: 0.2, device: 'cpu' },
+  batchNorm1d: { eps: 1e-3, device: 'cpu' },
+  cosineSimilarity: { eps: 1e-4, device: 'cpu' },
+  npairsLoss: {
+    target: indices, temperature: 0.07, symmetric: true, labelSmoothing: 0.1, reduction: 'sum', similarity: 'dot',
+    l2Reg: 0.002, eps: 1e-6, grad: false, returnSimilarity: true, checkFinite: true, device: 'cpu', group: null,
+    localLoss: false, gatherWithGrad: false,
+  },
+  correlationLoss: {
+    lambda: 0.01, scale: 0.5, eps: 1e-3, mode: 'features', grad: false, checkFinite: true, device: 'cpu', group: null,
+    syncBatchNorm: true,
+  },
+};
+
+/** What the binding gives back for a sent value: tensors as { data, shape } (float32), a group as { rank, worldSize }. */
+function echoed(key: string, value: unknown): unknown {
+  if (ArrayBuffer.isView(value)) return { data: Array.from(value as BigInt64Array, Number), shape: [(value as BigInt64Array).length] };
+  if (key === 'group' && value !== null) return { rank: 0, worldSize: 1 };
+  return value;
+}
+
+function expectEchoed(kind: string, sent: Options, back: Options): void {
+  expect(Object.keys(back).sort()).toEqual(Object.keys(sent).sort());
+  for (const [key, value] of Object.entries(sent)) {
+    if (key === 'group' && value !== null) {
+      expect(back.group).toEqual({ rank: 0, worldSize: 1 });
+    } else {
+      expect({ kind, key, value: back[key] }).toEqual({ kind, key, value: echoed(key, value) });
+    }
+  }
+}
+
+const kinds = Object.keys(NATIVE_OPTION_KEYS) as NativeKind[];
+
+describe('every key across and back (binding()._echoOptions)', () => {
+  it('the table above covers exactly the key list of every native function', () => {
+    for (const kind of kinds) expect(Object.keys(NON_DEFAULT[kind]).sort()).toEqual([...NATIVE_OPTION_KEYS[kind]].sort());
+  });
+
+  it.each(kinds)('%s: each key comes back with the value sent', (kind) => {
+    expectEchoed(kind, NON_DEFAULT[kind], echo(kind, NON_DEFAULT[kind]));
+  });
+
+  it('npairsLoss: a probability target, and no target (null)', () => {
+    const back = echo('npairsLoss', { ...NON_DEFAULT.npairsLoss, target: probabilities });
+    expect(back.target).toEqual({ data: Array.from(probabilities.data), shape: probabilities.shape });
+    expect(echo('npairsLoss', { ...NON_DEFAULT.npairsLoss, target: null }).target).toBeNull();
+  });
+
+  it('enum values other than the first: similarity cosine, mode samples, reduction mean and none', () => {
+    expect(echo('npairsLoss', { ...NON_DEFAULT.npairsLoss, similarity: 'cosine', reduction: 'mean' })).toMatchObject({ similarity: 'cosine', reduction: 'mean' });
+    expect(echo('correlationLoss', { ...NON_DEFAULT.correlationLoss, mode: 'samples' }).mode).toBe('samples');
+    expect(echo('crossEntropy', { ...NON_DEFAULT.crossEntropy, reduction: 'none' }).reduction).toBe('none');
+  });
+});
+
+describe('keys the two sides disagree on are an Error, never a default', () => {
+  it.each(kinds)('%s: any one key missing, or undefined', (kind) => {
+    for (const key of NATIVE_OPTION_KEYS[kind]) {
+      const missing: Options = { ...NON_DEFAULT[kind] };
+      delete missing[key];
+      expect(() => echo(kind, missing)).toThrow(new RegExp(`^${kind} options: '${key}' is missing`));
+      expect(() => echo(kind, { ...NON_DEFAULT[kind], [key]: undefined })).toThrow(`'${key}' is missing`);
+    }
+  });
+
+  it.each(kinds)('%s: a key renamed, or one more key', (kind) => {
+    const [first] = NATIVE_OPTION_KEYS[kind];
+    const renamed: Options = { ...NON_DEFAULT[kind], [`${first}X`]: NON_DEFAULT[kind][first] };
+    delete renamed[first];
+    expect(() => echo(kind, renamed)).toThrow(`'${first}' is missing`);
+    expect(() => echo(kind, { ...NON_DEFAULT[kind], extra: 1 })).toThrow(new RegExp(`^${kind} options: the binding does not read 'extra'`));
+  });
+
+  it('the real functions read the same way (a missing key, an extra key)', () => {
+    const x = { data: Float32Array.from([1, 2, 3, 4]), shape: [2, 2] };
+    const b = binding() as unknown as Record<string, (...args: unknown[]) => unknown>;
+    expect(() => b.normalize(x, { p: 2, dim: 1, device: 'cpu' })).toThrow(/normalize options: 'eps' is missing/);
+    expect(() => b.matmul(x, x, { device: 'cpu', eps: 1 })).toThrow(/matmul options: the binding does not read 'eps'/);
+    const { group, ...noGroup } = NON_DEFAULT.npairsLoss;
+    void group;
+    expect(() => b.npairsLoss(x, x, { ...noGroup, target: null }, false)).toThrow(/npairsLoss options: 'group' is missing/);
+    // an async call too: the options are read before anything is queued
+    expect(() => b.correlationLoss(x, x, { ...NON_DEFAULT.correlationLoss, lamda: 1 }, true)).toThrow(/does not read 'lamda'/);
+  });
+
+  it('a wrong type is a TypeError naming the key; an unknown kind a RangeError', () => {
+    expect(() => echo('normalize', { ...NON_DEFAULT.normalize, eps: '1' })).toThrow(TypeError);
+    expect(() => echo('normalize', { ...NON_DEFAULT.normalize, eps: '1' })).toThrow(/eps must be a number/);
+    expect(() => echo('softmax', {})).toThrow(RangeError);
+  });
+});
+
+/**
+ * What lib sends: the binding's function `name` wrapped so that it records
+ * its options and calls through (the real computation runs).
+ */
+async function sent<T>(name: 'normalize' | 'matmul' | 'crossEntropy' | 'batchNorm1d' | 'cosineSimilarity' | 'npairsLoss' | 'correlationLoss',
+  call: () => T | Promise<T>): Promise<Options> {
+  const b = binding() as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const original = b[name];
+  let options: Options | undefined;
+  b[name] = (...args: unknown[]) => {
+    options = args.find((a, i) => i > 0 && a !== null && typeof a === 'object' && !('data' in a) && !('handle' in a) && !ArrayBuffer.isView(a)) as Options;
+    return original(...args);
+  };
+  try {
+    await call();
+  } finally {
+    b[name] = original;
+  }
+  expect(options).toBeDefined();
+  return options as Options;
+}
+
+describe('the public functions send every user option under its key', () => {
+  const x = pl.tensor([[1, 2, 3], [0.5, -1, 2], [3, 0, -2]]);
+  const y = pl.tensor([[0, 1, 2], [1, 1, -1], [2, -3, 0.5]]);
+
+  it('the ops', async () => {
+    expectEchoed('normalize', NON_DEFAULT.normalize, echo('normalize', await sent('normalize', () => pl.normalize(x, { p: 3, dim: 0, eps: 1e-3 }))));
+    expectEchoed('matmul', NON_DEFAULT.matmul, echo('matmul', await sent('matmul', () => pl.matmul(x, y))));
+    expectEchoed('crossEntropy', NON_DEFAULT.crossEntropy,
+      echo('crossEntropy', await sent('crossEntropy', () => pl.crossEntropy(x, [2, 0, 1], { reduction: 'sum', labelSmoothing: 0.2 }))));
+    expectEchoed('batchNorm1d', NON_DEFAULT.batchNorm1d, echo('batchNorm1d', await sent('batchNorm1d', () => pl.batchNorm1d(x, { eps: 1e-3 }))));
+    expectEchoed('cosineSimilarity', NON_DEFAULT.cosineSimilarity,
+      echo('cosineSimilarity', await sent('cosineSimilarity', () => pl.cosineSimilarity(x, y, { eps: 1e-4 }))));
+  });
+
+  it('the losses, sync and async, with a process group (W = 1)', async () => {
+    const pg = await pl.ProcessGroup.init({ rank: 0, worldSize: 1, port: 20000 + Math.floor(Math.random() * 20000), timeoutMs: 10000 });
+    try {
+      const npairs = { ...NON_DEFAULT.npairsLoss, group: pg } as Options;
+      const { device: _d, ...npairsUser } = npairs;
+      void _d;
+      const correlation = { ...NON_DEFAULT.correlationLoss, group: pg } as Options;
+      const { device: _e, ...correlationUser } = correlation;
+      void _e;
+      for (const async of [false, true]) {
+        const n = await sent('npairsLoss', () => (async ? pl.npairsLossAsync : pl.npairsLoss)(x, y, npairsUser as pl.NpairsOptions));
+        expectEchoed('npairsLoss', npairs, echo('npairsLoss', n));
+        const c = await sent('correlationLoss', () => (async ? pl.correlationLossAsync : pl.correlationLoss)(x, y, correlationUser as pl.CorrelationOptions));
+        expectEchoed('correlationLoss', correlation, echo('correlationLoss', c));
+      }
+      // without a group and without a target: null for both
+      const plain = await sent('npairsLoss', () => pl.npairsLoss(x, y));
+      expect({ group: plain.group, target: plain.target }).toEqual({ group: null, target: null });
+    } finally {
+      await pg.destroy();
+    }
+  });
+});
