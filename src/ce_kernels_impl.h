@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ce_kernels.h"
+#include "parallel.h"
 
 #if PAIRLOSS_CE_AVX2
 #include <dlfcn.h>
@@ -20,11 +21,9 @@
 
 namespace pairloss::ce::PAIRLOSS_CE_NS {
 
-namespace {
+using pairloss::grain;
 
-// Rows per parallel task: at least ~256k elements (waking a pool thread costs
-// tens of microseconds on a VM, more than a smaller task).
-int64_t grain(int64_t cols) { return std::max<int64_t>(1, 262144 / std::max<int64_t>(cols, 1)); }
+namespace {
 
 #if PAIRLOSS_CE_AVX2
 // SLEEF's 1-ulp vectorised exp, as LibTorch's AVX2 kernels call it (it is
