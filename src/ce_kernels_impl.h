@@ -296,7 +296,7 @@ Result symmetric(T* S, T* G, const Problem& p) {
   }
 
   // A row or column whose largest logit is far below 1/t underflows: the
-  // caller takes the two-pass path (per-row and per-column maxima).
+  // caller takes the row-block path (per-row and per-column maxima, chunked.cpp).
   const double tiny = std::is_same<T, float>::value ? 1e-30 : 1e-290;
   for (int64_t i = 0; i < n; ++i)
     if (rs[i] < tiny) return Result{false};

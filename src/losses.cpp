@@ -19,9 +19,6 @@ namespace {
 
 // What keeps the kernels inside their memory, for C++ callers: lib/losses.ts
 // checks every argument first, with the messages users see.
-#define PAIRLOSS_CHECK(cond, message) \
-  if (!(cond)) throw_range_error(message)
-
 void check_pair(const at::Tensor& a, const at::Tensor& b) {
   PAIRLOSS_CHECK(a.defined() && b.defined() && a.dim() == 2 && b.dim() == 2, "inputs must be 2-D");
   if (!at::isFloatingType(a.scalar_type()) || a.scalar_type() != b.scalar_type()) {
