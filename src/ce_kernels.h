@@ -1,6 +1,9 @@
-// The softmax cross entropy at the heart of the N-pairs loss, forward and
-// backward in one or two passes over the [N, M] similarity matrix, for the
-// fused CPU path (fused.cpp).
+// The CPU building blocks of the N-pairs loss (and of the losses that reuse
+// them): the row normalisation, forward and backward, and the softmax cross
+// entropy over a block of logits with its target, forward and backward in one
+// or two passes. fused.cpp runs them over the whole [N, M] similarity matrix,
+// chunked.cpp over blocks of rows, and the group path over this rank's rows
+// against the gathered columns (losses.cpp).
 //
 // logits L = S / temperature. Row-wise cross entropy against targets q
 // (class indices or probabilities, with label smoothing), and for a
@@ -12,20 +15,24 @@
 // column statistics are accumulated while the rows stream by. One exp per
 // element: the symmetric form uses exp(L - 1/temperature), the bound of a
 // cosine logit, for both directions; where that would lose a row or column to
-// underflow, `ok` comes back false and S is left as it was (the caller then
-// takes the two-pass path).
+// underflow, `ok` comes back false (the caller then takes the row-block path,
+// chunked.cpp, which keeps per-row and per-column maxima).
 //
 // Two builds of the same code (ce_kernels_impl.h): a baseline one, and one
 // compiled for AVX2+FMA calling SLEEF's vectorised exp (the one LibTorch's own
 // softmax uses), chosen at run time by what the CPU supports.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 namespace pairloss::ce {
 
+// ---- the softmax cross entropy over a block of logits ----
+// One block of logits: S is [n, m], row-major, contiguous (a block of rows of
+// a larger matrix: `index` and `probs` then point at the block's own rows).
 struct Problem {
-  int64_t n = 0, m = 0;          // S is [n, m], row-major, contiguous
+  int64_t n = 0, m = 0;
   double temperature = 1;        // > 0
   const int64_t* index = nullptr;  // [n] row classes, or null (then probs)
   const void* probs = nullptr;     // [n, m] contiguous probabilities of S's dtype
@@ -36,7 +43,7 @@ struct Problem {
 };
 
 struct Result {
-  bool ok = true;                // false: nothing written, S untouched
+  bool ok = true;                // false: underflow, G may hold partial values, S untouched unless G is S
   double loss_rows = 0;          // sum over rows of each row's loss
   double loss_cols = 0;          // sum over columns (symmetric)
   double gs = 0;                 // sum(dloss/dL * S)
@@ -45,16 +52,29 @@ struct Result {
 Result run(float* S, float* G, const Problem& p);
 Result run(double* S, double* G, const Problem& p);
 
-// The row normalisation around it (F.normalize with p = 2 over rows), given
-// each row's norm: out_i = x_i / max(norm_i, eps), and its backward in place,
-// g_i <- (g_i - y_i (g_i . y_i)) / norm_i where norm_i >= eps, g_i / eps where not.
-void divide_rows(const float* x, const float* norms, float* out, int64_t r, int64_t d, double eps);
+// ---- the row normalisation (F.normalize with p = 2 over rows) ----
 // norms_i = |x_i|_2 for the r rows of x [r, d], summed as LibTorch's norm kernel sums.
 void row_norms(const float* x, float* norms, int64_t r, int64_t d);
 void row_norms(const double* x, double* norms, int64_t r, int64_t d);
+// out_i = x_i / max(norm_i, eps)
+void divide_rows(const float* x, const float* norms, float* out, int64_t r, int64_t d, double eps);
 void divide_rows(const double* x, const double* norms, double* out, int64_t r, int64_t d, double eps);
+// The backward in place, dloss/dy -> dloss/dx:
+// g_i <- (g_i - y_i (g_i . y_i)) / norm_i where norm_i >= eps, g_i / eps where not.
 void normalize_backward(float* g, const float* y, const float* norms, int64_t r, int64_t d, double eps);
 void normalize_backward(double* g, const double* y, const double* norms, int64_t r, int64_t d, double eps);
+
+// The forward: the norms into `norms`, the normalised rows into y. False,
+// with y unwritten, where a row's norm is below eps: its gradient g / eps is
+// an ill-conditioned sum that only the reference path (LibTorch autograd)
+// rounds as PyTorch does.
+template <typename T>
+bool normalize_rows(const T* x, T* norms, T* y, int64_t r, int64_t d, double eps) {
+  row_norms(x, norms, r, d);
+  if (std::any_of(norms, norms + r, [eps](T v) { return v < static_cast<T>(eps); })) return false;
+  divide_rows(x, norms, y, r, d, eps);
+  return true;
+}
 
 // Which build runs: "avx2+sleef", "avx2" (no SLEEF found) or "baseline".
 const char* kernel_name();

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ce_kernels.h"
+#include "parallel.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ce_kernels.h"
+#include "parallel.h"
 
 #if PAIRLOSS_CE_AVX2
 #include <dlfcn.h>
@@ -20,11 +21,9 @@
 
 namespace pairloss::ce::PAIRLOSS_CE_NS {
 
-namespace {
+using pairloss::grain;
 
-// Rows per parallel task: at least ~256k elements (waking a pool thread costs
-// tens of microseconds on a VM, more than a smaller task).
-int64_t grain(int64_t cols) { return std::max<int64_t>(1, 262144 / std::max<int64_t>(cols, 1)); }
+namespace {
 
 #if PAIRLOSS_CE_AVX2
 // SLEEF's 1-ulp vectorised exp, as LibTorch's AVX2 kernels call it (it is
@@ -297,7 +296,7 @@ Result symmetric(T* S, T* G, const Problem& p) {
   }
 
   // A row or column whose largest logit is far below 1/t underflows: the
-  // caller takes the two-pass path (per-row and per-column maxima).
+  // caller takes the row-block path (per-row and per-column maxima, chunked.cpp).
   const double tiny = std::is_same<T, float>::value ? 1e-30 : 1e-290;
   for (int64_t i = 0; i < n; ++i)
     if (rs[i] < tiny) return Result{false};

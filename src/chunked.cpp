@@ -12,6 +12,7 @@
 
 #include "ce_kernels.h"
 #include "errors.h"
+#include "parallel.h"
 
 namespace pairloss {
 
@@ -33,17 +34,6 @@ std::atomic<int64_t> chunk_rows{0};
 std::atomic<int64_t> chunk_budget{budget_from_env()};
 std::atomic<int64_t> chunk_calls{0};
 
-// Items per parallel task, so that a task holds at least ~256k elements.
-int64_t grain(int64_t per_item) { return std::max<int64_t>(1, 262144 / std::max<int64_t>(per_item, 1)); }
-
-// Row norms with LibTorch's own kernel (as F.normalize), and x / max(norm, eps)
-// (the fused path's row kernels, ce_kernels.h).
-template <typename T>
-void row_norms(const at::Tensor& x, at::Tensor& norms, at::Tensor& out, double eps) {
-  norms = x.norm(2.0, {1}, /*keepdim=*/false);
-  ce::divide_rows(x.data_ptr<T>(), norms.data_ptr<T>(), out.data_ptr<T>(), x.size(0), x.size(1), eps);
-}
-
 // Notation: block rows i (global row r0 + i), columns j; S the block's
 // similarities, L = S / temperature its logits. The cross-entropy target of
 // entry (i, j), row-wise (M classes) and column-wise (N classes), is
@@ -64,11 +54,11 @@ std::optional<NpairsResult> chunked_impl(const at::Tensor& x1_in, const at::Tens
   const double inv_t = 1.0 / static_cast<double>(temperature);
   const bool sym = o.symmetric, grad = o.grad;
 
-  at::Tensor norm1, norm2, x1n = at::empty_like(x1), x2n = at::empty_like(x2);
-  row_norms<T>(x1, norm1, x1n, o.eps);
-  row_norms<T>(x2, norm2, x2n, o.eps);
-  // A row with norm below eps goes to the reference path, as in fused.cpp.
-  if (norm1.min().item<T>() < static_cast<T>(o.eps) || norm2.min().item<T>() < static_cast<T>(o.eps)) {
+  // the normalised rows (a row with norm below eps: the reference path)
+  at::Tensor norm1 = at::empty({n}, x1.options()), norm2 = at::empty({m}, x1.options());
+  at::Tensor x1n = at::empty_like(x1), x2n = at::empty_like(x2);
+  if (!ce::normalize_rows(x1.data_ptr<T>(), norm1.data_ptr<T>(), x1n.data_ptr<T>(), n, d, o.eps) ||
+      !ce::normalize_rows(x2.data_ptr<T>(), norm2.data_ptr<T>(), x2n.data_ptr<T>(), m, d, o.eps)) {
     return std::nullopt;
   }
 
@@ -88,6 +78,73 @@ std::optional<NpairsResult> chunked_impl(const at::Tensor& x1_in, const at::Tens
   if (rows <= 0) rows = std::max<int64_t>(1, kBlockBytes / (m * static_cast<int64_t>(sizeof(T))));
   rows = std::min(rows, n);
 
+  at::Tensor g1, g2;
+  if (grad) {
+    g1 = at::empty({n, d}, x1.options());
+    g2 = at::zeros({m, d}, x1.options());
+  }
+  const at::Tensor x2nt = x2n.t();
+  // the sums of the losses and of dloss/dL * S, and the gradients from dloss/dx1n, dloss/dx2n
+  const auto finish = [&](double loss, double gs) {
+    NpairsResult r;
+    if (o.l2_reg > 0.0) {
+      double s1 = 0, s2 = 0;
+      const T* a = norm1.data_ptr<T>();
+      const T* bn = norm2.data_ptr<T>();
+      for (int64_t i = 0; i < n; ++i) s1 += static_cast<double>(a[i]) * a[i];
+      for (int64_t j = 0; j < m; ++j) s2 += static_cast<double>(bn[j]) * bn[j];
+      loss += 0.25 * o.l2_reg * (s1 / n + s2 / m);
+    }
+    r.loss = loss;
+    if (grad) {
+      // logits = S / temperature: dtemperature = -sum(dloss/dL * S) / temperature^2
+      r.grad_temperature = -gs / (static_cast<double>(temperature) * temperature);
+      ce::normalize_backward(g1.data_ptr<T>(), x1n.data_ptr<T>(), norm1.data_ptr<T>(), n, d, o.eps);
+      ce::normalize_backward(g2.data_ptr<T>(), x2n.data_ptr<T>(), norm2.data_ptr<T>(), m, d, o.eps);
+      if (o.l2_reg > 0.0) {
+        g1.add_(x1, 0.5 * o.l2_reg / n);
+        g2.add_(x2, 0.5 * o.l2_reg / m);
+      }
+      r.grad1 = g1;
+      r.grad2 = g2;
+    }
+    return std::optional<NpairsResult>(std::move(r));
+  };
+
+  if (!sym) {
+    // row-wise only: each block's cross entropy is complete within the block
+    // (ce_kernels.h's row kernel), its gradient dloss/dS formed in S's memory
+    at::Tensor Sbuf = at::empty({rows, m}, x1.options());
+    double loss = 0, gs = 0;
+    for (int64_t r0 = 0; r0 < n; r0 += rows) {
+      const int64_t b = std::min(rows, n - r0);
+      at::Tensor S = Sbuf.narrow(0, 0, b);
+      const at::Tensor x1b = x1n.narrow(0, r0, b);
+      at::mm_out(S, x1b, x2nt);
+      ce::Problem block;
+      block.n = b;
+      block.m = m;
+      block.temperature = static_cast<double>(temperature);
+      block.index = idx ? idx + r0 : nullptr;
+      block.probs = P ? P + r0 * m : nullptr;
+      block.label_smoothing = ls;
+      block.w_rows = w_r;
+      block.grad = grad;
+      const ce::Result sums = ce::run(S.data_ptr<T>(), grad ? S.data_ptr<T>() : nullptr, block);
+      loss += sums.loss_rows;
+      gs += sums.gs;
+      if (grad) {
+        // dx1n = dS @ x2n (this block's rows), dx2n += dS.T @ x1n (this block's share)
+        at::Tensor g1b = g1.narrow(0, r0, b);
+        at::mm_out(g1b, S, x2n);
+        g2.addmm_(S.t(), x1b);
+      }
+    }
+    return finish(r_rows * loss, gs);
+  }
+
+  // symmetric: the column-wise cross entropy gathers its log-sum-exp across
+  // the blocks, with an online maximum per column
   // block matrices: similarities, logits (pass 2: column exponentials), row exponentials / gradient
   at::Tensor Sbuf = at::empty({rows, m}, x1.options());
   at::Tensor Lbuf = at::empty({rows, m}, x1.options());
@@ -96,25 +153,14 @@ std::optional<NpairsResult> chunked_impl(const at::Tensor& x1_in, const at::Tens
   std::vector<T> rmax(static_cast<size_t>(n));
   std::vector<double> rsum(static_cast<size_t>(n)), rqsum(static_cast<size_t>(n)), row_loss(static_cast<size_t>(n)),
       row_gs(static_cast<size_t>(n), 0.0);
-  // per column (symmetric): running max logit, and relative to it the sums of
+  // per column: running max logit, and relative to it the sums of
   // exp(L - max) and exp(L - max) * L; sum of q, sum of q * L (probabilities)
   // or of L, and the target logit (indices)
-  std::vector<T> cmax;
+  std::vector<T> cmax(static_cast<size_t>(m), neg_inf);
   std::vector<double> csum, cel, cqsum, cqdot, clsum, ctgt;
-  if (sym) {
-    cmax.assign(static_cast<size_t>(m), neg_inf);
-    for (auto* v : {&csum, &cel, &cqsum, &cqdot, &clsum, &ctgt}) v->assign(static_cast<size_t>(m), 0.0);
-  }
-  at::Tensor g1, g2;
-  if (grad) {
-    g1 = at::empty({n, d}, x1.options());
-    g2 = at::zeros({m, d}, x1.options());
-  }
-  const bool one_pass_grad = grad && !sym;
-  const at::Tensor x2nt = x2n.t();
+  for (auto* v : {&csum, &cel, &cqsum, &cqdot, &clsum, &ctgt}) v->assign(static_cast<size_t>(m), 0.0);
 
-  // ---- pass 1: logits, the row-wise cross entropy (and its gradient when
-  // not symmetric), the column-wise statistics (symmetric)
+  // ---- pass 1: logits, the row-wise cross entropy, the column-wise statistics
   for (int64_t r0 = 0; r0 < n; r0 += rows) {
     const int64_t b = std::min(rows, n - r0);
     at::Tensor S = Sbuf.narrow(0, 0, b), L = Lbuf.narrow(0, 0, b), E = Ebuf.narrow(0, 0, b);
@@ -142,8 +188,7 @@ std::optional<NpairsResult> chunked_impl(const at::Tensor& x1_in, const at::Tens
       }
     });
     E.exp_();
-    // row sums, the row's loss and its share of sum(dloss/dL * S), and (one
-    // pass) dloss/dS into E
+    // row sums, the row's loss and its share of sum(dloss/dL * S)
     at::parallel_for(0, b, grain(m), [&](int64_t ib, int64_t ie) {
       for (int64_t i = ib; i < ie; ++i) {
         const int64_t gi = r0 + i;
@@ -179,87 +224,70 @@ std::optional<NpairsResult> chunked_impl(const at::Tensor& x1_in, const at::Tens
         row_loss[gi] = qsum * (static_cast<double>(rmax[gi]) + std::log(sum)) - qdot;
         // sum_j dloss/dL_ij * S_ij = temperature * w * (qsum * E_softmax[L] - q . L)
         row_gs[gi] = static_cast<double>(temperature) * w_r * (qsum * el / sum - qdot);
-        if (one_pass_grad) {
-          const double scale = qsum / sum;
+      }
+    });
+    // column maxima so far (the sums rescaled to a new maximum), E = L - column max
+    at::parallel_for(0, m, grain(b), [&](int64_t jb, int64_t je) {
+      T* __restrict cm = cmax.data();
+      double* __restrict cs = csum.data();
+      double* __restrict ce = cel.data();
+      std::vector<T> bm(cm + jb, cm + je);
+      T* __restrict bmp = bm.data() - jb;
+      for (int64_t i = 0; i < b; ++i) {
+        const T* __restrict li = l + i * m;
 #pragma omp simd
-          for (int64_t j = 0; j < m; ++j) {
-            const double q = p ? keep * p[j] + sm_r : sm_r;
-            ei[j] = static_cast<T>(w_r * (scale * ei[j] - q) * inv_t);  // dloss/dS_ij
+        for (int64_t j = jb; j < je; ++j) bmp[j] = bmp[j] < li[j] ? li[j] : bmp[j];
+      }
+      for (int64_t j = jb; j < je; ++j) {
+        if (cm[j] < bmp[j]) {
+          const double f = std::exp(static_cast<double>(cm[j]) - static_cast<double>(bmp[j]));
+          cs[j] *= f;
+          ce[j] *= f;
+          cm[j] = bmp[j];
+        }
+      }
+      for (int64_t i = 0; i < b; ++i) {
+        const T* __restrict li = l + i * m;
+        T* __restrict ei = e + i * m;
+#pragma omp simd
+        for (int64_t j = jb; j < je; ++j) ei[j] = li[j] - cm[j];
+      }
+    });
+    E.exp_();
+    // column sums and the column-wise targets' terms
+    at::parallel_for(0, m, grain(b), [&](int64_t jb, int64_t je) {
+      double* __restrict cs = csum.data();
+      double* __restrict ce = cel.data();
+      for (int64_t i = 0; i < b; ++i) {
+        const T* __restrict li = l + i * m;
+        const T* __restrict ei = e + i * m;
+#pragma omp simd
+        for (int64_t j = jb; j < je; ++j) {
+          const double x = ei[j];
+          cs[j] += x;
+          ce[j] += x * li[j];
+        }
+        if (P) {
+          const T* __restrict p = P + (r0 + i) * m;
+          double* __restrict cq = cqsum.data();
+          double* __restrict cd = cqdot.data();
+#pragma omp simd
+          for (int64_t j = jb; j < je; ++j) {
+            const double q = keep * p[j] + sm_c;
+            cq[j] += q;
+            cd[j] += q * li[j];
           }
-          if (!p) ei[idx[gi]] -= static_cast<T>(w_r * keep * inv_t);
+        } else {
+          if (ls > 0) {
+            double* __restrict cl = clsum.data();
+#pragma omp simd
+            for (int64_t j = jb; j < je; ++j) cl[j] += li[j];
+          }
+          const int64_t t = idx[r0 + i];
+          if (t >= jb && t < je) ctgt[t] = static_cast<double>(li[t]);
         }
       }
     });
-    if (one_pass_grad) {
-      // dx1n = dS @ x2n (this block's rows), dx2n += dS.T @ x1n (this block's share)
-      at::Tensor g1b = g1.narrow(0, r0, b);
-      at::mm_out(g1b, E, x2n);
-      g2.addmm_(E.t(), x1b);
-    }
-    if (sym) {
-      // column maxima so far (the sums rescaled to a new maximum), E = L - column max
-      at::parallel_for(0, m, grain(b), [&](int64_t jb, int64_t je) {
-        T* __restrict cm = cmax.data();
-        double* __restrict cs = csum.data();
-        double* __restrict ce = cel.data();
-        std::vector<T> bm(cm + jb, cm + je);
-        T* __restrict bmp = bm.data() - jb;
-        for (int64_t i = 0; i < b; ++i) {
-          const T* __restrict li = l + i * m;
-#pragma omp simd
-          for (int64_t j = jb; j < je; ++j) bmp[j] = bmp[j] < li[j] ? li[j] : bmp[j];
-        }
-        for (int64_t j = jb; j < je; ++j) {
-          if (cm[j] < bmp[j]) {
-            const double f = std::exp(static_cast<double>(cm[j]) - static_cast<double>(bmp[j]));
-            cs[j] *= f;
-            ce[j] *= f;
-            cm[j] = bmp[j];
-          }
-        }
-        for (int64_t i = 0; i < b; ++i) {
-          const T* __restrict li = l + i * m;
-          T* __restrict ei = e + i * m;
-#pragma omp simd
-          for (int64_t j = jb; j < je; ++j) ei[j] = li[j] - cm[j];
-        }
-      });
-      E.exp_();
-      // column sums and the column-wise targets' terms
-      at::parallel_for(0, m, grain(b), [&](int64_t jb, int64_t je) {
-        double* __restrict cs = csum.data();
-        double* __restrict ce = cel.data();
-        for (int64_t i = 0; i < b; ++i) {
-          const T* __restrict li = l + i * m;
-          const T* __restrict ei = e + i * m;
-#pragma omp simd
-          for (int64_t j = jb; j < je; ++j) {
-            const double x = ei[j];
-            cs[j] += x;
-            ce[j] += x * li[j];
-          }
-          if (P) {
-            const T* __restrict p = P + (r0 + i) * m;
-            double* __restrict cq = cqsum.data();
-            double* __restrict cd = cqdot.data();
-#pragma omp simd
-            for (int64_t j = jb; j < je; ++j) {
-              const double q = keep * p[j] + sm_c;
-              cq[j] += q;
-              cd[j] += q * li[j];
-            }
-          } else {
-            if (ls > 0) {
-              double* __restrict cl = clsum.data();
-#pragma omp simd
-              for (int64_t j = jb; j < je; ++j) cl[j] += li[j];
-            }
-            const int64_t t = idx[r0 + i];
-            if (t >= jb && t < je) ctgt[t] = static_cast<double>(li[t]);
-          }
-        }
-      });
-    }
   }
 
   double loss = 0, gs = 0;
@@ -268,24 +296,22 @@ std::optional<NpairsResult> chunked_impl(const at::Tensor& x1_in, const at::Tens
     gs += row_gs[i];
   }
   loss *= r_rows;
-  std::vector<double> cscale;  // each column's q-sum over its exp-sum
-  if (sym) {
-    double col = 0;
-    cscale.resize(static_cast<size_t>(m));
-    for (int64_t j = 0; j < m; ++j) {
-      const double qsum = P ? cqsum[j] : 1.0;
-      const double qdot = P ? cqdot[j] : keep * ctgt[j] + sm_c * clsum[j];
-      col += qsum * (static_cast<double>(cmax[j]) + std::log(csum[j])) - qdot;
-      gs += static_cast<double>(temperature) * w_c * (qsum * cel[j] / csum[j] - qdot);
-      cscale[j] = qsum / csum[j];
-    }
-    loss = 0.5 * (loss + r_cols * col);
+  // the column-wise losses; each column's q-sum over its exp-sum
+  std::vector<double> cscale(static_cast<size_t>(m));
+  double col = 0;
+  for (int64_t j = 0; j < m; ++j) {
+    const double qsum = P ? cqsum[j] : 1.0;
+    const double qdot = P ? cqdot[j] : keep * ctgt[j] + sm_c * clsum[j];
+    col += qsum * (static_cast<double>(cmax[j]) + std::log(csum[j])) - qdot;
+    gs += static_cast<double>(temperature) * w_c * (qsum * cel[j] / csum[j] - qdot);
+    cscale[j] = qsum / csum[j];
   }
+  loss = 0.5 * (loss + r_cols * col);
 
   // ---- pass 2 (symmetric, with gradients): the logits again, dloss/dS of
   // both cross entropies, and the two products. M = N here, so the row-wise
   // and column-wise targets of an entry are the same q.
-  if (sym && grad) {
+  if (grad) {
     for (int64_t r0 = 0; r0 < n; r0 += rows) {
       const int64_t b = std::min(rows, n - r0);
       at::Tensor S = Sbuf.narrow(0, 0, b), C = Lbuf.narrow(0, 0, b), E = Ebuf.narrow(0, 0, b);
@@ -337,30 +363,7 @@ std::optional<NpairsResult> chunked_impl(const at::Tensor& x1_in, const at::Tens
   Sbuf.reset();
   Lbuf.reset();
   Ebuf.reset();
-
-  NpairsResult r;
-  if (o.l2_reg > 0.0) {
-    double s1 = 0, s2 = 0;
-    const T* a = norm1.data_ptr<T>();
-    const T* bn = norm2.data_ptr<T>();
-    for (int64_t i = 0; i < n; ++i) s1 += static_cast<double>(a[i]) * a[i];
-    for (int64_t j = 0; j < m; ++j) s2 += static_cast<double>(bn[j]) * bn[j];
-    loss += 0.25 * o.l2_reg * (s1 / n + s2 / m);
-  }
-  r.loss = loss;
-  if (grad) {
-    // logits = S / temperature: dtemperature = -sum(dloss/dL * S) / temperature^2
-    r.grad_temperature = -gs / (static_cast<double>(temperature) * temperature);
-    ce::normalize_backward(g1.data_ptr<T>(), x1n.data_ptr<T>(), norm1.data_ptr<T>(), n, d, o.eps);
-    ce::normalize_backward(g2.data_ptr<T>(), x2n.data_ptr<T>(), norm2.data_ptr<T>(), m, d, o.eps);
-    if (o.l2_reg > 0.0) {
-      g1.add_(x1, 0.5 * o.l2_reg / n);
-      g2.add_(x2, 0.5 * o.l2_reg / m);
-    }
-    r.grad1 = g1;
-    r.grad2 = g2;
-  }
-  return r;
+  return finish(loss, gs);
 }
 
 }  // namespace
@@ -392,6 +395,12 @@ std::optional<NpairsResult> npairs_chunked(const at::Tensor& x1, const at::Tenso
                                                                    : chunked_impl<float>(x1, x2, target, o);
   if (r) chunk_calls.fetch_add(1);
   return r;
+}
+
+std::optional<NpairsResult> npairs_blocks(const at::Tensor& x1, const at::Tensor& x2, const at::Tensor& target,
+                                          const NpairsOptions& o) {
+  return x1.scalar_type() == at::kDouble ? chunked_impl<double>(x1, x2, target, o)
+                                         : chunked_impl<float>(x1, x2, target, o);
 }
 
 }  // namespace pairloss

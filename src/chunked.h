@@ -1,8 +1,9 @@
 // N-pairs (cosine similarity) over row blocks, for N x M similarity matrices
 // too large to hold: the same numbers as the fused kernel (fused.cpp) and as
-// PyTorch, in O(block x M) memory beyond the inputs and gradients. Each block
-// of rows is recomputed from the normalised embeddings, as open_clip does with
-// one block per rank: the row-wise cross entropy is complete within a block,
+// PyTorch, in O(block x M) memory beyond the inputs and gradients, from the
+// same building blocks (ce_kernels.h). Each block of rows is recomputed from
+// the normalised embeddings, as open_clip does with one block per rank: the
+// row-wise cross entropy is complete within a block (the shared row kernel),
 // the column-wise one (symmetric) gathers its log-sum-exp across blocks with
 // an online maximum and rescaled sums, and a second pass forms the gradient.
 #pragma once
@@ -40,5 +41,11 @@ bool chunking_wanted(int64_t n, int64_t m, int64_t element_size);
 // the inputs need the reference path (a row with norm < eps).
 std::optional<NpairsResult> npairs_chunked(const at::Tensor& x1, const at::Tensor& x2, const at::Tensor& target,
                                            const NpairsOptions& options);
+
+// The same computation, not counted in chunking().calls: the fused path's
+// answer where one shift of the logits for rows and columns would underflow
+// (per-row and per-column maxima here).
+std::optional<NpairsResult> npairs_blocks(const at::Tensor& x1, const at::Tensor& x2, const at::Tensor& target,
+                                          const NpairsOptions& options);
 
 }  // namespace pairloss

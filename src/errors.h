@@ -25,4 +25,12 @@ class ArgumentError : public std::invalid_argument {
   throw ArgumentError(ArgumentError::Kind::Range, message);
 }
 
+// TORCH_CHECK's shape for the core's own checks: a RangeError with a short
+// message unless `cond` holds. The core checks only what keeps its kernels
+// inside their memory; lib/ checks the arguments users pass, in their words.
+#define PAIRLOSS_CHECK(cond, message)                          \
+  do {                                                         \
+    if (!(cond)) ::pairloss::throw_range_error(message);       \
+  } while (false)
+
 }  // namespace pairloss

@@ -2,6 +2,8 @@
 
 #include "blas.h"
 #include "ce_kernels.h"
+#include "chunked.h"
+#include "parallel.h"
 
 #include <ATen/Parallel.h>
 
@@ -59,10 +61,6 @@ struct Workspace {
 
 std::atomic<bool> use_fused{true};
 
-// Rows per parallel task, so that a task holds at least ~256k elements: waking
-// a pool thread costs tens of microseconds on a VM, more than a smaller task.
-int64_t grain(int64_t cols) { return std::max<int64_t>(1, 262144 / std::max<int64_t>(cols, 1)); }
-
 // ---- N-pairs ----------------------------------------------------------------
 
 // A [rows, cols] result: the caller's memory (NpairsOptions::out_grad1 &
@@ -81,86 +79,6 @@ std::unique_ptr<T[]> scratch(int64_t elements) {
   return std::unique_ptr<T[]>(new T[static_cast<size_t>(std::max<int64_t>(elements, 1))]);
 }
 
-// The target distribution of one row, as the cross entropy sees it:
-// q_j = (1 - ls) * p_j + ls / C, where p is one-hot (index) or given.
-struct RowTarget {
-  const int64_t* index = nullptr;  // [R] class per row, or null
-  const void* probs = nullptr;     // [R, C] probabilities (row-major), or null
-  int64_t probs_row_stride = 0, probs_col_stride = 0;
-  double ls = 0;
-};
-
-// Row-wise softmax cross entropy over logits L = S / temperature ([R, C]
-// with strides). Accumulates dloss/dS = w * (qsum * softmax - q) / temperature
-// into G, and returns the sum over rows of each row's loss and sum(dloss/dL * S)
-// (for the temperature's gradient).
-struct CeSums {
-  double loss = 0, gs = 0;
-};
-
-template <typename T>
-CeSums softmax_ce_rows(const T* S, int64_t rows, int64_t cols, int64_t rs, int64_t cs, T temperature,
-                       const RowTarget& tg, T* G, int64_t grs, int64_t gcs, double w, bool accumulate) {
-  CeSums total;
-  std::mutex mutex;
-  const double smooth = tg.ls / static_cast<double>(cols);
-  const double inv_t = 1.0 / static_cast<double>(temperature);
-  at::parallel_for(0, rows, grain(cols), [&](int64_t b, int64_t e) {
-    double acc = 0, gs = 0;
-    std::vector<T> ex(static_cast<size_t>(cols));
-    for (int64_t i = b; i < e; ++i) {
-      const T* s = S + i * rs;
-      T mx = -std::numeric_limits<T>::infinity();
-      for (int64_t j = 0; j < cols; ++j) mx = std::max(mx, static_cast<T>(s[j * cs] / temperature));
-      double sum = 0, qsum = 0, qdot = 0;
-      const T* p = tg.probs ? static_cast<const T*>(tg.probs) + i * tg.probs_row_stride : nullptr;
-      for (int64_t j = 0; j < cols; ++j) {
-        const T v = std::exp(static_cast<T>(s[j * cs] / temperature) - mx);
-        ex[j] = v;
-        sum += v;
-      }
-      const double lse = static_cast<double>(mx) + std::log(sum);
-      if (p) {
-        for (int64_t j = 0; j < cols; ++j) {
-          const double q = (1.0 - tg.ls) * p[j * tg.probs_col_stride] + smooth;
-          qsum += q;
-          qdot += q * static_cast<double>(s[j * cs] / temperature);
-        }
-      } else {
-        const int64_t t = tg.index[i];
-        qsum = 1.0;
-        double lsum = 0;
-        if (tg.ls > 0) {
-          for (int64_t j = 0; j < cols; ++j) lsum += static_cast<double>(s[j * cs] / temperature);
-        }
-        qdot = (1.0 - tg.ls) * static_cast<double>(s[t * cs] / temperature) + smooth * lsum;
-      }
-      acc += qsum * lse - qdot;
-      if (G) {
-        T* g = G + i * grs;
-        const double scale = qsum / sum;
-        for (int64_t j = 0; j < cols; ++j) {
-          const double q = p ? (1.0 - tg.ls) * p[j * tg.probs_col_stride] + smooth : smooth;
-          const double v = w * (scale * ex[j] - q);  // dloss/dL_ij
-          gs += v * s[j * cs];
-          const T d = static_cast<T>(v * inv_t);     // dloss/dS_ij
-          if (accumulate) g[j * gcs] += d; else g[j * gcs] = d;
-        }
-        if (!p) {
-          const int64_t t = tg.index[i];
-          const double v = w * (1.0 - tg.ls);
-          gs -= v * s[t * cs];
-          g[t * gcs] -= static_cast<T>(v * inv_t);
-        }
-      }
-    }
-    std::lock_guard<std::mutex> lock(mutex);
-    total.loss += acc;
-    total.gs += gs;
-  });
-  return total;
-}
-
 template <typename T>
 std::optional<NpairsResult> npairs_impl(const at::Tensor& x1_in, const at::Tensor& x2_in, const at::Tensor& target,
                                         const NpairsOptions& o) {
@@ -175,32 +93,24 @@ std::optional<NpairsResult> npairs_impl(const at::Tensor& x1_in, const at::Tenso
   const T* p1 = x1.data_ptr<T>();
   const T* p2 = x2.data_ptr<T>();
 
-  // row norms (cosine, or Sohn's L2 penalty) and the normalised rows (cosine):
-  // the norms as LibTorch's norm kernel sums them, the rows divided as
-  // F.normalize divides them
+  // row norms (cosine, or Sohn's L2 penalty) and the normalised rows (cosine)
   const bool norms = cosine || o.l2_reg > 0.0;
   std::unique_ptr<T[]> buffer = scratch<T>((norms ? n + m : 0) + (cosine ? (n + m) * d : 0));
   T* norm1 = buffer.get();
   T* norm2 = norm1 + n;
   const T* y1 = p1;
   const T* y2 = p2;
-  if (norms) {
-    ce::row_norms(p1, norm1, n, d);
-    ce::row_norms(p2, norm2, m, d);
-  }
   if (cosine) {
-    // A row with norm below eps has the gradient g / eps of an ill-conditioned
-    // sum; the reference path reproduces PyTorch's rounding of it exactly.
-    const auto below = [&](const T* v, int64_t k) {
-      return std::any_of(v, v + k, [&](T x) { return x < static_cast<T>(o.eps); });
-    };
-    if (below(norm1, n) || below(norm2, m)) return std::nullopt;
     T* q1 = norm2 + m;
     T* q2 = q1 + n * d;
-    ce::divide_rows(p1, norm1, q1, n, d, o.eps);
-    ce::divide_rows(p2, norm2, q2, m, d, o.eps);
+    if (!ce::normalize_rows(p1, norm1, q1, n, d, o.eps) || !ce::normalize_rows(p2, norm2, q2, m, d, o.eps)) {
+      return std::nullopt;
+    }
     y1 = q1;
     y2 = q2;
+  } else if (norms) {
+    ce::row_norms(p1, norm1, n, d);
+    ce::row_norms(p2, norm2, m, d);
   }
 
   // similarity S = y1 @ y2.T  [N, M]
@@ -235,51 +145,19 @@ std::optional<NpairsResult> npairs_impl(const at::Tensor& x1_in, const at::Tenso
   problem.w_cols = o.symmetric ? half * r_cols : 0.0;
   problem.grad = o.grad;
   const ce::Result ce_sums = ce::run(S.data_ptr<T>(), o.grad ? G.data_ptr<T>() : nullptr, problem);
-  double loss, gs;
-  if (ce_sums.ok) {
-    loss = r_rows * ce_sums.loss_rows;
-    if (o.symmetric) loss = 0.5 * (loss + r_cols * ce_sums.loss_cols);
-    gs = ce_sums.gs;
-  } else {
-    // two passes with per-row and per-column maxima (S was overwritten if G is S)
-    if (o.grad && G.is_same(S)) {
-      S = at::empty({n, m}, x1.options());
-      blas::mm(y1, false, y2, true, S.data_ptr<T>(), n, m, d);
-      G = at::empty_like(S);
-    }
-    const T* s = S.data_ptr<T>();
-    T* g = o.grad ? G.data_ptr<T>() : nullptr;
-    RowTarget rows;
-    rows.ls = o.label_smoothing;
-    if (probs) {
-      rows.probs = tc.data_ptr<T>();
-      rows.probs_row_stride = m;
-      rows.probs_col_stride = 1;
-    } else {
-      rows.index = tc.data_ptr<int64_t>();
-    }
-    const CeSums row_sums = softmax_ce_rows<T>(s, n, m, m, 1, temperature, rows, g, m, 1, half * r_rows, false);
-    loss = r_rows * row_sums.loss;
-    gs = row_sums.gs;
-    if (o.symmetric) {
-      // columns: the transposed problem, with the inverse permutation as classes
-      std::vector<int64_t> inverse;
-      RowTarget cols;
-      cols.ls = o.label_smoothing;
-      if (probs) {
-        cols.probs = rows.probs;
-        cols.probs_row_stride = 1;
-        cols.probs_col_stride = m;
-      } else {
-        inverse.assign(static_cast<size_t>(m), 0);
-        for (int64_t i = 0; i < n; ++i) inverse[static_cast<size_t>(rows.index[i])] = i;
-        cols.index = inverse.data();
-      }
-      const CeSums col_sums = softmax_ce_rows<T>(s, m, n, 1, m, temperature, cols, g, 1, m, half * r_cols, true);
-      loss = 0.5 * (loss + r_cols * col_sums.loss);
-      gs += col_sums.gs;
-    }
+  if (!ce_sums.ok) {
+    // exp(L - 1/temperature) underflows somewhere: the row blocks keep
+    // per-row and per-column maxima (S itself is intact if it is returned)
+    if (!cosine) return std::nullopt;
+    NpairsOptions blocks = o;
+    blocks.return_similarity = false;
+    std::optional<NpairsResult> r = npairs_blocks(x1, x2, target, blocks);
+    if (r && o.return_similarity) r->similarity = S;
+    return r;
   }
+  double loss = r_rows * ce_sums.loss_rows;
+  if (o.symmetric) loss = 0.5 * (loss + r_cols * ce_sums.loss_cols);
+  const double gs = ce_sums.gs;
 
   NpairsResult r;
   if (o.l2_reg > 0.0) {

@@ -12,8 +12,9 @@
 
 namespace pairloss {
 
-// True where the fused kernels apply: a CPU tensor of float32/float64, and
-// no collective hooks (those go through autograd).
+// Whether the CPU kernels (these and chunked.h's) are used where they apply
+// (float32/float64 CPU tensors, cosine similarity for N-pairs); off: every
+// call takes the autograd reference path.
 bool fused_enabled();
 void set_fused_enabled(bool enabled);
 

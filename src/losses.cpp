@@ -17,37 +17,16 @@ namespace pairloss {
 
 namespace {
 
-void check_pair(const at::Tensor& a, const at::Tensor& b, const char* name_a, const char* name_b) {
-  check_matrix(a, name_a);
-  check_matrix(b, name_b);
-  if (a.scalar_type() != b.scalar_type()) {
-    throw_type_error(std::string(name_b) + " must have the dtype of " + name_a + " (" +
-                     std::string(c10::toString(a.scalar_type())) + "), got " +
-                     c10::toString(b.scalar_type()));
+// What keeps the kernels inside their memory, for C++ callers: lib/losses.ts
+// checks every argument first, with the messages users see.
+void check_pair(const at::Tensor& a, const at::Tensor& b) {
+  PAIRLOSS_CHECK(a.defined() && b.defined() && a.dim() == 2 && b.dim() == 2, "inputs must be 2-D");
+  if (!at::isFloatingType(a.scalar_type()) || a.scalar_type() != b.scalar_type()) {
+    throw_type_error("inputs must be float32 or float64, of one dtype");
   }
-  if (a.device() != b.device()) {
-    throw_range_error(std::string(name_a) + " and " + name_b + " must be on the same device");
-  }
-  if (a.size(1) != b.size(1)) {
-    throw_range_error(std::string(name_a) + " and " + name_b +
-                      " must have the same number of columns D, got " + std::to_string(a.size(1)) +
-                      " and " + std::to_string(b.size(1)));
-  }
-  if (a.size(0) == 0) throw_range_error(std::string(name_a) + " is an empty batch (N = 0)");
-  if (b.size(0) == 0) throw_range_error(std::string(name_b) + " is an empty batch (0 rows)");
-  if (a.size(1) == 0) throw_range_error(std::string(name_a) + " has D = 0 features; expected at least one column");
-}
-
-void check_positive_finite(double v, const char* name) {
-  if (!(v > 0.0) || !std::isfinite(v)) {
-    throw_range_error(std::string(name) + " must be a finite number > 0, got " + std::to_string(v));
-  }
-}
-
-void check_nonnegative_finite(double v, const char* name) {
-  if (!(v >= 0.0) || !std::isfinite(v)) {
-    throw_range_error(std::string(name) + " must be a finite number >= 0, got " + std::to_string(v));
-  }
+  PAIRLOSS_CHECK(a.device() == b.device(), "inputs must be on one device");
+  PAIRLOSS_CHECK(a.size(1) == b.size(1), "inputs must have the same D");
+  PAIRLOSS_CHECK(a.size(0) > 0 && b.size(0) > 0 && a.size(1) > 0, "inputs must not be empty");
 }
 
 // A leaf that autograd differentiates with respect to (or the tensor itself).
@@ -87,25 +66,35 @@ at::Tensor column_target(const at::Tensor& target, int64_t n) {
 // Index targets: N classes in [0, M); probabilities: [N, M].
 void check_target(const at::Tensor& target, int64_t n, int64_t m) {
   if (at::isFloatingType(target.scalar_type())) {
-    if (target.dim() != 2 || target.size(0) != n || target.size(1) != m) {
-      throw_range_error("target probabilities must be [N, M] = [" + std::to_string(n) + ", " + std::to_string(m) + "]");
-    }
+    PAIRLOSS_CHECK(target.dim() == 2 && target.size(0) == n && target.size(1) == m, "target must be [N, M]");
     return;
   }
-  if (target.dim() != 1 || target.size(0) != n) {
-    throw_range_error("target must hold N = " + std::to_string(n) + " class indices");
-  }
+  PAIRLOSS_CHECK(target.dim() == 1 && target.size(0) == n, "target must hold N class indices");
   bool in_range;
-  if (n == 0) {
-    in_range = true;
-  } else if (target.device().is_cpu()) {
+  if (target.device().is_cpu()) {
     const at::Tensor t = target.contiguous();
     const int64_t* p = t.data_ptr<int64_t>();
     in_range = std::all_of(p, p + n, [m](int64_t v) { return v >= 0 && v < m; });
   } else {
     in_range = target.min().item<int64_t>() >= 0 && target.max().item<int64_t>() < m;
   }
-  if (!in_range) throw_range_error("target class indices must be in [0, " + std::to_string(m) + ")");
+  PAIRLOSS_CHECK(in_range, "target class indices must be in [0, M)");
+}
+
+// The correlation matrix with the batch's own statistics (BatchNorm1d in
+// training mode, no affine parameters): the one expression of both modes.
+at::Tensor correlation_matrix(const at::Tensor& z1, const at::Tensor& z2, const CorrelationOptions& o) {
+  const int64_t n = z1.size(0);
+  if (o.mode == CorrelationMode::Samples) {
+    // the seed: bn = BatchNorm1d(N, affine=False); z = bn(z.T).T; corr = z1 @ z2.T / N
+    at::Tensor z1n = batch_norm1d(z1.t(), o.eps).t();
+    at::Tensor z2n = batch_norm1d(z2.t(), o.eps).t();
+    return at::matmul(z1n, z2n.t()) / n;
+  }
+  // Barlow Twins: bn = BatchNorm1d(D, affine=False); corr = bn(z1).T @ bn(z2) / N
+  at::Tensor z1n = batch_norm1d(z1, o.eps);
+  at::Tensor z2n = batch_norm1d(z2, o.eps);
+  return at::matmul(z1n.t(), z2n) / n;
 }
 
 // The loss from the correlation matrix: (C - I)^2 with the off-diagonal
@@ -144,16 +133,125 @@ at::Tensor place_targets(const at::Tensor& local, int64_t first, int64_t blocks,
   return local + offset;
 }
 
+// open_clip's gather_features: every rank's embeddings in rank order, [W*N, D]
+// and [W*M, D], without autograd history (the shape check before each
+// collective makes N, M, D and the dtype agree). `loss` names the call in errors.
+std::pair<at::Tensor, at::Tensor> gather_features(ProcessGroup& g, const at::Tensor& x1, const at::Tensor& x2,
+                                                  const std::string& loss) {
+  return {cat_over_ranks(&g, x1, loss + ": all-gather of x1"), cat_over_ranks(&g, x2, loss + ": all-gather of x2")};
+}
+
+// The local computation of N-pairs on CPU, from ce_kernels.h's building
+// blocks: the fused kernels (fused.cpp) over the whole N x M matrix, or row
+// blocks (chunked.cpp) where that matrix is too large to hold, unless the
+// caller asked for it. Empty where the reference path (LibTorch autograd)
+// answers: Sohn's 'dot' similarity has unbounded logits, where float32 softmax
+// gradients are ill-conditioned and only PyTorch's own sequence of roundings
+// reproduces PyTorch's answer; CUDA; D = 1 or a row with norm < eps.
+std::optional<NpairsResult> npairs_kernels(const at::Tensor& x1, const at::Tensor& x2, const at::Tensor& target,
+                                           const NpairsOptions& o) {
+  if (!fused_enabled() || !x1.device().is_cpu() || o.similarity != Similarity::Cosine) return std::nullopt;
+  if (!o.return_similarity && chunking_wanted(x1.size(0), x2.size(0), x1.element_size())) {
+    return npairs_chunked(x1, x2, target, o);
+  }
+  return npairs_fused(x1, x2, target, o);
+}
+
+// npairs_loss under a group from the same local computation as W = 1, in
+// open_clip's shape (ClipLoss: gather_features, then the local loss). `all1`,
+// `all2`: every rank's rows in rank order; `row_target` / `col_target`: the
+// targets of the rows computed among the gathered columns. Empty where the
+// reference path answers (as npairs_kernels); the collectives after the
+// gather are the reference path's, so ranks may take either.
+std::optional<NpairsResult> npairs_group_kernels(const at::Tensor& x1, const at::Tensor& x2, const at::Tensor& all1,
+                                                 const at::Tensor& all2, const at::Tensor& row_target,
+                                                 const at::Tensor& col_target, const NpairsOptions& o,
+                                                 ProcessGroup& g) {
+  const int64_t w = g.world_size(), rank = g.rank();
+  const int64_t n = x1.size(0), m = x2.size(0), d = x1.size(1);
+  NpairsOptions local = o;
+  local.group = nullptr;
+  local.target = at::Tensor();
+  local.out_grad1 = local.out_grad2 = at::Tensor();
+
+  if (!o.local_loss) {
+    // every rank computes the whole global loss: W = 1 on the gathered batch
+    std::optional<NpairsResult> r = npairs_kernels(all1, all2, row_target, local);
+    if (r && o.grad) {
+      r->grad1 = r->grad1.narrow(0, rank * n, n).clone();
+      r->grad2 = r->grad2.narrow(0, rank * m, m).clone();
+    }
+    return r;
+  }
+
+  // this rank's rows against every rank's columns, and (symmetric) CLIP's
+  // column-wise term: this rank's x2 rows against every rank's x1
+  local.symmetric = false;
+  local.l2_reg = 0.0;
+  std::optional<NpairsResult> a = npairs_kernels(x1, all2, row_target, local), b;
+  if (!a) return a;
+  if (o.symmetric) {
+    local.return_similarity = false;
+    b = npairs_kernels(x2, all1, col_target, local);
+    if (!b) return b;
+  }
+  // this rank's share of the global loss (the mean over all W*N rows is the
+  // mean of the ranks' means), summed over the ranks with its gradients
+  const double half = o.symmetric ? 0.5 : 1.0;
+  const double k = half * (o.reduction == Reduction::Mean ? 1.0 / static_cast<double>(w) : 1.0);
+  double share = k * (a->loss + (b ? b->loss : 0.0));
+  if (o.l2_reg > 0.0) {
+    // Sohn's penalty over the rows computed (a mean, whatever the reduction)
+    const double s1 = x1.to(at::kDouble).pow(2).sum().item<double>(), s2 = x2.to(at::kDouble).pow(2).sum().item<double>();
+    share += 0.25 * o.l2_reg * (s1 / n + s2 / m) / static_cast<double>(w);
+  }
+  const at::TensorOptions opts = x1.options();
+  NpairsResult r;
+  if (o.return_similarity) r.similarity = a->similarity;
+  if (!o.grad) {
+    r.loss = sum_over_ranks(&g, at::full({1}, share, opts), "npairsLoss: all-reduce of the loss").item<double>();
+    return r;
+  }
+  const double gt = k * (*a->grad_temperature + (b ? *b->grad_temperature : 0.0));
+  // dloss/dx of this rank's rows: from its row-wise term, its column-wise term, the penalty
+  at::Tensor own1 = a->grad1 * k, own2 = b ? b->grad1 * k : at::zeros({m, d}, opts);
+  if (o.l2_reg > 0.0) {
+    own1.add_(x1, 0.5 * o.l2_reg / (static_cast<double>(n) * w));
+    own2.add_(x2, 0.5 * o.l2_reg / (static_cast<double>(m) * w));
+  }
+  at::Tensor scalars = at::tensor({share, gt}, opts);
+  if (!o.gather_with_grad) {
+    // open_clip without gather_with_grad: the gathered columns are constants
+    at::Tensor total = sum_over_ranks(&g, scalars, "npairsLoss: all-reduce of the loss");
+    r.grad1 = own1;
+    r.grad2 = own2;
+    r.loss = total[0].item<double>();
+    r.grad_temperature = total[1].item<double>();
+    return r;
+  }
+  // every rank's gradient with respect to every gathered row, summed over the
+  // ranks: this rank's slice is the exact gradient of the global loss
+  at::Tensor all_g1 = b ? b->grad2 * k : at::zeros({w * n, d}, opts);
+  at::Tensor all_g2 = a->grad2 * k;
+  all_g1.narrow(0, rank * n, n).add_(own1);
+  all_g2.narrow(0, rank * m, m).add_(own2);
+  at::Tensor total = sum_over_ranks(&g, at::cat({all_g1.reshape({-1}), all_g2.reshape({-1}), scalars}),
+                                    "npairsLoss: all-reduce of gradients");
+  const int64_t s1 = w * n * d, s2 = w * m * d;
+  r.grad1 = total.narrow(0, 0, s1).view({w * n, d}).narrow(0, rank * n, n).clone();
+  r.grad2 = total.narrow(0, s1, s2).view({w * m, d}).narrow(0, rank * m, m).clone();
+  r.loss = total[s1 + s2].item<double>();
+  r.grad_temperature = total[s1 + s2 + 1].item<double>();
+  return r;
+}
+
 // npairs_loss under a group, on the group's thread (see NpairsOptions).
 // `target_in`: this rank's checked targets, or undefined for the default.
 NpairsResult npairs_loss_group(const at::Tensor& x1_in, const at::Tensor& x2_in, const at::Tensor& target_in,
                                const NpairsOptions& o, ProcessGroup& g) {
   const int64_t w = g.world_size(), rank = g.rank();
   const int64_t n = x1_in.size(0), m = x2_in.size(0), d = x1_in.size(1);
-  // every rank's embeddings in rank order, [W*N, D] and [W*M, D] (the shape
-  // check before each collective makes N, M, D and the dtype agree)
-  at::Tensor all1 = cat_over_ranks(&g, x1_in, "npairsLoss: all-gather of x1");
-  at::Tensor all2 = cat_over_ranks(&g, x2_in, "npairsLoss: all-gather of x2");
+  auto [all1, all2] = gather_features(g, x1_in, x2_in, "npairsLoss");
 
   // targets of the rows this rank computes: its own N (localLoss) or all W*N
   const int64_t first = o.local_loss ? rank : 0, blocks = o.local_loss ? 1 : w;
@@ -173,7 +271,9 @@ NpairsResult npairs_loss_group(const at::Tensor& x1_in, const at::Tensor& x2_in,
     for (int64_t b = 0; b < blocks; ++b) parts.push_back(column_target(local_target.narrow(0, b * n, n), n));
     col_target = place_targets(at::cat(parts), first, blocks, n, n, w);
   }
+  if (auto r = npairs_group_kernels(x1_in, x2_in, all1, all2, row_target, col_target, o, g)) return *r;
 
+  // the reference path: LibTorch autograd on the same expression
   at::AutoGradMode grad_mode(o.grad);
   at::Tensor temperature = leaf(at::scalar_tensor(o.temperature, x1_in.options()), o.grad);
   // what autograd differentiates against, the rows this rank computes, and all columns
@@ -288,14 +388,9 @@ CorrelationResult correlation_loss_group(const at::Tensor& z1_in, const at::Tens
   at::Tensor z1 = leaf(z1_in, o.grad), z2 = leaf(z2_in, o.grad);
   at::Tensor mean, var, mean_leaf, var_leaf, zs;
   at::Tensor corr;  // this rank's matrix, with its autograd history
-  if (samples) {
-    // the seed: bn = BatchNorm1d(N, affine=False); z = bn(z.T).T; corr = z1 @ z2.T / N
-    at::Tensor z1n = batch_norm1d(z1.t(), o.eps).t();
-    at::Tensor z2n = batch_norm1d(z2.t(), o.eps).t();
-    corr = at::matmul(z1n, z2n.t()) / n;
-  } else if (!sync) {
-    // Barlow Twins with this rank's own batch statistics
-    corr = at::matmul(batch_norm1d(z1, o.eps).t(), batch_norm1d(z2, o.eps)) / n;
+  if (!sync) {
+    // with this rank's own batch statistics, as without a group
+    corr = correlation_matrix(z1, z2, o);
   } else {
     // SyncBatchNorm: each feature's mean and biased variance over all W*N rows
     zs = at::stack({z1, z2});  // [2, N, D]
@@ -346,10 +441,7 @@ CorrelationResult correlation_loss_group(const at::Tensor& z1_in, const at::Tens
 }  // namespace
 
 NpairsResult npairs_loss(const at::Tensor& x1_in, const at::Tensor& x2_in, const NpairsOptions& o) {
-  check_pair(x1_in, x2_in, "x1", "x2");
-  check_positive_finite(o.temperature, "temperature");
-  check_nonnegative_finite(o.l2_reg, "l2Reg");
-  check_positive_finite(o.eps, "eps");
+  check_pair(x1_in, x2_in);
   if (o.check_finite) {
     check_finite(x1_in, "x1");
     check_finite(x2_in, "x2");
@@ -358,10 +450,7 @@ NpairsResult npairs_loss(const at::Tensor& x1_in, const at::Tensor& x2_in, const
 
   at::Tensor target = o.target;
   if (!target.defined()) {
-    if (m < n) {
-      throw_range_error("x2 must have at least as many rows as x1 (M >= N) for the default target, got N = " +
-                        std::to_string(n) + ", M = " + std::to_string(m));
-    }
+    PAIRLOSS_CHECK(m >= n, "the default target needs M >= N");
     if (x1_in.device().is_cpu()) {
       target = at::empty({n}, at::kLong);
       std::iota(target.data_ptr<int64_t>(), target.data_ptr<int64_t>() + n, int64_t{0});
@@ -373,10 +462,7 @@ NpairsResult npairs_loss(const at::Tensor& x1_in, const at::Tensor& x2_in, const
   } else {
     target = target.to(x1_in.device(), at::kLong);
   }
-  if (o.symmetric && m != n) {
-    throw_range_error("symmetric needs as many rows in x2 as in x1, got N = " + std::to_string(n) +
-                      ", M = " + std::to_string(m));
-  }
+  PAIRLOSS_CHECK(!o.symmetric || m == n, "symmetric needs M = N");
   check_target(target, n, m);
   if (o.symmetric) column_target(target, n);  // index targets must be a permutation
   if (o.group) {
@@ -386,20 +472,10 @@ NpairsResult npairs_loss(const at::Tensor& x1_in, const at::Tensor& x2_in, const
     return r;
   }
 
-  // CPU: the hand-derived kernels (fused.cpp); they give autograd's numbers.
-  // Sohn's 'dot' similarity has unbounded logits, where float32 softmax
-  // gradients are ill-conditioned and only PyTorch's own sequence of
-  // roundings reproduces PyTorch's answer: it takes the autograd path.
-  // An N x M matrix too large to hold goes over row blocks (chunked.cpp),
-  // unless the caller asked for the whole matrix.
-  if (fused_enabled() && x1_in.device().is_cpu() && o.similarity == Similarity::Cosine) {
-    if (!o.return_similarity && chunking_wanted(n, m, x1_in.element_size())) {
-      if (auto chunked = npairs_chunked(x1_in, x2_in, target, o)) return *chunked;
-    } else if (auto fused = npairs_fused(x1_in, x2_in, target, o)) {
-      return *fused;
-    }
-  }
+  // CPU: the hand-derived kernels; they give autograd's numbers
+  if (auto r = npairs_kernels(x1_in, x2_in, target, o)) return *r;
 
+  // the reference path: LibTorch autograd on the seed's expression
   at::AutoGradMode grad_mode(o.grad);
   at::Tensor x1 = leaf(x1_in, o.grad), x2 = leaf(x2_in, o.grad);
   at::Tensor temperature = leaf(at::scalar_tensor(o.temperature, x1_in.options()), o.grad);
@@ -436,30 +512,13 @@ NpairsResult npairs_loss(const at::Tensor& x1_in, const at::Tensor& x2_in, const
 
 CorrelationResult correlation_loss(const at::Tensor& z1_in, const at::Tensor& z2_in,
                                    const CorrelationOptions& o) {
-  check_pair(z1_in, z2_in, "z1", "z2");
-  if (z1_in.size(0) != z2_in.size(0)) {
-    throw_range_error("z1 and z2 must have the same number of rows N, got " +
-                      std::to_string(z1_in.size(0)) + " and " + std::to_string(z2_in.size(0)));
-  }
-  if (!std::isfinite(o.lambda)) throw_range_error("lambda must be a finite number");
-  if (!std::isfinite(o.scale)) throw_range_error("scale must be a finite number");
-  check_positive_finite(o.eps, "eps");
+  check_pair(z1_in, z2_in);
+  PAIRLOSS_CHECK(z1_in.size(0) == z2_in.size(0), "z1 and z2 must have the same N");
   if (o.check_finite) {
     check_finite(z1_in, "z1");
     check_finite(z2_in, "z2");
   }
-  const int64_t n = z1_in.size(0), d = z1_in.size(1);
   const bool samples = o.mode == CorrelationMode::Samples;
-  // BatchNorm1d in training mode needs more than one value per channel.
-  if (samples && d < 2) {
-    throw_range_error("mode 'samples' standardises each sample over its D features and needs D >= 2, got D = " +
-                      std::to_string(d));
-  }
-  if (!samples && n < 2 && !(o.group && o.sync_batch_norm)) {
-    throw_range_error("mode 'features' standardises each feature over the batch and needs N >= 2, got N = " +
-                      std::to_string(n));
-  }
-
   if (o.group) {
     if (samples && o.sync_batch_norm) {
       throw_range_error("syncBatchNorm applies to mode 'features' (in mode 'samples' each sample is standardised "
@@ -476,18 +535,7 @@ CorrelationResult correlation_loss(const at::Tensor& z1_in, const at::Tensor& z2
 
   at::AutoGradMode grad_mode(o.grad);
   at::Tensor z1 = leaf(z1_in, o.grad), z2 = leaf(z2_in, o.grad);
-  at::Tensor corr;
-  if (samples) {
-    // the seed: bn = BatchNorm1d(N, affine=False); z = bn(z.T).T; corr = z1 @ z2.T / N
-    at::Tensor z1n = batch_norm1d(z1.t(), o.eps).t();
-    at::Tensor z2n = batch_norm1d(z2.t(), o.eps).t();
-    corr = at::matmul(z1n, z2n.t()) / n;
-  } else {
-    // Barlow Twins: bn = BatchNorm1d(D, affine=False); corr = bn(z1).T @ bn(z2) / N
-    at::Tensor z1n = batch_norm1d(z1, o.eps);
-    at::Tensor z2n = batch_norm1d(z2, o.eps);
-    corr = at::matmul(z1n.t(), z2n) / n;
-  }
+  at::Tensor corr = correlation_matrix(z1, z2, o);
   at::Tensor cdif;
   at::Tensor loss = correlation_tail(corr, o, cdif);
 

@@ -59,6 +59,14 @@ struct NpairsResult {
   std::optional<double> grad_temperature;
 };
 
+// Checks only what keeps the kernels inside their memory (2-D inputs of one
+// floating dtype and device, one D, non-empty, targets in range, M >= N for
+// the default target, M = N and a permutation when symmetric), throwing
+// ArgumentError with a short message; option values (temperature > 0, ...)
+// are the caller's to check (lib/losses.ts does, with the messages users see).
+// On CPU with cosine similarity the loss comes from ce_kernels.h's building
+// blocks (fused.h, chunked.h), under a group too: gather, then the same local
+// computation; elsewhere from LibTorch autograd on the reference expression.
 NpairsResult npairs_loss(const at::Tensor& x1, const at::Tensor& x2, const NpairsOptions& options);
 
 enum class CorrelationMode { Samples, Features };
@@ -93,6 +101,7 @@ struct CorrelationResult {
   at::Tensor grad1, grad2;
 };
 
+// Checks as npairs_loss: two 2-D inputs of one dtype, device, N and D.
 CorrelationResult correlation_loss(const at::Tensor& z1, const at::Tensor& z2,
                                    const CorrelationOptions& options);
 

@@ -124,6 +124,43 @@ describe('npairsLoss under a group equals one process on the concatenated batch'
   });
 });
 
+// The group's local computation is the one of W = 1: with every matrix sent
+// over row blocks (PAIRLOSS_CHUNK_BYTES=0 in the ranks), each rank runs the
+// chunked kernels on its rows against the gathered columns, and the numbers
+// are still those of one process on the concatenated batch.
+describe('npairsLoss under a group runs the W = 1 kernels on the gathered batch', () => {
+  const cases: NpairsCase[] = [
+    { w: 2, n: 5, d: 4, dtype: 'float64', async: false, options: { symmetric: true, temperature: 0.2, labelSmoothing: 0.1 } },
+    { w: 2, n: 4, d: 3, dtype: 'float32', async: true, options: { localLoss: false, symmetric: true, l2Reg: 0.01 } },
+    { w: 2, n: 3, d: 4, dtype: 'float64', async: false, options: { temperature: 0.5, reduction: 'sum' }, targets: 'probs' },
+  ];
+  for (const c of cases) {
+    test(`W = ${c.w}, N = ${c.n}, ${c.dtype}, ${JSON.stringify(c.options)}${c.targets ? `, ${c.targets} targets` : ''}`, async () => {
+      const inputs = makeInputs(c.w, c.n, c.d, 3000 + c.n, c.dtype);
+      const refOptions = { ...c.options } as pl.NpairsOptions;
+      if (c.targets) refOptions.target = targetsFor(c, inputs as unknown as Record<string, unknown>[]);
+      const saved = process.env.PAIRLOSS_CHUNK_BYTES;
+      process.env.PAIRLOSS_CHUNK_BYTES = '0';
+      let results;
+      try {
+        results = resultsOf(await runGroup(Array(c.w).fill('node'), {
+          scenario: 'loss', loss: 'npairs', dtype: c.dtype, async: c.async, options: c.options, inputs,
+        }));
+      } finally {
+        if (saved === undefined) delete process.env.PAIRLOSS_CHUNK_BYTES; else process.env.PAIRLOSS_CHUNK_BYTES = saved;
+      }
+      const ref = pl.npairsLoss(concat(inputs.map((i) => i.a), c.dtype), concat(inputs.map((i) => i.b), c.dtype), refOptions);
+      results.forEach((r, rank) => {
+        expect(r.chunkedCalls).toBeGreaterThan(0);
+        expectClose([r.loss], [ref.loss], c.dtype, `rank ${rank} loss`);
+        expectClose([r.gradTemperature], [ref.gradTemperature!], c.dtype, `rank ${rank} gradTemperature`);
+        expectClose(r.grad1.data, rowsOf(ref.grad1, rank * c.n, c.n), c.dtype, `rank ${rank} grad1`);
+        expectClose(r.grad2.data, rowsOf(ref.grad2, rank * c.n, c.n), c.dtype, `rank ${rank} grad2`);
+      });
+    });
+  }
+});
+
 describe('correlationLoss with syncBatchNorm equals one process on the concatenated batch', () => {
   const cases: { w: number; n: number; d: number; dtype: DType; async: boolean; options: Record<string, unknown> }[] = [
     { w: 2, n: 4, d: 3, dtype: 'float64', async: true, options: {} },

@@ -82,7 +82,7 @@ function makeCases(seed) {
     np('symmetric 37x37x24, labelSmoothing, sum', 37, 37, 24, { symmetric: true, temperature: 0.05, labelSmoothing: 0.1, reduction: 'sum' });
     const pts = probabilities(r, 6, 6, dtype);
     np('symmetric with probability targets and labelSmoothing', 6, 6, 5, { symmetric: true, temperature: 0.3, labelSmoothing: 0.15 }, { inputs: { target: pts } });
-    // rows far below 1/temperature underflow exp(L - 1/t): the two-pass kernel takes over
+    // rows far below 1/temperature underflow exp(L - 1/t): the row blocks (per-row and per-column maxima) take over
     np('symmetric, temperature 0.004 (two-pass kernel)', 12, 12, 16, { symmetric: true, temperature: 0.004 });
     // Correlation: the seed ('samples') and Barlow Twins ('features')
     const co = (name, n, d, options = {}, extra = {}) =>

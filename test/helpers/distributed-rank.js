@@ -65,7 +65,9 @@ const scenarios = {
       results.push({ loss: r.loss, grad1: plain(r.grad1), grad2: plain(r.grad2), gradTemperature: r.gradTemperature });
     }
     await pg.destroy();
-    return results[results.length - 1];
+    // calls that took the chunked (row-block) N-pairs path in this process
+    const chunkedCalls = require('../../lib/binding').binding().chunking().calls;
+    return { ...results[results.length - 1], chunkedCalls };
   },
 
   // Tensors of different sizes on different ranks: a RangeError, and the group goes on.

@@ -1,0 +1,14 @@
+// The one grain size of the CPU kernels' at::parallel_for loops.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+namespace pairloss {
+
+// Items per parallel task, so that a task holds at least ~256k elements
+// (`per_item` each): waking a pool thread costs tens of microseconds on a VM,
+// more than a smaller task.
+inline int64_t grain(int64_t per_item) { return std::max<int64_t>(1, 262144 / std::max<int64_t>(per_item, 1)); }
+
+}  // namespace pairloss
