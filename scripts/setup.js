@@ -117,6 +117,24 @@ function nativeBuild() {
   }
 }
 
+// The demo package (packages/cli) imports the library by its name: in the
+// repository that is this checkout, linked as node_modules/pairloss (npm
+// would install a copy of a `file:` dependency on the root with some
+// versions, so the link is made here, the same with every npm).
+function selfLink() {
+  const link = path.join(root, 'node_modules', 'pairloss');
+  let target = null;
+  try {
+    target = fs.readlinkSync(link);
+  } catch {
+    // missing, or not a link
+  }
+  if (target === '..') return;
+  if (!fs.existsSync(path.join(root, 'node_modules'))) return;
+  fs.rmSync(link, { recursive: true, force: true });
+  fs.symlinkSync('..', link, 'dir');
+}
+
 // The library (lib/ -> dist/lib), then the demo CLI package, which imports it
 // (packages/cli/src -> packages/cli/dist).
 const TS_PROJECTS = [
@@ -141,4 +159,5 @@ if (!args.has('--build-only')) {
   npmInstall();
 }
 nativeBuild();
+selfLink();
 tsBuild();
