@@ -429,9 +429,9 @@ export class ProcessGroup {
    * Runs this rank's argument checks for collective `label`. When they throw,
    * the other pairloss ranks, waiting in that collective's header exchange,
    * are told at once (they reject with a RangeError naming this rank instead
-   * of waiting for the timeout); then the error is thrown here.
+   * of waiting for the timeout); then the error is thrown here. @internal
    */
-  private checked<T>(label: string, checks: () => T): T {
+  checked<T>(label: string, checks: () => T): T {
     try {
       return checks();
     } catch (e) {
@@ -441,6 +441,22 @@ export class ProcessGroup {
       throw e;
     }
   }
+}
+
+/**
+ * Runs a loss's argument checks; under `opts.group` a failing check is told to
+ * the other pairloss ranks, as a collective's own checks are (see
+ * `ProcessGroup.checked`), so that they reject at once instead of waiting in
+ * the loss's first collective until the timeout. @internal
+ */
+export function checkedUnderGroup<T>(opts: unknown, label: string, checks: () => T): T {
+  let g: unknown;
+  try {
+    g = opts !== null && typeof opts === 'object' ? (opts as { group?: unknown }).group : undefined;
+  } catch {
+    g = undefined; // a throwing getter: the checks themselves say so
+  }
+  return g instanceof ProcessGroup ? g.checked(label, checks) : checks();
 }
 
 /**

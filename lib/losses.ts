@@ -3,7 +3,7 @@
  * similarity matrix, and the Barlow Twins correlation loss.
  */
 import { binding, RawCorrelationResult, RawIndices, RawInput, RawNpairsResult, RawOptions, RawResult } from './binding';
-import { groupHandle } from './distributed';
+import { checkedUnderGroup, groupHandle } from './distributed';
 import { callNative, rangeError, withCallerStack } from './errors';
 import { inlineTurnSpent, mustWait, nextTurn, runsInline, schedule } from './queue';
 import { boolOption, enumOption, numberOption, optionsObject } from './options';
@@ -354,7 +354,7 @@ export function npairsLoss(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions 
 export function npairsLoss(x1: TensorLike, x2: TensorLike, opts: NpairsOptions & WithoutGrad): NpairsResult<false>;
 export function npairsLoss(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions): NpairsResult;
 export function npairsLoss(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions): NpairsResult {
-  const p = prepareNpairs(x1, x2, opts);
+  const p = checkedUnderGroup(opts, 'npairsLoss', () => prepareNpairs(x1, x2, opts));
   return npairsResult(callNative(() => binding().npairsLoss(p.inputs[0], p.inputs[1], p.options, false)), p.device);
 }
 
@@ -379,7 +379,7 @@ export function npairsLossAsync(x1: TensorLike, x2: TensorLike, opts?: NpairsOpt
 export function npairsLossAsync(x1: TensorLike, x2: TensorLike, opts: NpairsOptions & WithoutGrad): Promise<NpairsResult<false>>;
 export function npairsLossAsync(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions): Promise<NpairsResult>;
 export async function npairsLossAsync(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions): Promise<NpairsResult> {
-  const p = prepareNpairs(x1, x2, opts);
+  const p = checkedUnderGroup(opts, 'npairsLoss', () => prepareNpairs(x1, x2, opts));
   let result: RawNpairsResult;
   try {
     if (inline(p)) {
@@ -412,7 +412,7 @@ export function correlationLoss(z1: TensorLike, z2: TensorLike, opts?: Correlati
 export function correlationLoss(z1: TensorLike, z2: TensorLike, opts: CorrelationOptions & WithoutGrad): CorrelationResult<false>;
 export function correlationLoss(z1: TensorLike, z2: TensorLike, opts?: CorrelationOptions): CorrelationResult;
 export function correlationLoss(z1: TensorLike, z2: TensorLike, opts?: CorrelationOptions): CorrelationResult {
-  const p = prepareCorrelation(z1, z2, opts);
+  const p = checkedUnderGroup(opts, 'correlationLoss', () => prepareCorrelation(z1, z2, opts));
   return correlationResult(callNative(() => binding().correlationLoss(p.inputs[0], p.inputs[1], p.options, false)), p.device);
 }
 
@@ -427,7 +427,7 @@ export function correlationLossAsync(z1: TensorLike, z2: TensorLike, opts?: Corr
 export function correlationLossAsync(z1: TensorLike, z2: TensorLike, opts: CorrelationOptions & WithoutGrad): Promise<CorrelationResult<false>>;
 export function correlationLossAsync(z1: TensorLike, z2: TensorLike, opts?: CorrelationOptions): Promise<CorrelationResult>;
 export async function correlationLossAsync(z1: TensorLike, z2: TensorLike, opts?: CorrelationOptions): Promise<CorrelationResult> {
-  const p = prepareCorrelation(z1, z2, opts);
+  const p = checkedUnderGroup(opts, 'correlationLoss', () => prepareCorrelation(z1, z2, opts));
   let result: RawCorrelationResult;
   try {
     if (inline(p)) {

@@ -101,6 +101,19 @@ maybe('a rank that rejects its own arguments tells the others at once; the group
   }
 }, 120000);
 
+maybe('a rank that rejects its own arguments to a loss under the group tells the others at once', async () => {
+  const { jobFile, out } = makeJob({ rejectLossRank: 0, timeoutMs: 60000 });
+  const port = await freePort();
+  const r = await runTorchrun(['--nproc_per_node', '2', '--master_port', String(port)], nodeWorker(jobFile), out);
+  expect({ code: r.code, timedOut: r.timedOut }).toEqual({ code: 0, timedOut: false });
+  expect(r.results['rank0.attempt0'].reject).toEqual({ name: 'RangeError', message: expect.stringMatching(/temperature/) });
+  const w = r.results['rank1.attempt0'];
+  expect(w.reject.name).toBe('RangeError');
+  expect(w.reject.message).toMatch(/rank 0 \(RangeError: .*temperature.*\) rejected its own arguments/);
+  expect(w.rejectMs).toBeLessThan(1000);
+  expect(w.after).toEqual([2]);
+}, 120000);
+
 describe('fromEnv with torchrun\'s variables: bad values are RangeErrors naming the variable', () => {
   const { ProcessGroup } = require('../lib') as typeof import('../lib');
   const base = { RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29500' };

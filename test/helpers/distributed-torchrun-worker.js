@@ -58,6 +58,15 @@ async function main() {
     // and the group goes on
     out.after = Array.from((await pg.allReduce(pl.Tensor.from(Float64Array.from([1]), [1]))).data());
   }
+  if (job.rejectLossRank !== undefined) {
+    // one rank passes a bad temperature to a loss under the group; the others a good call
+    const t0 = Date.now();
+    const temperature = rank === job.rejectLossRank ? -1 : 0.5;
+    out.reject = await pl.npairsLossAsync(inputsOf(rank, 4, 3, 0), inputsOf(rank, 4, 3, 1), { group: pg, temperature })
+      .then(() => null, errorOf);
+    out.rejectMs = Date.now() - t0;
+    out.after = Array.from((await pg.allReduce(pl.Tensor.from(Float64Array.from([1]), [1]))).data());
+  }
   await pg.barrier();
   await pg.destroy();
   write(out);
