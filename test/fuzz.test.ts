@@ -40,7 +40,7 @@ import * as path from 'path';
 import { Resvg } from '@resvg/resvg-js';
 import { PNG } from 'pngjs';
 import * as pl from '../lib';
-import { Case, dtypeCombinations, DTYPE_INPUTS, FloatDType, InputDType, mismatches, oracle, Result, resultDtypes, torchResultDtypes } from './helpers/parity';
+import { Case, dtypeCombinations, DTYPE_INPUTS, FloatDType, InputDType, mismatches, oracle, Result, resultDtypes, TOLERANCE, torchResultDtypes } from './helpers/parity';
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { rng, normal } = require('./helpers/cases.js') as { rng: (seed: number) => () => number; normal: (r: () => number) => number };
 
@@ -1268,6 +1268,33 @@ function fuzzSeed(text: string | undefined): number {
   return n;
 }
 
+/**
+ * For a float32 case that is ill-conditioned in float32 (batch statistics
+ * of N = 2 rows whose variance dwarfs eps: the gradient is a difference of
+ * nearly equal terms), rounding alone moves PyTorch's own float32 answer
+ * away from its float64 one by more than DESIGN.md's tolerance. There ours
+ * passes when it is about as accurate: every element within the tolerance
+ * plus twice PyTorch's largest float32 error in that tensor, of PyTorch's
+ * float64 answer. (Where PyTorch's float32 answer is exact, this is the
+ * plain float32 check against float64.)
+ */
+function asAccurateAsTorch(ours: Result, torch32: Result, torch64: Result): boolean {
+  const { rtol, atol } = TOLERANCE.float32;
+  for (const [k, e] of Object.entries(torch64)) {
+    const o = ours[k];
+    const t = torch32[k];
+    if (o === undefined || t === undefined) return false;
+    const [od, td, ed] = [o, t, e].map((v) => (typeof v === 'number' ? [v] : Array.from(v.data)));
+    if (od.length !== ed.length || td.length !== ed.length) return false;
+    let torchError = 0;
+    for (let j = 0; j < ed.length; j++) torchError = Math.max(torchError, Math.abs(td[j] - ed[j]));
+    for (let j = 0; j < ed.length; j++) {
+      if (!(Math.abs(od[j] - ed[j]) <= atol + rtol * Math.abs(ed[j]) + 2 * torchError)) return false;
+    }
+  }
+  return true;
+}
+
 if (CHILD) {
   child(CHILD).then(
     () => process.exit(0),
@@ -1380,6 +1407,7 @@ require(${JSON.stringify(__filename)});`;
         const what = `${s.case.op} ${s.case.dtype} ${JSON.stringify(s.case.options)} [${Object.values(s.case.inputs).map((v) => v.shape.join('x')).join(', ')}]: ${diff.slice(0, 3).join('; ')}`;
         if (exact && mismatches(s.ours, exact, 'float32').length === 0) notes.push(`${what} -- but within float32 tolerance of PyTorch's float64 answer`);
         else if (mismatchesAtScale(s.ours, keep(ref.results[i]), s.case.dtype).length === 0) notes.push(`${what} -- within tolerance at the tensor's scale`);
+        else if (exact && asAccurateAsTorch(s.ours, keep(ref.results[i]), exact)) notes.push(`${what} -- ill-conditioned in float32: PyTorch's own float32 answer misses its float64 one as much`);
         else bad.push(`${what}\n    args: ${s.args ?? '?'}`);
         if (process.env.PAIRLOSS_FUZZ_DUMP) fs.appendFileSync(process.env.PAIRLOSS_FUZZ_DUMP, `${JSON.stringify({ ...s, torch: ref.results[i], torch64: exact })}\n`);
       });
