@@ -9,7 +9,18 @@ const { rng, normal } = require('./helpers/cases.js') as { rng: (seed: number) =
 type Loss = Record<string, unknown>;
 interface Call { kind: 'npairs' | 'correlation'; x1: pl.TensorLike; x2: pl.TensorLike; opts: Record<string, unknown> }
 
-const seed = Number(process.env.PAIRLOSS_CONCURRENCY_SEED ?? Math.floor(Math.random() * 2 ** 31));
+/**
+ * The inputs' seed: recorded, so that `npm test` makes the same calls on
+ * every run (it passed here, as did 100 fresh seeds of the distinct-losses
+ * premise below); PAIRLOSS_CONCURRENCY_SEED=random draws a fresh one, any
+ * integer replays one.
+ */
+const DEFAULT_SEED = 813717085;
+const seedText = process.env.PAIRLOSS_CONCURRENCY_SEED;
+const seed = !seedText ? DEFAULT_SEED : seedText === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(seedText);
+if (!Number.isSafeInteger(seed)) throw new Error(`PAIRLOSS_CONCURRENCY_SEED must be an integer or 'random', got ${JSON.stringify(seedText)}`);
+/** jest's time limit of the 1,000- and 400-call tests: 30 s and 15 s here at a load average of 21 on 2 cores (jest's default: 60 s). */
+const HEAVY_MS = 300_000;
 
 function matrix(r: () => number, rows: number, cols: number, f64: boolean): { data: Float32Array | Float64Array; shape: number[] } {
   const data = f64 ? new Float64Array(rows * cols) : new Float32Array(rows * cols);
@@ -72,7 +83,7 @@ function differences(calls: number[], got: Loss[], expected: Loss[]): string[] {
   return bad;
 }
 
-describe(`concurrent async calls (seed ${seed}; replay with PAIRLOSS_CONCURRENCY_SEED=${seed})`, () => {
+describe(`concurrent async calls (seed ${seed}; replay: PAIRLOSS_CONCURRENCY_SEED=${seed} npx jest test/concurrency.test.ts)`, () => {
   it('1,000 concurrent async calls on distinct inputs give exactly the sync results', async () => {
     const ids = Array.from({ length: 1000 }, (_, i) => i);
     const calls = ids.map((i) => call(i));
@@ -81,7 +92,7 @@ describe(`concurrent async calls (seed ${seed}; replay with PAIRLOSS_CONCURRENCY
     expect(new Set(expected.map((e) => e.loss)).size).toBe(1000);
     const got = await Promise.all(calls.map(runAsync));
     expect(differences(ids, got, expected)).toEqual([]);
-  });
+  }, HEAVY_MS);
 
   it('sync calls on the JS thread while async ones run are unaffected, and so are the async ones', async () => {
     // larger async calls (up to 160 rows) so that they are still running while the sync ones go
@@ -108,7 +119,7 @@ describe(`concurrent async calls (seed ${seed}; replay with PAIRLOSS_CONCURRENCY
     expect(overlapped).toBeGreaterThan(100);
     expect(differences(syncIds, syncGot, syncExpected)).toEqual([]);
     expect(differences(asyncIds, asyncGot, asyncExpected)).toEqual([]);
-  });
+  }, HEAVY_MS);
 
   it('the same inputs in many concurrent calls give one answer', async () => {
     const c = call(1, 200); // float32 npairs, a Tensor input shared by every call
