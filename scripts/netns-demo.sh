@@ -29,6 +29,7 @@ addr1=$net.2
 port=$((20000 + RANDOM % 20000))
 # each rendezvous's limit: a loaded machine takes seconds to load LibTorch and import torch
 timeout_s=${PAIRLOSS_NETNS_TIMEOUT_S:-60}
+[[ $timeout_s =~ ^[1-9][0-9]*$ ]] || { echo "netns-demo: PAIRLOSS_NETNS_TIMEOUT_S must be a number of seconds, got '$timeout_s'" >&2; exit 2; }
 
 cleanup() {
   ip netns del "$ns0" 2>/dev/null || true
