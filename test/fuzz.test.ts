@@ -14,7 +14,9 @@
 //     inputs at once;
 //   - successes match PyTorch: a sample of them goes through the oracle in
 //     one Python call at the end (float32 cases also in float64, which
-//     settles who is right where two float32 answers differ).
+//     settles who is right where two float32 answers differ; a float64 case
+//     outside tolerance goes again with its inputs moved by a few ulps, which
+//     tells an ill-conditioned case from a wrong answer: withinSpread).
 // A crash would kill the jest worker, so each group of functions runs in a
 // child process (this same file, run by node with a TypeScript require hook)
 // and the test asserts that the child exits 0; a crash shows the child's
@@ -1269,30 +1271,51 @@ function fuzzSeed(text: string | undefined): number {
 }
 
 /**
- * For a float32 case that is ill-conditioned in float32 (batch statistics
- * of N = 2 rows whose variance dwarfs eps: the gradient is a difference of
- * nearly equal terms), rounding alone moves PyTorch's own float32 answer
- * away from its float64 one by more than DESIGN.md's tolerance. There ours
- * passes when it is about as accurate: every element within the tolerance
- * plus twice PyTorch's largest float32 error in that tensor, of PyTorch's
- * float64 answer. (Where PyTorch's float32 answer is exact, this is the
- * plain float32 check against float64.)
+ * For a case that is ill-conditioned in its dtype, rounding alone moves a
+ * correct answer by more than DESIGN.md's tolerance, so no two
+ * implementations need agree that closely. Two such kinds reach the fuzz:
+ * float32 batch statistics of N = 2 rows whose variance dwarfs eps (the
+ * gradient is a difference of nearly equal terms: PyTorch's own float32
+ * answer misses its float64 one beyond tolerance), and float64 zero rows
+ * (whose gradient is 1/eps = 1e12 times a difference) with labelSmoothing a
+ * rounding away from 1. There ours passes when it is about as accurate as
+ * PyTorch: every element within the tolerance plus twice the largest
+ * distance, in that tensor, between `ref` and the `others` (PyTorch's
+ * float32 answer against its float64 one; or PyTorch's float64 answers for
+ * inputs and options moved by a few ulps). Where those agree with `ref`,
+ * this is the plain check against `ref`.
  */
-function asAccurateAsTorch(ours: Result, torch32: Result, torch64: Result): boolean {
-  const { rtol, atol } = TOLERANCE.float32;
-  for (const [k, e] of Object.entries(torch64)) {
+function withinSpread(ours: Result, ref: Result, others: Result[], dtype: DType): boolean {
+  const { rtol, atol } = TOLERANCE[dtype];
+  const flat = (v: Result[string]) => (typeof v === 'number' ? [v] : Array.from(v.data));
+  for (const [k, e] of Object.entries(ref)) {
     const o = ours[k];
-    const t = torch32[k];
-    if (o === undefined || t === undefined) return false;
-    const [od, td, ed] = [o, t, e].map((v) => (typeof v === 'number' ? [v] : Array.from(v.data)));
-    if (od.length !== ed.length || td.length !== ed.length) return false;
-    let torchError = 0;
-    for (let j = 0; j < ed.length; j++) torchError = Math.max(torchError, Math.abs(td[j] - ed[j]));
+    if (o === undefined || others.some((t) => t[k] === undefined)) return false;
+    const [od, ed] = [flat(o), flat(e)];
+    if (od.length !== ed.length) return false;
+    let spread = 0;
+    for (const t of others) {
+      const td = flat(t[k]);
+      if (td.length !== ed.length) return false;
+      for (let j = 0; j < ed.length; j++) spread = Math.max(spread, Math.abs(td[j] - ed[j]));
+    }
     for (let j = 0; j < ed.length; j++) {
-      if (!(Math.abs(od[j] - ed[j]) <= atol + rtol * Math.abs(ed[j]) + 2 * torchError)) return false;
+      if (!(Math.abs(od[j] - ed[j]) <= atol + rtol * Math.abs(ed[j]) + 2 * spread)) return false;
     }
   }
   return true;
+}
+
+/** A copy of a case with every float input and numeric option moved by 1e-15 relative (a few float64 ulps), up or down by `seed`. */
+function nudged(c: Case, seed: number): Case {
+  const r = rng(seed);
+  const nudge = (v: number) => v * (1 + (r() < 0.5 ? -1e-15 : 1e-15));
+  const inputs = Object.fromEntries(Object.entries(c.inputs).map(([k, v]) => [k, { data: v.data.map(nudge), shape: v.shape }]));
+  const options = Object.fromEntries(Object.entries(c.options).map(([k, v]) => {
+    if (typeof v !== 'number' || k === 'dim') return [k, v];
+    return [k, k === 'labelSmoothing' ? Math.min(1, nudge(v)) : nudge(v)];
+  }));
+  return { ...c, inputs, options };
 }
 
 if (CHILD) {
@@ -1382,7 +1405,7 @@ require(${JSON.stringify(__filename)});`;
       }
     })(), childTimeout + 20_000);
 
-    it('successes match PyTorch (a sample, one oracle call)', replayable(() => {
+    it('successes match PyTorch (a sample, one oracle call; a second for ill-conditioned float64 cases)', replayable(() => {
       if (crashed.length) throw new Error(`no parity samples from the fuzz child of ${crashed.map((g) => `'${g}'`).join(', ')}: it died (see its test above)`);
       const all = summaries.flatMap((s) => s.samples);
       const ops = [...new Set(all.map((s) => s.case.op))];
@@ -1398,6 +1421,8 @@ require(${JSON.stringify(__filename)});`;
       let w = all.length;
       const bad: string[] = [];
       const notes: string[] = [];
+      /** float64 cases outside tolerance: checked below against PyTorch on nudged inputs (one more oracle call). */
+      const suspects: Array<{ s: Sample; ref: Result; what: string }> = [];
       all.forEach((s, i) => {
         // keys absent from ours (grad: false, returnSimilarity: false) were checked as absent by the properties
         const keep = (r: Result) => Object.fromEntries(Object.entries(r).filter(([k]) => k in s.ours));
@@ -1407,10 +1432,19 @@ require(${JSON.stringify(__filename)});`;
         const what = `${s.case.op} ${s.case.dtype} ${JSON.stringify(s.case.options)} [${Object.values(s.case.inputs).map((v) => v.shape.join('x')).join(', ')}]: ${diff.slice(0, 3).join('; ')}`;
         if (exact && mismatches(s.ours, exact, 'float32').length === 0) notes.push(`${what} -- but within float32 tolerance of PyTorch's float64 answer`);
         else if (mismatchesAtScale(s.ours, keep(ref.results[i]), s.case.dtype).length === 0) notes.push(`${what} -- within tolerance at the tensor's scale`);
-        else if (exact && asAccurateAsTorch(s.ours, keep(ref.results[i]), exact)) notes.push(`${what} -- ill-conditioned in float32: PyTorch's own float32 answer misses its float64 one as much`);
+        else if (exact && withinSpread(s.ours, exact, [keep(ref.results[i])], 'float32')) notes.push(`${what} -- ill-conditioned in float32: PyTorch's own float32 answer misses its float64 one as much`);
+        else if (!exact) suspects.push({ s, ref: keep(ref.results[i]), what });
         else bad.push(`${what}\n    args: ${s.args ?? '?'}`);
         if (process.env.PAIRLOSS_FUZZ_DUMP) fs.appendFileSync(process.env.PAIRLOSS_FUZZ_DUMP, `${JSON.stringify({ ...s, torch: ref.results[i], torch64: exact })}\n`);
       });
+      if (suspects.length) {
+        const moved = oracle(suspects.flatMap(({ s }, j) => [nudged(s.case, 2 * j + 1), nudged(s.case, 2 * j + 2)])).results;
+        suspects.forEach(({ s, ref: r, what }, j) => {
+          const keep = (x: Result) => Object.fromEntries(Object.entries(x).filter(([k]) => k in s.ours));
+          if (withinSpread(s.ours, r, [keep(moved[2 * j]), keep(moved[2 * j + 1])], 'float64')) notes.push(`${what} -- ill-conditioned in float64: PyTorch's answer moves as much when the inputs and options move by a few ulps`);
+          else bad.push(`${what}\n    args: ${s.args ?? '?'}`);
+        });
+      }
       if (process.env.PAIRLOSS_FUZZ_VERBOSE) {
         process.stderr.write(`[fuzz] parity: ${all.length} cases against torch ${ref.torch}; ${notes.length} outside DESIGN.md's tolerance of the same-dtype answer only:\n${notes.join('\n')}\n`);
       }
