@@ -27,6 +27,9 @@ net=10.231.$((RANDOM % 250 + 1))
 addr0=$net.1
 addr1=$net.2
 port=$((20000 + RANDOM % 20000))
+# each rendezvous's limit: a loaded machine takes seconds to load LibTorch and import torch
+timeout_s=${PAIRLOSS_NETNS_TIMEOUT_S:-60}
+[[ $timeout_s =~ ^[1-9][0-9]*$ ]] || { echo "netns-demo: PAIRLOSS_NETNS_TIMEOUT_S must be a number of seconds, got '$timeout_s'" >&2; exit 2; }
 
 cleanup() {
   ip netns del "$ns0" 2>/dev/null || true
@@ -61,7 +64,7 @@ node_rank() { # node_rank NS RANK PORT: all-reduce [rank + 1, 10] and print the 
   ip netns exec "$1" node "${node_args[@]}" -e "
     const pl = require('$lib');
     (async () => {
-      const pg = await pl.ProcessGroup.init({ rank: $2, worldSize: 2, host: '$addr0', port: $3, timeoutMs: 20000 });
+      const pg = await pl.ProcessGroup.init({ rank: $2, worldSize: 2, host: '$addr0', port: $3, timeoutMs: $timeout_s * 1000 });
       const sum = await pg.allReduce(pl.Tensor.from(Float32Array.from([$2 + 1, 10]), [2]), 'sum');
       console.log('rank $2 in $1: sum = ' + Array.from(sum.data()).join(','));
       await pg.destroy();
@@ -71,7 +74,7 @@ node_rank() { # node_rank NS RANK PORT: all-reduce [rank + 1, 10] and print the 
 python_rank() { # python_rank NS RANK PORT IFNAME
   ip netns exec "$1" env GLOO_SOCKET_IFNAME="$4" "$python" -c "
 import datetime, torch, torch.distributed as dist
-dist.init_process_group('gloo', init_method='tcp://$addr0:$3', rank=$2, world_size=2, timeout=datetime.timedelta(seconds=20))
+dist.init_process_group('gloo', init_method='tcp://$addr0:$3', rank=$2, world_size=2, timeout=datetime.timedelta(seconds=$timeout_s))
 t = torch.tensor([$2 + 1.0, 10.0])
 dist.all_reduce(t)
 print('rank $2 in $1 (python): sum = ' + ','.join(str(int(v)) for v in t.tolist()))

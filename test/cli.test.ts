@@ -7,6 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { PNG } from 'pngjs';
 import * as pl from '../lib';
+import { readNpyMatrix, writeNpy } from '../packages/cli/src/npy';
 import { heatmapPng, heatmapSvg } from '../lib/heatmap';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -41,6 +42,35 @@ function expectOneLineError(r: Run, code: number, pattern: RegExp): void {
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(/^pairloss( \w+)?: /);
   expect(lines[0]).toMatch(pattern);
+}
+
+const COMMAND_NAMES = ['train', 'loss', 'heatmap', 'info', 'build'];
+
+/** A usage mistake: exit 2, the error line, then the command's usage line exactly as its --help shows it. */
+function expectUsageError(r: Run, args: string[], pattern: RegExp): void {
+  expect(r.code).toBe(2);
+  expect(r.stdout).toBe('');
+  const lines = r.stderr.trimEnd().split('\n');
+  expect(lines).toHaveLength(2);
+  expect(lines[0]).toMatch(/^pairloss( \w+)?: /);
+  expect(lines[0]).toMatch(pattern);
+  const command = COMMAND_NAMES.includes(args[0]) ? args[0] : null;
+  const usage = command ? cli([command, '--help']).stdout.split('\n').find((l) => l.startsWith('Usage: ')) : 'Usage: pairloss <command> [flags]';
+  expect(usage).toBeDefined();
+  expect(lines[1]).toBe(usage);
+}
+
+/** A float32 .npy file made from rows (the CLI's writer; its files are checked against numpy below). */
+function npy(name: string, rows: number[][]): string {
+  const file = path.join(tmp, name);
+  writeNpy(file, Float32Array.from(rows.flat()), [rows.length, rows[0].length]);
+  return file;
+}
+
+/** A .npy file's matrix, in this realm's typed arrays (jest runs tests in a separate VM context). */
+function load(file: string): { data: Float64Array; shape: number[] } {
+  const m = readNpyMatrix(file, 'matrix');
+  return { data: Float64Array.from(m.data), shape: [...m.shape] };
 }
 
 function close(actual: number, expected: number, tol: { rtol: number; atol: number }): void {
@@ -114,7 +144,7 @@ describe('pairloss (no command) and help', () => {
   });
 });
 
-describe('usage errors: one line, what to do, exit code 2', () => {
+describe('usage errors: what to do and the usage line, exit code 2', () => {
   it.each([
     [['frobnicate'], /unknown command "frobnicate".*pairloss --help/],
     [['--epochs', '3'], /expected a command before "--epochs"/],
@@ -134,10 +164,44 @@ describe('usage errors: one line, what to do, exit code 2', () => {
     [['heatmap', fx('similarity.npy'), '-o', 'out.jpg'], /--out must end in \.png or \.svg/],
     [['heatmap', fx('similarity.npy'), '--cmap', 'jet'], /--cmap must be one of .*rocket/],
     [['heatmap', fx('similarity.npy'), '--vmin', '1', '--vmax', '0'], /--vmin must be below --vmax/],
-    [['info', 'now'], /info: unexpected argument "now"/],
-    [['build', '--fast'], /build: unexpected argument "--fast"/],
+    // refused by the library's own option check, before any file is read; said as the flag, with no other hint
+    [['heatmap', fx('similarity.npy'), '--fmt', '%.2f'], /^pairloss heatmap: --fmt must be '\.Nf', '\.Ne', '\.N%' \(N in 0\.\.20\) or 'd', got the string "%\.2f"; run 'pairloss heatmap --help' for usage$/],
+    [['heatmap', fx('missing.npy'), '--fmt', '.21f'], /--fmt must be .*got the string "\.21f"/],
+    // x1_f32.npy is not a similarity matrix (values beyond [-1, 1]): the top of the range is its largest value, 1.67122
+    [['heatmap', fx('x1_f32.npy'), '--vmin', '5', '-o', 'x.png'], /--vmin 5 is not below 1\.67122, the top of the colour range from the data; give --vmax too/],
+    [['heatmap', fx('similarity.npy'), '--vmax', '-2', '-o', 'x.png'], /--vmax -2 is not above -1, the bottom of the colour range for a similarity matrix/],
+    [['train', '--world-size', '2', '--batch-size', '511'], /--batch-size 511 is not a multiple of --world-size 2; use a batch size divisible by 2, e.g. 512/],
+    [['info', 'now'], /^pairloss info: unexpected argument "now"; run 'pairloss info --help' for usage$/],
+    [['build', '--fast'], /^pairloss build: unexpected argument "--fast"; run 'pairloss build --help' for usage$/],
   ])('%j', (args, pattern) => {
-    expectOneLineError(cli(args as string[], tmp), 2, pattern);
+    const r = cli(args as string[], tmp);
+    expectUsageError(r, args as string[], pattern);
+    expect(r.stderr).not.toMatch(/embedding files|x1 and x2 must be/);
+    expect(fs.existsSync(path.join(tmp, 'x.png'))).toBe(false);
+  });
+});
+
+describe('pairloss train --out', () => {
+  it.each([
+    ['a path through a file', (f: string) => path.join(f, 'run'), /ENOTDIR: a part of the path is a file/],
+    ['an existing file', (f: string) => f, /EEXIST: it is a file, not a folder/],
+  ])('refuses %s at once, before any training', (_what, out, pattern) => {
+    const file = path.join(tmp, 'a-file');
+    fs.writeFileSync(file, 'not a folder');
+    const r = cli(['train', '--out', out(file), '--epochs', '1', '--no-progress']);
+    // nothing started: not even the banner that comes before the data is loaded
+    expectOneLineError(r, 1, /^pairloss train: --out ".*" cannot be written \(/);
+    expect(r.stderr).toMatch(pattern);
+    expect(r.stderr).toMatch(/nothing was trained; choose another --out folder$/m);
+    expect(fs.readFileSync(file, 'utf8')).toBe('not a folder');
+  });
+
+  it('creates a new folder and leaves only the run\'s files in it', () => {
+    const out = path.join(tmp, 'runs', 'new', 'deep');
+    const r = cli(['train', '--out', out, '--epochs', '0', '--max-pairs', '1200', '--test-size', '100', '--no-progress']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(fs.readdirSync(out).sort()).toEqual(['heatmap-after.png', 'heatmap-after.svg', 'heatmap-before.png', 'heatmap-before.svg', 'loss.png', 'loss.svg', 'summary.json']);
   });
 });
 
@@ -213,6 +277,44 @@ describe('pairloss loss', () => {
     expectOneLineError(cli(['loss', fx(a), fx(b)]), 1, pattern);
   });
 
+  describe('--check-finite', () => {
+    const x1 = (): number[][] => load(fx('x1_f32.npy')).data.reduce<number[][]>((rows, v, i) => {
+      if (i % 5 === 0) rows.push([]);
+      rows[rows.length - 1].push(v);
+      return rows;
+    }, []);
+
+    it('names the first value that is not finite, with its place, and exits 1', () => {
+      const rows = x1();
+      rows[2][3] = NaN;
+      rows[4][0] = -Infinity;
+      const file = npy('x1_nan.npy', rows);
+      expectOneLineError(cli(['loss', file, fx('x2_f32.npy'), '--check-finite']), 1,
+        /^pairloss loss: x1: ".*x1_nan\.npy" holds NaN at \[2, 3\] \(2 values that are not finite in all\), refused by --check-finite; fix the data, or drop --check-finite/);
+      const t = npy('x2_inf.npy', [[1, 2, 3, 4, 5], [0, 0, 0, 0, Infinity], [1, 1, 1, 1, 1], [2, 2, 2, 2, 2], [3, 3, 3, 3, 3], [4, 4, 4, 4, 4]]);
+      expectOneLineError(cli(['loss', fx('x1_f32.npy'), t, '--check-finite']), 1, /^pairloss loss: x2: .* holds Infinity at \[1, 4\], refused/);
+      // without the flag: PyTorch's answer, NaN
+      const r = cli(['loss', file, fx('x2_f32.npy')]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^npairs loss \(.*\): NaN$/m);
+    });
+
+    it('refuses a loss that overflows from finite inputs (a temperature too small for float32)', () => {
+      expectOneLineError(cli(['loss', fx('x1_f32.npy'), fx('x2_f32.npy'), '--temperature', '1e-300', '--check-finite']), 1,
+        /^pairloss loss: the loss is NaN though x1 and x2 are finite \(--check-finite\); the options overflow/);
+      expect(cli(['loss', fx('x1_f32.npy'), fx('x2_f32.npy'), '--temperature', '1e-300']).code).toBe(0);
+    });
+
+    it('changes nothing for finite inputs', () => {
+      const c = EXPECTED.cases.npairs_f32_sym_t07;
+      const plain = cli(['loss', fx(c.x1), fx(c.x2), ...flagsOf(c), '--json']);
+      const checked = cli(['loss', fx(c.x1), fx(c.x2), ...flagsOf(c), '--json', '--check-finite']);
+      expect(checked.code).toBe(0);
+      expect(checked.stdout).toBe(plain.stdout);
+      close(JSON.parse(checked.stdout).loss, c.loss, TOL.float32);
+    });
+  });
+
   it('rejects a correlation pair with different N', () => {
     expectOneLineError(cli(['loss', fx('x1_f64.npy'), fx('x2_f64_extra.npy'), '--loss', 'correlation']), 1, /z2: must have N = 5 rows like z1, got 8/);
   });
@@ -223,7 +325,7 @@ describe('pairloss heatmap', () => {
     const out = path.join(tmp, 'sim.png');
     const r = cli(['heatmap', fx('similarity.npy'), '-o', out, '--title', 'identity']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(`wrote ${out} (4 x 4, ${fx('similarity.npy')})\n`);
+    expect(r.stdout).toBe(`wrote ${out} (4 x 4, ${fx('similarity.npy')}; colour range [-1, 1])\n`);
     const sim = [[1, 0, 0, -1], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]];
     const png = fs.readFileSync(out);
     expect(png.equals(heatmapPng(sim, { title: 'identity' }))).toBe(true);
@@ -257,6 +359,48 @@ describe('pairloss heatmap', () => {
     // copied into this realm's Float64Array (jest runs tests in a separate VM context)
     const expected = { data: Float64Array.from(s.data()), shape: [5, 8] };
     expect(fs.readFileSync(out, 'utf8')).toBe(heatmapSvg(expected, { fmt: '.3f' }));
+  });
+
+  describe("the colour range: the flags, [-1, 1] for a similarity matrix, else the data's (seaborn without vmin/vmax)", () => {
+    const minMax = (d: ArrayLike<number>): [number, number] => [Math.min(...Array.from(d)), Math.max(...Array.from(d))];
+
+    it("a matrix with values beyond [-1, 1] is drawn over its own range, and says so", () => {
+      const m = load(fx('x1_f32.npy'));
+      const [lo, hi] = minMax(m.data);
+      expect(lo < -1 || hi > 1).toBe(true); // the premise: not a similarity matrix
+      const out = path.join(tmp, 'data-range.svg');
+      const r = cli(['heatmap', fx('x1_f32.npy'), '-o', out]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`wrote ${out} (6 x 5, ${fx('x1_f32.npy')}; colour range [${Number(lo.toPrecision(6))}, ${Number(hi.toPrecision(6))}] (the data's))\n`);
+      const svg = fs.readFileSync(out, 'utf8');
+      expect(svg).toBe(heatmapSvg(m, { vmin: lo, vmax: hi }));
+      expect(svg).not.toBe(heatmapSvg(m)); // the library's default [-1, 1] would saturate it
+    });
+
+    it('given --vmin/--vmax, values outside are drawn in the end colours and counted', () => {
+      const m = load(fx('x1_f32.npy'));
+      const outside = Array.from(m.data).filter((v) => v < -1 || v > 1).length;
+      expect(outside).toBeGreaterThan(0);
+      const out = path.join(tmp, 'clipped.svg');
+      const r = cli(['heatmap', fx('x1_f32.npy'), '-o', out, '--vmin', '-1', '--vmax', '1']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`; colour range \\[-1, 1\\], ${outside} values outside it in the end colours\\)\n$`));
+      expect(fs.readFileSync(out, 'utf8')).toBe(heatmapSvg(m, { vmin: -1, vmax: 1 }));
+      // one bound given: the other from the data
+      const half = cli(['heatmap', fx('x1_f32.npy'), '-o', out, '--vmin', '0']);
+      expect(half.stdout).toMatch(/; colour range \[0, [\d.]+\] \(the data's max\), \d+ values outside it/);
+      expect(fs.readFileSync(out, 'utf8')).toBe(heatmapSvg(m, { vmin: 0, vmax: minMax(m.data)[1] }));
+    });
+
+    it('a similarity matrix keeps [-1, 1] though its values span less; a constant matrix gets ±10%', () => {
+      const sim = npy('narrow-sim.npy', [[0.9, 0.1], [-0.2, 0.5]]);
+      const out = path.join(tmp, 'narrow.svg');
+      expect(cli(['heatmap', sim, '-o', out]).stdout).toMatch(/; colour range \[-1, 1\]\)\n$/);
+      expect(fs.readFileSync(out, 'utf8')).toBe(heatmapSvg(load(sim), { vmin: -1, vmax: 1 }));
+      const flat = npy('constant.npy', [[5, 5], [5, 5]]);
+      expect(cli(['heatmap', flat, '-o', out]).stdout).toMatch(/; colour range \[4\.5, 5\.5\] \(the data's\)\)\n$/);
+      expect(fs.readFileSync(out, 'utf8')).toBe(heatmapSvg(load(flat), { vmin: 4.5, vmax: 5.5 }));
+    });
   });
 
   it('reports a file error in one line', () => {

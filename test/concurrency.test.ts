@@ -11,7 +11,18 @@ const { rng, normal } = require('./helpers/cases.js') as { rng: (seed: number) =
 type Loss = Record<string, unknown>;
 interface Call { kind: 'npairs' | 'correlation'; x1: pl.TensorLike; x2: pl.TensorLike; opts: Record<string, unknown> }
 
-const seed = Number(process.env.PAIRLOSS_CONCURRENCY_SEED ?? Math.floor(Math.random() * 2 ** 31));
+/**
+ * The inputs' seed: recorded, so that `npm test` makes the same calls on
+ * every run (it passed here, as did 100 fresh seeds of the distinct-losses
+ * premise below); PAIRLOSS_CONCURRENCY_SEED=random draws a fresh one, any
+ * integer replays one.
+ */
+const DEFAULT_SEED = 813717085;
+const seedText = process.env.PAIRLOSS_CONCURRENCY_SEED;
+const seed = !seedText ? DEFAULT_SEED : seedText === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(seedText);
+if (!Number.isSafeInteger(seed)) throw new Error(`PAIRLOSS_CONCURRENCY_SEED must be an integer or 'random', got ${JSON.stringify(seedText)}`);
+/** jest's time limit of the 1,000- and 400-call tests: 30 s and 15 s here at a load average of 21 on 2 cores (jest's default: 60 s). */
+const HEAVY_MS = 300_000;
 
 function matrix(r: () => number, rows: number, cols: number, f64: boolean): { data: Float32Array | Float64Array; shape: number[] } {
   const data = f64 ? new Float64Array(rows * cols) : new Float32Array(rows * cols);
@@ -78,7 +89,7 @@ function differences(calls: number[], got: Loss[], expected: Loss[]): string[] {
 // (a 40-row call is up to 40·43·50 = 86k multiply-adds): half inline, half on the pool.
 const MODES: Array<[string, number]> = [['every call on the pool', 0], ['small calls inline, the others on the pool', 20000]];
 
-describe.each(MODES)(`concurrent async calls, %s (seed ${seed}; replay with PAIRLOSS_CONCURRENCY_SEED=${seed})`, (_mode, threshold) => {
+describe.each(MODES)(`concurrent async calls, %s (seed ${seed}; replay: PAIRLOSS_CONCURRENCY_SEED=${seed} npx jest test/concurrency.test.ts)`, (_mode, threshold) => {
   beforeEach(() => setInlineMaxWork(threshold));
   afterEach(() => setInlineMaxWork(undefined));
 
@@ -102,7 +113,7 @@ describe.each(MODES)(`concurrent async calls, %s (seed ${seed}; replay with PAIR
     expect(new Set(expected.map((e) => e.loss)).size).toBe(1000);
     const got = await Promise.all(calls.map(runAsync));
     expect(differences(ids, got, expected)).toEqual([]);
-  });
+  }, HEAVY_MS);
 
   it('sync calls on the JS thread while async ones run are unaffected, and so are the async ones', async () => {
     setInlineMaxWork(0); // the async calls must still be running when the sync ones go
@@ -130,7 +141,7 @@ describe.each(MODES)(`concurrent async calls, %s (seed ${seed}; replay with PAIR
     expect(overlapped).toBeGreaterThan(100);
     expect(differences(syncIds, syncGot, syncExpected)).toEqual([]);
     expect(differences(asyncIds, asyncGot, asyncExpected)).toEqual([]);
-  });
+  }, HEAVY_MS);
 
   it('the same inputs in many concurrent calls give one answer', async () => {
     const c = call(1, 200); // float32 npairs, a Tensor input shared by every call

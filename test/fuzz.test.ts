@@ -14,15 +14,26 @@
 //     inputs at once;
 //   - successes match PyTorch: a sample of them goes through the oracle in
 //     one Python call at the end (float32 cases also in float64, which
-//     settles who is right where two float32 answers differ).
+//     settles who is right where two float32 answers differ; a float64 case
+//     outside tolerance goes again with its inputs moved by a few ulps, which
+//     tells an ill-conditioned case from a wrong answer: withinSpread).
 // A crash would kill the jest worker, so each group of functions runs in a
 // child process (this same file, run by node with a TypeScript require hook)
 // and the test asserts that the child exits 0; a crash shows the child's
 // stderr and the last case it started.
 //
+// Result dtypes follow PyTorch's type promotion for each op
+// (resultDtypes in helpers/parity.ts, checked against PyTorch itself by the
+// last test here): e.g. crossEntropy of float32 logits with a float64
+// probability target is float64, as F.cross_entropy's is.
+//
+// Seed: `npm test` fuzzes with DEFAULT_SEED below, so that the suite gives the
+// same answer on every run; `npm run fuzz` (PAIRLOSS_FUZZ_SEED=random)
+// explores a fresh seed and prints it; scripts/fuzz-seeds.sh N runs N fresh
+// seeds and tallies them. Any seed is PAIRLOSS_FUZZ_SEED=<integer>; every
+// failure prints the command that replays it.
 // Cases per property: PAIRLOSS_FUZZ_RUNS (default 150, a few thousand calls
-// in all); seed: PAIRLOSS_FUZZ_SEED (printed on failure); parity sample size:
-// PAIRLOSS_FUZZ_PARITY (default 240).
+// in all); parity sample size: PAIRLOSS_FUZZ_PARITY (default 240).
 import fc from 'fast-check';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -31,15 +42,24 @@ import * as path from 'path';
 import { Resvg } from '@resvg/resvg-js';
 import { PNG } from 'pngjs';
 import * as pl from '../lib';
-import { Case, mismatches, oracle, Result } from './helpers/parity';
+import { Case, dtypeCombinations, DTYPE_INPUTS, FloatDType, InputDType, mismatches, oracle, Result, resultDtypes, TOLERANCE, torchResultDtypes } from './helpers/parity';
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { rng, normal } = require('./helpers/cases.js') as { rng: (seed: number) => () => number; normal: (r: () => number) => number };
 
 type FloatArray = Float32Array | Float64Array;
 type DType = 'float32' | 'float64';
 
-const RUNS = Math.max(1, Number(process.env.PAIRLOSS_FUZZ_RUNS ?? 150));
-const PARITY = Math.max(0, Number(process.env.PAIRLOSS_FUZZ_PARITY ?? 240));
+/**
+ * The seed of `npm test`: recorded, so that every run fuzzes the same cases
+ * and a failure is a change in the library (or the test), not a new draw. It
+ * passed here with 150 runs a property on LibTorch 1.13 (it was CI's pinned
+ * seed); change it only together with a run of scripts/fuzz-seeds.sh.
+ */
+const DEFAULT_SEED = 285472872;
+const DEFAULT_RUNS = 150;
+const DEFAULT_PARITY = 240;
+const RUNS = Math.max(1, Number(process.env.PAIRLOSS_FUZZ_RUNS || DEFAULT_RUNS));
+const PARITY = Math.max(0, Number(process.env.PAIRLOSS_FUZZ_PARITY || DEFAULT_PARITY));
 const CHILD = process.env.PAIRLOSS_FUZZ_CHILD;
 /** Elements of the largest input (float64: 4 MiB). */
 const MAX_ELEMENTS = 1 << 19;
@@ -492,6 +512,49 @@ function checkTensor(t: unknown, what: string, shape: readonly number[] | undefi
   return t;
 }
 
+/** The dtype of a typed float operand (a Tensor, or { data: Float32Array | Float64Array }); undefined for anything else. */
+function floatDtypeOf(v: unknown): DType | undefined {
+  if (v instanceof pl.Tensor) return v.dtype;
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof ThrowingGetter) return undefined;
+  const data = (v as { data?: unknown }).data;
+  if (data instanceof Float64Array) return 'float64';
+  if (data instanceof Float32Array) return 'float32';
+  return undefined;
+}
+
+/** A number[][] (a probability matrix where a target is taken; a flat array is class indices). */
+function isNested(v: unknown): boolean {
+  return Array.isArray(v) && v.length > 0 && Array.isArray(v[0]);
+}
+
+/**
+ * The dtype each operand is computed in, from the values passed: a typed one
+ * keeps its own; a number[][] takes float64 when a typed partner is float64,
+ * else float32 (DESIGN.md's TensorLike; lib/tensor.ts partnerDType).
+ * Undefined for an operand the test cannot type (garbage).
+ */
+function operandDtypes(...values: unknown[]): Array<DType | undefined> {
+  const partner: DType = values.some((v) => floatDtypeOf(v) === 'float64') ? 'float64' : 'float32';
+  return values.map((v) => floatDtypeOf(v) ?? (Array.isArray(v) ? partner : undefined));
+}
+
+/** A target's dtype as the op sees it: class indices, a typed probability tensor, or a number[][] in the dtype of `like`. */
+function targetDtype(v: unknown, like: DType | undefined): InputDType | undefined {
+  return floatDtypeOf(v) ?? (isNested(v) ? like : 'indices');
+}
+
+/**
+ * The dtypes of the result tensors of a call that succeeded: PyTorch's for
+ * the same op on operands of these dtypes (resultDtypes). A success where
+ * PyTorch refuses the combination fails the property.
+ */
+function expectedDtypes(op: string, what: string, inputs: Array<InputDType | undefined>): Record<string, FloatDType> {
+  if (inputs.some((d) => d === undefined)) return {}; // garbage that the call accepted: its shape and form are still checked
+  const d = resultDtypes(op, inputs as InputDType[]);
+  if (!d) fail(`${what} returned a result for operands of dtypes (${inputs.join(', ')}), which PyTorch refuses`);
+  return d;
+}
+
 function isNumber(v: unknown): v is number {
   return typeof v === 'number';
 }
@@ -714,7 +777,7 @@ function opsProperties(): void {
     const diff = changed(snap);
     if (diff) fail(`normalize: ${diff}`);
     if (!r.ok) return;
-    checkTensor(r.value, 'normalize(x)', x.shape, x.dtype, x.views);
+    checkTensor(r.value, 'normalize(x)', x.shape, expectedDtypes('normalize', 'normalize(x)', operandDtypes(x.value)).out, x.views);
     const o = plainOptions(c.opts);
     const p = o.p ?? 2;
     if (smallFinite(x) && numberIn(p, 0.25, 8) && numberIn(o.eps ?? 1e-12, 1e-12, 1)) {
@@ -736,7 +799,7 @@ function opsProperties(): void {
     const diff = changed(snap);
     if (diff) fail(`matmul: ${diff}`);
     if (!r.ok) return;
-    checkTensor(r.value, 'matmul(a, b)', a.shape && b.shape ? [a.shape[0], b.shape[1]] : undefined, a.dtype, [...a.views, ...b.views]);
+    checkTensor(r.value, 'matmul(a, b)', a.shape && b.shape ? [a.shape[0], b.shape[1]] : undefined, expectedDtypes('matmul', 'matmul(a, b)', operandDtypes(a.value, b.value)).out, [...a.views, ...b.views]);
     if (smallFinite(a, b) && a.dtype === b.dtype) {
       sample({ case: { name: 'fuzz matmul', op: 'matmul', dtype: a.dtype!, inputs: { a: spec(a), b: spec(b) }, options: {} }, ours: { out: out(r.value)! } });
     }
@@ -751,11 +814,12 @@ function opsProperties(): void {
       c: fc.constant(dims.d),
     }));
   propertyHolds(fc.property(ceArgs, (c) => {
-    // nested logits take the dtype of a typed probability target (partnerDType), else float32
-    const partner = c.target.kind === 'probabilities' && c.target.form !== 'nested' ? c.target.dtype : 'float32';
-    const dt = dtypeOfArg(c.logits) ?? partner;
-    const logits = make(c.logits, dt);
-    const target = makeTarget(c.target, c.n, c.c, dt);
+    // The target first: a number[][] target takes the dtype of the logits;
+    // typed logits keep theirs (a typed target of the other dtype is mixed).
+    const typed = dtypeOfArg(c.logits);
+    const target = makeTarget(c.target, c.n, c.c, typed ?? (c.target.form !== 'nested' ? c.target.dtype : 'float32'));
+    // number[][] logits take the dtype of a typed target (float64 if it is), else float32
+    const logits = make(c.logits, typed ?? floatDtypeOf(target.value) ?? 'float32');
     const snap = snapshot([...logits.views, ...(target.probabilities?.views ?? [])]);
     const r = attempt('crossEntropy', c, () => (pl.crossEntropy as (l: unknown, t: unknown, o: unknown) => number | pl.Tensor)(logits.value, target.value, c.opts));
     const diff = changed(snap);
@@ -763,10 +827,12 @@ function opsProperties(): void {
     if (!r.ok) return;
     const o = plainOptions(c.opts);
     const value = r.value as unknown;
-    if (o.reduction === 'none') checkTensor(value, "crossEntropy(reduction 'none')", logits.shape ? [logits.shape[0]] : undefined, logits.dtype, logits.views);
+    const [dl] = operandDtypes(logits.value, target.value);
+    const dtypes = expectedDtypes('cross_entropy', 'crossEntropy(logits, target)', [dl, targetDtype(target.value, dl)]);
+    if (o.reduction === 'none') checkTensor(value, "crossEntropy(reduction 'none')", logits.shape ? [logits.shape[0]] : undefined, dtypes.out, logits.views);
     else if (!isNumber(value)) fail(`crossEntropy returned ${String(value)}, expected a number`);
     const probs = target.probabilities;
-    if (smallFinite(logits) && (target.indices || (probs && smallFinite(probs) && probs.dtype === logits.dtype))) {
+    if (smallFinite(logits) && logits.dtype === dl && (target.indices || (probs && smallFinite(probs) && probs.dtype === logits.dtype))) {
       const options: Record<string, unknown> = { reduction: o.reduction ?? 'mean', labelSmoothing: o.labelSmoothing ?? 0 };
       const inputs: Case['inputs'] = { logits: spec(logits) };
       if (target.indices) options.targetIndices = target.indices;
@@ -785,7 +851,7 @@ function opsProperties(): void {
     const diff = changed(snap);
     if (diff) fail(`batchNorm1d: ${diff}`);
     if (!r.ok) return;
-    checkTensor(r.value, 'batchNorm1d(x)', x.shape, x.dtype, x.views);
+    checkTensor(r.value, 'batchNorm1d(x)', x.shape, expectedDtypes('batch_norm1d', 'batchNorm1d(x)', operandDtypes(x.value)).out, x.views);
     const eps = plainOptions(c.opts).eps ?? 1e-5;
     if (smallFinite(x) && numberIn(eps, 1e-8, 10)) {
       sample({ case: { name: 'fuzz batch_norm1d', op: 'batch_norm1d', dtype: x.dtype!, inputs: { x: spec(x) }, options: { eps } }, ours: { out: out(r.value)! } });
@@ -807,7 +873,8 @@ function opsProperties(): void {
     const diff = changed(snap);
     if (diff) fail(`cosineSimilarity: ${diff}`);
     if (!r.ok) return;
-    checkTensor(r.value, 'cosineSimilarity(x1, x2)', x1.shape && x2.shape ? [x1.shape[0], x2.shape[0]] : undefined, x1.dtype, [...x1.views, ...x2.views]);
+    const dtypes = expectedDtypes('cosine_similarity', 'cosineSimilarity(x1, x2)', operandDtypes(x1.value, x2.value));
+    checkTensor(r.value, 'cosineSimilarity(x1, x2)', x1.shape && x2.shape ? [x1.shape[0], x2.shape[0]] : undefined, dtypes.out, [...x1.views, ...x2.views]);
     const eps = plainOptions(c.opts).eps;
     if (smallFinite(x1, x2) && x1.dtype === x2.dtype && (eps === undefined || eps === 1e-12)) {
       sample({ case: { name: 'fuzz cosine_similarity', op: 'cosine_similarity', dtype: x1.dtype!, inputs: { x1: spec(x1), x2: spec(x2) }, options: {} }, ours: { out: out(r.value)! } });
@@ -856,16 +923,17 @@ function checkLoss(kind: 'npairs' | 'correlation', r: Record<string, unknown>, m
   const views = [...m.a.views, ...m.b.views];
   if (!isNumber(r.loss)) fail(`${kind}: loss is not a number`);
   const grad = o.grad !== false;
-  const dtype = m.a.dtype;
+  const [d1, d2] = operandDtypes(m.a.value, m.b.value);
+  const dtypes = expectedDtypes(kind, kind, kind === 'npairs' ? [d1, d2, m.target.present ? targetDtype(m.target.value, d1) : 'indices'] : [d1, d2]);
   if (grad) {
-    checkTensor(r.grad1, `${kind}: grad1`, m.a.shape, dtype, views);
-    checkTensor(r.grad2, `${kind}: grad2`, m.b.shape, dtype, views);
+    checkTensor(r.grad1, `${kind}: grad1`, m.a.shape, dtypes.grad1, views);
+    checkTensor(r.grad2, `${kind}: grad2`, m.b.shape, dtypes.grad2, views);
   } else if (r.grad1 !== undefined || r.grad2 !== undefined) {
     fail(`${kind}: gradients returned with grad: false`);
   }
   if (kind === 'npairs') {
     if (grad !== isNumber(r.gradTemperature)) fail(`npairs: gradTemperature is ${String(r.gradTemperature)} with grad ${grad}`);
-    if (o.returnSimilarity === true) checkTensor(r.similarity, 'npairs: similarity', m.a.shape && m.b.shape ? [m.a.shape[0], m.b.shape[0]] : undefined, dtype, views);
+    if (o.returnSimilarity === true) checkTensor(r.similarity, 'npairs: similarity', m.a.shape && m.b.shape ? [m.a.shape[0], m.b.shape[0]] : undefined, dtypes.similarity, views);
     else if (r.similarity !== undefined) fail('npairs: similarity returned without returnSimilarity');
   } else {
     const { onDiagonal, offDiagonal, loss } = r as { onDiagonal: number; offDiagonal: number; loss: number };
@@ -1191,6 +1259,65 @@ function mismatchesAtScale(ours: Result, ref: Result, dtype: DType): string[] {
   return mismatches(oursScaled, scaled, dtype);
 }
 
+/** PAIRLOSS_FUZZ_SEED: unset or empty for DEFAULT_SEED, 'random' for a fresh one, or an integer. */
+function fuzzSeed(text: string | undefined): number {
+  if (text === undefined || text.trim() === '') return DEFAULT_SEED;
+  if (text === 'random') return Math.floor(Math.random() * 2 ** 31);
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || !/^\s*-?\d+\s*$/.test(text)) {
+    throw new Error(`PAIRLOSS_FUZZ_SEED must be an integer or 'random', got ${JSON.stringify(text)}`);
+  }
+  return n;
+}
+
+/**
+ * For a case that is ill-conditioned in its dtype, rounding alone moves a
+ * correct answer by more than DESIGN.md's tolerance, so no two
+ * implementations need agree that closely. Two such kinds reach the fuzz:
+ * float32 batch statistics of N = 2 rows whose variance dwarfs eps (the
+ * gradient is a difference of nearly equal terms: PyTorch's own float32
+ * answer misses its float64 one beyond tolerance), and float64 zero rows
+ * (whose gradient is 1/eps = 1e12 times a difference) with labelSmoothing a
+ * rounding away from 1. There ours passes when it is about as accurate as
+ * PyTorch: every element within the tolerance plus twice the largest
+ * distance, in that tensor, between `ref` and the `others` (PyTorch's
+ * float32 answer against its float64 one; or PyTorch's float64 answers for
+ * inputs and options moved by a few ulps). Where those agree with `ref`,
+ * this is the plain check against `ref`.
+ */
+function withinSpread(ours: Result, ref: Result, others: Result[], dtype: DType): boolean {
+  const { rtol, atol } = TOLERANCE[dtype];
+  const flat = (v: Result[string]) => (typeof v === 'number' ? [v] : Array.from(v.data));
+  for (const [k, e] of Object.entries(ref)) {
+    const o = ours[k];
+    if (o === undefined || others.some((t) => t[k] === undefined)) return false;
+    const [od, ed] = [flat(o), flat(e)];
+    if (od.length !== ed.length) return false;
+    let spread = 0;
+    for (const t of others) {
+      const td = flat(t[k]);
+      if (td.length !== ed.length) return false;
+      for (let j = 0; j < ed.length; j++) spread = Math.max(spread, Math.abs(td[j] - ed[j]));
+    }
+    for (let j = 0; j < ed.length; j++) {
+      if (!(Math.abs(od[j] - ed[j]) <= atol + rtol * Math.abs(ed[j]) + 2 * spread)) return false;
+    }
+  }
+  return true;
+}
+
+/** A copy of a case with every float input and numeric option moved by 1e-15 relative (a few float64 ulps), up or down by `seed`. */
+function nudged(c: Case, seed: number): Case {
+  const r = rng(seed);
+  const nudge = (v: number) => v * (1 + (r() < 0.5 ? -1e-15 : 1e-15));
+  const inputs = Object.fromEntries(Object.entries(c.inputs).map(([k, v]) => [k, { data: v.data.map(nudge), shape: v.shape }]));
+  const options = Object.fromEntries(Object.entries(c.options).map(([k, v]) => {
+    if (typeof v !== 'number' || k === 'dim') return [k, v];
+    return [k, k === 'labelSmoothing' ? Math.min(1, nudge(v)) : nudge(v)];
+  }));
+  return { ...c, inputs, options };
+}
+
 if (CHILD) {
   child(CHILD).then(
     () => process.exit(0),
@@ -1205,7 +1332,26 @@ if (CHILD) {
   // The jest side: one child per group, then one oracle call for the samples.
   // -------------------------------------------------------------------------
   const ROOT = path.resolve(__dirname, '..');
-  const seed = Number(process.env.PAIRLOSS_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  const seed = fuzzSeed(process.env.PAIRLOSS_FUZZ_SEED);
+  const random = process.env.PAIRLOSS_FUZZ_SEED === 'random';
+  /** The command that runs these very cases again. */
+  const replay = [
+    `PAIRLOSS_FUZZ_SEED=${seed}`,
+    ...(RUNS !== DEFAULT_RUNS ? [`PAIRLOSS_FUZZ_RUNS=${RUNS}`] : []),
+    ...(PARITY !== DEFAULT_PARITY ? [`PAIRLOSS_FUZZ_PARITY=${PARITY}`] : []),
+    'npx jest test/fuzz.test.ts',
+  ].join(' ');
+  /** Runs a test body; whatever it throws says how to replay it. */
+  const replayable = (body: () => void) => () => {
+    try {
+      body();
+    } catch (e) {
+      throw new Error(`${e instanceof Error ? e.message : String(e)}\n\nReplay: ${replay}`);
+    }
+  };
+  process.stderr.write(`[fuzz] seed ${seed}${random ? ' (fresh)' : seed === DEFAULT_SEED ? " (npm test's recorded seed)" : ''}, ${RUNS} runs a property; replay: ${replay}\n`);
+  /** A child's time limit: 580 s for the default runs, more for more runs. */
+  const childTimeout = Math.max(580_000, Math.ceil((RUNS / DEFAULT_RUNS) * 120_000));
   /** Loads lib/*.ts in plain node, as ts-jest does (transpile only). */
   const hook = `
 const fs = require('fs');
@@ -1220,17 +1366,18 @@ require.extensions['.ts'] = (module, filename) => {
 require(${JSON.stringify(__filename)});`;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pairloss-fuzz-'));
   const summaries: Summary[] = [];
+  const crashed: string[] = [];
   afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-  describe(`fuzzing every public function (seed ${seed}, ${RUNS} runs a property; replay with PAIRLOSS_FUZZ_SEED=${seed})`, () => {
-    it.each(Object.keys(GROUPS))('%s: never crashes, only TypeError/RangeError/Error with a message', (group) => {
+  describe(`fuzzing every public function (seed ${seed}, ${RUNS} runs a property; replay: ${replay})`, () => {
+    it.each(Object.keys(GROUPS))('%s: never crashes, only TypeError/RangeError/Error with a message', (group) => replayable(() => {
       const files = { last: path.join(work, `${group}.last`), summary: path.join(work, `${group}.json`) };
       const started = Date.now();
       const r = spawnSync(process.execPath, ['-e', hook], {
         cwd: ROOT,
         encoding: 'utf8',
         maxBuffer: 1 << 26,
-        timeout: 580_000,
+        timeout: childTimeout,
         env: { ...process.env, PAIRLOSS_FUZZ_CHILD: group, PAIRLOSS_FUZZ_SEED: String(seed), PAIRLOSS_FUZZ_LAST: files.last, PAIRLOSS_FUZZ_SUMMARY: files.summary },
       });
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
@@ -1239,13 +1386,15 @@ require(${JSON.stringify(__filename)});`;
       if (summary && process.env.PAIRLOSS_FUZZ_VERBOSE) {
         process.stderr.write(`[fuzz] ${group}: ${seconds} s (${summary.seconds.toFixed(1)} s fuzzing)\n${JSON.stringify(summary.tallies, null, 1)}\n`);
       }
+      // a child whose properties failed still wrote its samples: the parity test checks them too
+      if (summary) summaries.push(summary);
+      else crashed.push(group);
       if (r.status !== 0 || r.signal || !summary) {
         const last = fs.existsSync(files.last) ? fs.readFileSync(files.last, 'utf8') : '(none)';
         const how = r.signal ? `was killed by ${r.signal}${r.error ? ` (${r.error.message})` : ''} -- a native crash or a timeout` : `exited with status ${r.status}`;
         throw new Error(`The fuzz child for '${group}' ${how} after ${seconds} s (seed ${seed}).\n` +
           `Last case started:\n  ${last}\n--- stderr (tail) ---\n${(r.stderr ?? '').slice(-8000)}`);
       }
-      summaries.push(summary);
       // the generators reach both sides, valid calls and refused ones (checked when there are enough runs)
       for (const fn of RUNS >= 100 ? GROUPS[group].functions : []) {
         const t = summary.tallies[fn];
@@ -1254,22 +1403,26 @@ require(${JSON.stringify(__filename)});`;
           throw new Error(`${fn}: no call was refused (${JSON.stringify(t)})`);
         }
       }
-    }, 600_000);
+    })(), childTimeout + 20_000);
 
-    it('successes match PyTorch (a sample, one oracle call)', () => {
+    it('successes match PyTorch (a sample, one oracle call; a second for ill-conditioned float64 cases)', replayable(() => {
+      if (crashed.length) throw new Error(`no parity samples from the fuzz child of ${crashed.map((g) => `'${g}'`).join(', ')}: it died (see its test above)`);
       const all = summaries.flatMap((s) => s.samples);
       const ops = [...new Set(all.map((s) => s.case.op))];
       // every kind of call that can be checked was sampled
-      for (const op of ['npairs', 'correlation', 'normalize', 'matmul', 'cross_entropy', 'batch_norm1d', 'cosine_similarity']) expect(ops).toContain(op);
+      const unsampled = ['npairs', 'correlation', 'normalize', 'matmul', 'cross_entropy', 'batch_norm1d', 'cosine_similarity'].filter((op) => !ops.includes(op));
+      if (unsampled.length) throw new Error(`no parity sample of ${unsampled.join(', ')} (sampled: ${ops.join(', ')})`);
       // float32 cases also go to PyTorch in float64 (the inputs are exact in
       // both): where the two float32 answers differ, the float64 one says
       // which is right. One Python call for everything.
       const wide = all.filter((s) => s.case.dtype === 'float32').map((s) => ({ ...s.case, dtype: 'float64' as const }));
       const ref = oracle([...all.map((s) => s.case), ...wide]);
-      expect(ref.results).toHaveLength(all.length + wide.length);
+      if (ref.results.length !== all.length + wide.length) throw new Error(`the oracle gave ${ref.results.length} results for ${all.length + wide.length} cases`);
       let w = all.length;
       const bad: string[] = [];
       const notes: string[] = [];
+      /** float64 cases outside tolerance: checked below against PyTorch on nudged inputs (one more oracle call). */
+      const suspects: Array<{ s: Sample; ref: Result; what: string }> = [];
       all.forEach((s, i) => {
         // keys absent from ours (grad: false, returnSimilarity: false) were checked as absent by the properties
         const keep = (r: Result) => Object.fromEntries(Object.entries(r).filter(([k]) => k in s.ours));
@@ -1279,13 +1432,38 @@ require(${JSON.stringify(__filename)});`;
         const what = `${s.case.op} ${s.case.dtype} ${JSON.stringify(s.case.options)} [${Object.values(s.case.inputs).map((v) => v.shape.join('x')).join(', ')}]: ${diff.slice(0, 3).join('; ')}`;
         if (exact && mismatches(s.ours, exact, 'float32').length === 0) notes.push(`${what} -- but within float32 tolerance of PyTorch's float64 answer`);
         else if (mismatchesAtScale(s.ours, keep(ref.results[i]), s.case.dtype).length === 0) notes.push(`${what} -- within tolerance at the tensor's scale`);
+        else if (exact && withinSpread(s.ours, exact, [keep(ref.results[i])], 'float32')) notes.push(`${what} -- ill-conditioned in float32: PyTorch's own float32 answer misses its float64 one as much`);
+        else if (!exact) suspects.push({ s, ref: keep(ref.results[i]), what });
         else bad.push(`${what}\n    args: ${s.args ?? '?'}`);
         if (process.env.PAIRLOSS_FUZZ_DUMP) fs.appendFileSync(process.env.PAIRLOSS_FUZZ_DUMP, `${JSON.stringify({ ...s, torch: ref.results[i], torch64: exact })}\n`);
       });
+      if (suspects.length) {
+        const moved = oracle(suspects.flatMap(({ s }, j) => [nudged(s.case, 2 * j + 1), nudged(s.case, 2 * j + 2)])).results;
+        suspects.forEach(({ s, ref: r, what }, j) => {
+          const keep = (x: Result) => Object.fromEntries(Object.entries(x).filter(([k]) => k in s.ours));
+          if (withinSpread(s.ours, r, [keep(moved[2 * j]), keep(moved[2 * j + 1])], 'float64')) notes.push(`${what} -- ill-conditioned in float64: PyTorch's answer moves as much when the inputs and options move by a few ulps`);
+          else bad.push(`${what}\n    args: ${s.args ?? '?'}`);
+        });
+      }
       if (process.env.PAIRLOSS_FUZZ_VERBOSE) {
         process.stderr.write(`[fuzz] parity: ${all.length} cases against torch ${ref.torch}; ${notes.length} outside DESIGN.md's tolerance of the same-dtype answer only:\n${notes.join('\n')}\n`);
       }
-      expect(bad).toEqual([]);
-    }, 300_000);
+      if (bad.length) throw new Error(`${bad.length} of ${all.length} sampled results differ from PyTorch ${ref.torch} beyond DESIGN.md's tolerance:\n  ${bad.join('\n  ')}`);
+    }), 300_000);
+
+    it("the result dtypes expected above are PyTorch's, for every op and every combination of input dtypes", replayable(() => {
+      const { torch, table } = torchResultDtypes();
+      const canonical = (d: Record<string, string> | null) => (d === null ? 'null' : JSON.stringify(Object.keys(d).sort().map((k) => [k, d[k]])));
+      const differ: string[] = [];
+      for (const op of Object.keys(DTYPE_INPUTS)) {
+        for (const inputs of dtypeCombinations(op)) {
+          const key = [op, ...inputs].join(' ');
+          const ours = resultDtypes(op, inputs);
+          if (!(key in table)) differ.push(`${key}: not probed`);
+          else if (canonical(ours) !== canonical(table[key])) differ.push(`${key}: expected ${JSON.stringify(ours)}, PyTorch ${torch} gives ${JSON.stringify(table[key])}`);
+        }
+      }
+      if (differ.length) throw new Error(`resultDtypes (test/helpers/parity.ts) is not PyTorch's type promotion:\n  ${differ.join('\n  ')}`);
+    }), 120_000);
   });
 }

@@ -23,7 +23,16 @@ function values(n, seed) {
 function done(report) { console.log(JSON.stringify(report)); }
 `;
 
-function child(script: string, timeoutMs = 300000): Promise<Record<string, number>> {
+/** Each check's own child time limit; jest's (below) is above it, so that a slow child reports its output. */
+const CHILD_MS = 300_000;
+/**
+ * jest's time limit of each check: the children take 5-40 s here (the
+ * 20k-call one 39 s at a load average of 16 on 2 cores), and jest's default
+ * 60 s is too close; a hang still fails, at CHILD_MS.
+ */
+const TEST_MS = CHILD_MS + 20_000;
+
+function child(script: string, timeoutMs = CHILD_MS): Promise<Record<string, number>> {
   const source = `const DIST = ${JSON.stringify(DIST)};\n${PRELUDE}\n(async () => {\n${script}\n})().catch((e) => { console.error(e); process.exit(1); });\n`;
   return runChild<Record<string, number>>(source, { nodeArgs: ['--expose-gc'], timeoutMs });
 }
@@ -74,7 +83,7 @@ done({
     expect(r.stillReadable).toBe(1);
     expect(r.finalizedBuffers).toBe(r.externalBuffers);
     expect(r.bytesAfter).toBe(0);
-  });
+  }, TEST_MS);
 });
 
 describe('V8 is told the external size', () => {
@@ -101,7 +110,7 @@ done({ bytes, whileAlive: e1 - e0, afterGcAlive: e2 - e0, afterDrop: e3 - e0 });
     expect(r.whileAlive).toBeLessThanOrEqual(1.1 * r.bytes);
     expect(r.afterGcAlive).toBeGreaterThanOrEqual(0.95 * r.bytes);
     expect(r.afterDrop).toBeLessThan(0.1 * r.bytes);
-  });
+  }, TEST_MS);
 
   it('dropped results are reclaimed without gc() calls: RSS stays bounded over 1.5 GiB of results', async () => {
     // Without the external size V8 would see only small JS objects and never
@@ -127,7 +136,7 @@ done({ total: 96 * n * n * 4, peakGrowth: peak, made: s.externalBuffers, finaliz
     // V8's heuristics decide when the external pressure triggers a collection:
     // peaks of 320-546 MB were seen on the 2-core VM, against 1.5 GiB without it
     expect(r.peakGrowth).toBeLessThan(r.total / 2);
-  });
+  }, TEST_MS);
 });
 
 describe('no growth over many calls', () => {
@@ -186,5 +195,5 @@ done({ rss0, rss1, growth: rss1 - rss0, ms: Date.now() - t0, made: s.externalBuf
     expect(r.made).toBeGreaterThan(15000);
     expect(r.finalized).toBe(r.made);
     expect(r.liveBytes).toBe(0);
-  });
+  }, TEST_MS);
 });

@@ -23,7 +23,7 @@ export async function runBuild(args: string[], usageError: (message: string) => 
     return 0;
   }
   const unknown = args.filter((a) => a !== '--quiet');
-  if (unknown.length) return usageError(`build: unexpected argument ${JSON.stringify(unknown[0])}`);
+  if (unknown.length) return usageError(`unexpected argument ${JSON.stringify(unknown[0])}`);
   const root = packageRoot();
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { buildAddon } = require(path.join(root, 'scripts', 'build-addon.js')) as {

@@ -104,7 +104,7 @@ export async function runInfo(args: string[], usageError: (message: string) => n
     return 0;
   }
   const unknown = args.filter((a) => a !== '--json');
-  if (unknown.length) return usageError(`info: unexpected argument ${JSON.stringify(unknown[0])}`);
+  if (unknown.length) return usageError(`unexpected argument ${JSON.stringify(unknown[0])}`);
   const r = await infoReport();
   if (args.includes('--json')) {
     process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);

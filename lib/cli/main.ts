@@ -12,7 +12,12 @@ import { packageRoot } from '../loader';
 import { runBuild } from './build';
 import { runInfo } from './info';
 
-const USAGE = "usage: pairloss <command> [flags] with a command of build, info, train, loss, heatmap; run 'pairloss --help'";
+/** The usage line of each of the library's own commands (the first line of its --help). */
+const USAGE: Record<string, string> = {
+  '': 'Usage: pairloss <command> [flags]',
+  build: 'Usage: pairloss build [--quiet]',
+  info: 'Usage: pairloss info [--json]',
+};
 
 /** The demo CLI's entry, when @pairloss/cli is installed. */
 interface DemoCli {
@@ -51,8 +56,10 @@ function help(demo: DemoCli | null): string {
   ].join('\n');
 }
 
-function usageError(message: string): number {
-  process.stderr.write(`pairloss: ${message}; ${USAGE}\n`);
+/** A usage mistake: one line saying what and what to run, then the usage line; exit code 2. */
+function usageError(command: string, message: string): number {
+  const hint = command ? `run 'pairloss ${command} --help' for usage` : "run 'pairloss --help' (commands: build, info, train, loss, heatmap)";
+  process.stderr.write(`pairloss${command ? ` ${command}` : ''}: ${message}; ${hint}\n${USAGE[command]}\n`);
   return 2;
 }
 
@@ -71,8 +78,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')).version}\n`);
     return 0;
   }
-  if (first === 'build') return runBuild(rest, usageError);
-  if (first === 'info') return runInfo(rest, usageError);
+  if (first === 'build') return runBuild(rest, (m) => usageError('build', m));
+  if (first === 'info') return runInfo(rest, (m) => usageError('info', m));
   const demo = demoCli();
   if (demo && Object.prototype.hasOwnProperty.call(demo.COMMAND_SUMMARIES, first)) return demo.main(argv);
   if (['train', 'loss', 'heatmap'].includes(first)) {
@@ -82,7 +89,7 @@ export async function main(argv: string[]): Promise<number> {
     );
     return 2;
   }
-  return usageError(first.startsWith('-') ? `expected a command before ${JSON.stringify(first)}` : `unknown command ${JSON.stringify(first)}`);
+  return usageError('', first.startsWith('-') ? `expected a command before ${JSON.stringify(first)}` : `unknown command ${JSON.stringify(first)}`);
 }
 
 if (require.main === module) {

@@ -105,3 +105,138 @@ export function oracle(cases: Case[]): { torch: string; results: Result[] } {
   }
   return JSON.parse(r.stdout);
 }
+
+// ---------------------------------------------------------------------------
+// Result dtypes: PyTorch's type promotion, per op
+// ---------------------------------------------------------------------------
+
+export type FloatDType = 'float32' | 'float64';
+/** An input's dtype as the op sees it; `'indices'` for class indices (integers take no part in promotion). */
+export type InputDType = FloatDType | 'indices';
+
+/** Each op's inputs in order, and the dtypes each input can have. */
+export const DTYPE_INPUTS: Record<string, InputDType[][]> = {
+  normalize: [['float32', 'float64']],
+  batch_norm1d: [['float32', 'float64']],
+  matmul: [['float32', 'float64'], ['float32', 'float64']],
+  cosine_similarity: [['float32', 'float64'], ['float32', 'float64']],
+  cross_entropy: [['float32', 'float64'], ['indices', 'float32', 'float64']],
+  npairs: [['float32', 'float64'], ['float32', 'float64'], ['indices', 'float32', 'float64']],
+  correlation: [['float32', 'float64'], ['float32', 'float64']],
+};
+
+/**
+ * The dtype of each tensor that PyTorch returns for `op` on inputs of these
+ * dtypes (the names are pairloss's result keys), or null where PyTorch
+ * refuses the combination. PyTorch's rules: an op that computes on its
+ * inputs together promotes them (`torch.result_type`: float64 wins over
+ * float32), so `cross_entropy(float32 logits, float64 probabilities)` is
+ * float64; the matrix product does not (`mm` raises "expected scalar type
+ * ..." for float32 @ float64), nor does what is built on it; autograd gives
+ * each input a gradient of that input's dtype. What these are is checked
+ * against PyTorch itself by {@link torchResultDtypes} (test/fuzz.test.ts).
+ *
+ * An input here has the dtype the op computes in: pairloss gives a
+ * `number[][]` operand the dtype of its typed partner (float64 when one is
+ * float64, else float32), so `[logits number[][], target Float64Array]` is
+ * `['float64', 'float64']`.
+ */
+export function resultDtypes(op: string, d: InputDType[]): Record<string, FloatDType> | null {
+  const f = (x: InputDType): FloatDType => {
+    if (x === 'indices') throw new Error(`${op}: class indices where a float tensor belongs`);
+    return x;
+  };
+  const promote = (...xs: InputDType[]): FloatDType => (xs.some((x) => x === 'float64') ? 'float64' : 'float32');
+  switch (op) {
+    case 'normalize':
+    case 'batch_norm1d':
+      return { out: f(d[0]) };
+    case 'matmul':
+    case 'cosine_similarity':
+      return d[0] === d[1] ? { out: f(d[0]) } : null;
+    case 'cross_entropy':
+      return { out: d[1] === 'indices' ? f(d[0]) : promote(d[0], d[1]) };
+    case 'npairs':
+      // the target only meets the logits in the cross entropy: the loss may promote, the tensors do not
+      return d[0] === d[1] ? { similarity: f(d[0]), grad1: f(d[0]), grad2: f(d[1]) } : null;
+    case 'correlation':
+      return d[0] === d[1] ? { grad1: f(d[0]), grad2: f(d[1]) } : null;
+    default:
+      throw new Error(`resultDtypes: unknown op ${op}`);
+  }
+}
+
+/** Every combination of input dtypes of an op. */
+export function dtypeCombinations(op: string): InputDType[][] {
+  return DTYPE_INPUTS[op].reduce<InputDType[][]>((acc, choices) => acc.flatMap((a) => choices.map((c) => [...a, c])), [[]]);
+}
+
+/**
+ * What PyTorch returns, for every op of {@link DTYPE_INPUTS} and every
+ * combination of input dtypes: `"op d1 d2..."` -> the dtype of each result
+ * tensor, or null where PyTorch raises. The same computations as
+ * scripts/oracle.py (its own functions where it has them), on small random
+ * inputs, one Python call.
+ */
+export function torchResultDtypes(): { torch: string; table: Record<string, Record<string, FloatDType> | null> } {
+  const combos = Object.keys(DTYPE_INPUTS).flatMap((op) => dtypeCombinations(op).map((d) => [op, ...d]));
+  const script = String.raw`
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import torch
+import torch.nn.functional as F
+from oracle import NPairsLoss, correlation_loss_func, barlow_twins_loss
+
+D = {'float32': torch.float32, 'float64': torch.float64}
+name = lambda t: str(t.dtype).replace('torch.', '')
+def x(dt, rows=4, cols=3, grad=False):
+    return torch.randn(rows, cols, dtype=D[dt], requires_grad=grad)
+def target(dt, rows, cols):
+    if dt == 'indices':
+        return torch.arange(rows) % cols
+    return torch.softmax(torch.randn(rows, cols, dtype=D[dt]), 1)
+
+def run(op, d):
+    if op == 'normalize':
+        return {'out': F.normalize(x(d[0]), dim=1)}
+    if op == 'batch_norm1d':
+        return {'out': torch.nn.BatchNorm1d(3, affine=False).to(D[d[0]])(x(d[0]))}
+    if op == 'matmul':
+        return {'out': x(d[0], 4, 3) @ x(d[1], 3, 5)}
+    if op == 'cosine_similarity':
+        return {'out': NPairsLoss().similarities(x(d[0]), x(d[1], 5))}
+    if op == 'cross_entropy':
+        return {'out': F.cross_entropy(x(d[0]), target(d[1], 4, 3), reduction='none', label_smoothing=0.1)}
+    if op == 'npairs':
+        x1, x2 = x(d[0], grad=True), x(d[1], 5, grad=True)
+        sim = NPairsLoss().similarities(x1, x2)
+        loss = F.cross_entropy(sim / 0.5, target(d[2], 4, 5), label_smoothing=0.1)
+        loss.backward()
+        return {'similarity': sim, 'grad1': x1.grad, 'grad2': x2.grad}
+    if op == 'correlation':
+        out = {}
+        for mode, fn in (('samples', correlation_loss_func), ('features', barlow_twins_loss)):
+            z1, z2 = x(d[0], grad=True), x(d[1], grad=True)
+            loss, corr = fn(z1, z2)
+            loss.backward()
+            out[mode] = {'grad1': name(z1.grad), 'grad2': name(z2.grad)}
+        if out['samples'] != out['features']:
+            raise AssertionError('the two modes disagree: %r' % out)
+        return out['samples']
+    raise ValueError(op)
+
+table = {}
+for op, *d in json.load(sys.stdin):
+    try:
+        table[' '.join([op] + d)] = {k: (v if isinstance(v, str) else name(v)) for k, v in run(op, d).items()}
+    except (RuntimeError, ValueError, TypeError) as e:
+        table[' '.join([op] + d)] = None
+print(json.dumps({'torch': torch.__version__, 'table': table}))
+`;
+  const r = spawnSync(PYTHON, ['-c', script, path.join(ROOT, 'scripts')], { input: JSON.stringify(combos), encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.error || r.status !== 0) {
+    throw new Error(`PyTorch dtype probe failed (${PYTHON}): ${r.error?.message ?? r.stderr}\n` +
+      'Install Debian\'s PyTorch: apt-get install python3-torch python3-numpy (npm test does it when root).');
+  }
+  return JSON.parse(r.stdout);
+}

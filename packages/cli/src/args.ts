@@ -100,9 +100,14 @@ export function parseCommand(spec: CommandSpec, argv: string[]): { help: boolean
   return { help: false, values: parsed.values as FlagValues, positionals };
 }
 
+/** The one-line synopsis of a command, as `--help` starts it; printed under every usage error. */
+export function usageLine(spec: CommandSpec | null): string {
+  return spec ? `Usage: pairloss ${spec.name} ${spec.usage}` : 'Usage: pairloss <command> [flags]';
+}
+
 /** The `--help` text of a command. */
 export function helpText(spec: CommandSpec): string {
-  const lines = [`pairloss ${spec.name}: ${spec.summary}`, '', `Usage: pairloss ${spec.name} ${spec.usage}`];
+  const lines = [`pairloss ${spec.name}: ${spec.summary}`, '', usageLine(spec)];
   if (spec.details?.length) lines.push('', ...spec.details);
   lines.push('', 'Flags:');
   const rows = Object.entries({ ...spec.flags, help: HELP_FLAG }).map(([name, f]) => {

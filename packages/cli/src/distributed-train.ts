@@ -9,7 +9,7 @@
 import { spawn } from 'child_process';
 import * as net from 'net';
 import * as path from 'path';
-import { CliError } from './args';
+import { CliError, UsageError } from './args';
 import type { TrainArgs } from './train';
 
 /** Set in the environment of the spawned ranks. */
@@ -47,12 +47,6 @@ export async function runDistributedTrain(a: TrainArgs): Promise<void> {
   if (!lib.backends.gloo) {
     throw new CliError(`--world-size ${a.worldSize}: LibTorch ${lib.torchVersion} was built without Gloo`, 'use a LibTorch with Gloo (Debian: libtorch-dev), or run with --world-size 1');
   }
-  if (a.config.batchSize % a.worldSize !== 0) {
-    throw new CliError(
-      `--batch-size ${a.config.batchSize} is not a multiple of --world-size ${a.worldSize}`,
-      `use a batch size divisible by ${a.worldSize}, e.g. ${a.worldSize * Math.max(1, Math.round(a.config.batchSize / a.worldSize))}`,
-    );
-  }
   const port = await freePort();
   const script = path.join(__dirname, 'main.js');
   const argv = process.argv.slice(2);
@@ -88,7 +82,10 @@ export async function runDistributedTrain(a: TrainArgs): Promise<void> {
   const failed = results.filter((r) => r.code !== 0);
   if (failed.length === 0) return;
   const first = failed.find((r) => r.signal === null) ?? failed[0];
-  // the failing rank printed its own one-line error; this is the exit status
+  // the failing rank printed its own one-line error; this is the exit status (2 when that was a usage error)
+  if (first.code === 2) {
+    throw new UsageError(`rank ${first.rank} of ${a.worldSize} refused the flags`, 'see the rank error above');
+  }
   throw new CliError(
     `rank ${first.rank} of ${a.worldSize} ${first.signal ? `was stopped by ${first.signal}` : `exited with code ${first.code}`}`,
     'see the rank error above; rerun with --world-size 1 to check the run alone',

@@ -29,6 +29,7 @@ export const LOSS_SPEC: CommandSpec = {
     scale: { type: 'string', value: 'S', description: 'correlation: final scale', defaultText: '0.025' },
     device: { type: 'string', value: 'DEV', description: "'cpu', 'cuda' or 'cuda:N'", defaultText: 'cpu' },
     grads: { type: 'string', value: 'DIR', description: 'also write grad1.npy and grad2.npy into DIR' },
+    'check-finite': { type: 'boolean', description: 'NaN or Infinity in x1/x2 is an error naming the first one; so is a loss or gradient that is not finite' },
     json: { type: 'boolean', description: 'print one JSON object instead of text' },
   },
   positionals: { min: 2, max: 2 },
@@ -36,11 +37,31 @@ export const LOSS_SPEC: CommandSpec = {
     'pairloss loss image_emb.npy text_emb.npy --temperature 0.07 --symmetric',
     'pairloss loss z1.npy z2.npy --loss correlation --mode features --json',
     'pairloss loss a.npy b.npy --grads out/',
+    'pairloss loss a.npy b.npy --check-finite',
   ],
 };
 
 const NPAIRS_ONLY = ['temperature', 'symmetric', 'label-smoothing', 'similarity', 'l2-reg', 'reduction'];
 const CORRELATION_ONLY = ['mode', 'lambda', 'scale'];
+
+/** The first NaN or ±Infinity of a row-major [rows, cols] matrix: its value, [row, col] and how many there are. */
+export function firstNonFinite(data: Float32Array | Float64Array, cols: number): { value: number; at: [number, number]; count: number } | null {
+  let first = -1;
+  let count = 0;
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) {
+      if (first < 0) first = i;
+      count++;
+    }
+  }
+  if (first < 0) return null;
+  const c = Math.max(cols, 1);
+  return { value: data[first], at: [Math.floor(first / c), first % c], count };
+}
+
+function describeNonFinite(f: { value: number; at: [number, number]; count: number }): string {
+  return `${f.value} at [${f.at.join(', ')}]${f.count > 1 ? ` (${f.count} values that are not finite in all)` : ''}`;
+}
 
 function norm(a: Float32Array | Float64Array): number {
   let s = 0;
@@ -95,12 +116,30 @@ export async function runLoss(v: FlagValues, files: string[]): Promise<void> {
   if (device !== 'cpu' && !lib.cuda.isAvailable()) {
     throw new CliError(`--device ${device}: CUDA is not available (LibTorch ${lib.torchVersion} sees no CUDA device)`, 'use --device cpu');
   }
+  const checkFinite = v['check-finite'] === true;
+  if (checkFinite) {
+    for (const [name, m, file] of [['x1', a, files[0]], ['x2', b, files[1]]] as const) {
+      const bad = firstNonFinite(m.data, m.shape[1]);
+      if (bad) {
+        throw new CliError(`${name}: ${JSON.stringify(file)} holds ${describeNonFinite(bad)}, refused by --check-finite`, 'fix the data, or drop --check-finite (the loss is then NaN, as PyTorch gives)');
+      }
+    }
+  }
   const x1 = lib.Tensor.from(a.data, a.shape, { device });
   const x2 = lib.Tensor.from(b.data, b.shape, { device });
-  const r = kind === 'npairs' ? lib.npairsLoss(x1, x2, options) : lib.correlationLoss(x1, x2, options);
+  const r = kind === 'npairs' ? lib.npairsLoss(x1, x2, { ...options, checkFinite }) : lib.correlationLoss(x1, x2, { ...options, checkFinite });
   const g1 = r.grad1?.data();
   const g2 = r.grad2?.data();
   if (!g1 || !g2) throw new Error('the loss returned no gradients');
+  if (checkFinite) {
+    // finite inputs can still overflow (a temperature too small for float32, a huge scale)
+    const overflow = 'the options overflow the computation in this dtype: try milder options (e.g. a larger --temperature) or float64 inputs';
+    if (!Number.isFinite(r.loss)) throw new CliError(`the loss is ${r.loss} though x1 and x2 are finite (--check-finite)`, overflow);
+    for (const [name, g, shape] of [['dloss/dx1', g1, a.shape], ['dloss/dx2', g2, b.shape]] as const) {
+      const bad = firstNonFinite(g, shape[1]);
+      if (bad) throw new CliError(`${name} holds ${describeNonFinite(bad)} though x1 and x2 are finite (--check-finite)`, overflow);
+    }
+  }
   const report: LossReport = {
     loss: r.loss,
     kind,

@@ -3,9 +3,10 @@
  * The demo commands of `pairloss`: `train`, `loss`, `heatmap` (the library's
  * own `pairloss` command hands them here; it keeps `build` and `info`).
  * Errors are one line saying what went wrong and what to do, with a
- * non-zero exit code (2: usage, 1: failure).
+ * non-zero exit code: 2 for a usage mistake (then the command's usage line
+ * follows), 1 for a failure.
  */
-import { CliError, CommandSpec, FlagValues, helpText, parseCommand, UsageError } from './args';
+import { CliError, CommandSpec, FlagValues, helpText, parseCommand, usageLine, UsageError } from './args';
 import { HEATMAP_SPEC, runHeatmap } from './heatmap';
 import { LOSS_SPEC, runLoss } from './loss';
 import { runTrain, TRAIN_SPEC } from './train';
@@ -51,11 +52,19 @@ function oneLine(s: string): string {
   return s.split('\n').map((l) => l.trim()).filter((l) => l.length > 0).join(' ');
 }
 
-/** Formats an error as the one line printed to stderr, and its exit code. */
-export function describeFailure(command: string | null, err: unknown): { line: string; code: number } {
-  const rank = process.env.PAIRLOSS_TRAIN_WORKER === '1' && process.env.RANK !== undefined ? ` (rank ${process.env.RANK})` : '';
+/**
+ * Formats an error as the one line printed to stderr, and its exit code; a
+ * usage error also gets the command's usage line (not in a spawned rank:
+ * the launching process prints it).
+ */
+export function describeFailure(command: string | null, err: unknown): { line: string; code: number; usage?: string } {
+  const worker = process.env.PAIRLOSS_TRAIN_WORKER === '1';
+  const rank = worker && process.env.RANK !== undefined ? ` (rank ${process.env.RANK})` : '';
   const prefix = `pairloss${command ? ` ${command}` : ''}${rank}: `;
-  if (err instanceof UsageError) return { line: `${prefix}${err.message}; ${err.hint}`, code: 2 };
+  if (err instanceof UsageError) {
+    const usage = worker ? undefined : usageLine(command && COMMANDS[command] ? COMMANDS[command].spec : null);
+    return { line: `${prefix}${err.message}; ${err.hint}`, code: 2, usage };
+  }
   if (err instanceof CliError) return { line: `${prefix}${err.message}; ${err.hint}`, code: 1 };
   const message = err instanceof Error ? err.message : String(err);
   if (message.startsWith('Could not load the pairloss native addon')) {
@@ -101,8 +110,8 @@ export async function main(argv: string[]): Promise<number> {
     await cmd.run(parsed.values, parsed.positionals);
     return 0;
   } catch (err) {
-    const { line, code } = describeFailure(command, err);
-    process.stderr.write(`${line}\n`);
+    const { line, code, usage } = describeFailure(command, err);
+    process.stderr.write(`${line}\n${usage ? `${usage}\n` : ''}`);
     if (process.env.PAIRLOSS_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     return code;
   }

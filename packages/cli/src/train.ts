@@ -104,10 +104,17 @@ export function trainArgs(v: FlagValues): TrainArgs {
       'raise --max-pairs or lower --test-size / --batch-size',
     );
   }
+  const worldSize = intFlag(c, v, 'world-size', D.worldSize, 1, 64);
+  if (config.batchSize % worldSize !== 0) {
+    throw new UsageError(
+      `--batch-size ${config.batchSize} is not a multiple of --world-size ${worldSize}`,
+      `use a batch size divisible by ${worldSize}, e.g. ${worldSize * Math.max(1, Math.round(config.batchSize / worldSize))}`,
+    );
+  }
   return {
     config,
     out: stringFlag(v, 'out', D.out),
-    worldSize: intFlag(c, v, 'world-size', D.worldSize, 1, 64),
+    worldSize,
     testSize,
     featureDim: intFlag(c, v, 'feature-dim', D.featureDim, 16, 1 << 20),
     maxPairs,
@@ -130,9 +137,40 @@ function epochLine(e: EpochRecord, epochs: number): string {
   return `epoch ${e.epoch}/${epochs}  loss ${(e.loss ?? NaN).toFixed(4).padStart(7)}  ${recall}  ${count(e.pairsPerSecond ?? 0)} pairs/s`;
 }
 
+/**
+ * Makes sure the output folder can take the run's files before any training
+ * starts: creates it (as the run would at the end) and writes and removes a
+ * probe file in it, so that permissions, read-only file systems and paths
+ * through a file all show here, not after the last epoch.
+ * @throws CliError naming --out when it cannot be written.
+ */
+export function checkOutWritable(dir: string): void {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const fs = require('fs') as typeof import('fs');
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    const probe = path.join(dir, `.pairloss-write-check-${process.pid}`);
+    fs.writeFileSync(probe, '');
+    fs.rmSync(probe, { force: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    const why: Record<string, string> = {
+      EEXIST: 'it is a file, not a folder',
+      ENOTDIR: 'a part of the path is a file, not a folder',
+      EACCES: 'permission denied',
+      EPERM: 'permission denied',
+      EROFS: 'a read-only file system',
+      ENOSPC: 'no space left on the device',
+    };
+    throw new CliError(`--out ${JSON.stringify(dir)} cannot be written (${code}: ${why[code] ?? (e instanceof Error ? e.message : String(e))}); nothing was trained`, 'choose another --out folder');
+  }
+}
+
 /** Runs `pairloss train` with parsed flags; resolves when the files are written. */
 export async function runTrain(v: FlagValues): Promise<void> {
   const a = trainArgs(v);
+  // the launching process checks; the ranks it spawns need not
+  if (process.env.PAIRLOSS_TRAIN_WORKER !== '1') checkOutWritable(a.out);
   const { launchedAsRank } = await import('./distributed-train');
   if (a.worldSize > 1 || launchedAsRank()) {
     const { runDistributedTrain } = await import('./distributed-train');
