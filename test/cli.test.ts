@@ -165,8 +165,8 @@ describe('usage errors: what to do and the usage line, exit code 2', () => {
     [['heatmap', fx('similarity.npy'), '--cmap', 'jet'], /--cmap must be one of .*rocket/],
     [['heatmap', fx('similarity.npy'), '--vmin', '1', '--vmax', '0'], /--vmin must be below --vmax/],
     // refused by the library's own option check, before any file is read; said as the flag, with no other hint
-    [['heatmap', fx('similarity.npy'), '--fmt', '%.2f'], /^pairloss heatmap: --fmt must be '\.Nf', '\.Ne', '\.N%' \(N in 0\.\.20\) or 'd', got the string "%\.2f"; run 'pairloss heatmap --help' for usage$/],
-    [['heatmap', fx('missing.npy'), '--fmt', '.21f'], /--fmt must be .*got the string "\.21f"/],
+    [['heatmap', fx('similarity.npy'), '--fmt', '%.2f'], /^pairloss heatmap: Expected '\.Nf', '\.Ne', '\.N%' \(N in 0\.\.20\) or 'd' for --fmt but received "%\.2f"; run 'pairloss heatmap --help' for usage$/],
+    [['heatmap', fx('missing.npy'), '--fmt', '.21f'], /for --fmt but received "\.21f"/],
     // x1_f32.npy is not a similarity matrix (values beyond [-1, 1]): the top of the range is its largest value, 1.67122
     [['heatmap', fx('x1_f32.npy'), '--vmin', '5', '-o', 'x.png'], /--vmin 5 is not below 1\.67122, the top of the colour range from the data; give --vmax too/],
     [['heatmap', fx('similarity.npy'), '--vmax', '-2', '-o', 'x.png'], /--vmax -2 is not above -1, the bottom of the colour range for a similarity matrix/],
