@@ -10,7 +10,7 @@ import { spawn } from 'child_process';
 import * as net from 'net';
 import * as path from 'path';
 import { CliError, UsageError } from './args';
-import type { TrainArgs } from './train';
+import type { TrainArgs } from './train-run';
 
 /** Set in the environment of the spawned ranks. */
 export const WORKER_ENV = 'PAIRLOSS_TRAIN_WORKER';
@@ -94,7 +94,7 @@ export async function runDistributedTrain(a: TrainArgs): Promise<void> {
 
 async function runRank(a: TrainArgs): Promise<void> {
   const { ProcessGroup } = await import('pairloss');
-  const { trainInProcess } = await import('./train');
+  const { trainInProcess } = await import('./train-run');
   const group = await ProcessGroup.fromEnv({ backend: 'gloo', timeoutMs: 120000 });
   try {
     if (a.config.batchSize % group.worldSize !== 0) {
