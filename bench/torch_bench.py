@@ -22,7 +22,7 @@ import torch.nn.functional as F
 import torch.distributed as dist
 
 
-# ---- The seed (../shared/seed/), with F.normalize for F.normalise and without show() ----
+# ---- The seed (the PyTorch answer the project grew from, see docs/DESIGN.md), with F.normalize for F.normalise and without show() ----
 class NPairsLoss(nn.Module):
     def __init__(self):
         super(NPairsLoss, self).__init__()
