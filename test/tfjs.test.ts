@@ -37,7 +37,7 @@ function model(f: number, d: number, s: number): tf.Sequential {
   return tf.sequential({
     layers: [
       tf.layers.dense({ inputShape: [f], units: 12, activation: 'tanh', kernelInitializer: tf.initializers.glorotNormal({ seed: s }) }),
-      tf.layers.dense({ units: d, kernelInitializer: tf.initializers.glorotNormal({ seed: s + 1 }), biasInitializer: 'glorotNormal' }),
+      tf.layers.dense({ units: d, kernelInitializer: tf.initializers.glorotNormal({ seed: s + 1 }), biasInitializer: tf.initializers.glorotNormal({ seed: s + 2 }) }),
     ],
   });
 }
