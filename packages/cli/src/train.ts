@@ -6,20 +6,13 @@
 import * as path from 'path';
 import { CliError, CommandSpec, enumFlag, FlagValues, intFlag, numberFlag, stringFlag, UsageError, helpHint } from './args';
 import { trainInProcess, TrainArgs } from './train-run';
-import type { TrainConfig } from './train/trainer';
+import { DEFAULT_TRAIN_CONFIG, TrainConfig } from './train/trainer';
 
+// The training defaults are the trainer's own; the rest are the command's.
 const D = {
-  loss: 'npairs',
-  epochs: 4,
-  batchSize: 512,
-  dim: 64,
-  hidden: 0,
-  temperature: 0.05,
-  lr: 0.01,
-  seed: 1,
+  ...DEFAULT_TRAIN_CONFIG,
   out: path.join('runs', 'latest'),
   worldSize: 1,
-  device: 'cpu',
   testSize: 5000,
   featureDim: 2048,
 };
