@@ -46,6 +46,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   function<CosineSimilarity>(env, exports, "cosineSimilarity");
   function<NpairsLoss>(env, exports, "npairsLoss");
   function<CorrelationLoss>(env, exports, "correlationLoss");
+  function<NtXentLoss>(env, exports, "ntXentLoss");
   function<EchoOptions>(env, exports, "_echoOptions");
   init_process_group(env, exports);
   return exports;

@@ -103,6 +103,31 @@ NpairsArgs read_npairs_options(const Napi::Value& value, bool copy) {
   } else if (!args.target.IsNull()) {
     opt.target = placed(args.target, tensor_from_js(args.target, "target"), args.device, copy);
   }
+  const Napi::Value labels = o.value("labels");
+  if (!labels.IsNull()) {
+    // int64 on the call's device, owned by the call (a widened copy or a clone)
+    opt.labels = indices_from_js(labels, "labels");
+    opt.labels = opt.labels.device() != args.device ? pairloss::to_device(opt.labels, args.device) : opt.labels.clone();
+  }
+  opt.exclude_self = o.boolean("excludeSelf");
+  o.done();
+  return args;
+}
+
+NtXentArgs read_nt_xent_options(const Napi::Value& value, bool copy) {
+  OptionReader o(value, "ntXentLoss");
+  NtXentArgs args;
+  pairloss::NtXentOptions& opt = args.options;
+  opt.temperature = o.number("temperature");
+  opt.eps = o.number("eps");
+  opt.grad = o.boolean("grad");
+  opt.check_finite = o.boolean("checkFinite");
+  args.device = read_device(o);
+  opt.group = read_group(o);
+  args.negatives = o.value("negatives");
+  if (!args.negatives.IsNull()) {
+    opt.negatives = placed(args.negatives, tensor_from_js(args.negatives, "negatives"), args.device, copy);
+  }
   o.done();
   return args;
 }

@@ -46,7 +46,7 @@ EpsOptions read_eps_options(const Napi::Value& value, const char* function);
 
 // npairsLoss: { target, temperature, symmetric, labelSmoothing, reduction,
 // similarity, l2Reg, eps, grad, returnSimilarity, checkFinite, device, group,
-// localLoss, gatherWithGrad }. The target (null: none) is placed on `device`,
+// localLoss, gatherWithGrad, labels, excludeSelf }. The target (null: none) is placed on `device`,
 // and copied when `copy` (an async call owns what it reads); `target` keeps
 // the JS value, for results_resident.
 struct NpairsArgs {
@@ -55,6 +55,16 @@ struct NpairsArgs {
   Napi::Value target;
 };
 NpairsArgs read_npairs_options(const Napi::Value& value, bool copy);
+
+// ntXentLoss: { temperature, eps, negatives, grad, checkFinite, device, group };
+// negatives (null: none) placed as npairsLoss's target; `negatives` keeps the
+// JS value, for results_resident.
+struct NtXentArgs {
+  pairloss::NtXentOptions options;
+  at::Device device = at::kCPU;
+  Napi::Value negatives;
+};
+NtXentArgs read_nt_xent_options(const Napi::Value& value, bool copy);
 
 // correlationLoss: { lambda, scale, eps, mode, grad, checkFinite, device,
 // group, syncBatchNorm }

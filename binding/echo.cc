@@ -76,6 +76,18 @@ Napi::Value EchoOptions(const Napi::CallbackInfo& info) {
     out.Set("group", group_or_null(env, o.group));
     out.Set("localLoss", o.local_loss);
     out.Set("gatherWithGrad", o.gather_with_grad);
+    out.Set("labels", tensor_or_null(env, o.labels));
+    out.Set("excludeSelf", o.exclude_self);
+  } else if (kind == "ntXentLoss") {
+    const NtXentArgs a = read_nt_xent_options(info[1], false);
+    const pairloss::NtXentOptions& o = a.options;
+    out.Set("temperature", o.temperature);
+    out.Set("eps", o.eps);
+    out.Set("negatives", tensor_or_null(env, o.negatives));
+    out.Set("grad", o.grad);
+    out.Set("checkFinite", o.check_finite);
+    out.Set("device", a.device.str());
+    out.Set("group", group_or_null(env, o.group));
   } else if (kind == "correlationLoss") {
     const CorrelationArgs a = read_correlation_options(info[1]);
     const pairloss::CorrelationOptions& o = a.options;

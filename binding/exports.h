@@ -35,6 +35,7 @@ Napi::Value CosineSimilarity(const Napi::CallbackInfo& info);
 // binding/losses.cc: (x1, x2, options, async) -> a result, or a Promise of one
 Napi::Value NpairsLoss(const Napi::CallbackInfo& info);
 Napi::Value CorrelationLoss(const Napi::CallbackInfo& info);
+Napi::Value NtXentLoss(const Napi::CallbackInfo& info);
 
 // binding/echo.cc: (kind, options) -> the options as the binding parsed them (tests)
 Napi::Value EchoOptions(const Napi::CallbackInfo& info);

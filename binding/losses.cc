@@ -1,4 +1,4 @@
-// npairsLoss / correlationLoss: sync on the JS thread, or async: on the libuv
+// npairsLoss / ntXentLoss / correlationLoss: sync on the JS thread, or async: on the libuv
 // pool, or under a process group queued to the group's thread in call order.
 // (lib/losses.ts runs small async calls inline, as sync calls.) Inputs are
 // typed-array views or native handles; on CUDA the results stay on the
@@ -114,6 +114,16 @@ Napi::Value NpairsLoss(const Napi::CallbackInfo& info) {
   const bool resident = results_resident(args.device, {info[0], info[1], args.target});
   return run_loss<pairloss::NpairsOptions, NpairsResult>(info, async, args.device, in, std::move(args.options), resident,
                                                          pairloss::npairs_loss, npairs_to_js);
+}
+
+// ntXentLoss(z1, z2, options, async)
+Napi::Value NtXentLoss(const Napi::CallbackInfo& info) {
+  const bool async = async_arg(info);
+  NtXentArgs args = read_nt_xent_options(info[2], async);
+  const Inputs in = read_inputs(info, args.device, "z1", "z2", async);
+  const bool resident = results_resident(args.device, {info[0], info[1], args.negatives});
+  return run_loss<pairloss::NtXentOptions, NpairsResult>(info, async, args.device, in, std::move(args.options), resident,
+                                                         pairloss::nt_xent_loss, npairs_to_js);
 }
 
 // correlationLoss(z1, z2, options, async)

@@ -121,6 +121,8 @@ export interface Binding {
   // async: on the libuv pool, or on the group's thread under a group
   npairsLoss(x1: RawInput, x2: RawInput, options: RawOptions<'npairsLoss'>, async: false): RawNpairsResult;
   npairsLoss(x1: RawInput, x2: RawInput, options: RawOptions<'npairsLoss'>, async: true): Promise<RawNpairsResult>;
+  ntXentLoss(z1: RawInput, z2: RawInput, options: RawOptions<'ntXentLoss'>, async: false): RawNpairsResult;
+  ntXentLoss(z1: RawInput, z2: RawInput, options: RawOptions<'ntXentLoss'>, async: true): Promise<RawNpairsResult>;
   correlationLoss(z1: RawInput, z2: RawInput, options: RawOptions<'correlationLoss'>, async: false): RawCorrelationResult;
   correlationLoss(z1: RawInput, z2: RawInput, options: RawOptions<'correlationLoss'>, async: true): Promise<RawCorrelationResult>;
   /**

@@ -4,11 +4,11 @@
  */
 import { binding, RawCorrelationResult, RawIndices, RawInput, RawNpairsResult, RawOptions, RawResult } from './binding';
 import { checkedUnderGroup, groupHandle } from './distributed';
-import { callNative, rangeError, withCallerStack } from './errors';
+import { callNative, invalidValue, rangeError, withCallerStack } from './errors';
 import { inlineTurnSpent, mustWait, nextTurn, runsInline, schedule } from './queue';
 import { boolOption, enumOption, numberOption, optionsObject } from './options';
 import {
-  checkDevice, checkMatrix, checkSameKind, indices, isIndices, operand, partnerDType, rawInput, Indices, Operand, Tensor, tensorFromRaw, TensorLike,
+  checkDevice, checkMatrix, checkSameKind, indices, isIndices, labelList, operand, partnerDType, rawInput, Indices, Operand, Tensor, tensorFromRaw, TensorLike,
 } from './tensor';
 
 /** A process group as the losses take it (see `ProcessGroup`). */
@@ -64,6 +64,53 @@ export interface NpairsOptions {
    * gradient (other ranks' use of this rank's rows as negatives is dropped).
    */
   gatherWithGrad?: boolean;
+  /**
+   * SupCon's multiple positives (Khosla et al. 2020, L_out): the class label
+   * of each row (N integers; x2's rows carry the same labels, so M = N). Row
+   * i's target is then uniform over the columns with its label (under a
+   * group: over every rank's columns with its label), which is the
+   * cross entropy against that probability target. Excludes `target`.
+   * A row with no positive contributes 0 and still counts in the mean.
+   */
+  labels?: Indices;
+  /**
+   * Row i leaves out column i, its own view, from its softmax (as SupCon and
+   * lightly's NT-Xent drop the self-similarities): for x1 and x2 the same
+   * views, e.g. `npairsLoss(z, z, { labels, excludeSelf: true })` is SupCon
+   * over all views `z`. Needs M = N (N >= 2 without a group), and no
+   * `symmetric` or `labelSmoothing`; the target must not be column i
+   * (so not the default one). Default false.
+   */
+  excludeSelf?: boolean;
+}
+
+/** Options of {@link ntXentLoss}. Every option has the default shown. */
+export interface NtXentOptions {
+  /** logits = cosine similarity / temperature; > 0. Default 0.5 (lightly's). */
+  temperature?: number;
+  /** Lower bound of the norms in normalize. Default 1e-12. */
+  eps?: number;
+  /**
+   * A memory bank `[K, D]` of negatives (MoCo style, lightly's
+   * `memory_bank_size`): each row of z1 then has one positive, its z2 row,
+   * and the K negatives (normalised as z1 and z2 are); the loss is the mean
+   * over the N rows of z1. Default: none (SimCLR's 2N views).
+   */
+  negatives?: TensorLike;
+  /** Compute grad1, grad2 and gradTemperature. Default true. */
+  grad?: boolean;
+  /** NaN or ±Infinity in z1/z2/negatives is a RangeError (default false). */
+  checkFinite?: boolean;
+  /** Where to compute; default: the inputs' device (as {@link NpairsOptions.device}). */
+  device?: string;
+  /**
+   * A process group (lightly's `gather_distributed: true`): each rank's 2N
+   * views against the 2WN views of every rank. `loss` is the mean over all
+   * 2WN rows (the same on every rank) and grad1/grad2 its exact gradients
+   * for this rank's inputs (multiply by W for DDP-style averaging). With
+   * `negatives`: the mean of the ranks' losses.
+   */
+  group?: GroupLike;
 }
 
 /**
@@ -164,11 +211,14 @@ type WithoutGrad = { grad: false };
 
 const NPAIRS_KEYS = [
   'target', 'temperature', 'symmetric', 'labelSmoothing', 'reduction', 'similarity', 'l2Reg', 'eps', 'grad',
-  'returnSimilarity', 'checkFinite', 'device', 'group', 'localLoss', 'gatherWithGrad',
+  'returnSimilarity', 'checkFinite', 'device', 'group', 'localLoss', 'gatherWithGrad', 'labels', 'excludeSelf',
 ] as const;
+const NT_XENT_KEYS = ['temperature', 'eps', 'negatives', 'grad', 'checkFinite', 'device', 'group'] as const;
 const CORRELATION_KEYS = ['lambda', 'scale', 'eps', 'mode', 'grad', 'checkFinite', 'device', 'group', 'syncBatchNorm'] as const;
 
-interface Prepared<K extends 'npairsLoss' | 'correlationLoss'> {
+type LossKind = 'npairsLoss' | 'ntXentLoss' | 'correlationLoss';
+
+interface Prepared<K extends LossKind> {
   a: Operand;
   b: Operand;
   /** a and b as native code takes them (typed arrays or handles). */
@@ -225,11 +275,32 @@ function prepareNpairs(x1: unknown, x2: unknown, opts: unknown): Prepared<'npair
     group: g ? (groupHandle(g) as object) : null,
     localLoss: boolOption(o, 'localLoss', true),
     gatherWithGrad: boolOption(o, 'gatherWithGrad', true),
+    labels: null,
+    excludeSelf: boolOption(o, 'excludeSelf', false),
   };
-  if (o.target === undefined) {
+  if (options.excludeSelf) {
+    if (m !== n) throw rangeError('excludeSelf', `needs x1 and x2 to be the same views (M = N), got N = ${n}, M = ${m}`);
+    if (options.symmetric) throw rangeError('excludeSelf', 'cannot be combined with symmetric (each row already leaves out its own view)');
+    if (options.labelSmoothing > 0) throw rangeError('excludeSelf', 'cannot be combined with labelSmoothing');
+    if (!g && n < 2) throw rangeError('excludeSelf', 'leaves no class for N = 1 (the only column is the row\'s own view)');
+    if (o.target === undefined && o.labels === undefined) {
+      throw rangeError('excludeSelf', 'leaves out column i, the default target of row i: give labels or a target');
+    }
+  }
+  if (o.labels !== undefined) {
+    if (o.target !== undefined) throw rangeError('labels', 'and target exclude each other: labels make the target');
+    if (m !== n) throw rangeError('labels', `label the rows of x1 and x2 alike and need M = N, got N = ${n}, M = ${m}`);
+    options.labels = labelList(o.labels, 'labels', n);
+  } else if (o.target === undefined) {
     if (!g && m < n) throw rangeError('x2', `needs at least as many rows as x1 (M >= N) for the default target, got N = ${n}, M = ${m}`);
   } else if (isIndices(o.target)) {
     options.target = indices(o.target, 'target', n, m) as RawIndices;
+    if (options.excludeSelf) {
+      const t = options.target;
+      for (let i = 0; i < n; i++) {
+        if (Number(t[i]) === i) throw invalidValue(`target[${i}]`, `a class other than ${i} (excludeSelf leaves out column ${i})`, i);
+      }
+    }
   } else {
     const t = operand(o.target, 'target', a.dtype);
     checkSameKind(a, t, 'x1', 'target');
@@ -242,6 +313,35 @@ function prepareNpairs(x1: unknown, x2: unknown, opts: unknown): Prepared<'npair
     throw rangeError('symmetric', `needs as many rows in x2 as in x1, got N = ${n}, M = ${m}`);
   }
   return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work: n * m * a.shape[1] };
+}
+
+function prepareNtXent(z1: unknown, z2: unknown, opts: unknown): Prepared<'ntXentLoss'> {
+  const o = optionsObject(opts, NT_XENT_KEYS);
+  const [a, b] = pair(z1, z2, 'z1', 'z2');
+  if (a.shape[0] !== b.shape[0]) throw rangeError('z2', `must have N = ${a.shape[0]} rows like z1, got ${b.shape[0]}`);
+  const [n, d] = a.shape;
+  const g = group(o);
+  const device = o.device === undefined ? a.device : checkDevice(o.device);
+  const options: RawOptions<'ntXentLoss'> = {
+    temperature: numberOption(o, 'temperature', 0.5, { min: 0, above: true }),
+    eps: numberOption(o, 'eps', 1e-12, { min: 0, above: true, max: 3.4028234663852886e38 }),
+    negatives: null,
+    grad: boolOption(o, 'grad', true),
+    checkFinite: boolOption(o, 'checkFinite', false),
+    device,
+    group: g ? (groupHandle(g) as object) : null,
+  };
+  let work = 4 * n * n * d;
+  if (o.negatives !== undefined) {
+    const neg = operand(o.negatives, 'negatives', a.dtype);
+    checkMatrix(neg, 'negatives');
+    checkSameKind(a, neg, 'z1', 'negatives');
+    if (neg.shape[0] === 0) throw rangeError('negatives', 'an empty memory bank (K = 0); expected at least one row');
+    if (neg.shape[1] !== d) throw rangeError('negatives', `must have D = ${d} columns like z1, got ${neg.shape[1]}`);
+    options.negatives = rawInput(neg);
+    work = n * neg.shape[0] * d;
+  }
+  return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work };
 }
 
 function prepareCorrelation(z1: unknown, z2: unknown, opts: unknown): Prepared<'correlationLoss'> {
@@ -303,7 +403,7 @@ function correlationResult(r: RawCorrelationResult, device: string): Correlation
  * and back would cost more than the work. Inline calls do not wait for the
  * bound on calls in flight: they hold no libuv thread.
  */
-function inline(p: Prepared<'npairsLoss' | 'correlationLoss'>): boolean {
+function inline(p: Prepared<LossKind>): boolean {
   return p.options.group === null && p.device === 'cpu' && runsInline(p.work);
 }
 
@@ -317,7 +417,7 @@ function inline(p: Prepared<'npairsLoss' | 'correlationLoss'>): boolean {
  * the call ends. Calls under a group are never queued (their collectives must
  * be issued in call order on every rank).
  */
-function runAsync<T>(p: Prepared<'npairsLoss' | 'correlationLoss'>, call: () => Promise<T>): Promise<T> {
+function runAsync<T>(p: Prepared<LossKind>, call: () => Promise<T>): Promise<T> {
   if (p.options.group !== null) return call();
   if (!mustWait()) return schedule(call);
   const shared: RawInput[] = [];
@@ -332,6 +432,8 @@ function runAsync<T>(p: Prepared<'npairsLoss' | 'correlationLoss'>, call: () => 
     const t = p.options.target;
     p.options.target = ArrayBuffer.isView(t) ? t.slice() : keep(t);
   }
+  if ('labels' in p.options && p.options.labels !== null) p.options.labels = p.options.labels.slice();
+  if ('negatives' in p.options && p.options.negatives !== null) p.options.negatives = keep(p.options.negatives);
   const release = (): void => shared.forEach((s) => binding().tensorDispose(s));
   return schedule(call).finally(release);
 }
@@ -441,4 +543,57 @@ export async function correlationLossAsync(z1: TensorLike, z2: TensorLike, opts?
     throw withCallerStack(error);
   }
   return correlationResult(result, p.device);
+}
+
+/**
+ * NT-Xent, SimCLR's loss (Chen et al. 2020), as lightly's `NTXentLoss`
+ * computes it: the 2N views `[z1; z2]` normalised, logits = their cosine
+ * similarities / temperature without the self-similarities, and the cross
+ * entropy of each row against its other view (row i of z1 against row i of
+ * z2 and back), the mean over the 2N rows. It runs on the N-pairs graph:
+ * `npairsLoss(z, z, { target: i -> (i + N) mod 2N, excludeSelf: true })`,
+ * the fused kernels on CPU. With `negatives` (a memory bank): lightly's
+ * one-positive form, each row of z1 against its z2 row and the bank.
+ * Matches PyTorch autograd (float32: rtol 1e-5 / atol 1e-6; float64: 1e-10).
+ *
+ * @param z1 - `[N, D]` projections of view 1 (float32 or float64).
+ * @param z2 - `[N, D]` projections of view 2 (same dtype).
+ * @returns `loss`, `grad1` (∂loss/∂z1), `grad2` (∂loss/∂z2), `gradTemperature`.
+ * @throws TypeError for a wrong type or mixed dtypes; RangeError for mismatched shapes, an empty batch
+ *   or a bad option value.
+ * @example
+ * const { loss, grad1, grad2 } = ntXentLoss(z1, z2, { temperature: 0.5 });
+ */
+export function ntXentLoss(z1: TensorLike, z2: TensorLike, opts?: NtXentOptions & WithGrad): NpairsResult<true>;
+export function ntXentLoss(z1: TensorLike, z2: TensorLike, opts: NtXentOptions & WithoutGrad): NpairsResult<false>;
+export function ntXentLoss(z1: TensorLike, z2: TensorLike, opts?: NtXentOptions): NpairsResult;
+export function ntXentLoss(z1: TensorLike, z2: TensorLike, opts?: NtXentOptions): NpairsResult {
+  const p = checkedUnderGroup(opts, 'ntXentLoss', () => prepareNtXent(z1, z2, opts));
+  return npairsResult(callNative(() => binding().ntXentLoss(p.inputs[0], p.inputs[1], p.options, false)), p.device);
+}
+
+/**
+ * {@link ntXentLoss} on a worker thread, off the event loop (inputs copied at
+ * the call, small calls computed on the calling thread, as in {@link npairsLossAsync}).
+ * @example
+ * const { loss } = await ntXentLossAsync(z1, z2);
+ */
+export function ntXentLossAsync(z1: TensorLike, z2: TensorLike, opts?: NtXentOptions & WithGrad): Promise<NpairsResult<true>>;
+export function ntXentLossAsync(z1: TensorLike, z2: TensorLike, opts: NtXentOptions & WithoutGrad): Promise<NpairsResult<false>>;
+export function ntXentLossAsync(z1: TensorLike, z2: TensorLike, opts?: NtXentOptions): Promise<NpairsResult>;
+export async function ntXentLossAsync(z1: TensorLike, z2: TensorLike, opts?: NtXentOptions): Promise<NpairsResult> {
+  const p = checkedUnderGroup(opts, 'ntXentLoss', () => prepareNtXent(z1, z2, opts));
+  let result: RawNpairsResult;
+  try {
+    if (inline(p)) {
+      const spent = inlineTurnSpent();
+      result = binding().ntXentLoss(p.inputs[0], p.inputs[1], p.options, false);
+      if (spent) await nextTurn();
+    } else {
+      result = await runAsync(p, () => binding().ntXentLoss(p.inputs[0], p.inputs[1], p.options, true));
+    }
+  } catch (error) {
+    throw withCallerStack(error);
+  }
+  return npairsResult(result, p.device);
 }

@@ -76,8 +76,9 @@ export const NATIVE_OPTION_KEYS = {
   cosineSimilarity: ['eps', 'device'],
   npairsLoss: [
     'target', 'temperature', 'symmetric', 'labelSmoothing', 'reduction', 'similarity', 'l2Reg', 'eps', 'grad',
-    'returnSimilarity', 'checkFinite', 'device', 'group', 'localLoss', 'gatherWithGrad',
+    'returnSimilarity', 'checkFinite', 'device', 'group', 'localLoss', 'gatherWithGrad', 'labels', 'excludeSelf',
   ],
+  ntXentLoss: ['temperature', 'eps', 'negatives', 'grad', 'checkFinite', 'device', 'group'],
   correlationLoss: ['lambda', 'scale', 'eps', 'mode', 'grad', 'checkFinite', 'device', 'group', 'syncBatchNorm'],
 } as const;
 
@@ -115,6 +116,19 @@ export interface NativeOptions {
     group: NativeGroup | null;
     localLoss: boolean;
     gatherWithGrad: boolean;
+    /** SupCon's class labels of the rows (N integers), or null. */
+    labels: import('./binding').RawIndices | null;
+    excludeSelf: boolean;
+  };
+  ntXentLoss: {
+    temperature: number;
+    eps: number;
+    /** A memory bank `[K, D]`, or null. */
+    negatives: RawTensorOption | null;
+    grad: boolean;
+    checkFinite: boolean;
+    device: string;
+    group: NativeGroup | null;
   };
   correlationLoss: {
     lambda: number;
@@ -132,6 +146,6 @@ export interface NativeOptions {
 // The interfaces above and the key lists name the same keys (a compile error otherwise).
 type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const keysAgree: { [K in NativeKind]: SameKeys<keyof NativeOptions[K], (typeof NATIVE_OPTION_KEYS)[K][number]> } = {
-  normalize: true, matmul: true, crossEntropy: true, batchNorm1d: true, cosineSimilarity: true, npairsLoss: true, correlationLoss: true,
+  normalize: true, matmul: true, crossEntropy: true, batchNorm1d: true, cosineSimilarity: true, npairsLoss: true, ntXentLoss: true, correlationLoss: true,
 };
 void keysAgree;

@@ -527,6 +527,35 @@ export function checkSameKind(a: Operand, b: Operand, nameA: string, nameB: stri
 }
 
 /**
+ * Class labels (any integers: equal labels mark positives), `count` of them,
+ * converted for native code. @internal
+ */
+export function labelList(value: unknown, name: string, count: number): RawIndices {
+  let out: RawIndices;
+  const kind = typedArrayName(value);
+  if (kind === 'Int32Array' || kind === 'BigInt64Array') {
+    const v = value as Int32Array | BigInt64Array;
+    if (isDetached(v.buffer)) throw rangeError(name, 'its data is a detached ArrayBuffer');
+    out = v;
+  } else if (Array.isArray(value)) {
+    const list = new Int32Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      if (typeof v !== 'number') throw invalidType(`${name}[${i}]`, 'an integer label', v);
+      if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647) {
+        throw invalidValue(`${name}[${i}]`, 'an integer label in [-2^31, 2^31)', v);
+      }
+      list[i] = v;
+    }
+    out = list;
+  } else {
+    throw invalidType(name, 'class labels (Int32Array, BigInt64Array or number[])', value);
+  }
+  if (out.length !== count) throw rangeError(name, `expected ${count} labels (one per row), got ${out.length}`);
+  return out;
+}
+
+/**
  * Class indices checked against `classes` and converted for native code.
  * @internal
  */

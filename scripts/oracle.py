@@ -124,6 +124,71 @@ def correlation(case, dtype):
             "grad1": out(z1.grad), "grad2": out(z2.grad)}
 
 
+# ---- SupCon (Khosla et al. 2020), from HobbitLong/SupContrast's SupConLoss
+# (contrast_mode 'all', base_temperature = temperature, the mask_pos_pairs
+# guard): `z` holds every view, `labels` their classes. With "views" false
+# the anchors are x1 and the contrast x2 (no self to leave out).
+def supcon(case, dtype):
+    i, o = case["inputs"], case.get("options", {})
+    temperature = torch.tensor(o.get("temperature", 1.0), dtype=dtype, requires_grad=True)
+    labels = torch.tensor(o["labels"], dtype=torch.long)
+    x1 = tensor(i["x1"], dtype, True)
+    same = o.get("excludeSelf", False)
+    x2 = x1 if same else tensor(i["x2"], dtype, True)
+    anchor, contrast = F.normalize(x1, dim=1), F.normalize(x2, dim=1)
+    mask = torch.eq(labels.view(-1, 1), labels.view(1, -1)).to(dtype)
+    anchor_dot_contrast = torch.div(torch.matmul(anchor, contrast.T), temperature)
+    logits_max, _ = torch.max(anchor_dot_contrast, dim=1, keepdim=True)
+    logits = anchor_dot_contrast - logits_max.detach()
+    logits_mask = torch.ones_like(mask)
+    if same:
+        logits_mask = torch.scatter(logits_mask, 1, torch.arange(mask.shape[0]).view(-1, 1), 0)
+    mask = mask * logits_mask
+    exp_logits = torch.exp(logits) * logits_mask
+    log_prob = logits - torch.log(exp_logits.sum(1, keepdim=True))
+    mask_pos_pairs = mask.sum(1)
+    mask_pos_pairs = torch.where(mask_pos_pairs < 1e-6, torch.ones_like(mask_pos_pairs), mask_pos_pairs)
+    mean_log_prob_pos = (mask * log_prob).sum(1) / mask_pos_pairs
+    loss = -mean_log_prob_pos.mean()
+    loss.backward()
+    r = {"loss": loss.item(), "gradTemperature": temperature.grad.item()}
+    if same:
+        r["grad1"] = out(x1.grad)  # z is x1 and x2: pairloss's grad1 + grad2
+    else:
+        r["grad1"], r["grad2"] = out(x1.grad), out(x2.grad)
+    return r
+
+
+# ---- NT-Xent, from lightly's NTXentLoss.forward (one process)
+def ntxent(case, dtype):
+    i, o = case["inputs"], case.get("options", {})
+    temperature = torch.tensor(o.get("temperature", 0.5), dtype=dtype, requires_grad=True)
+    z1, z2 = tensor(i["z1"], dtype, True), tensor(i["z2"], dtype, True)
+    out0, out1 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+    if "negatives" in i:
+        negatives = F.normalize(tensor(i["negatives"], dtype), dim=1).T
+        sim_pos = torch.einsum("nc,nc->n", out0, out1).unsqueeze(-1)
+        sim_neg = torch.einsum("nc,ck->nk", out0, negatives)
+        logits = torch.cat([sim_pos, sim_neg], dim=1) / temperature
+        labels = torch.zeros(logits.shape[0], dtype=torch.long)
+    else:
+        batch_size = out0.shape[0]
+        diag_mask = torch.eye(batch_size, dtype=torch.bool)
+        logits_00 = torch.einsum("nc,mc->nm", out0, out0) / temperature
+        logits_01 = torch.einsum("nc,mc->nm", out0, out1) / temperature
+        logits_10 = torch.einsum("nc,mc->nm", out1, out0) / temperature
+        logits_11 = torch.einsum("nc,mc->nm", out1, out1) / temperature
+        logits_00 = logits_00[~diag_mask].view(batch_size, -1)
+        logits_11 = logits_11[~diag_mask].view(batch_size, -1)
+        logits_0100 = torch.cat([logits_01, logits_00], dim=1)
+        logits_1011 = torch.cat([logits_10, logits_11], dim=1)
+        logits = torch.cat([logits_0100, logits_1011], dim=0)
+        labels = torch.arange(batch_size, dtype=torch.long).repeat(2)
+    loss = F.cross_entropy(logits, labels)
+    loss.backward()
+    return {"loss": loss.item(), "grad1": out(z1.grad), "grad2": out(z2.grad), "gradTemperature": temperature.grad.item()}
+
+
 def run_case(case):
     dtype = {"float32": torch.float32, "float64": torch.float64}[case["dtype"]]
     op = case["op"]
@@ -133,6 +198,10 @@ def run_case(case):
         return npairs(case, dtype)
     if op == "correlation":
         return correlation(case, dtype)
+    if op == "supcon":
+        return supcon(case, dtype)
+    if op == "ntxent":
+        return ntxent(case, dtype)
     if op == "normalize":
         return {"out": out(F.normalize(tensor(i["x"], dtype), p=o.get("p", 2.0), dim=o.get("dim", 1), eps=o.get("eps", 1e-12)))}
     if op == "matmul":

@@ -40,6 +40,11 @@ struct Problem {
   bool symmetric = false;        // needs n == m, index a permutation
   double w_rows = 1, w_cols = 0; // weights of the row / column losses' gradients
   bool grad = true;
+  // >= 0: row i leaves out column exclude_from + i (its own view: SupCon's
+  // and NT-Xent's self-similarity), as a logit of -infinity would: no share
+  // of the softmax, a gradient of 0. Row-wise only (not symmetric), without
+  // label smoothing; the target there must be 0 (the caller checks).
+  int64_t exclude_from = -1;
 };
 
 struct Result {

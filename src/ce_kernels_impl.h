@@ -121,10 +121,14 @@ Result rows_only(T* S, T* G, const Problem& p) {
     double loss = 0, gs = 0;
     for (int64_t i = b; i < e; ++i) {
       const T* s = S + i * m;
-      const T lmax = row_max(s, m) / t;
+      // the column this row leaves out (its own view), or none
+      const int64_t x = p.exclude_from >= 0 ? p.exclude_from + i : -1;
+      const T smax = x < 0 ? row_max(s, m) : std::max(row_max(s, x), row_max(s + x + 1, m - x - 1));
+      const T lmax = smax / t;
 #pragma omp simd
       for (int64_t j = 0; j < m; ++j) u[j] = s[j] / t - lmax;
       exp_inplace(u, m);
+      if (x >= 0) u[x] = 0;
       double rs = 0, us = 0;
       if (p.grad) {
 #pragma omp simd reduction(+ : rs, us)
@@ -372,6 +376,8 @@ template <typename T>
 Result run_impl(T* S, T* G, const Problem& p) {
   if (p.n == 0) return Result{};
   if (p.m == 0) return Result{false};  // no classes: the reference path says what that gives
+  // leaving out a column: row-wise, unsmoothed, with another column left (else the reference path)
+  if (p.exclude_from >= 0 && (p.symmetric || p.label_smoothing > 0 || p.m < 2)) return Result{false};
   return p.symmetric ? symmetric(S, G, p) : rows_only(S, G, p);
 }
 

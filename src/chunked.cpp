@@ -133,6 +133,7 @@ std::optional<NpairsResult> chunked_impl(const at::Tensor& x1_in, const at::Tens
       block.label_smoothing = ls;
       block.w_rows = w_r;
       block.grad = grad;
+      block.exclude_from = o.exclude_self ? o.self_offset + r0 : -1;
       const ce::Result sums = ce::run(S.data_ptr<T>(), grad ? S.data_ptr<T>() : nullptr, block);
       loss += sums.loss_rows;
       gs += sums.gs;

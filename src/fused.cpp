@@ -144,6 +144,7 @@ std::optional<NpairsResult> npairs_impl(const at::Tensor& x1_in, const at::Tenso
   problem.w_rows = half * r_rows;
   problem.w_cols = o.symmetric ? half * r_cols : 0.0;
   problem.grad = o.grad;
+  problem.exclude_from = o.exclude_self ? o.self_offset : -1;
   const ce::Result ce_sums = ce::run(S.data_ptr<T>(), o.grad ? G.data_ptr<T>() : nullptr, problem);
   if (!ce_sums.ok) {
     // exp(L - 1/temperature) underflows somewhere: the row blocks keep

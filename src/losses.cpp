@@ -133,6 +133,48 @@ at::Tensor place_targets(const at::Tensor& local, int64_t first, int64_t blocks,
   return local + offset;
 }
 
+// excludeSelf: row i's own view (column i) must not be its target.
+void check_self_left_out(const at::Tensor& target) {
+  const int64_t n = target.size(0);
+  bool on_self;
+  if (at::isFloatingType(target.scalar_type())) {
+    on_self = target.diagonal().ne(0).any().item<bool>();
+  } else {
+    on_self = target.eq(at::arange(n, target.options())).any().item<bool>();
+  }
+  if (on_self) {
+    throw_range_error(std::string("excludeSelf: row i leaves out column i, its own view, which must not be its target") +
+                      (at::isFloatingType(target.scalar_type()) ? " (target[i][i] must be 0)"
+                                                                : " (the default target i -> i is; NT-Xent's is i -> (i + N) mod 2N)"));
+  }
+}
+
+// SupCon's targets from class labels: row i uniform over the columns j with
+// cols[j] == rows[i] (leaving out column offset + i with exclude_self); a
+// row with no positive left is all zeros (it contributes 0, as the SupCon
+// reference's mask_pos_pairs guard gives).
+at::Tensor labels_target(const at::Tensor& rows, const at::Tensor& cols, bool exclude_self, int64_t offset,
+                         const at::TensorOptions& options) {
+  at::NoGradGuard no_grad;
+  at::Tensor eq = rows.unsqueeze(1).eq(cols.unsqueeze(0)).to(options.dtype());
+  if (exclude_self) eq.diagonal(offset).zero_();
+  return eq.div_(eq.sum(1, true).clamp_min_(1));
+}
+
+// The reference path's exclude_self: logits [n, m] without column offset + i
+// of row i, [n, m - 1], as lightly's NT-Xent drops the self-similarities
+// (logits[~eye].view(n, -1)); the targets follow (index targets past the
+// left-out column shift down by one).
+std::pair<at::Tensor, at::Tensor> drop_self(const at::Tensor& logits, const at::Tensor& target, int64_t offset) {
+  const int64_t n = logits.size(0), m = logits.size(1);
+  at::Tensor keep = at::ones({n, m}, logits.options().dtype(at::kBool).requires_grad(false));
+  keep.diagonal(offset).fill_(false);
+  at::Tensor l = logits.masked_select(keep).view({n, m - 1});
+  if (at::isFloatingType(target.scalar_type())) return {l, target.masked_select(keep).view({n, m - 1})};
+  at::Tensor self = at::arange(offset, offset + n, target.options());
+  return {l, target - target.gt(self).to(at::kLong)};
+}
+
 // open_clip's gather_features: every rank's embeddings in rank order, [W*N, D]
 // and [W*M, D], without autograd history (the shape check before each
 // collective makes N, M, D and the dtype agree). `loss` names the call in errors.
@@ -151,6 +193,8 @@ std::pair<at::Tensor, at::Tensor> gather_features(ProcessGroup& g, const at::Ten
 std::optional<NpairsResult> npairs_kernels(const at::Tensor& x1, const at::Tensor& x2, const at::Tensor& target,
                                            const NpairsOptions& o) {
   if (!fused_enabled() || !x1.device().is_cpu() || o.similarity != Similarity::Cosine) return std::nullopt;
+  // leaving out a column: row-wise, unsmoothed (ce::Problem::exclude_from)
+  if (o.exclude_self && (o.symmetric || o.label_smoothing > 0.0 || x2.size(0) < 2)) return std::nullopt;
   if (!o.return_similarity && chunking_wanted(x1.size(0), x2.size(0), x1.element_size())) {
     return npairs_chunked(x1, x2, target, o);
   }
@@ -176,6 +220,7 @@ std::optional<NpairsResult> npairs_group_kernels(const at::Tensor& x1, const at:
 
   if (!o.local_loss) {
     // every rank computes the whole global loss: W = 1 on the gathered batch
+    local.self_offset = 0;
     std::optional<NpairsResult> r = npairs_kernels(all1, all2, row_target, local);
     if (r && o.grad) {
       r->grad1 = r->grad1.narrow(0, rank * n, n).clone();
@@ -188,6 +233,7 @@ std::optional<NpairsResult> npairs_group_kernels(const at::Tensor& x1, const at:
   // column-wise term: this rank's x2 rows against every rank's x1
   local.symmetric = false;
   local.l2_reg = 0.0;
+  local.self_offset = rank * m;  // row i's own view among the gathered columns
   std::optional<NpairsResult> a = npairs_kernels(x1, all2, row_target, local), b;
   if (!a) return a;
   if (o.symmetric) {
@@ -263,9 +309,17 @@ NpairsResult npairs_loss_group(const at::Tensor& x1_in, const at::Tensor& x2_in,
   } else {
     local_target = cat_over_ranks(&g, target_in, "npairsLoss: all-gather of target");
   }
-  at::Tensor row_target = place_targets(local_target, first, blocks, n, m, w);
-  at::Tensor col_target;
-  if (o.symmetric) {
+  at::Tensor row_target, col_target;
+  if (o.labels.defined()) {
+    // SupCon: positives among every rank's columns (M = N: x2's rows carry x1's labels)
+    at::Tensor all_labels = cat_over_ranks(&g, o.labels, "npairsLoss: all-gather of labels");
+    at::Tensor row_labels = o.local_loss ? o.labels : all_labels;
+    row_target = labels_target(row_labels, all_labels, o.exclude_self, first * m, x1_in.options());
+    if (o.symmetric) col_target = labels_target(row_labels, all_labels, false, 0, x1_in.options());
+  } else {
+    row_target = place_targets(local_target, first, blocks, n, m, w);
+  }
+  if (o.symmetric && !o.labels.defined()) {
     // each block's columns belong to the rows whose targets they are (M = N)
     std::vector<at::Tensor> parts;
     for (int64_t b = 0; b < blocks; ++b) parts.push_back(column_target(local_target.narrow(0, b * n, n), n));
@@ -301,7 +355,13 @@ NpairsResult npairs_loss_group(const at::Tensor& x1_in, const at::Tensor& x2_in,
                               ? at::matmul(normalize(rows1, 2.0, 1, o.eps), normalize(cols2, 2.0, 1, o.eps).t())
                               : at::matmul(rows1, cols2.t());
   at::Tensor logits = similarity / temperature;
-  at::Tensor loss = cross_entropy(logits, row_target, o.reduction, o.label_smoothing);
+  at::Tensor loss;
+  if (o.exclude_self) {
+    auto [kept, kept_target] = drop_self(logits, row_target, first * m);
+    loss = cross_entropy(kept, kept_target, o.reduction, o.label_smoothing);
+  } else {
+    loss = cross_entropy(logits, row_target, o.reduction, o.label_smoothing);
+  }
   if (o.symmetric) {
     // CLIP's column-wise term: this rank's x2 rows against all x1 (all rows: logits.T)
     at::Tensor logits_t;
@@ -447,9 +507,25 @@ NpairsResult npairs_loss(const at::Tensor& x1_in, const at::Tensor& x2_in, const
     check_finite(x2_in, "x2");
   }
   const int64_t n = x1_in.size(0), m = x2_in.size(0);
+  if (o.labels.defined()) {
+    PAIRLOSS_CHECK(!o.target.defined(), "labels and target exclude each other");
+    PAIRLOSS_CHECK(m == n, "labels need M = N (x2's rows carry x1's labels)");
+    PAIRLOSS_CHECK(o.labels.dim() == 1 && o.labels.size(0) == n && o.labels.scalar_type() == at::kLong &&
+                       o.labels.device() == x1_in.device(),
+                   "labels must be N int64 values on the inputs' device");
+  }
+  if (o.exclude_self) {
+    PAIRLOSS_CHECK(m == n, "excludeSelf needs M = N");
+    if (o.symmetric) throw_range_error("excludeSelf: cannot be combined with symmetric (each row already leaves out its own view)");
+    if (o.label_smoothing > 0.0) throw_range_error("excludeSelf: cannot be combined with labelSmoothing");
+    if (!o.group && n < 2) throw_range_error("excludeSelf: leaves no class for N = 1 (each row's only column is its own view)");
+  }
 
   at::Tensor target = o.target;
-  if (!target.defined()) {
+  if (o.labels.defined()) {
+    // SupCon: row i uniform over the columns with its label (under a group: the group path builds them)
+    target = labels_target(o.labels, o.labels, o.exclude_self, 0, x1_in.options());
+  } else if (!target.defined()) {
     PAIRLOSS_CHECK(m >= n, "the default target needs M >= N");
     if (x1_in.device().is_cpu()) {
       target = at::empty({n}, at::kLong);
@@ -465,6 +541,7 @@ NpairsResult npairs_loss(const at::Tensor& x1_in, const at::Tensor& x2_in, const
   PAIRLOSS_CHECK(!o.symmetric || m == n, "symmetric needs M = N");
   check_target(target, n, m);
   if (o.symmetric) column_target(target, n);  // index targets must be a permutation
+  if (o.exclude_self && !o.labels.defined()) check_self_left_out(target);
   if (o.group) {
     NpairsResult r;
     // on the group's thread, so that the loss's collectives stay together in call order
@@ -485,8 +562,15 @@ NpairsResult npairs_loss(const at::Tensor& x1_in, const at::Tensor& x2_in, const
                               ? at::matmul(normalize(x1, 2.0, 1, o.eps), normalize(x2, 2.0, 1, o.eps).t())
                               : at::matmul(x1, x2.t());
   at::Tensor logits = similarity / temperature;
-  // cross entropy against row i -> class i (or the given targets)
-  at::Tensor loss = cross_entropy(logits, target, o.reduction, o.label_smoothing);
+  // cross entropy against row i -> class i (or the given targets), without
+  // each row's own view where excludeSelf
+  at::Tensor loss;
+  if (o.exclude_self) {
+    auto [kept, kept_target] = drop_self(logits, target, 0);
+    loss = cross_entropy(kept, kept_target, o.reduction, o.label_smoothing);
+  } else {
+    loss = cross_entropy(logits, target, o.reduction, o.label_smoothing);
+  }
   if (o.symmetric) {
     // CLIP: mean of the row-wise and the column-wise cross entropies
     at::Tensor loss_t = cross_entropy(logits.t(), column_target(target, n), o.reduction, o.label_smoothing);

@@ -47,6 +47,20 @@ struct NpairsOptions {
   bool local_loss = true;
   // Gradients flow through the gathered embeddings of the other ranks.
   bool gather_with_grad = true;
+  // SupCon's positives (Khosla et al. 2020): class labels [N] (int64) of the
+  // rows of x1 and of x2 (M = N); the target of row i is then uniform over
+  // the columns with its label (and, under a group, the gathered columns
+  // with its label). Undefined: `target` (or row i -> class i). A row with
+  // no positive left contributes 0 (and counts in the mean).
+  at::Tensor labels;
+  // Row i leaves out column i, its own view (x1 and x2 the same views, as
+  // SupCon over all views and NT-Xent compute): the logit is dropped from
+  // the softmax as lightly drops it (logits[~eye]). Needs M = N, no
+  // symmetric, no label smoothing, and no target on the left-out column.
+  bool exclude_self = false;
+  // Internal: the column of row 0's own view among the columns computed
+  // (the group path: rank * M among the gathered columns).
+  int64_t self_offset = 0;
   // Optional memory for the gradients (contiguous CPU [N, D] / [M, D] of the
   // inputs' dtype, e.g. a JS ArrayBuffer): the fused CPU path writes grad1 /
   // grad2 there; other paths allocate their own (compare data pointers).
@@ -68,6 +82,34 @@ struct NpairsResult {
 // blocks (fused.h, chunked.h), under a group too: gather, then the same local
 // computation; elsewhere from LibTorch autograd on the reference expression.
 NpairsResult npairs_loss(const at::Tensor& x1, const at::Tensor& x2, const NpairsOptions& options);
+
+struct NtXentOptions {
+  // logits = cosine similarity / temperature; must be > 0 (lightly's default 0.5).
+  double temperature = 0.5;
+  // eps of normalize.
+  double eps = 1e-12;
+  // A memory bank of negatives [K, D] (normalised here as z1 and z2 are):
+  // then each row of z1 has one positive (its z2 row) and the K negatives,
+  // lightly's NTXentLoss with memory_bank_size > 0. Undefined: SimCLR's 2N views.
+  at::Tensor negatives;
+  bool grad = true;
+  bool check_finite = false;
+  // Under a process group (lightly's gather_distributed): each rank's 2N
+  // views against the views of every rank; the loss is the mean over all
+  // 2WN rows, the same on every rank, and the gradients its exact gradients
+  // for this rank's inputs. With negatives: the mean of the ranks' losses.
+  std::shared_ptr<ProcessGroup> group;
+  // Optional memory for the gradients, as NpairsOptions::out_grad1/2.
+  at::Tensor out_grad1, out_grad2;
+};
+
+// NT-Xent (SimCLR, Chen et al. 2020) as lightly's NTXentLoss computes it:
+// z = [z1; z2] normalised, logits = z z^T / temperature without the
+// self-similarities, cross entropy of row i against its other view
+// (i + N mod 2N), the mean over the 2N rows: N-pairs over z against itself
+// with exclude_self (npairs_loss, its fused kernels on CPU). The result's
+// grad_temperature is dloss/dtemperature; similarity is never set.
+NpairsResult nt_xent_loss(const at::Tensor& z1, const at::Tensor& z2, const NtXentOptions& options);
 
 enum class CorrelationMode { Samples, Features };
 

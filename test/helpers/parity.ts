@@ -45,6 +45,23 @@ export function runOurs(c: Case): Result {
       const r = pl.npairsLoss(i.x1, i.x2, { ...o, returnSimilarity: true } as pl.NpairsOptions);
       return { loss: r.loss, grad1: tensorOut(r.grad1), grad2: tensorOut(r.grad2), gradTemperature: r.gradTemperature as number, similarity: tensorOut(r.similarity) };
     }
+    case 'supcon': {
+      // SupCon through npairsLoss's labels: over all views z (x1 and x2 the same views, excludeSelf), or x1 against x2
+      const labels = Int32Array.from(o.labels as number[]);
+      if (o.excludeSelf) {
+        const r = pl.npairsLoss(i.x1, i.x1, { ...o, labels } as pl.NpairsOptions);
+        const g1 = r.grad1!.data(), g2 = r.grad2!.data();
+        const sum = g1.map((v, k) => v + g2[k]);
+        return { loss: r.loss, grad1: { data: sum, shape: r.grad1!.shape }, gradTemperature: r.gradTemperature as number };
+      }
+      const r = pl.npairsLoss(i.x1, i.x2, { ...o, labels } as pl.NpairsOptions);
+      return { loss: r.loss, grad1: tensorOut(r.grad1), grad2: tensorOut(r.grad2), gradTemperature: r.gradTemperature as number };
+    }
+    case 'ntxent': {
+      if (i.negatives) o.negatives = i.negatives;
+      const r = pl.ntXentLoss(i.z1, i.z2, o as pl.NtXentOptions);
+      return { loss: r.loss, grad1: tensorOut(r.grad1), grad2: tensorOut(r.grad2), gradTemperature: r.gradTemperature as number };
+    }
     case 'correlation': {
       const r = pl.correlationLoss(i.z1, i.z2, o as pl.CorrelationOptions);
       return { loss: r.loss, onDiagonal: r.onDiagonal, offDiagonal: r.offDiagonal, grad1: tensorOut(r.grad1), grad2: tensorOut(r.grad2) };
