@@ -161,6 +161,86 @@ describe('npairsLoss under a group runs the W = 1 kernels on the gathered batch'
   }
 });
 
+// SupCon (npairsLoss's labels) and NT-Xent: positives and negatives among
+// every rank's rows, equal to one process on the concatenated batch.
+describe('SupCon and NT-Xent under a group equal one process on the concatenated batch', () => {
+  const labelsFor = (w: number, n: number, seed: number): number[][] =>
+    [...Array(w).keys()].map((r) => randn(seed + r, n).map((v) => Math.floor(Math.abs(v) * 2) % 3));
+  const supconCases: (NpairsCase & { same: boolean; chunked?: boolean })[] = [
+    { w: 2, n: 4, d: 3, dtype: 'float64', async: true, options: { temperature: 0.2 }, same: true },
+    { w: 3, n: 3, d: 4, dtype: 'float32', async: false, options: { temperature: 0.1 }, same: true },
+    { w: 2, n: 3, d: 4, dtype: 'float64', async: true, options: { temperature: 0.5, localLoss: false }, same: true },
+    { w: 2, n: 4, d: 3, dtype: 'float64', async: false, options: { temperature: 0.2 }, same: true, chunked: true },
+    // Sohn's 'dot' similarity: the autograd reference path, dropping each row's own view under the group
+    { w: 2, n: 3, d: 4, dtype: 'float64', async: true, options: { similarity: 'dot', temperature: 4 }, same: true },
+    { w: 2, n: 3, d: 4, dtype: 'float64', async: false, options: { similarity: 'dot', temperature: 4, localLoss: false }, same: true },
+    { w: 3, n: 3, d: 3, dtype: 'float64', async: true, options: { symmetric: true, temperature: 0.3 }, same: false },
+    { w: 2, n: 4, d: 5, dtype: 'float32', async: true, options: { temperature: 0.3 }, same: false },
+  ];
+  for (const c of supconCases) {
+    test(`SupCon W = ${c.w}, N = ${c.n}, ${c.dtype}, ${c.same ? 'over all views (excludeSelf)' : 'x1 vs x2'}${c.chunked ? ', row blocks' : ''}, ${JSON.stringify(c.options)}`, async () => {
+      const inputs = makeInputs(c.w, c.n, c.d, 4000 + c.w * 10 + c.n, c.dtype);
+      const labels = labelsFor(c.w, c.n, 4100 + c.n);
+      inputs.forEach((inp, r) => { (inp as unknown as Record<string, unknown>).labels = labels[r]; });
+      const options = { ...c.options, ...(c.same ? { excludeSelf: true } : {}) };
+      const saved = process.env.PAIRLOSS_CHUNK_BYTES;
+      if (c.chunked) process.env.PAIRLOSS_CHUNK_BYTES = '0';
+      let results;
+      try {
+        results = resultsOf(await runGroup(Array(c.w).fill('node'), {
+          scenario: 'loss', loss: 'npairs', dtype: c.dtype, async: c.async, options, inputs, sameViews: c.same,
+        }));
+      } finally {
+        if (saved === undefined) delete process.env.PAIRLOSS_CHUNK_BYTES; else process.env.PAIRLOSS_CHUNK_BYTES = saved;
+      }
+      const all1 = concat(inputs.map((i) => i.a), c.dtype);
+      const all2 = c.same ? all1 : concat(inputs.map((i) => i.b), c.dtype);
+      const ref = pl.npairsLoss(all1, all2, { ...options, labels: labels.flat() } as pl.NpairsOptions);
+      results.forEach((r, rank) => {
+        if (c.chunked) expect(r.chunkedCalls).toBeGreaterThan(0);
+        expectClose([r.loss], [ref.loss], c.dtype, `rank ${rank} loss`);
+        expectClose([r.gradTemperature], [ref.gradTemperature!], c.dtype, `rank ${rank} gradTemperature`);
+        if (c.same) {
+          // z is x1 and x2: its gradient is grad1 + grad2, on every side
+          const ours = r.grad1.data.map((v: number, k: number) => v + r.grad2.data[k]);
+          const g1 = rowsOf(ref.grad1, rank * c.n, c.n), g2 = rowsOf(ref.grad2, rank * c.n, c.n);
+          expectClose(ours, g1.map((v, k) => v + g2[k]), c.dtype, `rank ${rank} gradient`);
+        } else {
+          expectClose(r.grad1.data, rowsOf(ref.grad1, rank * c.n, c.n), c.dtype, `rank ${rank} grad1`);
+          expectClose(r.grad2.data, rowsOf(ref.grad2, rank * c.n, c.n), c.dtype, `rank ${rank} grad2`);
+        }
+      });
+      expect(new Set(results.map((r) => r.loss)).size).toBe(1);
+    });
+  }
+
+  const ntxentCases: { w: number; n: number; d: number; dtype: DType; async: boolean; bank: boolean }[] = [
+    { w: 2, n: 3, d: 4, dtype: 'float64', async: true, bank: false },
+    { w: 3, n: 2, d: 5, dtype: 'float32', async: false, bank: false },
+    { w: 4, n: 1, d: 3, dtype: 'float64', async: true, bank: false },
+    { w: 2, n: 3, d: 4, dtype: 'float64', async: false, bank: true },
+  ];
+  for (const c of ntxentCases) {
+    test(`NT-Xent W = ${c.w}, N = ${c.n}, ${c.dtype}, ${c.async ? 'async' : 'sync'}${c.bank ? ', memory bank' : ''}`, async () => {
+      const inputs = makeInputs(c.w, c.n, c.d, 5000 + c.w * 10 + c.n, c.dtype);
+      const bank = makeInputs(1, 5, c.d, 5900, c.dtype)[0].a;
+      if (c.bank) inputs.forEach((inp) => { (inp as unknown as Record<string, unknown>).negatives = bank; });
+      const options = { temperature: 0.3 };
+      const results = resultsOf(await runGroup(Array(c.w).fill('node'), {
+        scenario: 'loss', loss: 'ntxent', dtype: c.dtype, async: c.async, options, inputs,
+      }));
+      const ref = pl.ntXentLoss(concat(inputs.map((i) => i.a), c.dtype), concat(inputs.map((i) => i.b), c.dtype),
+        { ...options, ...(c.bank ? { negatives: concat([bank], c.dtype) } : {}) });
+      results.forEach((r, rank) => {
+        expectClose([r.loss], [ref.loss], c.dtype, `rank ${rank} loss`);
+        expectClose([r.gradTemperature], [ref.gradTemperature!], c.dtype, `rank ${rank} gradTemperature`);
+        expectClose(r.grad1.data, rowsOf(ref.grad1, rank * c.n, c.n), c.dtype, `rank ${rank} grad1`);
+        expectClose(r.grad2.data, rowsOf(ref.grad2, rank * c.n, c.n), c.dtype, `rank ${rank} grad2`);
+      });
+    });
+  }
+});
+
 describe('correlationLoss with syncBatchNorm equals one process on the concatenated batch', () => {
   const cases: { w: number; n: number; d: number; dtype: DType; async: boolean; options: Record<string, unknown> }[] = [
     { w: 2, n: 4, d: 3, dtype: 'float64', async: true, options: {} },

@@ -53,12 +53,19 @@ const scenarios = {
     const pg = await init();
     const inputs = job.inputs[rank];
     const a = tensorOf(inputs.a, job.dtype);
-    const b = tensorOf(inputs.b, job.dtype);
+    // job.sameViews: x1 and x2 the same tensor (SupCon over all views)
+    const b = job.sameViews ? a : tensorOf(inputs.b, job.dtype);
     const options = { ...job.options, group: pg };
     if (inputs.targetIndices) options.target = Int32Array.from(inputs.targetIndices);
     if (inputs.targetProbs) options.target = tensorOf(inputs.targetProbs, job.dtype);
-    const fn = job.loss === 'npairs' ? (job.async ? pl.npairsLossAsync : pl.npairsLoss)
-      : (job.async ? pl.correlationLossAsync : pl.correlationLoss);
+    if (inputs.labels) options.labels = Int32Array.from(inputs.labels);
+    if (inputs.negatives) options.negatives = tensorOf(inputs.negatives, job.dtype);
+    const losses = {
+      npairs: [pl.npairsLoss, pl.npairsLossAsync],
+      ntxent: [pl.ntXentLoss, pl.ntXentLossAsync],
+      correlation: [pl.correlationLoss, pl.correlationLossAsync],
+    };
+    const fn = losses[job.loss][job.async ? 1 : 0];
     const results = [];
     for (let i = 0; i < (job.repeat || 1); i++) {
       const r = await fn(a, b, options);
