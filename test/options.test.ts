@@ -12,8 +12,12 @@ type Options = Record<string, unknown>;
 /** What the binding read, tensors' typed arrays as plain arrays (they come from Node's realm, not jest's). */
 const echo = (kind: string, options: unknown): Options => {
   const back = callNative(() => (binding()._echoOptions as (k: string, o: unknown) => Options)(kind, options));
-  const t = back.target as { data: Float32Array; shape: number[] } | null | undefined;
-  return t ? { ...back, target: { data: Array.from(t.data), shape: t.shape } } : back;
+  const out = { ...back };
+  for (const key of ['target', 'labels', 'negatives']) {
+    const t = back[key] as { data: ArrayLike<number | bigint>; shape: number[] } | null | undefined;
+    if (t) out[key] = { data: Array.from(t.data, Number), shape: t.shape };
+  }
+  return out;
 };
 
 const indices = BigInt64Array.from([2n, 0n, 1n]);
@@ -32,8 +36,9 @@ const NON_DEFAULT: { [K in NativeKind]: Options } = {
   npairsLoss: {
     target: indices, temperature: 0.07, symmetric: true, labelSmoothing: 0.1, reduction: 'sum', similarity: 'dot',
     l2Reg: 0.002, eps: 1e-6, grad: false, returnSimilarity: true, checkFinite: true, device: 'cpu', group: null,
-    localLoss: false, gatherWithGrad: false,
+    localLoss: false, gatherWithGrad: false, labels: BigInt64Array.from([1n, 0n, 1n]), excludeSelf: true,
   },
+  ntXentLoss: { temperature: 0.2, eps: 1e-6, negatives: probabilities, grad: false, checkFinite: true, device: 'cpu', group: null },
   correlationLoss: {
     lambda: 0.01, scale: 0.5, eps: 1e-3, mode: 'features', grad: false, checkFinite: true, device: 'cpu', group: null,
     syncBatchNorm: true,
@@ -43,6 +48,10 @@ const NON_DEFAULT: { [K in NativeKind]: Options } = {
 /** What the binding gives back for a sent value: tensors as { data, shape } (float32), a group as { rank, worldSize }. */
 function echoed(key: string, value: unknown): unknown {
   if (ArrayBuffer.isView(value)) return { data: Array.from(value as BigInt64Array, Number), shape: [(value as BigInt64Array).length] };
+  if (value !== null && typeof value === 'object' && 'data' in value) {
+    const t = value as { data: ArrayLike<number>; shape: number[] };
+    return { data: Array.from(t.data), shape: t.shape };
+  }
   if (key === 'group' && value !== null) return { rank: 0, worldSize: 1 };
   return value;
 }
@@ -123,7 +132,7 @@ describe('keys the two sides disagree on are an Error, never a default', () => {
  * What lib sends: the binding's function `name` wrapped so that it records
  * its options and calls through (the real computation runs).
  */
-async function sent<T>(name: 'normalize' | 'matmul' | 'crossEntropy' | 'batchNorm1d' | 'cosineSimilarity' | 'npairsLoss' | 'correlationLoss',
+async function sent<T>(name: NativeKind,
   call: () => T | Promise<T>): Promise<Options> {
   const b = binding() as unknown as Record<string, (...args: unknown[]) => unknown>;
   const original = b[name];
@@ -158,8 +167,18 @@ describe('the public functions send every user option under its key', () => {
   it('the losses, sync and async, with a process group (W = 1)', async () => {
     const pg = await pl.ProcessGroup.init({ rank: 0, worldSize: 1, port: 20000 + Math.floor(Math.random() * 20000), timeoutMs: 10000 });
     try {
-      const npairs = { ...NON_DEFAULT.npairsLoss, group: pg } as Options;
-      const { device: _d, ...npairsUser } = npairs;
+      // labels and excludeSelf exclude target and symmetric: sent in a call of their own below
+      const npairs = { ...NON_DEFAULT.npairsLoss, group: pg, labels: null, excludeSelf: false } as Options;
+      const { device: _d, labels: _l, excludeSelf: _x, ...npairsUser } = npairs;
+      void _l;
+      void _x;
+      const supcon = { ...NON_DEFAULT.npairsLoss, group: pg, target: null, symmetric: false, labelSmoothing: 0 } as Options;
+      const { device: _s, target: _t, ...supconUser } = supcon;
+      void _s;
+      void _t;
+      const ntxent = { ...NON_DEFAULT.ntXentLoss, group: pg } as Options;
+      const { device: _n, ...ntxentUser } = ntxent;
+      void _n;
       void _d;
       const correlation = { ...NON_DEFAULT.correlationLoss, group: pg } as Options;
       const { device: _e, ...correlationUser } = correlation;
@@ -167,6 +186,11 @@ describe('the public functions send every user option under its key', () => {
       for (const async of [false, true]) {
         const n = await sent('npairsLoss', () => (async ? pl.npairsLossAsync : pl.npairsLoss)(x, y, npairsUser as pl.NpairsOptions));
         expectEchoed('npairsLoss', npairs, echo('npairsLoss', n));
+        const sc = await sent('npairsLoss', () => (async ? pl.npairsLossAsync : pl.npairsLoss)(x, x, supconUser as pl.NpairsOptions));
+        expectEchoed('npairsLoss', supcon, echo('npairsLoss', sc));
+        const nt = await sent('ntXentLoss', () => (async ? pl.ntXentLossAsync : pl.ntXentLoss)(x, y,
+          { ...ntxentUser, negatives: pl.Tensor.from(probabilities.data, probabilities.shape) } as pl.NtXentOptions));
+        expectEchoed('ntXentLoss', ntxent, echo('ntXentLoss', nt));
         const c = await sent('correlationLoss', () => (async ? pl.correlationLossAsync : pl.correlationLoss)(x, y, correlationUser as pl.CorrelationOptions));
         expectEchoed('correlationLoss', correlation, echo('correlationLoss', c));
       }
