@@ -7,6 +7,7 @@
 import * as path from 'path';
 import { CliError, UsageError } from './args';
 import { count, percent, seconds } from './format';
+import { describeLoss } from './train/trainer';
 import type { EpochRecord, TrainConfig } from './train/trainer';
 
 /** The parsed settings of `pairloss train`. */
@@ -28,8 +29,7 @@ export interface TrainArgs {
 function describeRun(a: TrainArgs): string {
   const c = a.config;
   const tower = c.hidden > 0 ? `two-layer towers ${a.featureDim} -> ${c.hidden} -> ${c.dim}` : `linear towers ${a.featureDim} -> ${c.dim}`;
-  const loss = c.loss === 'npairs' ? `symmetric N-pairs loss (temperature ${c.temperature})` : "Barlow Twins correlation loss (mode 'features')";
-  return `model: ${tower}, ${loss}, Adam lr ${c.lr}, batch ${c.batchSize}, ${c.epochs} epoch${c.epochs === 1 ? '' : 's'}, seed ${c.seed}`;
+  return `model: ${tower}, ${describeLoss(c)}, Adam lr ${c.lr}, batch ${c.batchSize}, ${c.epochs} epoch${c.epochs === 1 ? '' : 's'}, seed ${c.seed}`;
 }
 
 function epochLine(e: EpochRecord, epochs: number): string {

@@ -6,7 +6,7 @@
 import * as path from 'path';
 import { CliError, CommandSpec, enumFlag, FlagValues, intFlag, numberFlag, stringFlag, UsageError, helpHint } from './args';
 import { trainInProcess, TrainArgs } from './train-run';
-import { DEFAULT_TRAIN_CONFIG, TrainConfig } from './train/trainer';
+import { DEFAULT_TRAIN_CONFIG, TrainConfig, TRAIN_LOSSES } from './train/trainer';
 
 // The training defaults are the trainer's own; the rest are the command's.
 const D = {
@@ -30,12 +30,12 @@ export const TRAIN_SPEC: CommandSpec = {
     'Writes heatmap-before/after.{png,svg}, loss.{png,svg} and summary.json into --out.',
   ],
   flags: {
-    loss: { type: 'string', value: 'NAME', description: "'npairs' (symmetric, CLIP style) or 'correlation' (Barlow Twins)", defaultText: D.loss },
+    loss: { type: 'string', value: 'NAME', description: "'npairs' (symmetric, CLIP style), 'supcon' (homophones as extra positives), 'ntxent' (SimCLR), or 'correlation' (Barlow Twins)", defaultText: D.loss },
     epochs: { type: 'string', value: 'N', description: 'passes over the training pairs', defaultText: String(D.epochs) },
     'batch-size': { type: 'string', value: 'N', description: 'pairs per step (global, across ranks)', defaultText: String(D.batchSize) },
     dim: { type: 'string', value: 'N', description: 'embedding size', defaultText: String(D.dim) },
     hidden: { type: 'string', value: 'N', description: 'hidden units per tower; 0 = linear towers', defaultText: String(D.hidden) },
-    temperature: { type: 'string', value: 'T', description: 'N-pairs temperature (logits = cosine / T)', defaultText: String(D.temperature) },
+    temperature: { type: 'string', value: 'T', description: 'temperature of npairs, supcon and ntxent (logits = cosine / T)', defaultText: String(D.temperature) },
     lr: { type: 'string', value: 'RATE', description: "Adam's learning rate", defaultText: String(D.lr) },
     seed: { type: 'string', value: 'N', description: 'seed of the weights and batch order (same seed, same numbers)', defaultText: String(D.seed) },
     out: { type: 'string', short: 'o', value: 'DIR', description: 'output folder', defaultText: D.out },
@@ -62,7 +62,7 @@ export function trainArgs(v: FlagValues): TrainArgs {
     throw new UsageError(`--device must be 'cpu', 'cuda' or 'cuda:N', got ${JSON.stringify(device)}`, helpHint(c));
   }
   const config: TrainConfig = {
-    loss: enumFlag(c, v, 'loss', ['npairs', 'correlation'] as const, 'npairs'),
+    loss: enumFlag(c, v, 'loss', TRAIN_LOSSES, D.loss),
     epochs: intFlag(c, v, 'epochs', D.epochs, 0, 10000),
     batchSize: intFlag(c, v, 'batch-size', D.batchSize, 2, 1 << 20),
     dim: intFlag(c, v, 'dim', D.dim, 2, 65536),

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { writeHeatmap } from 'pairloss/heatmap';
 import { trainingCurvesSvg, svgToPng } from './plot';
+import { describeLoss } from './trainer';
 import type { TrainResult } from './trainer';
 
 /** Facts about the run that the trainer does not know. */
@@ -81,7 +82,7 @@ export function runSummary(result: TrainResult, info: RunInfo, files: string[]):
 
 function lossLabel(result: TrainResult): string {
   const c = result.config;
-  return c.loss === 'npairs' ? `symmetric N-pairs loss, temperature ${c.temperature}` : 'Barlow Twins correlation loss';
+  return describeLoss(c);
 }
 
 /**

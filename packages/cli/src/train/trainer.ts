@@ -3,7 +3,7 @@
  * pairloss's N-pairs or correlation loss on the CMU Pronouncing Dictionary,
  * evaluated by held-out retrieval after every epoch.
  */
-import { correlationLossAsync, cosineSimilarity, npairsLossAsync, Tensor } from 'pairloss';
+import { correlationLossAsync, cosineSimilarity, npairsLossAsync, ntXentLossAsync, Tensor } from 'pairloss';
 import type { ProcessGroup } from 'pairloss';
 import { clearDense, densify, PairDataset } from './data';
 import { recallAtK, Recall, retrievalTask, RetrievalTask } from './metrics';
@@ -11,10 +11,28 @@ import { Adam, Tower } from './model';
 import { release, take } from './host';
 import { createRng, shuffleInPlace } from './rng';
 
+/** The losses `pairloss train` can train with. */
+export const TRAIN_LOSSES = ['npairs', 'supcon', 'ntxent', 'correlation'] as const;
+export type TrainLoss = (typeof TRAIN_LOSSES)[number];
+
+/** What a run's loss is, in words (the console and the loss plot's title). */
+export function describeLoss(c: Pick<TrainConfig, 'loss' | 'temperature'>): string {
+  switch (c.loss) {
+    case 'npairs': return `symmetric N-pairs loss, temperature ${c.temperature}`;
+    case 'supcon': return `SupCon over both views (positives: the other view and homophones), temperature ${c.temperature}`;
+    case 'ntxent': return `NT-Xent (SimCLR) over both views, temperature ${c.temperature}`;
+    default: return "Barlow Twins correlation loss (mode 'features')";
+  }
+}
+
 /** Settings of a training run. Every field has the default shown in {@link DEFAULT_TRAIN_CONFIG}. */
 export interface TrainConfig {
-  /** `'npairs'`: symmetric N-pairs (CLIP) loss; `'correlation'`: Barlow Twins loss (`mode: 'features'`). */
-  loss: 'npairs' | 'correlation';
+  /**
+   * `'npairs'`: symmetric N-pairs (CLIP) loss; `'supcon'`: SupCon over both views (a view's positives:
+   * the other view of its pair and both views of words that sound alike); `'ntxent'`: SimCLR's NT-Xent over both
+   * views; `'correlation'`: Barlow Twins loss (`mode: 'features'`).
+   */
+  loss: TrainLoss;
   /** Passes over the training pairs. */
   epochs: number;
   /** Pairs per step (each step's other pairs are the negatives of N-pairs). */
@@ -133,6 +151,16 @@ function similarityOf(spell: Tower, pron: Tower, ds: PairDataset, rows: Int32Arr
   return s;
 }
 
+/** A class per pair: the index of its pronunciation among the distinct ones (SupCon's labels). */
+function pronunciationClasses(ds: PairDataset): Int32Array {
+  const ids = new Map<string, number>();
+  return Int32Array.from(ds.prons, (p) => {
+    let id = ids.get(p);
+    if (id === undefined) ids.set(p, (id = ids.size));
+    return id;
+  });
+}
+
 /** Picks `k` held-out pairs with distinct pronunciations (the first ones in the split's fixed order). */
 function heatmapRows(ds: PairDataset, k: number): Int32Array {
   const seen = new Set<string>();
@@ -202,6 +230,10 @@ export async function train(ds: PairDataset, config: TrainConfig, options: Train
   const stepLosses: number[] = [];
   const flat = group ? new Float32Array(params.reduce((n, p) => n + p.grad.length, 0)) : null;
   const lossGroup = group ? { group } : {};
+  // SupCon's classes: one per pronunciation (homophones are positives of each other)
+  const classOf = config.loss === 'supcon' ? pronunciationClasses(ds) : null;
+  const labels = new Int32Array(2 * local);
+  const both = config.loss === 'supcon' ? new Float32Array(2 * local * dim) : null;
   let trainSeconds = 0;
   for (let epoch = 1; epoch <= config.epochs; epoch++) {
     shuffleInPlace(order, rng);
@@ -213,12 +245,32 @@ export async function train(ds: PairDataset, config: TrainConfig, options: Train
       const rows = order.subarray(s * batchSize + rank * local, s * batchSize + (rank + 1) * local);
       densify(ds.spelling, rows, xs, xsT);
       densify(ds.pronunciation, rows, xp, xpT);
-      const z1 = Tensor.from(spell.forward(xs, local), [local, dim], { device });
-      const z2 = Tensor.from(pron.forward(xp, local), [local, dim], { device });
-      const r =
-        config.loss === 'npairs'
-          ? await npairsLossAsync(z1, z2, { temperature: config.temperature, symmetric: true, ...lossGroup })
-          : await correlationLossAsync(z1, z2, { mode: 'features', ...(group ? { group, syncBatchNorm: true } : {}) });
+      const e1 = spell.forward(xs, local);
+      const e2 = pron.forward(xp, local);
+      const z1 = Tensor.from(e1, [local, dim], { device });
+      const z2 = Tensor.from(e2, [local, dim], { device });
+      let r: { loss: number; grad1?: Tensor<2>; grad2?: Tensor<2> };
+      if (config.loss === 'npairs') {
+        r = await npairsLossAsync(z1, z2, { temperature: config.temperature, symmetric: true, ...lossGroup });
+      } else if (config.loss === 'supcon' && classOf && both) {
+        // SupCon over all views: z = [z1; z2], each view's positives the other view of its pair and
+        // every view of a homophone, each row leaving out itself
+        for (let i = 0; i < local; i++) labels[i] = labels[local + i] = classOf[rows[i]];
+        both.set(e1, 0);
+        both.set(e2, local * dim);
+        const z = Tensor.from(both, [2 * local, dim], { device });
+        const s = await npairsLossAsync(z, z, { temperature: config.temperature, labels, excludeSelf: true, ...lossGroup });
+        release(z);
+        // z is x1 and x2: its gradient is grad1 + grad2, split back into the two views
+        const g = take(s.grad1);
+        const h = take(s.grad2);
+        for (let k = 0; k < g.length; k++) g[k] += h[k];
+        r = { loss: s.loss, grad1: Tensor.from(g.subarray(0, local * dim), [local, dim]), grad2: Tensor.from(g.subarray(local * dim), [local, dim]) };
+      } else if (config.loss === 'ntxent') {
+        r = await ntXentLossAsync(z1, z2, { temperature: config.temperature, ...lossGroup });
+      } else {
+        r = await correlationLossAsync(z1, z2, { mode: 'features', ...(group ? { group, syncBatchNorm: true } : {}) });
+      }
       // on a GPU the gradients (and z1, z2) stay there until disposed: read them back and free them now
       release(z1, z2);
       const g1 = take(r.grad1!);
