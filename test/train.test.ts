@@ -279,6 +279,21 @@ describe('pairloss train', () => {
     expect(s.final.recall1).toBeGreaterThan(20 * s.final.chance1);
   });
 
+  it.each([
+    ['supcon', /SupCon over both views, homophones as positives too \(temperature 0\.05\)/],
+    ['ntxent', /NT-Xent, SimCLR over both views \(temperature 0\.05\)/],
+  ])('trains with --loss %s', (loss, described) => {
+    const out = path.join(tmp, loss);
+    const r = cli(['train', ...SMALL, '--loss', loss, '--out', out]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(described);
+    const s = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
+    expect(s.config.loss).toBe(loss);
+    expect(s.final.recall1).toBeGreaterThan(Math.max(0.3, 50 * s.final.chance1));
+    expect(s.epochs[5].loss).toBeLessThan(s.epochs[1].loss);
+  });
+
   it('rejects a slice smaller than the held-out split plus one batch in one line', () => {
     const r = cli(['train', '--max-pairs', '300', '--test-size', '100', '--batch-size', '512', '--no-progress', '--out', path.join(tmp, 'x')]);
     expect(r.code).toBe(2);

@@ -18,9 +18,9 @@ export type TrainLoss = (typeof TRAIN_LOSSES)[number];
 /** What a run's loss is, in words (the console and the loss plot's title). */
 export function describeLoss(c: Pick<TrainConfig, 'loss' | 'temperature'>): string {
   switch (c.loss) {
-    case 'npairs': return `symmetric N-pairs loss, temperature ${c.temperature}`;
-    case 'supcon': return `SupCon over both views (positives: the other view and homophones), temperature ${c.temperature}`;
-    case 'ntxent': return `NT-Xent (SimCLR) over both views, temperature ${c.temperature}`;
+    case 'npairs': return `symmetric N-pairs loss (temperature ${c.temperature})`;
+    case 'supcon': return `SupCon over both views, homophones as positives too (temperature ${c.temperature})`;
+    case 'ntxent': return `NT-Xent, SimCLR over both views (temperature ${c.temperature})`;
     default: return "Barlow Twins correlation loss (mode 'features')";
   }
 }
