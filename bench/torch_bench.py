@@ -56,6 +56,16 @@ def correlation_loss_func(z1, z2, lamb=5e-3, scale_loss=0.025):
     return loss
 # ---- end of the seed ----
 
+# The contrastive family's references, the ones the parity tests check against
+# (scripts/oracle.py: HobbitLong's SupConLoss, lightly's NTXentLoss).
+sys.path.insert(0, __import__("os").path.join(__import__("os").path.dirname(__file__), "..", "scripts"))
+from oracle import nt_xent_loss, supcon_loss  # noqa: E402
+
+
+def supcon_labels(n, device):
+    """The bench's SupCon classes: i mod max(1, N/4) for sample i (bench/run.js uses the same), both views."""
+    return (torch.arange(n, device=device) % max(1, n // 4)).repeat(2)
+
 
 def load(path, n, d, device):
     data = np.fromfile(path, dtype=np.float32)
@@ -85,6 +95,25 @@ def make_call(loss, x1, x2):
             x1.grad = None
             x2.grad = None
             out = correlation_loss_func(x1, x2)
+            out.backward()
+            sync()
+            return out.item()
+    elif loss == "supcon":
+        labels = supcon_labels(x1.shape[0], x1.device)
+
+        def call():
+            x1.grad = None
+            x2.grad = None
+            # SupConLoss's contrast_feature: the views one after the other
+            out = supcon_loss(torch.cat([x1, x2]), None, labels, 0.07)
+            out.backward()
+            sync()
+            return out.item()
+    elif loss == "ntxent":
+        def call():
+            x1.grad = None
+            x2.grad = None
+            out = nt_xent_loss(x1, x2, 0.5)
             out.backward()
             sync()
             return out.item()

@@ -126,54 +126,42 @@ def correlation(case, dtype):
 
 # ---- SupCon (Khosla et al. 2020), from HobbitLong/SupContrast's SupConLoss
 # (contrast_mode 'all', base_temperature = temperature, the mask_pos_pairs
-# guard): `z` holds every view, `labels` their classes. With "views" false
-# the anchors are x1 and the contrast x2 (no self to leave out).
-def supcon(case, dtype):
-    i, o = case["inputs"], case.get("options", {})
-    temperature = torch.tensor(o.get("temperature", 1.0), dtype=dtype, requires_grad=True)
-    labels = torch.tensor(o["labels"], dtype=torch.long)
-    x1 = tensor(i["x1"], dtype, True)
-    same = o.get("excludeSelf", False)
-    x2 = x1 if same else tensor(i["x2"], dtype, True)
-    anchor, contrast = F.normalize(x1, dim=1), F.normalize(x2, dim=1)
-    mask = torch.eq(labels.view(-1, 1), labels.view(1, -1)).to(dtype)
+# guard) on the flattened views: anchors x1, contrast x2; with x2 None the
+# views are x1 itself and each row's own view is masked out. bench/torch_bench.py
+# times this same function.
+def supcon_loss(x1, x2, labels, temperature):
+    same = x2 is None
+    anchor = F.normalize(x1, dim=1)
+    contrast = anchor if same else F.normalize(x2, dim=1)
+    mask = torch.eq(labels.view(-1, 1), labels.view(1, -1)).to(x1.dtype)
     anchor_dot_contrast = torch.div(torch.matmul(anchor, contrast.T), temperature)
     logits_max, _ = torch.max(anchor_dot_contrast, dim=1, keepdim=True)
     logits = anchor_dot_contrast - logits_max.detach()
     logits_mask = torch.ones_like(mask)
     if same:
-        logits_mask = torch.scatter(logits_mask, 1, torch.arange(mask.shape[0]).view(-1, 1), 0)
+        logits_mask = torch.scatter(logits_mask, 1, torch.arange(mask.shape[0], device=x1.device).view(-1, 1), 0)
     mask = mask * logits_mask
     exp_logits = torch.exp(logits) * logits_mask
     log_prob = logits - torch.log(exp_logits.sum(1, keepdim=True))
     mask_pos_pairs = mask.sum(1)
     mask_pos_pairs = torch.where(mask_pos_pairs < 1e-6, torch.ones_like(mask_pos_pairs), mask_pos_pairs)
     mean_log_prob_pos = (mask * log_prob).sum(1) / mask_pos_pairs
-    loss = -mean_log_prob_pos.mean()
-    loss.backward()
-    r = {"loss": loss.item(), "gradTemperature": temperature.grad.item()}
-    if same:
-        r["grad1"] = out(x1.grad)  # z is x1 and x2: pairloss's grad1 + grad2
-    else:
-        r["grad1"], r["grad2"] = out(x1.grad), out(x2.grad)
-    return r
+    return -mean_log_prob_pos.mean()
 
 
-# ---- NT-Xent, from lightly's NTXentLoss.forward (one process)
-def ntxent(case, dtype):
-    i, o = case["inputs"], case.get("options", {})
-    temperature = torch.tensor(o.get("temperature", 0.5), dtype=dtype, requires_grad=True)
-    z1, z2 = tensor(i["z1"], dtype, True), tensor(i["z2"], dtype, True)
+# ---- NT-Xent, lightly's NTXentLoss.forward (one process); `negatives` [K, D]
+# rows (normalised here as lightly's memory bank holds them) or None.
+def nt_xent_loss(z1, z2, temperature, negatives=None):
     out0, out1 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
-    if "negatives" in i:
-        negatives = F.normalize(tensor(i["negatives"], dtype), dim=1).T
+    if negatives is not None:
+        negatives = F.normalize(negatives, dim=1).T
         sim_pos = torch.einsum("nc,nc->n", out0, out1).unsqueeze(-1)
         sim_neg = torch.einsum("nc,ck->nk", out0, negatives)
         logits = torch.cat([sim_pos, sim_neg], dim=1) / temperature
-        labels = torch.zeros(logits.shape[0], dtype=torch.long)
+        labels = torch.zeros(logits.shape[0], device=z1.device, dtype=torch.long)
     else:
         batch_size = out0.shape[0]
-        diag_mask = torch.eye(batch_size, dtype=torch.bool)
+        diag_mask = torch.eye(batch_size, device=z1.device, dtype=torch.bool)
         logits_00 = torch.einsum("nc,mc->nm", out0, out0) / temperature
         logits_01 = torch.einsum("nc,mc->nm", out0, out1) / temperature
         logits_10 = torch.einsum("nc,mc->nm", out1, out0) / temperature
@@ -183,8 +171,31 @@ def ntxent(case, dtype):
         logits_0100 = torch.cat([logits_01, logits_00], dim=1)
         logits_1011 = torch.cat([logits_10, logits_11], dim=1)
         logits = torch.cat([logits_0100, logits_1011], dim=0)
-        labels = torch.arange(batch_size, dtype=torch.long).repeat(2)
-    loss = F.cross_entropy(logits, labels)
+        labels = torch.arange(batch_size, device=z1.device, dtype=torch.long).repeat(2)
+    return F.cross_entropy(logits, labels)
+
+
+def supcon(case, dtype):
+    i, o = case["inputs"], case.get("options", {})
+    temperature = torch.tensor(o.get("temperature", 1.0), dtype=dtype, requires_grad=True)
+    labels = torch.tensor(o["labels"], dtype=torch.long)
+    same = o.get("excludeSelf", False)
+    x1 = tensor(i["x1"], dtype, True)
+    x2 = None if same else tensor(i["x2"], dtype, True)
+    loss = supcon_loss(x1, x2, labels, temperature)
+    loss.backward()
+    r = {"loss": loss.item(), "gradTemperature": temperature.grad.item(), "grad1": out(x1.grad)}
+    if not same:  # (over the views: z is x1 and x2, pairloss's grad1 + grad2)
+        r["grad2"] = out(x2.grad)
+    return r
+
+
+def ntxent(case, dtype):
+    i, o = case["inputs"], case.get("options", {})
+    temperature = torch.tensor(o.get("temperature", 0.5), dtype=dtype, requires_grad=True)
+    z1, z2 = tensor(i["z1"], dtype, True), tensor(i["z2"], dtype, True)
+    negatives = tensor(i["negatives"], dtype) if "negatives" in i else None
+    loss = nt_xent_loss(z1, z2, temperature, negatives)
     loss.backward()
     return {"loss": loss.item(), "grad1": out(z1.grad), "grad2": out(z2.grad), "gradTemperature": temperature.grad.item()}
 

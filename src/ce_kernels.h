@@ -45,6 +45,12 @@ struct Problem {
   // of the softmax, a gradient of 0. Row-wise only (not symmetric), without
   // label smoothing; the target there must be 0 (the caller checks).
   int64_t exclude_from = -1;
+  // SupCon's target without a matrix (row-wise only, no label smoothing;
+  // then index and probs are null): row i's target is uniform over the
+  // columns j with col_labels[j] == row_labels[i] (the left-out column
+  // aside); a row with none has target 0 (its loss and gradient are 0).
+  const int64_t* row_labels = nullptr;  // [n]
+  const int64_t* col_labels = nullptr;  // [m]
 };
 
 struct Result {

@@ -145,7 +145,24 @@ Result rows_only(T* S, T* G, const Problem& p) {
       double qs, ql, qss;
       const T* pr = P ? P + i * m : nullptr;
       int64_t target = -1;
-      if (pr) {
+      int64_t label = 0;
+      double inv_count = 0;  // labels: 1 / the number of positives (0: none)
+      if (p.row_labels) {
+        label = p.row_labels[i];
+        const int64_t* cl = p.col_labels;
+        int64_t count = 0;
+        double spl = 0, sps = 0;
+        for (int64_t j = 0; j < m; ++j) {
+          if (cl[j] != label || j == x) continue;
+          ++count;
+          spl += static_cast<double>(s[j] / t);
+          sps += s[j];
+        }
+        inv_count = count ? 1.0 / static_cast<double>(count) : 0.0;
+        qs = count ? 1.0 : 0.0;
+        ql = spl * inv_count;
+        qss = sps * inv_count;
+      } else if (pr) {
         double sp = 0, spl = 0, sps = 0, sl = 0, ss = 0;
 #pragma omp simd reduction(+ : sp, spl, sps, sl, ss)
         for (int64_t j = 0; j < m; ++j) {
@@ -179,7 +196,15 @@ Result rows_only(T* S, T* G, const Problem& p) {
       const double a = w * qs / rs;
       gs += a * us - w * qss;
       T* g = G + i * m;
-      if (pr) {
+      if (p.row_labels) {
+        const int64_t* cl = p.col_labels;
+        const double k = w * inv_count;
+#pragma omp simd
+        for (int64_t j = 0; j < m; ++j) {
+          const double q = cl[j] == label && j != x ? k : 0.0;
+          g[j] = static_cast<T>((a * u[j] - q) * inv_t);
+        }
+      } else if (pr) {
 #pragma omp simd
         for (int64_t j = 0; j < m; ++j) {
           const double q = (1.0 - ls) * pr[j] + smooth;
@@ -378,6 +403,7 @@ Result run_impl(T* S, T* G, const Problem& p) {
   if (p.m == 0) return Result{false};  // no classes: the reference path says what that gives
   // leaving out a column: row-wise, unsmoothed, with another column left (else the reference path)
   if (p.exclude_from >= 0 && (p.symmetric || p.label_smoothing > 0 || p.m < 2)) return Result{false};
+  if (p.row_labels && (p.symmetric || p.label_smoothing > 0 || !p.col_labels)) return Result{false};
   return p.symmetric ? symmetric(S, G, p) : rows_only(S, G, p);
 }
 

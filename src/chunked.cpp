@@ -65,10 +65,15 @@ std::optional<NpairsResult> chunked_impl(const at::Tensor& x1_in, const at::Tens
   ce::divide_rows(x1.data_ptr<T>(), norm1.data_ptr<T>(), x1n.data_ptr<T>(), n, d, o.eps);
   ce::divide_rows(x2.data_ptr<T>(), norm2.data_ptr<T>(), x2n.data_ptr<T>(), m, d, o.eps);
 
-  const bool probs = at::isFloatingType(target.scalar_type());
-  const at::Tensor tc = target.contiguous();
+  // no target: SupCon's labels (NpairsOptions::labels), compared in the row kernel (row-wise only)
+  const bool by_labels = !target.defined();
+  if (by_labels && (sym || !o.labels.defined())) return std::nullopt;
+  const bool probs = !by_labels && at::isFloatingType(target.scalar_type());
+  const at::Tensor tc = by_labels ? target : target.contiguous();
   const T* P = probs ? tc.data_ptr<T>() : nullptr;
-  const int64_t* idx = probs ? nullptr : tc.data_ptr<int64_t>();
+  const int64_t* idx = probs || by_labels ? nullptr : tc.data_ptr<int64_t>();
+  const int64_t* row_labels = by_labels ? o.labels.data_ptr<int64_t>() : nullptr;
+  const int64_t* col_labels = by_labels ? (o.column_labels.defined() ? o.column_labels : o.labels).data_ptr<int64_t>() : nullptr;
   const double ls = o.label_smoothing, keep = 1.0 - ls;
   const double sm_r = ls / static_cast<double>(m), sm_c = ls / static_cast<double>(n);
   const bool mean = o.reduction == Reduction::Mean;
@@ -134,6 +139,8 @@ std::optional<NpairsResult> chunked_impl(const at::Tensor& x1_in, const at::Tens
       block.w_rows = w_r;
       block.grad = grad;
       block.exclude_from = o.exclude_self ? o.self_offset + r0 : -1;
+      block.row_labels = row_labels ? row_labels + r0 : nullptr;
+      block.col_labels = col_labels;
       const ce::Result sums = ce::run(S.data_ptr<T>(), grad ? S.data_ptr<T>() : nullptr, block);
       loss += sums.loss_rows;
       gs += sums.gs;

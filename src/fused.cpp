@@ -128,7 +128,10 @@ std::optional<NpairsResult> npairs_impl(const at::Tensor& x1_in, const at::Tenso
   at::Tensor G = o.grad ? (o.return_similarity ? at::empty_like(S) : S) : at::Tensor();
 
   // cross entropy of S / temperature, and dloss/dlogits into G
-  const bool probs = at::isFloatingType(target.scalar_type());
+  // no target: SupCon's labels (NpairsOptions::labels), compared in the row kernel
+  const bool by_labels = !target.defined();
+  if (by_labels && (o.symmetric || !o.labels.defined())) return std::nullopt;
+  const bool probs = !by_labels && at::isFloatingType(target.scalar_type());
   at::Tensor tc = probs ? target.contiguous() : target;
   const double half = o.symmetric ? 0.5 : 1.0;
   const double r_rows = o.reduction == Reduction::Mean ? 1.0 / n : 1.0;
@@ -137,7 +140,11 @@ std::optional<NpairsResult> npairs_impl(const at::Tensor& x1_in, const at::Tenso
   problem.n = n;
   problem.m = m;
   problem.temperature = static_cast<double>(temperature);
-  problem.index = probs ? nullptr : tc.data_ptr<int64_t>();
+  problem.index = probs || by_labels ? nullptr : tc.data_ptr<int64_t>();
+  if (by_labels) {
+    problem.row_labels = o.labels.data_ptr<int64_t>();
+    problem.col_labels = (o.column_labels.defined() ? o.column_labels : o.labels).data_ptr<int64_t>();
+  }
   problem.probs = probs ? tc.data_ptr<T>() : nullptr;
   problem.label_smoothing = o.label_smoothing;
   problem.symmetric = o.symmetric;

@@ -310,11 +310,19 @@ NpairsResult npairs_loss_group(const at::Tensor& x1_in, const at::Tensor& x2_in,
     local_target = cat_over_ranks(&g, target_in, "npairsLoss: all-gather of target");
   }
   at::Tensor row_target, col_target;
+  NpairsOptions kernel_options = o;
+  at::Tensor all_labels, row_labels;
   if (o.labels.defined()) {
     // SupCon: positives among every rank's columns (M = N: x2's rows carry x1's labels)
-    at::Tensor all_labels = cat_over_ranks(&g, o.labels, "npairsLoss: all-gather of labels");
-    at::Tensor row_labels = o.local_loss ? o.labels : all_labels;
-    row_target = labels_target(row_labels, all_labels, o.exclude_self, first * m, x1_in.options());
+    all_labels = cat_over_ranks(&g, o.labels, "npairsLoss: all-gather of labels");
+    row_labels = o.local_loss ? o.labels : all_labels;
+    if (!o.symmetric && o.label_smoothing == 0.0) {
+      // the row kernel compares the labels itself (no target matrix)
+      kernel_options.labels = row_labels;
+      kernel_options.column_labels = all_labels;
+    } else {
+      row_target = labels_target(row_labels, all_labels, o.exclude_self, first * m, x1_in.options());
+    }
     if (o.symmetric) col_target = labels_target(row_labels, all_labels, false, 0, x1_in.options());
   } else {
     row_target = place_targets(local_target, first, blocks, n, m, w);
@@ -325,7 +333,8 @@ NpairsResult npairs_loss_group(const at::Tensor& x1_in, const at::Tensor& x2_in,
     for (int64_t b = 0; b < blocks; ++b) parts.push_back(column_target(local_target.narrow(0, b * n, n), n));
     col_target = place_targets(at::cat(parts), first, blocks, n, n, w);
   }
-  if (auto r = npairs_group_kernels(x1_in, x2_in, all1, all2, row_target, col_target, o, g)) return *r;
+  if (auto r = npairs_group_kernels(x1_in, x2_in, all1, all2, row_target, col_target, kernel_options, g)) return *r;
+  if (!row_target.defined()) row_target = labels_target(row_labels, all_labels, o.exclude_self, first * m, x1_in.options());
 
   // the reference path: LibTorch autograd on the same expression
   at::AutoGradMode grad_mode(o.grad);
@@ -522,9 +531,12 @@ NpairsResult npairs_loss(const at::Tensor& x1_in, const at::Tensor& x2_in, const
   }
 
   at::Tensor target = o.target;
+  // SupCon's labels: row-wise and unsmoothed, the row kernel compares them
+  // itself (no target matrix); else the probability target they make (the
+  // group path builds its own from the gathered labels)
+  const bool label_kernel = o.labels.defined() && !o.symmetric && o.label_smoothing == 0.0;
   if (o.labels.defined()) {
-    // SupCon: row i uniform over the columns with its label (under a group: the group path builds them)
-    target = labels_target(o.labels, o.labels, o.exclude_self, 0, x1_in.options());
+    if (!label_kernel && !o.group) target = labels_target(o.labels, o.labels, o.exclude_self, 0, x1_in.options());
   } else if (!target.defined()) {
     PAIRLOSS_CHECK(m >= n, "the default target needs M >= N");
     if (x1_in.device().is_cpu()) {
@@ -539,8 +551,8 @@ NpairsResult npairs_loss(const at::Tensor& x1_in, const at::Tensor& x2_in, const
     target = target.to(x1_in.device(), at::kLong);
   }
   PAIRLOSS_CHECK(!o.symmetric || m == n, "symmetric needs M = N");
-  check_target(target, n, m);
-  if (o.symmetric) column_target(target, n);  // index targets must be a permutation
+  if (target.defined()) check_target(target, n, m);
+  if (o.symmetric && !o.labels.defined()) column_target(target, n);  // index targets must be a permutation
   if (o.exclude_self && !o.labels.defined()) check_self_left_out(target);
   if (o.group) {
     NpairsResult r;
@@ -551,6 +563,7 @@ NpairsResult npairs_loss(const at::Tensor& x1_in, const at::Tensor& x2_in, const
 
   // CPU: the hand-derived kernels; they give autograd's numbers
   if (auto r = npairs_kernels(x1_in, x2_in, target, o)) return *r;
+  if (!target.defined()) target = labels_target(o.labels, o.labels, o.exclude_self, 0, x1_in.options());
 
   // the reference path: LibTorch autograd on the seed's expression
   at::AutoGradMode grad_mode(o.grad);

@@ -61,6 +61,9 @@ struct NpairsOptions {
   // Internal: the column of row 0's own view among the columns computed
   // (the group path: rank * M among the gathered columns).
   int64_t self_offset = 0;
+  // Internal: the labels of the columns computed where they are not `labels`
+  // (the group path: every rank's labels), for the row kernel's comparison.
+  at::Tensor column_labels;
   // Optional memory for the gradients (contiguous CPU [N, D] / [M, D] of the
   // inputs' dtype, e.g. a JS ArrayBuffer): the fused CPU path writes grad1 /
   // grad2 there; other paths allocate their own (compare data pointers).
