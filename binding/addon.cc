@@ -47,6 +47,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   function<NpairsLoss>(env, exports, "npairsLoss");
   function<CorrelationLoss>(env, exports, "correlationLoss");
   function<NtXentLoss>(env, exports, "ntXentLoss");
+  function<SigmoidLoss>(env, exports, "sigmoidLoss");
   function<EchoOptions>(env, exports, "_echoOptions");
   init_process_group(env, exports);
   return exports;

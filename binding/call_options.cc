@@ -114,6 +114,23 @@ NpairsArgs read_npairs_options(const Napi::Value& value, bool copy) {
   return args;
 }
 
+SigmoidArgs read_sigmoid_options(const Napi::Value& value, bool copy) {
+  OptionReader o(value, "sigmoidLoss");
+  SigmoidArgs args;
+  pairloss::SigmoidOptions& opt = args.options;
+  opt.scale = o.number("scale");
+  opt.bias = o.number("bias");
+  opt.eps = o.number("eps");
+  opt.grad = o.boolean("grad");
+  opt.check_finite = o.boolean("checkFinite");
+  args.device = read_device(o);
+  opt.group = read_group(o);
+  args.target = o.value("target");
+  if (!args.target.IsNull()) opt.target = placed(args.target, tensor_from_js(args.target, "target"), args.device, copy);
+  o.done();
+  return args;
+}
+
 NtXentArgs read_nt_xent_options(const Napi::Value& value, bool copy) {
   OptionReader o(value, "ntXentLoss");
   NtXentArgs args;

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "losses.h"
+#include "siglip.h"
 #include "ops.h"
 
 namespace pairloss_binding {
@@ -55,6 +56,15 @@ struct NpairsArgs {
   Napi::Value target;
 };
 NpairsArgs read_npairs_options(const Napi::Value& value, bool copy);
+
+// sigmoidLoss: { scale, bias, target, eps, grad, checkFinite, device, group };
+// target (null: SigLIP's diagonal labels) placed as npairsLoss's.
+struct SigmoidArgs {
+  pairloss::SigmoidOptions options;
+  at::Device device = at::kCPU;
+  Napi::Value target;
+};
+SigmoidArgs read_sigmoid_options(const Napi::Value& value, bool copy);
 
 // ntXentLoss: { temperature, eps, negatives, grad, checkFinite, device, group };
 // negatives (null: none) placed as npairsLoss's target; `negatives` keeps the

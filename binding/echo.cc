@@ -78,6 +78,17 @@ Napi::Value EchoOptions(const Napi::CallbackInfo& info) {
     out.Set("gatherWithGrad", o.gather_with_grad);
     out.Set("labels", tensor_or_null(env, o.labels));
     out.Set("excludeSelf", o.exclude_self);
+  } else if (kind == "sigmoidLoss") {
+    const SigmoidArgs a = read_sigmoid_options(info[1], false);
+    const pairloss::SigmoidOptions& o = a.options;
+    out.Set("scale", o.scale);
+    out.Set("bias", o.bias);
+    out.Set("target", tensor_or_null(env, o.target));
+    out.Set("eps", o.eps);
+    out.Set("grad", o.grad);
+    out.Set("checkFinite", o.check_finite);
+    out.Set("device", a.device.str());
+    out.Set("group", group_or_null(env, o.group));
   } else if (kind == "ntXentLoss") {
     const NtXentArgs a = read_nt_xent_options(info[1], false);
     const pairloss::NtXentOptions& o = a.options;

@@ -13,6 +13,7 @@
 #include "group_calls.h"
 #include "handles.h"
 #include "losses.h"
+#include "siglip.h"
 #include "marshal.h"
 
 namespace pairloss_binding {
@@ -114,6 +115,28 @@ Napi::Value NpairsLoss(const Napi::CallbackInfo& info) {
   const bool resident = results_resident(args.device, {info[0], info[1], args.target});
   return run_loss<pairloss::NpairsOptions, NpairsResult>(info, async, args.device, in, std::move(args.options), resident,
                                                          pairloss::npairs_loss, npairs_to_js);
+}
+
+Napi::Value sigmoid_to_js(Napi::Env env, const pairloss::SigmoidLossResult& r, bool resident, const Outputs& outs) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("loss", Napi::Number::New(env, r.loss));
+  if (r.grad1.defined()) {
+    out.Set("grad1", outs.to_js(env, outs.grad1, r.grad1, resident));
+    out.Set("grad2", outs.to_js(env, outs.grad2, r.grad2, resident));
+    out.Set("gradScale", Napi::Number::New(env, r.grad_scale));
+    out.Set("gradBias", Napi::Number::New(env, r.grad_bias));
+  }
+  return out;
+}
+
+// sigmoidLoss(x1, x2, options, async)
+Napi::Value SigmoidLoss(const Napi::CallbackInfo& info) {
+  const bool async = async_arg(info);
+  SigmoidArgs args = read_sigmoid_options(info[2], async);
+  const Inputs in = read_inputs(info, args.device, "x1", "x2", async);
+  const bool resident = results_resident(args.device, {info[0], info[1], args.target});
+  return run_loss<pairloss::SigmoidOptions, pairloss::SigmoidLossResult>(info, async, args.device, in, std::move(args.options),
+                                                                       resident, pairloss::sigmoid_loss, sigmoid_to_js);
 }
 
 // ntXentLoss(z1, z2, options, async)

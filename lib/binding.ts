@@ -49,6 +49,14 @@ export interface RawNpairsResult {
   similarity?: RawResult;
 }
 
+export interface RawSigmoidResult {
+  loss: number;
+  grad1?: RawResult;
+  grad2?: RawResult;
+  gradScale?: number;
+  gradBias?: number;
+}
+
 export interface RawCorrelationResult {
   loss: number;
   onDiagonal: number;
@@ -121,6 +129,8 @@ export interface Binding {
   // async: on the libuv pool, or on the group's thread under a group
   npairsLoss(x1: RawInput, x2: RawInput, options: RawOptions<'npairsLoss'>, async: false): RawNpairsResult;
   npairsLoss(x1: RawInput, x2: RawInput, options: RawOptions<'npairsLoss'>, async: true): Promise<RawNpairsResult>;
+  sigmoidLoss(x1: RawInput, x2: RawInput, options: RawOptions<'sigmoidLoss'>, async: false): RawSigmoidResult;
+  sigmoidLoss(x1: RawInput, x2: RawInput, options: RawOptions<'sigmoidLoss'>, async: true): Promise<RawSigmoidResult>;
   ntXentLoss(z1: RawInput, z2: RawInput, options: RawOptions<'ntXentLoss'>, async: false): RawNpairsResult;
   ntXentLoss(z1: RawInput, z2: RawInput, options: RawOptions<'ntXentLoss'>, async: true): Promise<RawNpairsResult>;
   correlationLoss(z1: RawInput, z2: RawInput, options: RawOptions<'correlationLoss'>, async: false): RawCorrelationResult;

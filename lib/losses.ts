@@ -2,7 +2,7 @@
  * The losses, value and gradient in one call: N-pairs (InfoNCE / CLIP) over a
  * similarity matrix, and the Barlow Twins correlation loss.
  */
-import { binding, RawCorrelationResult, RawIndices, RawInput, RawNpairsResult, RawOptions, RawResult } from './binding';
+import { binding, RawCorrelationResult, RawIndices, RawInput, RawNpairsResult, RawOptions, RawResult, RawSigmoidResult } from './binding';
 import { checkedUnderGroup, groupHandle } from './distributed';
 import { callNative, invalidValue, rangeError, withCallerStack } from './errors';
 import { inlineTurnSpent, mustWait, nextTurn, runsInline, schedule } from './queue';
@@ -113,6 +113,52 @@ export interface NtXentOptions {
   group?: GroupLike;
 }
 
+/** Options of {@link sigmoidLoss}. Every option has the default shown. */
+export interface SigmoidOptions {
+  /** logits = scale · cosine + bias; > 0. Default 10 (SigLIP's init: exp(t') with t' = log 10). */
+  scale?: number;
+  /** Default −10 (SigLIP's init). */
+  bias?: number;
+  /**
+   * The labels `[N, M]` (+1 a positive pair, −1 a negative; any values are
+   * taken as the formula's y). Default: +1 at (i, i), −1 elsewhere. Under a
+   * group they label this rank's own block; the other ranks' columns are negatives.
+   */
+  target?: TensorLike;
+  /** Lower bound of the norms in normalize. Default 1e-12. */
+  eps?: number;
+  /** Compute grad1, grad2, gradScale and gradBias. Default true. */
+  grad?: boolean;
+  /** NaN or ±Infinity in x1/x2 is a RangeError (default false). */
+  checkFinite?: boolean;
+  /** Where to compute; default: the inputs' device (as {@link NpairsOptions.device}). */
+  device?: string;
+  /**
+   * A process group: open_clip's neighbour exchange. Each rank passes its x2
+   * around the ring (W − 1 exchanges, and one more that brings each block's
+   * gradient home; no all-gather, no W·N × W·N matrix). `loss` is the global
+   * loss over the W·N rows against the W·M columns (the same on every rank),
+   * grad1/grad2 its exact gradients for this rank's inputs, gradScale and
+   * gradBias its global ones. N, M and D must be the same on every rank.
+   */
+  group?: GroupLike;
+}
+
+/** The gradients of {@link sigmoidLoss}. */
+export interface SigmoidGradients {
+  /** ∂loss/∂x1, `[N, D]`. */
+  grad1: Tensor<2>;
+  /** ∂loss/∂x2, `[M, D]`. */
+  grad2: Tensor<2>;
+  /** ∂loss/∂scale (SigLIP learns t' = log scale: ∂loss/∂t' = gradScale · scale). */
+  gradScale: number;
+  /** ∂loss/∂bias. */
+  gradBias: number;
+}
+
+/** Result of {@link sigmoidLoss}: the loss and its gradients (typed as present unless `grad: false`). */
+export type SigmoidResult<G extends boolean = boolean> = { loss: number } & Gradients<SigmoidGradients, G>;
+
 /**
  * The gradients a loss returns with `grad: true` (the default), present or
  * absent by `G`: `true` present (no `grad` option, or `grad: true`), `false`
@@ -213,10 +259,11 @@ const NPAIRS_KEYS = [
   'target', 'temperature', 'symmetric', 'labelSmoothing', 'reduction', 'similarity', 'l2Reg', 'eps', 'grad',
   'returnSimilarity', 'checkFinite', 'device', 'group', 'localLoss', 'gatherWithGrad', 'labels', 'excludeSelf',
 ] as const;
+const SIGMOID_KEYS = ['scale', 'bias', 'target', 'eps', 'grad', 'checkFinite', 'device', 'group'] as const;
 const NT_XENT_KEYS = ['temperature', 'eps', 'negatives', 'grad', 'checkFinite', 'device', 'group'] as const;
 const CORRELATION_KEYS = ['lambda', 'scale', 'eps', 'mode', 'grad', 'checkFinite', 'device', 'group', 'syncBatchNorm'] as const;
 
-type LossKind = 'npairsLoss' | 'ntXentLoss' | 'correlationLoss';
+type LossKind = 'npairsLoss' | 'ntXentLoss' | 'sigmoidLoss' | 'correlationLoss';
 
 interface Prepared<K extends LossKind> {
   a: Operand;
@@ -315,6 +362,33 @@ function prepareNpairs(x1: unknown, x2: unknown, opts: unknown): Prepared<'npair
   return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work: n * m * a.shape[1] };
 }
 
+function prepareSigmoid(x1: unknown, x2: unknown, opts: unknown): Prepared<'sigmoidLoss'> {
+  const o = optionsObject(opts, SIGMOID_KEYS);
+  const [a, b] = pair(x1, x2, 'x1', 'x2');
+  const [n, m] = [a.shape[0], b.shape[0]];
+  const g = group(o);
+  const device = o.device === undefined ? a.device : checkDevice(o.device);
+  const options: RawOptions<'sigmoidLoss'> = {
+    scale: numberOption(o, 'scale', 10, { min: 0, above: true }),
+    bias: numberOption(o, 'bias', -10),
+    target: null,
+    eps: numberOption(o, 'eps', 1e-12, { min: 0, above: true, max: 3.4028234663852886e38 }),
+    grad: boolOption(o, 'grad', true),
+    checkFinite: boolOption(o, 'checkFinite', false),
+    device,
+    group: g ? (groupHandle(g) as object) : null,
+  };
+  if (o.target !== undefined) {
+    const t = operand(o.target, 'target', a.dtype);
+    checkSameKind(a, t, 'x1', 'target');
+    if (t.shape.length !== 2 || t.shape[0] !== n || t.shape[1] !== m) {
+      throw rangeError('target', `labels must be [N, M] = [${n}, ${m}], got [${t.shape}]`);
+    }
+    options.target = rawInput(t);
+  }
+  return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work: n * m * a.shape[1] };
+}
+
 function prepareNtXent(z1: unknown, z2: unknown, opts: unknown): Prepared<'ntXentLoss'> {
   const o = optionsObject(opts, NT_XENT_KEYS);
   const [a, b] = pair(z1, z2, 'z1', 'z2');
@@ -384,6 +458,15 @@ function npairsResult(r: RawNpairsResult, device: string): NpairsResult {
   if (r.grad2) out.grad2 = tensorOf(r.grad2, device);
   if (r.gradTemperature !== undefined) out.gradTemperature = r.gradTemperature;
   if (r.similarity) out.similarity = tensorOf(r.similarity, device);
+  return out;
+}
+
+function sigmoidResult(r: RawSigmoidResult, device: string): SigmoidResult {
+  const out: SigmoidResult = { loss: r.loss };
+  if (r.grad1) out.grad1 = tensorOf(r.grad1, device);
+  if (r.grad2) out.grad2 = tensorOf(r.grad2, device);
+  if (r.gradScale !== undefined) out.gradScale = r.gradScale;
+  if (r.gradBias !== undefined) out.gradBias = r.gradBias;
   return out;
 }
 
@@ -596,4 +679,54 @@ export async function ntXentLossAsync(z1: TensorLike, z2: TensorLike, opts?: NtX
     throw withCallerStack(error);
   }
   return npairsResult(result, p.device);
+}
+
+/**
+ * SigLIP's pairwise sigmoid loss (Zhai et al. 2023) as open_clip's
+ * `SigLipLoss` computes it: logits = scale · normalize(x1)·normalize(x2)ᵀ + bias,
+ * labels y = +1 on the diagonal and −1 elsewhere (or `target`), and
+ * loss = −Σᵢⱼ log σ(yᵢⱼ·logitsᵢⱼ) / N. Each pair is its own binary problem: no
+ * softmax over the batch. `gradScale` and `gradBias` let a trainer learn the
+ * two as SigLIP does (t' = log scale: ∂loss/∂t' = gradScale · scale).
+ * Matches PyTorch autograd (float32: rtol 1e-5 / atol 1e-6; float64: 1e-10).
+ *
+ * @param x1 - `[N, D]` embeddings (float32 or float64), e.g. images.
+ * @param x2 - `[M, D]` embeddings of the same dtype, e.g. texts.
+ * @throws TypeError for a wrong type or mixed dtypes; RangeError for mismatched D, an empty batch,
+ *   a bad option value or a target of the wrong shape.
+ * @example
+ * const { loss, grad1, grad2, gradScale, gradBias } = sigmoidLoss(img, txt, { scale: 10, bias: -10 });
+ */
+export function sigmoidLoss(x1: TensorLike, x2: TensorLike, opts?: SigmoidOptions & WithGrad): SigmoidResult<true>;
+export function sigmoidLoss(x1: TensorLike, x2: TensorLike, opts: SigmoidOptions & WithoutGrad): SigmoidResult<false>;
+export function sigmoidLoss(x1: TensorLike, x2: TensorLike, opts?: SigmoidOptions): SigmoidResult;
+export function sigmoidLoss(x1: TensorLike, x2: TensorLike, opts?: SigmoidOptions): SigmoidResult {
+  const p = checkedUnderGroup(opts, 'sigmoidLoss', () => prepareSigmoid(x1, x2, opts));
+  return sigmoidResult(callNative(() => binding().sigmoidLoss(p.inputs[0], p.inputs[1], p.options, false)), p.device);
+}
+
+/**
+ * {@link sigmoidLoss} on a worker thread, off the event loop (inputs copied at
+ * the call, small calls computed on the calling thread, as in {@link npairsLossAsync}).
+ * @example
+ * const { loss } = await sigmoidLossAsync(img, txt);
+ */
+export function sigmoidLossAsync(x1: TensorLike, x2: TensorLike, opts?: SigmoidOptions & WithGrad): Promise<SigmoidResult<true>>;
+export function sigmoidLossAsync(x1: TensorLike, x2: TensorLike, opts: SigmoidOptions & WithoutGrad): Promise<SigmoidResult<false>>;
+export function sigmoidLossAsync(x1: TensorLike, x2: TensorLike, opts?: SigmoidOptions): Promise<SigmoidResult>;
+export async function sigmoidLossAsync(x1: TensorLike, x2: TensorLike, opts?: SigmoidOptions): Promise<SigmoidResult> {
+  const p = checkedUnderGroup(opts, 'sigmoidLoss', () => prepareSigmoid(x1, x2, opts));
+  let result: RawSigmoidResult;
+  try {
+    if (inline(p)) {
+      const spent = inlineTurnSpent();
+      result = binding().sigmoidLoss(p.inputs[0], p.inputs[1], p.options, false);
+      if (spent) await nextTurn();
+    } else {
+      result = await runAsync(p, () => binding().sigmoidLoss(p.inputs[0], p.inputs[1], p.options, true));
+    }
+  } catch (error) {
+    throw withCallerStack(error);
+  }
+  return sigmoidResult(result, p.device);
 }

@@ -79,6 +79,7 @@ export const NATIVE_OPTION_KEYS = {
     'returnSimilarity', 'checkFinite', 'device', 'group', 'localLoss', 'gatherWithGrad', 'labels', 'excludeSelf',
   ],
   ntXentLoss: ['temperature', 'eps', 'negatives', 'grad', 'checkFinite', 'device', 'group'],
+  sigmoidLoss: ['scale', 'bias', 'target', 'eps', 'grad', 'checkFinite', 'device', 'group'],
   correlationLoss: ['lambda', 'scale', 'eps', 'mode', 'grad', 'checkFinite', 'device', 'group', 'syncBatchNorm'],
 } as const;
 
@@ -120,6 +121,17 @@ export interface NativeOptions {
     labels: import('./binding').RawIndices | null;
     excludeSelf: boolean;
   };
+  sigmoidLoss: {
+    scale: number;
+    bias: number;
+    /** An [N, M] label matrix, or null (SigLIP's diagonal). */
+    target: RawTensorOption | null;
+    eps: number;
+    grad: boolean;
+    checkFinite: boolean;
+    device: string;
+    group: NativeGroup | null;
+  };
   ntXentLoss: {
     temperature: number;
     eps: number;
@@ -146,6 +158,6 @@ export interface NativeOptions {
 // The interfaces above and the key lists name the same keys (a compile error otherwise).
 type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const keysAgree: { [K in NativeKind]: SameKeys<keyof NativeOptions[K], (typeof NATIVE_OPTION_KEYS)[K][number]> } = {
-  normalize: true, matmul: true, crossEntropy: true, batchNorm1d: true, cosineSimilarity: true, npairsLoss: true, ntXentLoss: true, correlationLoss: true,
+  normalize: true, matmul: true, crossEntropy: true, batchNorm1d: true, cosineSimilarity: true, npairsLoss: true, ntXentLoss: true, sigmoidLoss: true, correlationLoss: true,
 };
 void keysAgree;

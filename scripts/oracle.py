@@ -175,6 +175,31 @@ def nt_xent_loss(z1, z2, temperature, negatives=None):
     return F.cross_entropy(logits, labels)
 
 
+# ---- SigLIP, open_clip's SigLipLoss (one process): get_logits, then
+# -logsigmoid(labels * logits).sum() / N with labels 2 * eye - 1 (or given).
+def sigmoid_loss(image_features, text_features, logit_scale, logit_bias, labels=None):
+    image_features = F.normalize(image_features, dim=-1)
+    text_features = F.normalize(text_features, dim=-1)
+    logits = logit_scale * image_features @ text_features.T + logit_bias
+    if labels is None:
+        n, m = logits.shape
+        labels = -torch.ones((n, m), device=logits.device, dtype=logits.dtype)
+        labels[torch.arange(min(n, m)), torch.arange(min(n, m))] = 1
+    return -F.logsigmoid(labels * logits).sum() / image_features.shape[0]
+
+
+def siglip(case, dtype):
+    i, o = case["inputs"], case.get("options", {})
+    x1, x2 = tensor(i["x1"], dtype, True), tensor(i["x2"], dtype, True)
+    scale = torch.tensor(o.get("scale", 10.0), dtype=dtype, requires_grad=True)
+    bias = torch.tensor(o.get("bias", -10.0), dtype=dtype, requires_grad=True)
+    labels = tensor(i["target"], dtype) if "target" in i else None
+    loss = sigmoid_loss(x1, x2, scale, bias, labels)
+    loss.backward()
+    return {"loss": loss.item(), "grad1": out(x1.grad), "grad2": out(x2.grad),
+            "gradScale": scale.grad.item(), "gradBias": bias.grad.item()}
+
+
 def supcon(case, dtype):
     i, o = case["inputs"], case.get("options", {})
     temperature = torch.tensor(o.get("temperature", 1.0), dtype=dtype, requires_grad=True)
@@ -209,6 +234,8 @@ def run_case(case):
         return npairs(case, dtype)
     if op == "correlation":
         return correlation(case, dtype)
+    if op == "siglip":
+        return siglip(case, dtype)
     if op == "supcon":
         return supcon(case, dtype)
     if op == "ntxent":

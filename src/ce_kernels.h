@@ -63,6 +63,27 @@ struct Result {
 Result run(float* S, float* G, const Problem& p);
 Result run(double* S, double* G, const Problem& p);
 
+// ---- SigLIP's pairwise sigmoid loss over a block of similarities ----
+// logits z = scale * S + bias (rounded as LibTorch rounds the two ops), the
+// labels y = +1 at (i, positive_from + i), -1 elsewhere (or the given
+// labels), the loss sum over the block of -log sigmoid(y * z) = softplus(-y z),
+// and with grad dloss/dS into G (G may be S): w * scale * (-y sigmoid(-y z)).
+struct SigmoidProblem {
+  int64_t n = 0, m = 0;
+  double scale = 10, bias = -10;
+  const void* labels = nullptr;  // [n, m] of S's dtype, or null (the diagonal layout)
+  int64_t positive_from = 0;     // the diagonal layout: row i's positive column; < 0 none (all negative)
+  double w = 1;                  // the gradient's weight (1 / the batch's rows)
+  bool grad = true;
+};
+struct SigmoidResult {
+  double loss = 0;   // sum of softplus(-y z) over the block (unweighted)
+  double gscale = 0; // w * sum(dloss/dz * S)
+  double gbias = 0;  // w * sum(dloss/dz)
+};
+SigmoidResult sigmoid_run(float* S, float* G, const SigmoidProblem& p);
+SigmoidResult sigmoid_run(double* S, double* G, const SigmoidProblem& p);
+
 // ---- the row normalisation (F.normalize with p = 2 over rows) ----
 // norms_i = |x_i|_2 for the r rows of x [r, d], summed as LibTorch's norm kernel sums.
 void row_norms(const float* x, float* norms, int64_t r, int64_t d);
@@ -93,6 +114,8 @@ const char* kernel_name();
 #define PAIRLOSS_CE_DECLARE                                                                              \
   Result run(float* S, float* G, const Problem& p);                                                      \
   Result run(double* S, double* G, const Problem& p);                                                    \
+  SigmoidResult sigmoid_run(float* S, float* G, const SigmoidProblem& p);                                \
+  SigmoidResult sigmoid_run(double* S, double* G, const SigmoidProblem& p);                              \
   void divide_rows(const float* x, const float* norms, float* out, int64_t r, int64_t d, double eps);    \
   void divide_rows(const double* x, const double* norms, double* out, int64_t r, int64_t d, double eps); \
   void row_norms(const float* x, float* norms, int64_t r, int64_t d);                                    \

@@ -20,6 +20,13 @@ bool use_avx2() {
 Result run(float* S, float* G, const Problem& p) { return use_avx2() ? avx2::run(S, G, p) : baseline::run(S, G, p); }
 Result run(double* S, double* G, const Problem& p) { return use_avx2() ? avx2::run(S, G, p) : baseline::run(S, G, p); }
 
+SigmoidResult sigmoid_run(float* S, float* G, const SigmoidProblem& p) {
+  return use_avx2() ? avx2::sigmoid_run(S, G, p) : baseline::sigmoid_run(S, G, p);
+}
+SigmoidResult sigmoid_run(double* S, double* G, const SigmoidProblem& p) {
+  return use_avx2() ? avx2::sigmoid_run(S, G, p) : baseline::sigmoid_run(S, G, p);
+}
+
 void divide_rows(const float* x, const float* n, float* o, int64_t r, int64_t d, double eps) {
   use_avx2() ? avx2::divide_rows(x, n, o, r, d, eps) : baseline::divide_rows(x, n, o, r, d, eps);
 }

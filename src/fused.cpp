@@ -358,6 +358,51 @@ CorrelationResult correlation_impl(const at::Tensor& z1_in, const at::Tensor& z2
 bool fused_enabled() { return use_fused.load(); }
 void set_fused_enabled(bool enabled) { use_fused.store(enabled); }
 
+template <typename T>
+std::optional<SigmoidLossResult> sigmoid_impl(const at::Tensor& x1_in, const at::Tensor& x2_in, const SigmoidOptions& o) {
+  const at::Tensor x1 = x1_in.contiguous(), x2 = x2_in.contiguous();
+  const int64_t n = x1.size(0), m = x2.size(0), d = x1.size(1);
+  std::unique_ptr<T[]> buffer = scratch<T>(n + m + (n + m) * d);
+  T* norm1 = buffer.get();
+  T* norm2 = norm1 + n;
+  T* y1 = norm2 + m;
+  T* y2 = y1 + n * d;
+  if (!ce::normalize_rows(x1.data_ptr<T>(), norm1, y1, n, d, o.eps) ||
+      !ce::normalize_rows(x2.data_ptr<T>(), norm2, y2, m, d, o.eps)) {
+    return std::nullopt;
+  }
+  Workspace workspace(n, m, x1.options());
+  T* S = workspace.matrix.data_ptr<T>();
+  blas::mm(y1, false, y2, true, S, n, m, d);
+  ce::SigmoidProblem p;
+  p.n = n;
+  p.m = m;
+  p.scale = o.scale;
+  p.bias = o.bias;
+  const at::Tensor labels = o.target.defined() ? o.target.contiguous() : at::Tensor();
+  p.labels = labels.defined() ? labels.data_ptr<T>() : nullptr;
+  p.w = 1.0 / static_cast<double>(n);
+  p.grad = o.grad;
+  const ce::SigmoidResult sums = ce::sigmoid_run(S, S, p);
+  SigmoidLossResult r;
+  r.loss = sums.loss / static_cast<double>(n);
+  if (!o.grad) return r;
+  r.grad_scale = sums.gscale;
+  r.grad_bias = sums.gbias;
+  at::Tensor g1 = output(o.out_grad1, n, d, x1.options()), g2 = output(o.out_grad2, m, d, x1.options());
+  blas::mm(S, false, y2, false, g1.data_ptr<T>(), n, d, m);
+  blas::mm(S, true, y1, false, g2.data_ptr<T>(), m, d, n);
+  ce::normalize_backward(g1.data_ptr<T>(), y1, norm1, n, d, o.eps);
+  ce::normalize_backward(g2.data_ptr<T>(), y2, norm2, m, d, o.eps);
+  r.grad1 = g1;
+  r.grad2 = g2;
+  return r;
+}
+
+std::optional<SigmoidLossResult> sigmoid_fused(const at::Tensor& x1, const at::Tensor& x2, const SigmoidOptions& o) {
+  return x1.scalar_type() == at::kDouble ? sigmoid_impl<double>(x1, x2, o) : sigmoid_impl<float>(x1, x2, o);
+}
+
 std::optional<NpairsResult> npairs_fused(const at::Tensor& x1, const at::Tensor& x2, const at::Tensor& target,
                                          const NpairsOptions& o) {
   return x1.scalar_type() == at::kDouble ? npairs_impl<double>(x1, x2, target, o)

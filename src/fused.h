@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "losses.h"
+#include "siglip.h"
 
 namespace pairloss {
 
@@ -22,6 +23,10 @@ void set_fused_enabled(bool enabled);
 // Empty when the inputs need the reference path (a row with norm < eps).
 std::optional<NpairsResult> npairs_fused(const at::Tensor& x1, const at::Tensor& x2, const at::Tensor& target,
                                          const NpairsOptions& options);
+
+// SigLIP without a group: normalise, one product, one pass over the matrix
+// (ce::sigmoid_run), two products back. Empty where a row's norm is below eps.
+std::optional<SigmoidLossResult> sigmoid_fused(const at::Tensor& x1, const at::Tensor& x2, const SigmoidOptions& options);
 
 CorrelationResult correlation_fused(const at::Tensor& z1, const at::Tensor& z2,
                                     const CorrelationOptions& options);

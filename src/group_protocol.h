@@ -18,7 +18,7 @@ namespace pairloss {
 
 // Rejected: this rank refused its own arguments to the collective the others
 // are about to run (the reason goes with it); every member skips it.
-enum class Kind : int64_t { AllReduce = 1, AllGather = 2, Broadcast = 3, Barrier = 4, Rejected = 5 };
+enum class Kind : int64_t { AllReduce = 1, AllGather = 2, Broadcast = 3, Barrier = 4, Rejected = 5, RingShift = 6 };
 
 // [magic, sequence, kind, arg, dtype, ndim, dims x8, dims hash, label x8, reason x16]
 constexpr int kHeaderLength = 6 + 8 + 1 + 8 + 16;

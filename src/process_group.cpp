@@ -376,6 +376,38 @@ void ProcessGroup::barrier(const std::string& label) {
   });
 }
 
+at::Tensor ProcessGroup::ring_shift(const at::Tensor& t, const std::string& label) {
+  at::Tensor out;
+  run([&] {
+    State& s = *state_;
+    s.throw_if_unusable();
+    at::Tensor x = s.checked(label, [&] { return s.prepare(t, label.c_str()); });
+    const int w = s.options.world_size, rank = s.options.rank;
+    Header h;
+    h.kind = Kind::RingShift;
+    h.dtype = x.scalar_type();
+    h.sizes = x.sizes().vec();
+    h.label = label;
+    at::Tensor received = at::empty_like(x);
+    if (w == 1) {
+      s.check_agreement(h);
+      received.copy_(x);
+    } else {
+      c10::intrusive_ptr<c10d::Work> sent;
+      s.execute(h, [&] {
+        constexpr int kTag = 0x5167;  // the sends and receives of a pair match in call order
+        std::vector<at::Tensor> out_tensors{x};
+        sent = s.joined.comm->send(out_tensors, (rank + 1) % w, kTag);
+        std::vector<at::Tensor> in_tensors{received};
+        return s.joined.comm->recv(in_tensors, (rank + w - 1) % w, kTag);
+      });
+      s.wait(sent, label);
+    }
+    out = received.to(t.device());
+  });
+  return out;
+}
+
 void ProcessGroup::reject(const std::string& label, const std::string& reason) {
   run([&] { state_->reject(label, reason); });
 }

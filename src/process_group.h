@@ -109,6 +109,10 @@ class ProcessGroup : public std::enable_shared_from_this<ProcessGroup> {
   // Rank `src`'s `t` on every rank.
   at::Tensor broadcast(const at::Tensor& t, int src, const std::string& label = "broadcast");
   void barrier(const std::string& label = "barrier");
+  // The ring's neighbour exchange (open_clip's SigLIP): sends `t` to rank
+  // (rank + 1) mod W and returns what rank (rank - 1) mod W sent, of the same
+  // shape and dtype (point-to-point, no all-gather).
+  at::Tensor ring_shift(const at::Tensor& t, const std::string& label = "ringShift");
   // In place of collective `label`: this rank refused its own arguments to
   // it (`reason`, e.g. "RangeError: ..."). The pairloss members, waiting in
   // that collective's header exchange, reject it at once with a RangeError

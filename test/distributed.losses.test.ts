@@ -241,6 +241,45 @@ describe('SupCon and NT-Xent under a group equal one process on the concatenated
   }
 });
 
+// SigLIP's neighbour exchange: x2 around the ring, no all-gather; the same
+// loss and gradients as one process on the concatenated batch.
+describe('sigmoidLoss under a group (the ring) equals one process on the concatenated batch', () => {
+  const cases: { w: number; n: number; d: number; dtype: DType; async: boolean; options: Record<string, unknown>; target?: boolean; fused?: boolean }[] = [
+    { w: 2, n: 3, d: 4, dtype: 'float64', async: true, options: {} },
+    { w: 3, n: 4, d: 3, dtype: 'float32', async: false, options: { scale: 5, bias: -2 } },
+    { w: 4, n: 2, d: 5, dtype: 'float64', async: true, options: { scale: 12, bias: -8 } },
+    { w: 4, n: 3, d: 4, dtype: 'float32', async: true, options: {} },
+    { w: 3, n: 3, d: 4, dtype: 'float64', async: false, options: { scale: 2, bias: 0.5 }, target: true },
+  ];
+  for (const c of cases) {
+    test(`W = ${c.w}, N = ${c.n}, ${c.dtype}, ${c.async ? 'async' : 'sync'}, ${JSON.stringify(c.options)}${c.target ? ', per-rank labels' : ''}`, async () => {
+      const inputs = makeInputs(c.w, c.n, c.d, 6000 + c.w * 10 + c.n, c.dtype);
+      const refOptions = { ...c.options } as pl.SigmoidOptions;
+      if (c.target) {
+        // each rank labels its own block; the other ranks' columns are negatives
+        const wn = c.w * c.n, full = new Float64Array(wn * wn).fill(-1);
+        inputs.forEach((inp, r) => {
+          const y = randn(6500 + r, c.n * c.n).map((v) => (v > 0 ? 1 : -1));
+          (inp as unknown as Record<string, unknown>).targetProbs = { data: y, shape: [c.n, c.n] };
+          for (let i = 0; i < c.n; i++) for (let j = 0; j < c.n; j++) full[(r * c.n + i) * wn + r * c.n + j] = y[i * c.n + j];
+        });
+        refOptions.target = pl.Tensor.from(c.dtype === 'float64' ? full : Float32Array.from(full), [wn, wn]);
+      }
+      const results = resultsOf(await runGroup(Array(c.w).fill('node'), {
+        scenario: 'loss', loss: 'siglip', dtype: c.dtype, async: c.async, options: c.options, inputs,
+      }));
+      const ref = pl.sigmoidLoss(concat(inputs.map((i) => i.a), c.dtype), concat(inputs.map((i) => i.b), c.dtype), refOptions);
+      results.forEach((r, rank) => {
+        expectClose([r.loss], [ref.loss], c.dtype, `rank ${rank} loss`);
+        expectClose([r.gradScale, r.gradBias], [ref.gradScale, ref.gradBias], c.dtype, `rank ${rank} gradScale, gradBias`);
+        expectClose(r.grad1.data, rowsOf(ref.grad1, rank * c.n, c.n), c.dtype, `rank ${rank} grad1`);
+        expectClose(r.grad2.data, rowsOf(ref.grad2, rank * c.n, c.n), c.dtype, `rank ${rank} grad2`);
+      });
+      expect(new Set(results.map((r) => r.loss)).size).toBe(1);
+    });
+  }
+});
+
 describe('correlationLoss with syncBatchNorm equals one process on the concatenated batch', () => {
   const cases: { w: number; n: number; d: number; dtype: DType; async: boolean; options: Record<string, unknown> }[] = [
     { w: 2, n: 4, d: 3, dtype: 'float64', async: true, options: {} },

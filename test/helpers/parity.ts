@@ -57,6 +57,11 @@ export function runOurs(c: Case): Result {
       const r = pl.npairsLoss(i.x1, i.x2, { ...o, labels } as pl.NpairsOptions);
       return { loss: r.loss, grad1: tensorOut(r.grad1), grad2: tensorOut(r.grad2), gradTemperature: r.gradTemperature as number };
     }
+    case 'siglip': {
+      if (i.target) o.target = i.target;
+      const r = pl.sigmoidLoss(i.x1, i.x2, o as pl.SigmoidOptions);
+      return { loss: r.loss, grad1: tensorOut(r.grad1), grad2: tensorOut(r.grad2), gradScale: r.gradScale as number, gradBias: r.gradBias as number };
+    }
     case 'ntxent': {
       if (i.negatives) o.negatives = i.negatives;
       const r = pl.ntXentLoss(i.z1, i.z2, o as pl.NtXentOptions);
