@@ -48,6 +48,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   function<CorrelationLoss>(env, exports, "correlationLoss");
   function<NtXentLoss>(env, exports, "ntXentLoss");
   function<SigmoidLoss>(env, exports, "sigmoidLoss");
+  function<VicregLoss>(env, exports, "vicregLoss");
   function<EchoOptions>(env, exports, "_echoOptions");
   init_process_group(env, exports);
   return exports;

@@ -131,6 +131,23 @@ SigmoidArgs read_sigmoid_options(const Napi::Value& value, bool copy) {
   return args;
 }
 
+VicregArgs read_vicreg_options(const Napi::Value& value) {
+  OptionReader o(value, "vicregLoss");
+  VicregArgs args;
+  pairloss::VicregOptions& opt = args.options;
+  opt.invariance_weight = o.number("invarianceWeight");
+  opt.variance_weight = o.number("varianceWeight");
+  opt.covariance_weight = o.number("covarianceWeight");
+  opt.gamma = o.number("gamma");
+  opt.eps = o.number("eps");
+  opt.grad = o.boolean("grad");
+  opt.check_finite = o.boolean("checkFinite");
+  args.device = read_device(o);
+  opt.group = read_group(o);
+  o.done();
+  return args;
+}
+
 NtXentArgs read_nt_xent_options(const Napi::Value& value, bool copy) {
   OptionReader o(value, "ntXentLoss");
   NtXentArgs args;

@@ -11,6 +11,7 @@
 
 #include "losses.h"
 #include "siglip.h"
+#include "vicreg.h"
 #include "ops.h"
 
 namespace pairloss_binding {
@@ -65,6 +66,14 @@ struct SigmoidArgs {
   Napi::Value target;
 };
 SigmoidArgs read_sigmoid_options(const Napi::Value& value, bool copy);
+
+// vicregLoss: { invarianceWeight, varianceWeight, covarianceWeight, gamma,
+// eps, grad, checkFinite, device, group }
+struct VicregArgs {
+  pairloss::VicregOptions options;
+  at::Device device = at::kCPU;
+};
+VicregArgs read_vicreg_options(const Napi::Value& value);
 
 // ntXentLoss: { temperature, eps, negatives, grad, checkFinite, device, group };
 // negatives (null: none) placed as npairsLoss's target; `negatives` keeps the

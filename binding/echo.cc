@@ -89,6 +89,18 @@ Napi::Value EchoOptions(const Napi::CallbackInfo& info) {
     out.Set("checkFinite", o.check_finite);
     out.Set("device", a.device.str());
     out.Set("group", group_or_null(env, o.group));
+  } else if (kind == "vicregLoss") {
+    const VicregArgs a = read_vicreg_options(info[1]);
+    const pairloss::VicregOptions& o = a.options;
+    out.Set("invarianceWeight", o.invariance_weight);
+    out.Set("varianceWeight", o.variance_weight);
+    out.Set("covarianceWeight", o.covariance_weight);
+    out.Set("gamma", o.gamma);
+    out.Set("eps", o.eps);
+    out.Set("grad", o.grad);
+    out.Set("checkFinite", o.check_finite);
+    out.Set("device", a.device.str());
+    out.Set("group", group_or_null(env, o.group));
   } else if (kind == "ntXentLoss") {
     const NtXentArgs a = read_nt_xent_options(info[1], false);
     const pairloss::NtXentOptions& o = a.options;

@@ -37,6 +37,7 @@ Napi::Value NpairsLoss(const Napi::CallbackInfo& info);
 Napi::Value CorrelationLoss(const Napi::CallbackInfo& info);
 Napi::Value NtXentLoss(const Napi::CallbackInfo& info);
 Napi::Value SigmoidLoss(const Napi::CallbackInfo& info);
+Napi::Value VicregLoss(const Napi::CallbackInfo& info);
 
 // binding/echo.cc: (kind, options) -> the options as the binding parsed them (tests)
 Napi::Value EchoOptions(const Napi::CallbackInfo& info);

@@ -14,6 +14,7 @@
 #include "handles.h"
 #include "losses.h"
 #include "siglip.h"
+#include "vicreg.h"
 #include "marshal.h"
 
 namespace pairloss_binding {
@@ -137,6 +138,27 @@ Napi::Value SigmoidLoss(const Napi::CallbackInfo& info) {
   const bool resident = results_resident(args.device, {info[0], info[1], args.target});
   return run_loss<pairloss::SigmoidOptions, pairloss::SigmoidLossResult>(info, async, args.device, in, std::move(args.options),
                                                                        resident, pairloss::sigmoid_loss, sigmoid_to_js);
+}
+
+Napi::Value vicreg_to_js(Napi::Env env, const pairloss::VicregResult& r, bool resident, const Outputs& outs) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("loss", Napi::Number::New(env, r.loss));
+  out.Set("invariance", Napi::Number::New(env, r.invariance));
+  out.Set("variance", Napi::Number::New(env, r.variance));
+  out.Set("covariance", Napi::Number::New(env, r.covariance));
+  if (r.grad1.defined()) out.Set("grad1", outs.to_js(env, outs.grad1, r.grad1, resident));
+  if (r.grad2.defined()) out.Set("grad2", outs.to_js(env, outs.grad2, r.grad2, resident));
+  return out;
+}
+
+// vicregLoss(z1, z2, options, async)
+Napi::Value VicregLoss(const Napi::CallbackInfo& info) {
+  const bool async = async_arg(info);
+  VicregArgs args = read_vicreg_options(info[2]);
+  const Inputs in = read_inputs(info, args.device, "z1", "z2", async);
+  const bool resident = results_resident(args.device, {info[0], info[1]});
+  return run_loss<pairloss::VicregOptions, pairloss::VicregResult>(info, async, args.device, in, std::move(args.options),
+                                                                 resident, pairloss::vicreg_loss, vicreg_to_js);
 }
 
 // ntXentLoss(z1, z2, options, async)

@@ -57,6 +57,15 @@ export interface RawSigmoidResult {
   gradBias?: number;
 }
 
+export interface RawVicregResult {
+  loss: number;
+  invariance: number;
+  variance: number;
+  covariance: number;
+  grad1?: RawResult;
+  grad2?: RawResult;
+}
+
 export interface RawCorrelationResult {
   loss: number;
   onDiagonal: number;
@@ -131,6 +140,8 @@ export interface Binding {
   npairsLoss(x1: RawInput, x2: RawInput, options: RawOptions<'npairsLoss'>, async: true): Promise<RawNpairsResult>;
   sigmoidLoss(x1: RawInput, x2: RawInput, options: RawOptions<'sigmoidLoss'>, async: false): RawSigmoidResult;
   sigmoidLoss(x1: RawInput, x2: RawInput, options: RawOptions<'sigmoidLoss'>, async: true): Promise<RawSigmoidResult>;
+  vicregLoss(z1: RawInput, z2: RawInput, options: RawOptions<'vicregLoss'>, async: false): RawVicregResult;
+  vicregLoss(z1: RawInput, z2: RawInput, options: RawOptions<'vicregLoss'>, async: true): Promise<RawVicregResult>;
   ntXentLoss(z1: RawInput, z2: RawInput, options: RawOptions<'ntXentLoss'>, async: false): RawNpairsResult;
   ntXentLoss(z1: RawInput, z2: RawInput, options: RawOptions<'ntXentLoss'>, async: true): Promise<RawNpairsResult>;
   correlationLoss(z1: RawInput, z2: RawInput, options: RawOptions<'correlationLoss'>, async: false): RawCorrelationResult;

@@ -7,9 +7,9 @@ export { Tensor, tensor } from './tensor';
 export type { DType, FloatArray, Indices, TensorLike, OnnxTensorLike } from './tensor';
 export { normalize, matmul, crossEntropy, batchNorm1d, cosineSimilarity } from './ops';
 export type { CrossEntropyOptions } from './ops';
-export { npairsLoss, npairsLossAsync, ntXentLoss, ntXentLossAsync, sigmoidLoss, sigmoidLossAsync, correlationLoss, correlationLossAsync } from './losses';
+export { npairsLoss, npairsLossAsync, ntXentLoss, ntXentLossAsync, sigmoidLoss, sigmoidLossAsync, vicregLoss, vicregLossAsync, correlationLoss, correlationLossAsync } from './losses';
 export type {
-  NpairsOptions, NpairsResult, NpairsGradients, NtXentOptions, SigmoidOptions, SigmoidResult, SigmoidGradients, CorrelationOptions, CorrelationResult, CorrelationGradients, GroupLike,
+  NpairsOptions, NpairsResult, NpairsGradients, NtXentOptions, SigmoidOptions, SigmoidResult, SigmoidGradients, VicregOptions, VicregResult, VicregGradients, CorrelationOptions, CorrelationResult, CorrelationGradients, GroupLike,
 } from './losses';
 export { ProcessGroup } from './distributed';
 export type { Backend, ReduceOp, ProcessGroupOptions, FromEnvOptions, LaunchInfo } from './distributed';

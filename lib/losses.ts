@@ -2,7 +2,7 @@
  * The losses, value and gradient in one call: N-pairs (InfoNCE / CLIP) over a
  * similarity matrix, and the Barlow Twins correlation loss.
  */
-import { binding, RawCorrelationResult, RawIndices, RawInput, RawNpairsResult, RawOptions, RawResult, RawSigmoidResult } from './binding';
+import { binding, RawCorrelationResult, RawIndices, RawInput, RawNpairsResult, RawOptions, RawResult, RawSigmoidResult, RawVicregResult } from './binding';
 import { checkedUnderGroup, groupHandle } from './distributed';
 import { callNative, invalidValue, rangeError, withCallerStack } from './errors';
 import { inlineTurnSpent, mustWait, nextTurn, runsInline, schedule } from './queue';
@@ -159,6 +159,54 @@ export interface SigmoidGradients {
 /** Result of {@link sigmoidLoss}: the loss and its gradients (typed as present unless `grad: false`). */
 export type SigmoidResult<G extends boolean = boolean> = { loss: number } & Gradients<SigmoidGradients, G>;
 
+/** Options of {@link vicregLoss}. Every option has the default shown (lightly's `VICRegLoss`). */
+export interface VicregOptions {
+  /** Weight of the invariance term (lightly's `lambda_param`). Default 25. */
+  invarianceWeight?: number;
+  /** Weight of the variance term (`mu_param`). Default 25. */
+  varianceWeight?: number;
+  /** Weight of the covariance term (`nu_param`). Default 1. */
+  covarianceWeight?: number;
+  /** The std each feature is held above (the hinge's target). Default 1. */
+  gamma?: number;
+  /** Added to the variance under the square root. Default 1e-4. */
+  eps?: number;
+  /** Compute grad1 and grad2. Default true. */
+  grad?: boolean;
+  /** NaN or ±Infinity in z1/z2 is a RangeError (default false). */
+  checkFinite?: boolean;
+  /** Where to compute; default: the inputs' device (as {@link NpairsOptions.device}). */
+  device?: string;
+  /**
+   * A process group: every term over the global batch of W·N rows (the views
+   * are all-gathered): `loss` is that of one process on the concatenated
+   * batch, the same on every rank, and grad1/grad2 its exact gradients for
+   * this rank's inputs (multiply by W for DDP-style averaging). N and D must
+   * be the same on every rank.
+   */
+  group?: GroupLike;
+}
+
+/** The gradients of {@link vicregLoss}. */
+export interface VicregGradients {
+  /** ∂loss/∂z1, `[N, D]`. */
+  grad1: Tensor<2>;
+  /** ∂loss/∂z2, `[N, D]`. */
+  grad2: Tensor<2>;
+}
+
+/** Result of {@link vicregLoss}: the loss, its three terms (before the weights) and the gradients. */
+export type VicregResult<G extends boolean = boolean> = {
+  /** `invarianceWeight · invariance + varianceWeight · variance + covarianceWeight · covariance`. */
+  loss: number;
+  /** mse(z1, z2), the mean over N·D. */
+  invariance: number;
+  /** (hinge(z1) + hinge(z2)) / 2, hinge(z) = mean_j relu(gamma − sqrt(Var_j(z) + eps)) (unbiased Var). */
+  variance: number;
+  /** cov(z1) + cov(z2), cov(z) = Σ_{i≠j} C_ij² / D, C the unbiased covariance matrix. */
+  covariance: number;
+} & Gradients<VicregGradients, G>;
+
 /**
  * The gradients a loss returns with `grad: true` (the default), present or
  * absent by `G`: `true` present (no `grad` option, or `grad: true`), `false`
@@ -260,10 +308,11 @@ const NPAIRS_KEYS = [
   'returnSimilarity', 'checkFinite', 'device', 'group', 'localLoss', 'gatherWithGrad', 'labels', 'excludeSelf',
 ] as const;
 const SIGMOID_KEYS = ['scale', 'bias', 'target', 'eps', 'grad', 'checkFinite', 'device', 'group'] as const;
+const VICREG_KEYS = ['invarianceWeight', 'varianceWeight', 'covarianceWeight', 'gamma', 'eps', 'grad', 'checkFinite', 'device', 'group'] as const;
 const NT_XENT_KEYS = ['temperature', 'eps', 'negatives', 'grad', 'checkFinite', 'device', 'group'] as const;
 const CORRELATION_KEYS = ['lambda', 'scale', 'eps', 'mode', 'grad', 'checkFinite', 'device', 'group', 'syncBatchNorm'] as const;
 
-type LossKind = 'npairsLoss' | 'ntXentLoss' | 'sigmoidLoss' | 'correlationLoss';
+type LossKind = 'npairsLoss' | 'ntXentLoss' | 'sigmoidLoss' | 'vicregLoss' | 'correlationLoss';
 
 interface Prepared<K extends LossKind> {
   a: Operand;
@@ -389,6 +438,29 @@ function prepareSigmoid(x1: unknown, x2: unknown, opts: unknown): Prepared<'sigm
   return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work: n * m * a.shape[1] };
 }
 
+function prepareVicreg(z1: unknown, z2: unknown, opts: unknown): Prepared<'vicregLoss'> {
+  const o = optionsObject(opts, VICREG_KEYS);
+  const [a, b] = pair(z1, z2, 'z1', 'z2');
+  if (a.shape[0] !== b.shape[0]) throw rangeError('z2', `must have N = ${a.shape[0]} rows like z1, got ${b.shape[0]}`);
+  const [n, d] = a.shape;
+  const g = group(o);
+  if (n < 2 && !g) throw rangeError('z1', `VICReg's variance over the batch needs N >= 2, got N = ${n}`);
+  const device = o.device === undefined ? a.device : checkDevice(o.device);
+  const options: RawOptions<'vicregLoss'> = {
+    invarianceWeight: numberOption(o, 'invarianceWeight', 25, { min: 0 }),
+    varianceWeight: numberOption(o, 'varianceWeight', 25, { min: 0 }),
+    covarianceWeight: numberOption(o, 'covarianceWeight', 1, { min: 0 }),
+    gamma: numberOption(o, 'gamma', 1),
+    eps: numberOption(o, 'eps', 1e-4, { min: 0, above: true, max: 3.4028234663852886e38 }),
+    grad: boolOption(o, 'grad', true),
+    checkFinite: boolOption(o, 'checkFinite', false),
+    device,
+    group: g ? (groupHandle(g) as object) : null,
+  };
+  // the two covariance matrices: D·D·N each
+  return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work: 2 * d * d * n };
+}
+
 function prepareNtXent(z1: unknown, z2: unknown, opts: unknown): Prepared<'ntXentLoss'> {
   const o = optionsObject(opts, NT_XENT_KEYS);
   const [a, b] = pair(z1, z2, 'z1', 'z2');
@@ -467,6 +539,13 @@ function sigmoidResult(r: RawSigmoidResult, device: string): SigmoidResult {
   if (r.grad2) out.grad2 = tensorOf(r.grad2, device);
   if (r.gradScale !== undefined) out.gradScale = r.gradScale;
   if (r.gradBias !== undefined) out.gradBias = r.gradBias;
+  return out;
+}
+
+function vicregResult(r: RawVicregResult, device: string): VicregResult {
+  const out: VicregResult = { loss: r.loss, invariance: r.invariance, variance: r.variance, covariance: r.covariance };
+  if (r.grad1) out.grad1 = tensorOf(r.grad1, device);
+  if (r.grad2) out.grad2 = tensorOf(r.grad2, device);
   return out;
 }
 
@@ -729,4 +808,55 @@ export async function sigmoidLossAsync(x1: TensorLike, x2: TensorLike, opts?: Si
     throw withCallerStack(error);
   }
   return sigmoidResult(result, p.device);
+}
+
+/**
+ * VICReg (Bardes et al. 2022) as lightly's `VICRegLoss` computes it:
+ * invariance = mse(z1, z2); variance = the mean over the two views of
+ * mean_j relu(gamma − sqrt(Var_j + eps)) (unbiased variance of each feature over
+ * the batch); covariance = Σ_{i≠j} C_ij² / D summed over the two views (C the
+ * unbiased covariance matrix); loss = 25·invariance + 25·variance + 1·covariance
+ * by default. The terms come back before their weights.
+ * Matches PyTorch autograd (float32: rtol 1e-5 / atol 1e-6; float64: 1e-10).
+ *
+ * @param z1 - `[N, D]` projections of view 1 (float32 or float64), N >= 2.
+ * @param z2 - `[N, D]` projections of view 2 (same dtype).
+ * @throws TypeError for a wrong type or mixed dtypes; RangeError for mismatched shapes, N < 2
+ *   (without a group), an empty batch or a bad option value.
+ * @example
+ * const { loss, invariance, variance, covariance, grad1, grad2 } = vicregLoss(z1, z2);
+ */
+export function vicregLoss(z1: TensorLike, z2: TensorLike, opts?: VicregOptions & WithGrad): VicregResult<true>;
+export function vicregLoss(z1: TensorLike, z2: TensorLike, opts: VicregOptions & WithoutGrad): VicregResult<false>;
+export function vicregLoss(z1: TensorLike, z2: TensorLike, opts?: VicregOptions): VicregResult;
+export function vicregLoss(z1: TensorLike, z2: TensorLike, opts?: VicregOptions): VicregResult {
+  const p = checkedUnderGroup(opts, 'vicregLoss', () => prepareVicreg(z1, z2, opts));
+  return vicregResult(callNative(() => binding().vicregLoss(p.inputs[0], p.inputs[1], p.options, false)), p.device);
+}
+
+/**
+ * {@link vicregLoss} on a worker thread, off the event loop (inputs copied at
+ * the call, small calls computed on the calling thread, as in {@link npairsLossAsync};
+ * the work is 2·D·D·N).
+ * @example
+ * const { loss } = await vicregLossAsync(z1, z2);
+ */
+export function vicregLossAsync(z1: TensorLike, z2: TensorLike, opts?: VicregOptions & WithGrad): Promise<VicregResult<true>>;
+export function vicregLossAsync(z1: TensorLike, z2: TensorLike, opts: VicregOptions & WithoutGrad): Promise<VicregResult<false>>;
+export function vicregLossAsync(z1: TensorLike, z2: TensorLike, opts?: VicregOptions): Promise<VicregResult>;
+export async function vicregLossAsync(z1: TensorLike, z2: TensorLike, opts?: VicregOptions): Promise<VicregResult> {
+  const p = checkedUnderGroup(opts, 'vicregLoss', () => prepareVicreg(z1, z2, opts));
+  let result: RawVicregResult;
+  try {
+    if (inline(p)) {
+      const spent = inlineTurnSpent();
+      result = binding().vicregLoss(p.inputs[0], p.inputs[1], p.options, false);
+      if (spent) await nextTurn();
+    } else {
+      result = await runAsync(p, () => binding().vicregLoss(p.inputs[0], p.inputs[1], p.options, true));
+    }
+  } catch (error) {
+    throw withCallerStack(error);
+  }
+  return vicregResult(result, p.device);
 }

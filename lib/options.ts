@@ -80,6 +80,7 @@ export const NATIVE_OPTION_KEYS = {
   ],
   ntXentLoss: ['temperature', 'eps', 'negatives', 'grad', 'checkFinite', 'device', 'group'],
   sigmoidLoss: ['scale', 'bias', 'target', 'eps', 'grad', 'checkFinite', 'device', 'group'],
+  vicregLoss: ['invarianceWeight', 'varianceWeight', 'covarianceWeight', 'gamma', 'eps', 'grad', 'checkFinite', 'device', 'group'],
   correlationLoss: ['lambda', 'scale', 'eps', 'mode', 'grad', 'checkFinite', 'device', 'group', 'syncBatchNorm'],
 } as const;
 
@@ -132,6 +133,17 @@ export interface NativeOptions {
     device: string;
     group: NativeGroup | null;
   };
+  vicregLoss: {
+    invarianceWeight: number;
+    varianceWeight: number;
+    covarianceWeight: number;
+    gamma: number;
+    eps: number;
+    grad: boolean;
+    checkFinite: boolean;
+    device: string;
+    group: NativeGroup | null;
+  };
   ntXentLoss: {
     temperature: number;
     eps: number;
@@ -158,6 +170,6 @@ export interface NativeOptions {
 // The interfaces above and the key lists name the same keys (a compile error otherwise).
 type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const keysAgree: { [K in NativeKind]: SameKeys<keyof NativeOptions[K], (typeof NATIVE_OPTION_KEYS)[K][number]> } = {
-  normalize: true, matmul: true, crossEntropy: true, batchNorm1d: true, cosineSimilarity: true, npairsLoss: true, ntXentLoss: true, sigmoidLoss: true, correlationLoss: true,
+  normalize: true, matmul: true, crossEntropy: true, batchNorm1d: true, cosineSimilarity: true, npairsLoss: true, ntXentLoss: true, sigmoidLoss: true, vicregLoss: true, correlationLoss: true,
 };
 void keysAgree;

@@ -200,6 +200,37 @@ def siglip(case, dtype):
             "gradScale": scale.grad.item(), "gradBias": bias.grad.item()}
 
 
+# ---- VICReg, lightly's VICRegLoss (one process): invariance_loss,
+# variance_loss, covariance_loss as lightly writes them (gamma 1 there).
+def vicreg_loss(z_a, z_b, lambda_param=25.0, mu_param=25.0, nu_param=1.0, eps=1e-4, gamma=1.0):
+    def variance_loss(x):
+        std = torch.sqrt(x.var(dim=0) + eps)
+        return torch.mean(F.relu(gamma - std))
+
+    def covariance_loss(x):
+        x = x - x.mean(dim=0)
+        batch_size = x.size(0)
+        dim = x.size(-1)
+        nondiag_mask = ~torch.eye(dim, device=x.device, dtype=torch.bool)
+        cov = torch.einsum("b...c,b...d->...cd", x, x) / (batch_size - 1)
+        return (cov[..., nondiag_mask].pow(2).sum(-1) / dim).mean()
+
+    inv_loss = F.mse_loss(z_a, z_b)
+    var_loss = 0.5 * (variance_loss(z_a) + variance_loss(z_b))
+    cov_loss = covariance_loss(z_a) + covariance_loss(z_b)
+    return lambda_param * inv_loss + mu_param * var_loss + nu_param * cov_loss, inv_loss, var_loss, cov_loss
+
+
+def vicreg(case, dtype):
+    i, o = case["inputs"], case.get("options", {})
+    z1, z2 = tensor(i["z1"], dtype, True), tensor(i["z2"], dtype, True)
+    loss, inv, var, cov = vicreg_loss(z1, z2, o.get("invarianceWeight", 25.0), o.get("varianceWeight", 25.0),
+                                      o.get("covarianceWeight", 1.0), o.get("eps", 1e-4), o.get("gamma", 1.0))
+    loss.backward()
+    return {"loss": loss.item(), "invariance": inv.item(), "variance": var.item(), "covariance": cov.item(),
+            "grad1": out(z1.grad), "grad2": out(z2.grad)}
+
+
 def supcon(case, dtype):
     i, o = case["inputs"], case.get("options", {})
     temperature = torch.tensor(o.get("temperature", 1.0), dtype=dtype, requires_grad=True)
@@ -236,6 +267,8 @@ def run_case(case):
         return correlation(case, dtype)
     if op == "siglip":
         return siglip(case, dtype)
+    if op == "vicreg":
+        return vicreg(case, dtype)
     if op == "supcon":
         return supcon(case, dtype)
     if op == "ntxent":

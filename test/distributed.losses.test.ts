@@ -280,6 +280,28 @@ describe('sigmoidLoss under a group (the ring) equals one process on the concate
   }
 });
 
+describe('vicregLoss under a group equals one process on the concatenated batch', () => {
+  const cases: { w: number; n: number; d: number; dtype: DType; async: boolean }[] = [
+    { w: 2, n: 4, d: 3, dtype: 'float64', async: true },
+    { w: 3, n: 3, d: 5, dtype: 'float32', async: false },
+    { w: 2, n: 1, d: 4, dtype: 'float64', async: true }, // one row per rank: only the global batch has a variance
+  ];
+  for (const c of cases) {
+    test(`W = ${c.w}, N = ${c.n}, D = ${c.d}, ${c.dtype}, ${c.async ? 'async' : 'sync'}`, async () => {
+      const inputs = makeInputs(c.w, c.n, c.d, 7000 + c.w * 10 + c.n, c.dtype);
+      const results = resultsOf(await runGroup(Array(c.w).fill('node'), {
+        scenario: 'loss', loss: 'vicreg', dtype: c.dtype, async: c.async, options: {}, inputs,
+      }));
+      const ref = pl.vicregLoss(concat(inputs.map((i) => i.a), c.dtype), concat(inputs.map((i) => i.b), c.dtype));
+      results.forEach((r, rank) => {
+        expectClose([r.loss, ...r.terms], [ref.loss, ref.invariance, ref.variance, ref.covariance], c.dtype, `rank ${rank} loss and terms`);
+        expectClose(r.grad1.data, rowsOf(ref.grad1, rank * c.n, c.n), c.dtype, `rank ${rank} grad1`);
+        expectClose(r.grad2.data, rowsOf(ref.grad2, rank * c.n, c.n), c.dtype, `rank ${rank} grad2`);
+      });
+    });
+  }
+});
+
 describe('correlationLoss with syncBatchNorm equals one process on the concatenated batch', () => {
   const cases: { w: number; n: number; d: number; dtype: DType; async: boolean; options: Record<string, unknown> }[] = [
     { w: 2, n: 4, d: 3, dtype: 'float64', async: true, options: {} },

@@ -64,13 +64,14 @@ const scenarios = {
       npairs: [pl.npairsLoss, pl.npairsLossAsync],
       ntxent: [pl.ntXentLoss, pl.ntXentLossAsync],
       siglip: [pl.sigmoidLoss, pl.sigmoidLossAsync],
+      vicreg: [pl.vicregLoss, pl.vicregLossAsync],
       correlation: [pl.correlationLoss, pl.correlationLossAsync],
     };
     const fn = losses[job.loss][job.async ? 1 : 0];
     const results = [];
     for (let i = 0; i < (job.repeat || 1); i++) {
       const r = await fn(a, b, options);
-      results.push({ loss: r.loss, grad1: plain(r.grad1), grad2: plain(r.grad2), gradTemperature: r.gradTemperature, gradScale: r.gradScale, gradBias: r.gradBias });
+      results.push({ loss: r.loss, grad1: plain(r.grad1), grad2: plain(r.grad2), gradTemperature: r.gradTemperature, gradScale: r.gradScale, gradBias: r.gradBias, terms: [r.invariance, r.variance, r.covariance] });
     }
     await pg.destroy();
     // calls that took the chunked (row-block) N-pairs path in this process

@@ -62,6 +62,10 @@ export function runOurs(c: Case): Result {
       const r = pl.sigmoidLoss(i.x1, i.x2, o as pl.SigmoidOptions);
       return { loss: r.loss, grad1: tensorOut(r.grad1), grad2: tensorOut(r.grad2), gradScale: r.gradScale as number, gradBias: r.gradBias as number };
     }
+    case 'vicreg': {
+      const r = pl.vicregLoss(i.z1, i.z2, o as pl.VicregOptions);
+      return { loss: r.loss, invariance: r.invariance, variance: r.variance, covariance: r.covariance, grad1: tensorOut(r.grad1), grad2: tensorOut(r.grad2) };
+    }
     case 'ntxent': {
       if (i.negatives) o.negatives = i.negatives;
       const r = pl.ntXentLoss(i.z1, i.z2, o as pl.NtXentOptions);
