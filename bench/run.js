@@ -123,12 +123,20 @@ class Torch {
   }
 }
 
-const LOSSES = ['npairs', 'correlation', 'supcon', 'ntxent'];
-const LOSS_LABEL = { npairs: 'N-pairs', correlation: 'correlation', supcon: 'SupCon', ntxent: 'NT-Xent' };
+const LOSSES = ['npairs', 'correlation', 'siglip', 'supcon', 'ntxent', 'vicreg'];
+const LOSS_LABEL = { npairs: 'N-pairs', correlation: 'correlation', siglip: 'SigLIP', supcon: 'SupCon', ntxent: 'NT-Xent', vicreg: 'VICReg' };
 /** The losses the Node.js alternatives (tfjs, plain JS) implement. */
 const PEER_LOSSES = ['npairs', 'correlation'];
-/** The side of each loss's similarity matrix in rows of x1 (SupCon over both views, NT-Xent: 2N × 2N), for the GEMM limit. */
-const MATRIX_ROWS = { npairs: 1, correlation: 1, supcon: 2, ntxent: 2 };
+/**
+ * The GEMM flop of one forward + backward, for the GEMM limit: 3 GEMMs over the loss's matrix (N×N; SupCon over
+ * both views and NT-Xent 2N×2N), and VICReg's 4 of D×D×N (each view's covariance and its gradient). Also the
+ * matrix's elements, for the one memory pass.
+ */
+function gemmWork(loss, n, d) {
+  if (loss === 'vicreg') return { flops: 4 * 2 * d * d * n, elements: 2 * d * d };
+  const side = (loss === 'supcon' || loss === 'ntxent' ? 2 : 1) * n;
+  return { flops: 3 * 2 * side * side * d, elements: side * side };
+}
 /** SupCon's classes in the bench: i mod max(1, N/4) for sample i, both views (bench/torch_bench.py: the same). */
 const supconLabels = (n) => Int32Array.from({ length: 2 * n }, (_v, i) => (i % n) % Math.max(1, Math.floor(n / 4)));
 const PEERS = ['tfjs-wasm', 'tfjs-cpu', 'plainjs'];
@@ -275,7 +283,7 @@ async function main() {
   out.limits = { ourGflops, torchGflops, rateGflops: rate / 1e9, copyGBs: bandwidth / 1e9 };
   log(`sgemm 1024³: pairloss matmul ${ourGflops.toFixed(1)} GFLOP/s, torch.mm ${Number.isFinite(torchGflops) ? torchGflops.toFixed(1) : 'n/a'} GFLOP/s ` +
     `(the faster, ${(rate / 1e9).toFixed(1)} GFLOP/s, is the machine's rate; it is measured again before each size); memory copy ${(bandwidth / 1e9).toFixed(1)} GB/s`);
-  log('GEMM limit = 3 GEMMs of 2·N·M·D flop (forward, and the two of the backward; M = N) at that rate + one copy-speed pass over the N×M float32 matrix; SupCon over both views and NT-Xent: the same over their 2N×2N matrix');
+  log('GEMM limit = 3 GEMMs of 2·N·M·D flop (forward, and the two of the backward; M = N) at that rate + one copy-speed pass over the N×M float32 matrix; SupCon over both views and NT-Xent: the same over their 2N×2N matrix; VICReg: 4 GEMMs of 2·D·D·N flop');
   log();
 
   // ---------- peers ----------
@@ -325,10 +333,12 @@ async function main() {
       sync: {
         npairs: syncCall(pl.npairsLoss), correlation: syncCall(pl.correlationLoss),
         supcon: syncCall(() => pl.npairsLoss(z, z, supcon)), ntxent: syncCall(pl.ntXentLoss),
+        siglip: syncCall(pl.sigmoidLoss), vicreg: syncCall(pl.vicregLoss),
       },
       async: {
         npairs: asyncCall(pl.npairsLossAsync), correlation: asyncCall(pl.correlationLossAsync),
         supcon: asyncCall(() => pl.npairsLossAsync(z, z, supcon)), ntxent: asyncCall(pl.ntXentLossAsync),
+        siglip: asyncCall(pl.sigmoidLossAsync), vicreg: asyncCall(pl.vicregLossAsync),
       },
       dispose() {
         if (onDevice) {
@@ -470,8 +480,8 @@ async function main() {
     }
     const slim = (v) => ({ median: v.median, p10: v.p10, p90: v.p90, reps: v.reps, value: v.value, skipped: v.skipped, estimateMs: v.estimateMs });
     for (const loss of LOSSES) {
-      const side = MATRIX_ROWS[loss] * n;
-      const limitMs = ((3 * 2 * side * side * d) / g.rate + (side * side * 4) / bandwidth) * 1e3;
+      const work = gemmWork(loss, n, d);
+      const limitMs = (work.flops / g.rate + (work.elements * 4) / bandwidth) * 1e3;
       out.rows.push({ n, d, loss, limitMs, sgemmGflops: g.rate / 1e9, cells: Object.fromEntries(Object.entries(cell[loss]).map(([k, v]) => [k, slim(v)])) });
     }
   }
@@ -500,7 +510,7 @@ async function main() {
   log(`## Forward + backward, float32, ${opts.device}: median (p10–p90) per call`);
   log(table(['N×D', 'loss', 'pairloss sync', 'pairloss async', 'PyTorch', 'sync/torch', 'async/torch', 'async − sync', 'GEMM limit', 'sync/limit', 'tfjs wasm', 'tfjs cpu', 'plain JS'], mainRows));
   log('GEMM limit @R: computed with the sgemm rate R GFLOP/s measured just before that size (see above).');
-  log(`pairloss async: one call at a time (await); async − sync: the difference of the two medians. PyTorch: the seed's NPairsLoss with torch.eye(N) built once outside the loop, and correlation_loss_func; HobbitLong's SupConLoss over both views (temperature 0.07, classes i mod N/4; ours: npairsLoss(z, z, { labels, excludeSelf })) and lightly's NTXentLoss (temperature 0.5): each with .backward(), timed with time.perf_counter in Python.`);
+  log(`pairloss async: one call at a time (await); async − sync: the difference of the two medians. PyTorch: the seed's NPairsLoss with torch.eye(N) built once outside the loop, and correlation_loss_func; HobbitLong's SupConLoss over both views (temperature 0.07, classes i mod N/4; ours: npairsLoss(z, z, { labels, excludeSelf })) lightly's NTXentLoss (temperature 0.5), open_clip's SigLipLoss (scale 10 and bias −10, learnable) and lightly's VICRegLoss: each with .backward(), timed with time.perf_counter in Python.`);
   log(flagged.length ? `WARNING: cells marked ⚠ returned a loss further from PyTorch's on the same inputs than rel. 1e-5 (pairloss) / 1e-3 (peers): ${flagged.join('; ')}` +
       (flagged.every((f) => f.startsWith('tfjs-wasm')) ? ' (tfjs wasm accumulates its sums in float32; its gradients agree, see the agreement check)' : '')
     : 'Every timed call returned PyTorch\'s loss on the same inputs (rel. difference ≤ 1e-5 for pairloss, ≤ 1e-3 for the peers).');

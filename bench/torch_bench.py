@@ -57,9 +57,10 @@ def correlation_loss_func(z1, z2, lamb=5e-3, scale_loss=0.025):
 # ---- end of the seed ----
 
 # The contrastive family's references, the ones the parity tests check against
-# (scripts/oracle.py: HobbitLong's SupConLoss, lightly's NTXentLoss).
+# (scripts/oracle.py: HobbitLong's SupConLoss, lightly's NTXentLoss, open_clip's
+# SigLipLoss, lightly's VICRegLoss).
 sys.path.insert(0, __import__("os").path.join(__import__("os").path.dirname(__file__), "..", "scripts"))
-from oracle import nt_xent_loss, supcon_loss  # noqa: E402
+from oracle import nt_xent_loss, sigmoid_loss, supcon_loss, vicreg_loss  # noqa: E402
 
 
 def supcon_labels(n, device):
@@ -106,6 +107,28 @@ def make_call(loss, x1, x2):
             x2.grad = None
             # SupConLoss's contrast_feature: the views one after the other
             out = supcon_loss(torch.cat([x1, x2]), None, labels, 0.07)
+            out.backward()
+            sync()
+            return out.item()
+    elif loss == "siglip":
+        # open_clip's learnable logit scale and bias, at SigLIP's init
+        scale = torch.tensor(10.0, device=x1.device, requires_grad=True)
+        bias = torch.tensor(-10.0, device=x1.device, requires_grad=True)
+
+        def call():
+            x1.grad = None
+            x2.grad = None
+            scale.grad = None
+            bias.grad = None
+            out = sigmoid_loss(x1, x2, scale, bias)
+            out.backward()
+            sync()
+            return out.item()
+    elif loss == "vicreg":
+        def call():
+            x1.grad = None
+            x2.grad = None
+            out = vicreg_loss(x1, x2)[0]
             out.backward()
             sync()
             return out.item()

@@ -421,50 +421,66 @@ SigmoidResult sigmoid_impl(T* S, T* G, const SigmoidProblem& p) {
   SigmoidResult total;
   std::mutex mutex;
   at::parallel_for(0, n, grain(m), [&](int64_t b, int64_t e) {
-    std::vector<T> lbuf(static_cast<size_t>(m)), ebuf(static_cast<size_t>(m)), ybuf(static_cast<size_t>(m));
+    std::vector<T> lbuf(static_cast<size_t>(m)), ebuf(static_cast<size_t>(m));
     T* l = lbuf.data();
     T* ex = ebuf.data();
-    T* y = ybuf.data();
     double loss = 0, gs = 0, gb = 0;
     for (int64_t i = b; i < e; ++i) {
       T* s = S + i * m;
-      if (Y) {
-        std::copy(Y + i * m, Y + (i + 1) * m, y);
-      } else {
-        std::fill(y, y + m, T(-1));
-        const int64_t pos = p.positive_from >= 0 ? p.positive_from + i : -1;
-        if (pos >= 0 && pos < m) y[pos] = T(1);
-      }
+      const T* yi = Y ? Y + i * m : nullptr;
+      const int64_t pos = !Y && p.positive_from >= 0 ? p.positive_from + i : -1;
       double hinge = 0;
+      if (yi) {
 #pragma omp simd reduction(+ : hinge)
-      for (int64_t j = 0; j < m; ++j) {
-        const T z = static_cast<T>(scale * s[j]) + bias;
-        const T lj = y[j] * z;
-        l[j] = lj;
-        ex[j] = -(lj < 0 ? -lj : lj);
-        hinge += lj < 0 ? -static_cast<double>(lj) : 0.0;
+        for (int64_t j = 0; j < m; ++j) {
+          const T lj = yi[j] * (static_cast<T>(scale * s[j]) + bias);
+          l[j] = lj;
+          ex[j] = lj < 0 ? lj : -lj;
+          hinge += lj < 0 ? -static_cast<double>(lj) : 0.0;
+        }
+      } else {
+        // SigLIP's layout: -1 everywhere, +1 at the row's positive (set after the loop)
+#pragma omp simd reduction(+ : hinge)
+        for (int64_t j = 0; j < m; ++j) {
+          const T lj = -(static_cast<T>(scale * s[j]) + bias);
+          l[j] = lj;
+          ex[j] = lj < 0 ? lj : -lj;
+          hinge += lj < 0 ? -static_cast<double>(lj) : 0.0;
+        }
+        if (pos >= 0 && pos < m) {
+          const T lj = -l[pos];
+          hinge += (lj < 0 ? -static_cast<double>(lj) : 0.0) - (l[pos] < 0 ? -static_cast<double>(l[pos]) : 0.0);
+          l[pos] = lj;
+        }
       }
       exp_inplace(ex, m);
       double logs = 0;
       for (int64_t j0 = 0; j0 < m; j0 += 256) {
         const int64_t j1 = std::min(m, j0 + 256);
         double prod = 1;
+#pragma omp simd reduction(* : prod)
         for (int64_t j = j0; j < j1; ++j) prod *= 1.0 + static_cast<double>(ex[j]);
         logs += std::log(prod);
       }
       loss += hinge + logs;
       if (!p.grad) continue;
       T* g = G + i * m;
-      const double w = p.w, ws = p.w * p.scale;
-#pragma omp simd reduction(+ : gs, gb)
+      const T ws = static_cast<T>(p.w * p.scale);
+      double gsr = 0, gbr = 0;
+      // dsoftplus(-y z)/dz = -y sigmoid(-l); y = l / z is +-1 here or the given label
+#pragma omp simd reduction(+ : gsr, gbr)
       for (int64_t j = 0; j < m; ++j) {
-        const double ej = ex[j];
-        const double sig = l[j] >= 0 ? ej / (1.0 + ej) : 1.0 / (1.0 + ej);  // sigmoid(-l)
-        const double dz = -static_cast<double>(y[j]) * sig;  // dsoftplus(-y z)/dz
-        gs += dz * s[j];
-        gb += dz;
-        g[j] = static_cast<T>(ws * dz);
+        const T ej = ex[j];
+        const T inv = T(1) / (T(1) + ej);
+        const T sig = l[j] >= 0 ? ej * inv : inv;  // sigmoid(-l)
+        const T y = yi ? yi[j] : (j == pos ? T(1) : T(-1));
+        const T dz = -y * sig;
+        gsr += static_cast<double>(dz) * s[j];
+        gbr += dz;
+        g[j] = ws * dz;
       }
+      gs += gsr;
+      gb += gbr;
     }
     std::lock_guard<std::mutex> lock(mutex);
     total.loss += loss;

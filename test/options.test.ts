@@ -39,6 +39,10 @@ const NON_DEFAULT: { [K in NativeKind]: Options } = {
     localLoss: false, gatherWithGrad: false, labels: BigInt64Array.from([1n, 0n, 1n]), excludeSelf: true,
   },
   ntXentLoss: { temperature: 0.2, eps: 1e-6, negatives: probabilities, grad: false, checkFinite: true, device: 'cpu', group: null },
+  sigmoidLoss: { scale: 3, bias: 0.5, target: probabilities, eps: 1e-6, grad: false, checkFinite: true, device: 'cpu', group: null },
+  vicregLoss: {
+    invarianceWeight: 2, varianceWeight: 3, covarianceWeight: 0.5, gamma: 0.9, eps: 1e-3, grad: false, checkFinite: true, device: 'cpu', group: null,
+  },
   correlationLoss: {
     lambda: 0.01, scale: 0.5, eps: 1e-3, mode: 'features', grad: false, checkFinite: true, device: 'cpu', group: null,
     syncBatchNorm: true,
@@ -177,6 +181,12 @@ describe('the public functions send every user option under its key', () => {
       void _s;
       void _t;
       const ntxent = { ...NON_DEFAULT.ntXentLoss, group: pg } as Options;
+      const sigmoid = { ...NON_DEFAULT.sigmoidLoss, group: pg } as Options;
+      const { device: _g, ...sigmoidUser } = sigmoid;
+      void _g;
+      const vicreg = { ...NON_DEFAULT.vicregLoss, group: pg } as Options;
+      const { device: _v, ...vicregUser } = vicreg;
+      void _v;
       const { device: _n, ...ntxentUser } = ntxent;
       void _n;
       void _d;
@@ -191,6 +201,11 @@ describe('the public functions send every user option under its key', () => {
         const nt = await sent('ntXentLoss', () => (async ? pl.ntXentLossAsync : pl.ntXentLoss)(x, y,
           { ...ntxentUser, negatives: pl.Tensor.from(probabilities.data, probabilities.shape) } as pl.NtXentOptions));
         expectEchoed('ntXentLoss', ntxent, echo('ntXentLoss', nt));
+        const sg = await sent('sigmoidLoss', () => (async ? pl.sigmoidLossAsync : pl.sigmoidLoss)(x, y,
+          { ...sigmoidUser, target: pl.Tensor.from(probabilities.data, probabilities.shape) } as pl.SigmoidOptions));
+        expectEchoed('sigmoidLoss', sigmoid, echo('sigmoidLoss', sg));
+        const vr = await sent('vicregLoss', () => (async ? pl.vicregLossAsync : pl.vicregLoss)(x, y, vicregUser as pl.VicregOptions));
+        expectEchoed('vicregLoss', vicreg, echo('vicregLoss', vr));
         const c = await sent('correlationLoss', () => (async ? pl.correlationLossAsync : pl.correlationLoss)(x, y, correlationUser as pl.CorrelationOptions));
         expectEchoed('correlationLoss', correlation, echo('correlationLoss', c));
       }

@@ -30,7 +30,7 @@ export const TRAIN_SPEC: CommandSpec = {
     'Writes heatmap-before/after.{png,svg}, loss.{png,svg} and summary.json into --out.',
   ],
   flags: {
-    loss: { type: 'string', value: 'NAME', description: "'npairs' (symmetric, CLIP style), 'supcon' (homophones as extra positives), 'ntxent' (SimCLR), or 'correlation' (Barlow Twins)", defaultText: D.loss },
+    loss: { type: 'string', value: 'NAME', description: "'npairs' (symmetric, CLIP style), 'siglip' (sigmoid), 'supcon' (homophones as extra positives), 'ntxent' (SimCLR), 'vicreg', or 'correlation' (Barlow Twins)", defaultText: D.loss },
     epochs: { type: 'string', value: 'N', description: 'passes over the training pairs', defaultText: String(D.epochs) },
     'batch-size': { type: 'string', value: 'N', description: 'pairs per step (global, across ranks)', defaultText: String(D.batchSize) },
     dim: { type: 'string', value: 'N', description: 'embedding size', defaultText: String(D.dim) },

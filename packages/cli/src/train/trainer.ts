@@ -3,7 +3,7 @@
  * pairloss's N-pairs or correlation loss on the CMU Pronouncing Dictionary,
  * evaluated by held-out retrieval after every epoch.
  */
-import { correlationLossAsync, cosineSimilarity, npairsLossAsync, ntXentLossAsync, Tensor } from 'pairloss';
+import { correlationLossAsync, cosineSimilarity, npairsLossAsync, ntXentLossAsync, sigmoidLossAsync, Tensor, vicregLossAsync } from 'pairloss';
 import type { ProcessGroup } from 'pairloss';
 import { clearDense, densify, PairDataset } from './data';
 import { recallAtK, Recall, retrievalTask, RetrievalTask } from './metrics';
@@ -12,7 +12,7 @@ import { release, take } from './host';
 import { createRng, shuffleInPlace } from './rng';
 
 /** The losses `pairloss train` can train with. */
-export const TRAIN_LOSSES = ['npairs', 'supcon', 'ntxent', 'correlation'] as const;
+export const TRAIN_LOSSES = ['npairs', 'siglip', 'supcon', 'ntxent', 'vicreg', 'correlation'] as const;
 export type TrainLoss = (typeof TRAIN_LOSSES)[number];
 
 /** What a run's loss is, in words (the console and the loss plot's title). */
@@ -21,6 +21,8 @@ export function describeLoss(c: Pick<TrainConfig, 'loss' | 'temperature'>): stri
     case 'npairs': return `symmetric N-pairs loss (temperature ${c.temperature})`;
     case 'supcon': return `SupCon over both views, homophones as positives too (temperature ${c.temperature})`;
     case 'ntxent': return `NT-Xent, SimCLR over both views (temperature ${c.temperature})`;
+    case 'siglip': return 'SigLIP sigmoid loss (scale and bias learned from 10 and -10)';
+    case 'vicreg': return 'VICReg loss (weights 25 / 25 / 1)';
     default: return "Barlow Twins correlation loss (mode 'features')";
   }
 }
@@ -30,7 +32,8 @@ export interface TrainConfig {
   /**
    * `'npairs'`: symmetric N-pairs (CLIP) loss; `'supcon'`: SupCon over both views (a view's positives:
    * the other view of its pair and both views of words that sound alike); `'ntxent'`: SimCLR's NT-Xent over both
-   * views; `'correlation'`: Barlow Twins loss (`mode: 'features'`).
+   * views; `'siglip'`: SigLIP's sigmoid loss with its scale and bias learned; `'vicreg'`: VICReg;
+   * `'correlation'`: Barlow Twins loss (`mode: 'features'`).
    */
   loss: TrainLoss;
   /** Passes over the training pairs. */
@@ -234,6 +237,9 @@ export async function train(ds: PairDataset, config: TrainConfig, options: Train
   const classOf = config.loss === 'supcon' ? pronunciationClasses(ds) : null;
   const labels = new Int32Array(2 * local);
   const both = config.loss === 'supcon' ? new Float32Array(2 * local * dim) : null;
+  // SigLIP's learned logit scale (as t' = log scale) and bias, at the paper's init
+  const siglip = { name: 'siglip', shape: [2], value: Float32Array.from([Math.log(10), -10]), grad: new Float32Array(2) };
+  const siglipOptimizer = new Adam([siglip], { lr: config.lr });
   let trainSeconds = 0;
   for (let epoch = 1; epoch <= config.epochs; epoch++) {
     shuffleInPlace(order, rng);
@@ -266,6 +272,16 @@ export async function train(ds: PairDataset, config: TrainConfig, options: Train
         const h = take(s.grad2);
         for (let k = 0; k < g.length; k++) g[k] += h[k];
         r = { loss: s.loss, grad1: Tensor.from(g.subarray(0, local * dim), [local, dim]), grad2: Tensor.from(g.subarray(local * dim), [local, dim]) };
+      } else if (config.loss === 'siglip') {
+        const scale = Math.exp(siglip.value[0]);
+        const s = await sigmoidLossAsync(z1, z2, { scale, bias: siglip.value[1], ...lossGroup });
+        // gradScale and gradBias are those of the global loss (the same on every rank)
+        siglip.grad[0] = s.gradScale * scale;
+        siglip.grad[1] = s.gradBias;
+        siglipOptimizer.step();
+        r = s;
+      } else if (config.loss === 'vicreg') {
+        r = await vicregLossAsync(z1, z2, lossGroup);
       } else if (config.loss === 'ntxent') {
         r = await ntXentLossAsync(z1, z2, { temperature: config.temperature, ...lossGroup });
       } else {
