@@ -390,6 +390,7 @@ describe('dispose frees at once; use after dispose is a clean error', () => {
     const npairsOptions = {
       target: null, temperature: 1, symmetric: false, labelSmoothing: 0, reduction: 'mean', similarity: 'cosine', l2Reg: 0, eps: 1e-12,
       grad: true, returnSimilarity: false, checkFinite: false, device: DEVICE, group: null, localLoss: true, gatherWithGrad: true,
+      labels: null, excludeSelf: false,
     } as const;
     expectNative(() => b.normalize(raw, normalizeOptions), 'RangeError', /^x: the tensor has been disposed$/);
     expectNative(() => b.npairsLoss(raw, raw, npairsOptions, false), 'RangeError', /^x1: the tensor has been disposed$/);
