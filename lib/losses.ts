@@ -601,6 +601,26 @@ function runAsync<T>(p: Prepared<LossKind>, call: () => Promise<T>): Promise<T> 
 }
 
 /**
+ * An async loss's native call: computed inline (as the sync call) where
+ * {@link inline} says so, else started or queued by {@link runAsync}
+ * (`async` reads p's inputs and options when it starts: runAsync may have
+ * copied them). Errors carry the caller's stack.
+ */
+async function callAsync<R>(p: Prepared<LossKind>, sync: () => R, async: () => Promise<R>): Promise<R> {
+  try {
+    if (inline(p)) {
+      const spent = inlineTurnSpent();
+      const result = sync();
+      if (spent) await nextTurn();
+      return result;
+    }
+    return await runAsync(p, async);
+  } catch (error) {
+    throw withCallerStack(error);
+  }
+}
+
+/**
  * The N-pairs / InfoNCE loss of two batches of embeddings and its gradients:
  * cross entropy of `similarity(x1, x2) / temperature` against row i -> class i
  * (the seed's `NPairsLoss` with `torch.eye(N)`), or CLIP's symmetric version.
@@ -644,19 +664,10 @@ export function npairsLossAsync(x1: TensorLike, x2: TensorLike, opts: NpairsOpti
 export function npairsLossAsync(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions): Promise<NpairsResult>;
 export async function npairsLossAsync(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions): Promise<NpairsResult> {
   const p = checkedUnderGroup(opts, 'npairsLoss', () => prepareNpairs(x1, x2, opts));
-  let result: RawNpairsResult;
-  try {
-    if (inline(p)) {
-      const spent = inlineTurnSpent();
-      result = binding().npairsLoss(p.inputs[0], p.inputs[1], p.options, false);
-      if (spent) await nextTurn();
-    } else {
-      result = await runAsync(p, () => binding().npairsLoss(p.inputs[0], p.inputs[1], p.options, true));
-    }
-  } catch (error) {
-    throw withCallerStack(error);
-  }
-  return npairsResult(result, p.device);
+  const raw = await callAsync(p,
+    () => binding().npairsLoss(p.inputs[0], p.inputs[1], p.options, false),
+    () => binding().npairsLoss(p.inputs[0], p.inputs[1], p.options, true));
+  return npairsResult(raw, p.device);
 }
 
 /**
@@ -692,19 +703,10 @@ export function correlationLossAsync(z1: TensorLike, z2: TensorLike, opts: Corre
 export function correlationLossAsync(z1: TensorLike, z2: TensorLike, opts?: CorrelationOptions): Promise<CorrelationResult>;
 export async function correlationLossAsync(z1: TensorLike, z2: TensorLike, opts?: CorrelationOptions): Promise<CorrelationResult> {
   const p = checkedUnderGroup(opts, 'correlationLoss', () => prepareCorrelation(z1, z2, opts));
-  let result: RawCorrelationResult;
-  try {
-    if (inline(p)) {
-      const spent = inlineTurnSpent();
-      result = binding().correlationLoss(p.inputs[0], p.inputs[1], p.options, false);
-      if (spent) await nextTurn();
-    } else {
-      result = await runAsync(p, () => binding().correlationLoss(p.inputs[0], p.inputs[1], p.options, true));
-    }
-  } catch (error) {
-    throw withCallerStack(error);
-  }
-  return correlationResult(result, p.device);
+  const raw = await callAsync(p,
+    () => binding().correlationLoss(p.inputs[0], p.inputs[1], p.options, false),
+    () => binding().correlationLoss(p.inputs[0], p.inputs[1], p.options, true));
+  return correlationResult(raw, p.device);
 }
 
 /**
@@ -745,19 +747,10 @@ export function ntXentLossAsync(z1: TensorLike, z2: TensorLike, opts: NtXentOpti
 export function ntXentLossAsync(z1: TensorLike, z2: TensorLike, opts?: NtXentOptions): Promise<NpairsResult>;
 export async function ntXentLossAsync(z1: TensorLike, z2: TensorLike, opts?: NtXentOptions): Promise<NpairsResult> {
   const p = checkedUnderGroup(opts, 'ntXentLoss', () => prepareNtXent(z1, z2, opts));
-  let result: RawNpairsResult;
-  try {
-    if (inline(p)) {
-      const spent = inlineTurnSpent();
-      result = binding().ntXentLoss(p.inputs[0], p.inputs[1], p.options, false);
-      if (spent) await nextTurn();
-    } else {
-      result = await runAsync(p, () => binding().ntXentLoss(p.inputs[0], p.inputs[1], p.options, true));
-    }
-  } catch (error) {
-    throw withCallerStack(error);
-  }
-  return npairsResult(result, p.device);
+  const raw = await callAsync(p,
+    () => binding().ntXentLoss(p.inputs[0], p.inputs[1], p.options, false),
+    () => binding().ntXentLoss(p.inputs[0], p.inputs[1], p.options, true));
+  return npairsResult(raw, p.device);
 }
 
 /**
@@ -795,19 +788,10 @@ export function sigmoidLossAsync(x1: TensorLike, x2: TensorLike, opts: SigmoidOp
 export function sigmoidLossAsync(x1: TensorLike, x2: TensorLike, opts?: SigmoidOptions): Promise<SigmoidResult>;
 export async function sigmoidLossAsync(x1: TensorLike, x2: TensorLike, opts?: SigmoidOptions): Promise<SigmoidResult> {
   const p = checkedUnderGroup(opts, 'sigmoidLoss', () => prepareSigmoid(x1, x2, opts));
-  let result: RawSigmoidResult;
-  try {
-    if (inline(p)) {
-      const spent = inlineTurnSpent();
-      result = binding().sigmoidLoss(p.inputs[0], p.inputs[1], p.options, false);
-      if (spent) await nextTurn();
-    } else {
-      result = await runAsync(p, () => binding().sigmoidLoss(p.inputs[0], p.inputs[1], p.options, true));
-    }
-  } catch (error) {
-    throw withCallerStack(error);
-  }
-  return sigmoidResult(result, p.device);
+  const raw = await callAsync(p,
+    () => binding().sigmoidLoss(p.inputs[0], p.inputs[1], p.options, false),
+    () => binding().sigmoidLoss(p.inputs[0], p.inputs[1], p.options, true));
+  return sigmoidResult(raw, p.device);
 }
 
 /**
@@ -846,17 +830,8 @@ export function vicregLossAsync(z1: TensorLike, z2: TensorLike, opts: VicregOpti
 export function vicregLossAsync(z1: TensorLike, z2: TensorLike, opts?: VicregOptions): Promise<VicregResult>;
 export async function vicregLossAsync(z1: TensorLike, z2: TensorLike, opts?: VicregOptions): Promise<VicregResult> {
   const p = checkedUnderGroup(opts, 'vicregLoss', () => prepareVicreg(z1, z2, opts));
-  let result: RawVicregResult;
-  try {
-    if (inline(p)) {
-      const spent = inlineTurnSpent();
-      result = binding().vicregLoss(p.inputs[0], p.inputs[1], p.options, false);
-      if (spent) await nextTurn();
-    } else {
-      result = await runAsync(p, () => binding().vicregLoss(p.inputs[0], p.inputs[1], p.options, true));
-    }
-  } catch (error) {
-    throw withCallerStack(error);
-  }
-  return vicregResult(result, p.device);
+  const raw = await callAsync(p,
+    () => binding().vicregLoss(p.inputs[0], p.inputs[1], p.options, false),
+    () => binding().vicregLoss(p.inputs[0], p.inputs[1], p.options, true));
+  return vicregResult(raw, p.device);
 }

@@ -17,18 +17,6 @@ namespace pairloss {
 
 namespace {
 
-// What keeps the kernels inside their memory, for C++ callers: lib/losses.ts
-// checks every argument first, with the messages users see.
-void check_pair(const at::Tensor& a, const at::Tensor& b) {
-  PAIRLOSS_CHECK(a.defined() && b.defined() && a.dim() == 2 && b.dim() == 2, "inputs must be 2-D");
-  if (!at::isFloatingType(a.scalar_type()) || a.scalar_type() != b.scalar_type()) {
-    throw_type_error("inputs must be float32 or float64, of one dtype");
-  }
-  PAIRLOSS_CHECK(a.device() == b.device(), "inputs must be on one device");
-  PAIRLOSS_CHECK(a.size(1) == b.size(1), "inputs must have the same D");
-  PAIRLOSS_CHECK(a.size(0) > 0 && b.size(0) > 0 && a.size(1) > 0, "inputs must not be empty");
-}
-
 // A leaf that autograd differentiates with respect to (or the tensor itself).
 at::Tensor leaf(const at::Tensor& t, bool grad) {
   at::Tensor l = t.detach();
@@ -510,11 +498,7 @@ CorrelationResult correlation_loss_group(const at::Tensor& z1_in, const at::Tens
 }  // namespace
 
 NpairsResult npairs_loss(const at::Tensor& x1_in, const at::Tensor& x2_in, const NpairsOptions& o) {
-  check_pair(x1_in, x2_in);
-  if (o.check_finite) {
-    check_finite(x1_in, "x1");
-    check_finite(x2_in, "x2");
-  }
+  check_loss_inputs(x1_in, x2_in, false, o.check_finite, "x1", "x2");
   const int64_t n = x1_in.size(0), m = x2_in.size(0);
   if (o.labels.defined()) {
     PAIRLOSS_CHECK(!o.target.defined(), "labels and target exclude each other");
@@ -609,12 +593,7 @@ NpairsResult npairs_loss(const at::Tensor& x1_in, const at::Tensor& x2_in, const
 
 CorrelationResult correlation_loss(const at::Tensor& z1_in, const at::Tensor& z2_in,
                                    const CorrelationOptions& o) {
-  check_pair(z1_in, z2_in);
-  PAIRLOSS_CHECK(z1_in.size(0) == z2_in.size(0), "z1 and z2 must have the same N");
-  if (o.check_finite) {
-    check_finite(z1_in, "z1");
-    check_finite(z2_in, "z2");
-  }
+  check_loss_inputs(z1_in, z2_in, true, o.check_finite, "z1", "z2");
   const bool samples = o.mode == CorrelationMode::Samples;
   if (o.group) {
     if (samples && o.sync_batch_norm) {

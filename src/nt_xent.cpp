@@ -83,17 +83,7 @@ NpairsResult with_memory_bank(const at::Tensor& z1_in, const at::Tensor& z2_in, 
 }  // namespace
 
 NpairsResult nt_xent_loss(const at::Tensor& z1, const at::Tensor& z2, const NtXentOptions& o) {
-  PAIRLOSS_CHECK(z1.defined() && z2.defined() && z1.dim() == 2 && z2.dim() == 2, "inputs must be 2-D");
-  if (!at::isFloatingType(z1.scalar_type()) || z1.scalar_type() != z2.scalar_type()) {
-    throw_type_error("inputs must be float32 or float64, of one dtype");
-  }
-  PAIRLOSS_CHECK(z1.device() == z2.device(), "inputs must be on one device");
-  PAIRLOSS_CHECK(z1.sizes().equals(z2.sizes()), "z1 and z2 must have the same shape");
-  PAIRLOSS_CHECK(z1.size(0) > 0 && z1.size(1) > 0, "inputs must not be empty");
-  if (o.check_finite) {
-    check_finite(z1, "z1");
-    check_finite(z2, "z2");
-  }
+  check_loss_inputs(z1, z2, true, o.check_finite, "z1", "z2");
   const int64_t n = z1.size(0);
   if (o.negatives.defined()) {
     PAIRLOSS_CHECK(o.negatives.dim() == 2 && o.negatives.size(1) == z1.size(1) && o.negatives.size(0) > 0 &&

@@ -40,6 +40,22 @@ void check_finite(const at::Tensor& t, const char* name) {
   }
 }
 
+void check_loss_inputs(const at::Tensor& a, const at::Tensor& b, bool same_rows, bool finite, const char* name_a,
+                       const char* name_b) {
+  PAIRLOSS_CHECK(a.defined() && b.defined() && a.dim() == 2 && b.dim() == 2, "inputs must be 2-D");
+  if (!at::isFloatingType(a.scalar_type()) || a.scalar_type() != b.scalar_type()) {
+    throw_type_error("inputs must be float32 or float64, of one dtype");
+  }
+  PAIRLOSS_CHECK(a.device() == b.device(), "inputs must be on one device");
+  PAIRLOSS_CHECK(a.size(1) == b.size(1), "inputs must have the same D");
+  PAIRLOSS_CHECK(!same_rows || a.size(0) == b.size(0), "inputs must have the same N");
+  PAIRLOSS_CHECK(a.size(0) > 0 && b.size(0) > 0 && a.size(1) > 0, "inputs must not be empty");
+  if (finite) {
+    check_finite(a, name_a);
+    check_finite(b, name_b);
+  }
+}
+
 at::Tensor normalize(const at::Tensor& x, double p, int64_t dim, double eps) {
   if (x.dim() == 0) throw_range_error("x must have at least one dimension");
   if (dim < -x.dim() || dim >= x.dim()) {

@@ -17,6 +17,12 @@ Reduction parse_reduction(const std::string& value, const char* name = "reductio
 void check_matrix(const at::Tensor& t, const char* name);
 // Raises a RangeError unless every element of t is finite.
 void check_finite(const at::Tensor& t, const char* name);
+// What keeps a loss's kernels inside their memory, for C++ callers (lib/
+// checks every argument first, with the messages users see): two 2-D inputs
+// of one floating dtype and device, one D, non-empty, and with `same_rows` one
+// N; with `finite`, no NaN or infinity in either (a RangeError naming it).
+void check_loss_inputs(const at::Tensor& a, const at::Tensor& b, bool same_rows, bool finite, const char* name_a,
+                       const char* name_b);
 
 // x / max(||x||_p, eps) along dim (torch.nn.functional.normalize).
 at::Tensor normalize(const at::Tensor& x, double p = 2.0, int64_t dim = 1, double eps = 1e-12);

@@ -141,21 +141,11 @@ SigmoidLossResult ring(const at::Tensor& x1_in, const at::Tensor& x2_in, const S
 }  // namespace
 
 SigmoidLossResult sigmoid_loss(const at::Tensor& x1, const at::Tensor& x2, const SigmoidOptions& o) {
-  PAIRLOSS_CHECK(x1.defined() && x2.defined() && x1.dim() == 2 && x2.dim() == 2, "inputs must be 2-D");
-  if (!at::isFloatingType(x1.scalar_type()) || x1.scalar_type() != x2.scalar_type()) {
-    throw_type_error("inputs must be float32 or float64, of one dtype");
-  }
-  PAIRLOSS_CHECK(x1.device() == x2.device(), "inputs must be on one device");
-  PAIRLOSS_CHECK(x1.size(1) == x2.size(1), "inputs must have the same D");
-  PAIRLOSS_CHECK(x1.size(0) > 0 && x2.size(0) > 0 && x1.size(1) > 0, "inputs must not be empty");
+  check_loss_inputs(x1, x2, false, o.check_finite, "x1", "x2");
   if (o.target.defined()) {
     PAIRLOSS_CHECK(o.target.dim() == 2 && o.target.size(0) == x1.size(0) && o.target.size(1) == x2.size(0) &&
                        o.target.scalar_type() == x1.scalar_type() && o.target.device() == x1.device(),
                    "target must be [N, M] of the inputs' dtype and device");
-  }
-  if (o.check_finite) {
-    check_finite(x1, "x1");
-    check_finite(x2, "x2");
   }
   if (o.group) {
     SigmoidLossResult r;

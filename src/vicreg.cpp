@@ -102,17 +102,7 @@ VicregResult local(const at::Tensor& z1, const at::Tensor& z2, const VicregOptio
 }  // namespace
 
 VicregResult vicreg_loss(const at::Tensor& z1, const at::Tensor& z2, const VicregOptions& o) {
-  PAIRLOSS_CHECK(z1.defined() && z2.defined() && z1.dim() == 2 && z2.dim() == 2, "inputs must be 2-D");
-  if (!at::isFloatingType(z1.scalar_type()) || z1.scalar_type() != z2.scalar_type()) {
-    throw_type_error("inputs must be float32 or float64, of one dtype");
-  }
-  PAIRLOSS_CHECK(z1.device() == z2.device(), "inputs must be on one device");
-  PAIRLOSS_CHECK(z1.sizes().equals(z2.sizes()), "z1 and z2 must have the same shape");
-  PAIRLOSS_CHECK(z1.size(0) > 0 && z1.size(1) > 0, "inputs must not be empty");
-  if (o.check_finite) {
-    check_finite(z1, "z1");
-    check_finite(z2, "z2");
-  }
+  check_loss_inputs(z1, z2, true, o.check_finite, "z1", "z2");
   if (!o.group) {
     if (z1.size(0) < 2) throw_range_error("z1: VICReg's variance over the batch needs N >= 2, got N = 1");
     return local(z1, z2, o);
