@@ -25,8 +25,8 @@ struct VicregOptions {
   // its exact gradients for this rank's inputs. The views are all-gathered
   // (N and D the same on every rank).
   std::shared_ptr<ProcessGroup> group;
-  // Optional memory for the gradients, as NpairsOptions::out_grad1/2 (unused
-  // here: the gradients are LibTorch tensors).
+  // Optional memory for the gradients, as NpairsOptions::out_grad1/2 (the
+  // gradients are copied there where they fit).
   at::Tensor out_grad1, out_grad2;
 };
 
