@@ -280,6 +280,17 @@ describe('sigmoidLoss under a group (the ring) equals one process on the concate
   }
 });
 
+describe('the new losses refuse ranks that disagree on the shapes: a RangeError on every rank, and the group goes on', () => {
+  test.each(['siglip', 'vicreg', 'ntxent'])('%s', async (loss) => {
+    const inputs = [...makeInputs(1, 3, 4, 8100, 'float64'), ...makeInputs(1, 5, 4, 8200, 'float64')];
+    const results = resultsOf(await runGroup(['node', 'node'], { scenario: 'lossMismatch', loss, dtype: 'float64', inputs }));
+    results.forEach((r) => {
+      expect(r.error).toMatchObject({ name: 'RangeError', message: expect.stringMatching(/the ranks disagree on this collective/) });
+      expect(r.after.data).toEqual([3]);
+    });
+  });
+});
+
 describe('vicregLoss under a group equals one process on the concatenated batch', () => {
   const cases: { w: number; n: number; d: number; dtype: DType; async: boolean }[] = [
     { w: 2, n: 4, d: 3, dtype: 'float64', async: true },

@@ -79,6 +79,19 @@ const scenarios = {
     return { ...results[results.length - 1], chunkedCalls };
   },
 
+  // A loss whose ranks disagree on the shapes (job.inputs per rank): each rank's
+  // call rejects with a RangeError, and the group goes on.
+  async lossMismatch() {
+    const pg = await init();
+    const inputs = job.inputs[rank];
+    const fn = { siglip: pl.sigmoidLossAsync, vicreg: pl.vicregLossAsync, ntxent: pl.ntXentLossAsync }[job.loss];
+    const out = {};
+    out.error = await fn(tensorOf(inputs.a, job.dtype), tensorOf(inputs.b, job.dtype), { group: pg }).then(() => null, errorOf);
+    out.after = plain(await pg.allReduce(pl.Tensor.from(Float32Array.from([rank + 1]), [1])));
+    await pg.destroy();
+    return out;
+  },
+
   // Tensors of different sizes on different ranks: a RangeError, and the group goes on.
   async mismatch() {
     const pg = await init();
