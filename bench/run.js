@@ -125,8 +125,9 @@ class Torch {
 
 const LOSSES = ['npairs', 'correlation', 'siglip', 'supcon', 'ntxent', 'vicreg'];
 const LOSS_LABEL = { npairs: 'N-pairs', correlation: 'correlation', siglip: 'SigLIP', supcon: 'SupCon', ntxent: 'NT-Xent', vicreg: 'VICReg' };
-/** The losses the Node.js alternatives (tfjs, plain JS) implement. */
-const PEER_LOSSES = ['npairs', 'correlation'];
+/** The losses the Node.js alternatives (tfjs, plain JS) implement, and the ones the extra sections (concurrency, threads, RSS) measure. */
+const CORE_LOSSES = ['npairs', 'correlation'];
+const PEER_LOSSES = CORE_LOSSES;
 /**
  * The GEMM flop of one forward + backward, for the GEMM limit: 3 GEMMs over the loss's matrix (N×N; SupCon over
  * both views and NT-Xent 2N×2N), and VICReg's 4 of D×D×N (each view's covariance and its gradient). Also the
@@ -153,11 +154,12 @@ function inputs(n, d, dir) {
   return { n, d, file, x1: all.subarray(0, n * d), x2: all.subarray(n * d) };
 }
 
-function readGrads(file, n, d) {
+/** PyTorch's gradients of x1 and x2 for each of `losses`, in that order (bench/torch_bench.py's gradsOut). */
+function readGrads(file, n, d, losses) {
   const buf = fs.readFileSync(file);
   const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
   const k = n * d;
-  return { npairs: [all.subarray(0, k), all.subarray(k, 2 * k)], correlation: [all.subarray(2 * k, 3 * k), all.subarray(3 * k, 4 * k)] };
+  return Object.fromEntries(losses.map((loss, i) => [loss, [all.subarray(2 * i * k, (2 * i + 1) * k), all.subarray((2 * i + 1) * k, (2 * i + 2) * k)]]));
 }
 
 /** max |a − b| / max |b|, and whether every element is within rtol 1e-5 / atol 1e-6 (DESIGN.md's float32 bar). */
@@ -175,6 +177,11 @@ function compareGrads(a, b) {
 }
 
 const toArray = (g) => (g && typeof g.data === 'function' ? g.data() : g);
+/** The gradients of x1 and x2 from SupCon's over z = [x1; x2] (npairsLoss(z, z): grad1 + grad2, split in halves). */
+function viewGradients(g1, g2) {
+  const sum = Float32Array.from(g1, (v, k) => v + g2[k]);
+  return [sum.subarray(0, sum.length / 2), sum.subarray(sum.length / 2)];
+}
 
 let hogs = null; // --hog: stopped at the end, also on failure
 
@@ -363,7 +370,7 @@ async function main() {
     if (!torch.error) {
       const gradsOut = path.join(dir, 'grads_256x256.bin');
       const r = await torch.request({ cmd: 'bench', file: inp.file, n: 256, d: 256, losses: LOSSES, device: opts.device, gradsOut, policy: { minReps: 1, maxReps: 1, budgetMs: 0 } });
-      ref = { loss: { npairs: r.npairs.value, correlation: r.correlation.value }, grads: readGrads(gradsOut, 256, 256) };
+      ref = { loss: Object.fromEntries(LOSSES.map((loss) => [loss, r[loss].value])), grads: readGrads(gradsOut, 256, 256, LOSSES) };
     }
     const o = ours(inp, true);
     const results = { sync: {}, async: {} };
@@ -374,7 +381,7 @@ async function main() {
     for (const peer of PEERS) {
       const p = await makePeer(peer, inp);
       results[peer] = {};
-      for (const loss of LOSSES) results[peer][loss] = p[loss]();
+      for (const loss of PEER_LOSSES) results[peer][loss] = p[loss]();
       p.dispose();
     }
     const rows = [];
@@ -384,11 +391,17 @@ async function main() {
       const rec = { impl };
       for (const loss of LOSSES) {
         const r = results[impl][loss];
+        if (!r) {
+          row.push('n/a', '', '', '');
+          continue;
+        }
         row.push(r.loss.toPrecision(8));
         if (ref) {
           const rel = Math.abs(r.loss - ref.loss[loss]) / Math.abs(ref.loss[loss]);
-          const g1 = compareGrads(toArray(r.grad1), ref.grads[loss][0]);
-          const g2 = compareGrads(toArray(r.grad2), ref.grads[loss][1]);
+          // SupCon over both views: z = [x1; x2] is x1 and x2 of npairsLoss, its gradient grad1 + grad2
+          const [a1, a2] = loss === 'supcon' ? viewGradients(toArray(r.grad1), toArray(r.grad2)) : [toArray(r.grad1), toArray(r.grad2)];
+          const g1 = compareGrads(a1, ref.grads[loss][0]);
+          const g2 = compareGrads(a2, ref.grads[loss][1]);
           const grel = Math.max(g1.rel, g2.rel);
           // pairloss is held to DESIGN.md's bar (every element within rtol 1e-5 / atol 1e-6, loss rel 1e-5);
           // peers to float32 agreement (tfjs wasm accumulates sums in float32: loss rel 1e-3, grad rel 1e-4).
@@ -405,13 +418,13 @@ async function main() {
       rows.push(row);
       agree.rows.push(rec);
     }
-    if (ref) rows.unshift(['PyTorch (reference)', ref.loss.npairs.toPrecision(8), '0', '0', 'yes', ref.loss.correlation.toPrecision(8), '0', '0', 'yes']);
+    if (ref) rows.unshift(['PyTorch (reference)', ...LOSSES.flatMap((loss) => [ref.loss[loss].toPrecision(8), '0', '0', 'yes'])]);
     out.agreement = agree;
     for (const impl of ['sync', 'async']) for (const loss of LOSSES) disposeResult(results[impl][loss]);
     o.dispose();
     log('## Agreement at 256×256 (float32), against PyTorch on the same inputs');
     log('loss rel = |loss − torch| / |torch|; grad rel = max |g − g_torch| / max |g_torch| over grad1 and grad2; allclose = every element within rtol 1e-5, atol 1e-6');
-    log(table(['implementation', 'N-pairs loss', 'loss rel', 'grad rel', 'allclose', 'correlation loss', 'loss rel', 'grad rel', 'allclose'], rows));
+    log(table(['implementation', ...LOSSES.flatMap((loss) => [`${LOSS_LABEL[loss]} loss`, 'loss rel', 'grad rel', 'allclose'])], rows));
     log(ref ? (bad ? `WARNING: ${bad} result(s) disagree with PyTorch (pairloss: beyond DESIGN.md's rtol 1e-5 / atol 1e-6; peers: loss rel > 1e-3 or grad rel > 1e-4) — their timings compare different answers.`
       : 'Agreement: pairloss within DESIGN.md\'s float32 bar (loss rel ≤ 1e-5, every gradient element within rtol 1e-5 / atol 1e-6); ' +
         'every peer within float32 agreement (loss rel ≤ 1e-3, grad rel ≤ 1e-4; tfjs wasm accumulates its sums in float32, so a loss summed over N² terms drifts by ~1e-4).') : 'No PyTorch: agreement not checked.');
@@ -566,7 +579,7 @@ async function main() {
     for (const K of ['sync', 1, 2, 8, 64]) {
       const row = [K === 'sync' ? 'sync loop (for contrast)' : `K = ${K} async`];
       const rec = { K };
-      for (const loss of LOSSES) {
+      for (const loss of CORE_LOSSES) {
         const r = K === 'sync' ? await syncLoop(o.sync[loss]) : await run(K, o.async[loss]);
         rec[loss] = r;
         row.push(r.perSec.toFixed(0), `${r.p99.toFixed(1)} ms`, `${r.max.toFixed(1)} ms`);
@@ -596,9 +609,9 @@ async function main() {
       let tr = null;
       if (!torch.error) {
         await torch.request({ cmd: 'threads', n: k });
-        tr = await torch.request({ cmd: 'bench', file: ti.file, n: 1024, d: 512, losses: LOSSES, device: opts.device, policy: { ...policy, budgetMs: policy.budgetMs / 2 } });
+        tr = await torch.request({ cmd: 'bench', file: ti.file, n: 1024, d: 512, losses: CORE_LOSSES, device: opts.device, policy: { ...policy, budgetMs: policy.budgetMs / 2 } });
       }
-      for (const loss of LOSSES) {
+      for (const loss of CORE_LOSSES) {
         const m = await measure(to.sync[loss], { ...policy, budgetMs: policy.budgetMs / 2 }, false);
         const t = tr ? stats(tr[loss].times) : null;
         rec[loss] = { ours: m.median, torch: t ? t.median : null };
@@ -630,7 +643,7 @@ async function main() {
     const rrows = [];
     out.rss = [];
     const budgetBytes = 2 * rn * rd * 4 + 2 * rn * rn * 4; // the gradients + two N×N float32 matrices (the inputs are in 'before')
-    for (const loss of LOSSES) {
+    for (const loss of CORE_LOSSES) {
       const r = fresh(process.execPath, [path.join(__dirname, 'rss_child.js'), loss, ri.file, String(rn), String(rd), String(threads)]);
       const rec = { loss };
       if (r.status === 0) {
