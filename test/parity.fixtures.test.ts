@@ -13,7 +13,7 @@ const fixture = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'par
 describe(`parity with recorded PyTorch ${fixture.torch} results`, () => {
   it('covers every op and both dtypes', () => {
     const ops = new Set(fixture.cases.map((c) => c.op));
-    expect([...ops].sort()).toEqual(['batch_norm1d', 'correlation', 'cosine_similarity', 'cross_entropy', 'matmul', 'normalize', 'npairs']);
+    expect([...ops].sort()).toEqual(['batch_norm1d', 'correlation', 'cosine_similarity', 'cross_entropy', 'matmul', 'normalize', 'npairs', 'ntxent', 'siglip', 'supcon', 'vicreg']);
     expect(new Set(fixture.cases.map((c) => c.dtype))).toEqual(new Set(['float32', 'float64']));
   });
 

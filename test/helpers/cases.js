@@ -117,6 +117,22 @@ function makeCases(seed) {
     np('N = 1, M = 5, D = 2', 1, 5, 2, { temperature: 0.3 });
     np('N = 2, M = 1, D = 2, label smoothing', 2, 1, 2, { targetIndices: [0, 0], labelSmoothing: 0.1 });
   }
+  // The contrastive family (after the cases above, which stay as they were for a seed)
+  for (const dtype of ['float32', 'float64']) {
+    const add = (name, op, inputs, options = {}) => cases.push({ name: `${op} ${name} ${dtype}`, op, dtype, inputs, options });
+    const labels = (n, classes) => Array.from({ length: n }, () => Math.floor(r() * classes));
+    add('default 8x8x6', 'siglip', { x1: matrix(r, 8, 6, dtype), x2: matrix(r, 8, 6, dtype) });
+    add('M > N, scale 4, bias -1', 'siglip', { x1: matrix(r, 3, 5, dtype), x2: matrix(r, 7, 5, dtype) }, { scale: 4, bias: -1 });
+    add('N = 1, zero row', 'siglip', { x1: matrix(r, 1, 4, dtype, { zeroRows: [0] }), x2: matrix(r, 2, 4, dtype) });
+    add('over all views 10x5, 3 classes', 'supcon', { x1: matrix(r, 10, 5, dtype) }, { labels: labels(10, 3), excludeSelf: true, temperature: 0.1 });
+    add('x1 vs x2 6x4, 2 classes', 'supcon', { x1: matrix(r, 6, 4, dtype), x2: matrix(r, 6, 4, dtype) }, { labels: labels(6, 2), temperature: 0.5 });
+    add('7x6', 'ntxent', { z1: matrix(r, 7, 6, dtype), z2: matrix(r, 7, 6, dtype) }, { temperature: 0.2 });
+    add('N = 1', 'ntxent', { z1: matrix(r, 1, 3, dtype), z2: matrix(r, 1, 3, dtype) });
+    add('memory bank N = 4, K = 9', 'ntxent', { z1: matrix(r, 4, 5, dtype), z2: matrix(r, 4, 5, dtype), negatives: matrix(r, 9, 5, dtype) });
+    add('default 9x7', 'vicreg', { z1: matrix(r, 9, 7, dtype, { scale: 0.6 }), z2: matrix(r, 9, 7, dtype, { scale: 0.6 }) });
+    add('N = 2, D = 1', 'vicreg', { z1: matrix(r, 2, 1, dtype), z2: matrix(r, 2, 1, dtype) });
+    add('weights and gamma', 'vicreg', { z1: matrix(r, 6, 4, dtype, { scale: 2 }), z2: matrix(r, 6, 4, dtype) }, { invarianceWeight: 1, varianceWeight: 5, covarianceWeight: 0.1, gamma: 1.5 });
+  }
   return cases;
 }
 
