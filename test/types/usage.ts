@@ -4,7 +4,9 @@
 // compiles ("Unused '@ts-expect-error' directive").
 import {
   Tensor, tensor, npairsLoss, npairsLossAsync, correlationLoss, correlationLossAsync, cosineSimilarity, normalize,
+  sigmoidLoss, sigmoidLossAsync, ntXentLoss, ntXentLossAsync, vicregLoss, vicregLossAsync,
 } from 'pairloss';
+import type { SigmoidResult, VicregOptions, NtXentOptions } from 'pairloss';
 import type { CorrelationResult, NpairsOptions, NpairsResult, OnnxTensorLike, TensorLike } from 'pairloss';
 
 const N = 4, D = 8;
@@ -70,7 +72,35 @@ const btNo = correlationLoss(x1, x2, { mode: 'samples', grad: false });
 btNo.grad2.shape;
 const btAnnotated: CorrelationResult = btNo;
 
+// The contrastive family: gradients typed present unless grad: false.
+const sg = sigmoidLoss(x1, x2, { scale: 10, bias: -10 });
+const sgTerms: number = sg.loss + sg.gradScale + sg.gradBias;
+sg.grad2.shape;
+const sgNo = sigmoidLoss(x1, x2, { grad: false });
+// @ts-expect-error no gradScale with grad: false
+const sgScale: number = sgNo.gradScale;
+const sgAnnotated: SigmoidResult = sgNo;
+// @ts-expect-error scale must be a number
+sigmoidLoss(x1, x2, { scale: '10' });
+const sc = npairsLoss(x1, x1, { labels: [0, 1, 0, 1], excludeSelf: true });
+sc.grad1.data();
+// @ts-expect-error labels are integers, not strings
+npairsLoss(x1, x1, { labels: ['a', 'b', 'a', 'b'] });
+const nt = ntXentLoss(x1, x2, { temperature: 0.5, negatives: x2 });
+const ntT: number = nt.gradTemperature;
+// options typed as NtXentOptions: grad known only at run time, the gradients possibly absent
+const ntOptions: NtXentOptions = { temperature: 0.5 };
+// @ts-expect-error gradTemperature may be undefined
+const ntMaybe: number = ntXentLoss(x1, x2, ntOptions).gradTemperature;
+const vr = vicregLoss(x1, x2, { invarianceWeight: 25 } satisfies VicregOptions);
+const vrTerms: number = vr.invariance + vr.variance + vr.covariance;
+vr.grad1.shape;
+// @ts-expect-error VICReg has no temperature
+vicregLoss(x1, x2, { temperature: 1 });
+
 async function asyncUse(): Promise<number> {
+  const fam = [await sigmoidLossAsync(x1, x2), await ntXentLossAsync(x1, x2), await vicregLossAsync(x1, x2)];
+  fam[0].grad1.data();
   const a = await npairsLossAsync(x1, x2, { symmetric: true });
   const b = await correlationLossAsync(x1, x2);
   const c = await npairsLossAsync(x1, x2, { grad: false });
