@@ -78,6 +78,29 @@ Napi::Value correlation_to_js(Napi::Env env, const CorrelationResult& r, bool re
   return out;
 }
 
+Napi::Value sigmoid_to_js(Napi::Env env, const pairloss::SigmoidLossResult& r, bool resident, const Outputs& outs) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("loss", Napi::Number::New(env, r.loss));
+  if (r.grad1.defined()) {
+    out.Set("grad1", outs.to_js(env, outs.grad1, r.grad1, resident));
+    out.Set("grad2", outs.to_js(env, outs.grad2, r.grad2, resident));
+    out.Set("gradScale", Napi::Number::New(env, r.grad_scale));
+    out.Set("gradBias", Napi::Number::New(env, r.grad_bias));
+  }
+  return out;
+}
+
+Napi::Value vicreg_to_js(Napi::Env env, const pairloss::VicregResult& r, bool resident, const Outputs& outs) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("loss", Napi::Number::New(env, r.loss));
+  out.Set("invariance", Napi::Number::New(env, r.invariance));
+  out.Set("variance", Napi::Number::New(env, r.variance));
+  out.Set("covariance", Napi::Number::New(env, r.covariance));
+  if (r.grad1.defined()) out.Set("grad1", outs.to_js(env, outs.grad1, r.grad1, resident));
+  if (r.grad2.defined()) out.Set("grad2", outs.to_js(env, outs.grad2, r.grad2, resident));
+  return out;
+}
+
 // Runs `loss(a, b, options)` now (sync) or as an AsyncCall (pool or group),
 // and makes its JS result with `to_js`.
 template <typename Options, typename Result, typename Loss, typename ToJs>
@@ -118,17 +141,6 @@ Napi::Value NpairsLoss(const Napi::CallbackInfo& info) {
                                                          pairloss::npairs_loss, npairs_to_js);
 }
 
-Napi::Value sigmoid_to_js(Napi::Env env, const pairloss::SigmoidLossResult& r, bool resident, const Outputs& outs) {
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("loss", Napi::Number::New(env, r.loss));
-  if (r.grad1.defined()) {
-    out.Set("grad1", outs.to_js(env, outs.grad1, r.grad1, resident));
-    out.Set("grad2", outs.to_js(env, outs.grad2, r.grad2, resident));
-    out.Set("gradScale", Napi::Number::New(env, r.grad_scale));
-    out.Set("gradBias", Napi::Number::New(env, r.grad_bias));
-  }
-  return out;
-}
 
 // sigmoidLoss(x1, x2, options, async)
 Napi::Value SigmoidLoss(const Napi::CallbackInfo& info) {
@@ -140,16 +152,6 @@ Napi::Value SigmoidLoss(const Napi::CallbackInfo& info) {
                                                                        resident, pairloss::sigmoid_loss, sigmoid_to_js);
 }
 
-Napi::Value vicreg_to_js(Napi::Env env, const pairloss::VicregResult& r, bool resident, const Outputs& outs) {
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("loss", Napi::Number::New(env, r.loss));
-  out.Set("invariance", Napi::Number::New(env, r.invariance));
-  out.Set("variance", Napi::Number::New(env, r.variance));
-  out.Set("covariance", Napi::Number::New(env, r.covariance));
-  if (r.grad1.defined()) out.Set("grad1", outs.to_js(env, outs.grad1, r.grad1, resident));
-  if (r.grad2.defined()) out.Set("grad2", outs.to_js(env, outs.grad2, r.grad2, resident));
-  return out;
-}
 
 // vicregLoss(z1, z2, options, async)
 Napi::Value VicregLoss(const Napi::CallbackInfo& info) {

@@ -68,8 +68,8 @@ NpairsResult with_memory_bank(const at::Tensor& z1_in, const at::Tensor& z2_in, 
     // each rank's rows depend on its own inputs only: the global mean is the
     // mean of the ranks' losses, its gradient this rank's divided by W
     at::Tensor scalars = at::tensor({r.loss, r.grad_temperature.value_or(0.0)}, at::kDouble);
-    at::Tensor total;
-    o.group->run([&] { total = sum_over_ranks(o.group.get(), scalars, "ntXentLoss: all-reduce of the loss"); });
+    // (on the group's thread: nt_xent_loss runs this under o.group->run)
+    at::Tensor total = sum_over_ranks(o.group.get(), scalars, "ntXentLoss: all-reduce of the loss");
     r.loss = total[0].item<double>() / w;
     if (o.grad) {
       r.grad_temperature = total[1].item<double>() / w;
