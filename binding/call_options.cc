@@ -23,6 +23,19 @@ std::shared_ptr<pairloss::ProcessGroup> read_group(OptionReader& o) {
 
 }  // namespace
 
+GradOut read_grad_out(OptionReader& o) {
+  GradOut out;
+  const Napi::Value v = o.value("out");
+  out.grad1 = out.grad2 = o.env().Null();
+  if (v.IsNull()) return out;
+  const Napi::Object obj = v.As<Napi::Object>();
+  out.grad1 = obj.Get("grad1");
+  out.grad2 = obj.Get("grad2");
+  if (!out.grad1.IsNull()) out.t1 = tensor_from_js(out.grad1, "out.grad1");
+  if (!out.grad2.IsNull()) out.t2 = tensor_from_js(out.grad2, "out.grad2");
+  return out;
+}
+
 at::Tensor placed(const Napi::Value& value, at::Tensor t, const at::Device& device, bool copy) {
   if (t.device() != device) return pairloss::to_device(t, device);
   return copy && !is_handle(value) ? t.clone() : t;
@@ -110,6 +123,7 @@ NpairsArgs read_npairs_options(const Napi::Value& value, bool copy) {
     opt.labels = opt.labels.device() != args.device ? pairloss::to_device(opt.labels, args.device) : opt.labels.clone();
   }
   opt.exclude_self = o.boolean("excludeSelf");
+  args.out = read_grad_out(o);
   o.done();
   return args;
 }
@@ -127,6 +141,7 @@ SigmoidArgs read_sigmoid_options(const Napi::Value& value, bool copy) {
   opt.group = read_group(o);
   args.target = o.value("target");
   if (!args.target.IsNull()) opt.target = placed(args.target, tensor_from_js(args.target, "target"), args.device, copy);
+  args.out = read_grad_out(o);
   o.done();
   return args;
 }
@@ -144,6 +159,7 @@ VicregArgs read_vicreg_options(const Napi::Value& value) {
   opt.check_finite = o.boolean("checkFinite");
   args.device = read_device(o);
   opt.group = read_group(o);
+  args.out = read_grad_out(o);
   o.done();
   return args;
 }
@@ -162,6 +178,7 @@ NtXentArgs read_nt_xent_options(const Napi::Value& value, bool copy) {
   if (!args.negatives.IsNull()) {
     opt.negatives = placed(args.negatives, tensor_from_js(args.negatives, "negatives"), args.device, copy);
   }
+  args.out = read_grad_out(o);
   o.done();
   return args;
 }
@@ -186,6 +203,7 @@ CorrelationArgs read_correlation_options(const Napi::Value& value) {
   args.device = read_device(o);
   opt.group = read_group(o);
   opt.sync_batch_norm = o.boolean("syncBatchNorm");
+  args.out = read_grad_out(o);
   o.done();
   return args;
 }

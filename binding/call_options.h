@@ -13,6 +13,7 @@
 #include "siglip.h"
 #include "vicreg.h"
 #include "ops.h"
+#include "options.h"
 
 namespace pairloss_binding {
 
@@ -46,50 +47,64 @@ struct EpsOptions {
 };
 EpsOptions read_eps_options(const Napi::Value& value, const char* function);
 
+// A loss's `out` option: null, or { grad1, grad2 }, each null or a
+// { data, shape } over caller memory (lib/out.ts has checked the sizes, the
+// dtype and that nothing overlaps). `grad1`/`grad2` keep the JS values.
+struct GradOut {
+  Napi::Value grad1, grad2;
+  at::Tensor t1, t2;  // CPU views of the caller's memory (undefined: not given)
+};
+GradOut read_grad_out(OptionReader& o);
+
 // npairsLoss: { target, temperature, symmetric, labelSmoothing, reduction,
 // similarity, l2Reg, eps, grad, returnSimilarity, checkFinite, device, group,
-// localLoss, gatherWithGrad, labels, excludeSelf }. The target (null: none) is placed on `device`,
+// localLoss, gatherWithGrad, labels, excludeSelf, out }. The target (null: none) is placed on `device`,
 // and copied when `copy` (an async call owns what it reads); `target` keeps
 // the JS value, for results_resident.
 struct NpairsArgs {
   pairloss::NpairsOptions options;
   at::Device device = at::kCPU;
   Napi::Value target;
+  GradOut out;
 };
 NpairsArgs read_npairs_options(const Napi::Value& value, bool copy);
 
-// sigmoidLoss: { scale, bias, target, eps, grad, checkFinite, device, group };
+// sigmoidLoss: { scale, bias, target, eps, grad, checkFinite, device, group, out };
 // target (null: SigLIP's diagonal labels) placed as npairsLoss's.
 struct SigmoidArgs {
   pairloss::SigmoidOptions options;
   at::Device device = at::kCPU;
   Napi::Value target;
+  GradOut out;
 };
 SigmoidArgs read_sigmoid_options(const Napi::Value& value, bool copy);
 
 // vicregLoss: { invarianceWeight, varianceWeight, covarianceWeight, gamma,
-// eps, grad, checkFinite, device, group }
+// eps, grad, checkFinite, device, group, out }
 struct VicregArgs {
   pairloss::VicregOptions options;
   at::Device device = at::kCPU;
+  GradOut out;
 };
 VicregArgs read_vicreg_options(const Napi::Value& value);
 
-// ntXentLoss: { temperature, eps, negatives, grad, checkFinite, device, group };
+// ntXentLoss: { temperature, eps, negatives, grad, checkFinite, device, group, out };
 // negatives (null: none) placed as npairsLoss's target; `negatives` keeps the
 // JS value, for results_resident.
 struct NtXentArgs {
   pairloss::NtXentOptions options;
   at::Device device = at::kCPU;
   Napi::Value negatives;
+  GradOut out;
 };
 NtXentArgs read_nt_xent_options(const Napi::Value& value, bool copy);
 
 // correlationLoss: { lambda, scale, eps, mode, grad, checkFinite, device,
-// group, syncBatchNorm }
+// group, syncBatchNorm, out }
 struct CorrelationArgs {
   pairloss::CorrelationOptions options;
   at::Device device = at::kCPU;
+  GradOut out;
 };
 CorrelationArgs read_correlation_options(const Napi::Value& value);
 

@@ -26,6 +26,15 @@ Napi::Value tensor_or_null(Napi::Env env, const at::Tensor& t) {
   return t.defined() ? Napi::Value(tensor_to_js(env, t)) : env.Null();
 }
 
+// A loss's `out` as read: null, or { grad1, grad2 } with each tensor (or null).
+Napi::Value grad_out_or_null(Napi::Env env, const GradOut& g) {
+  if (!g.t1.defined() && !g.t2.defined()) return env.Null();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("grad1", tensor_or_null(env, g.t1));
+  out.Set("grad2", tensor_or_null(env, g.t2));
+  return out;
+}
+
 Napi::Value group_or_null(Napi::Env env, const std::shared_ptr<pairloss::ProcessGroup>& g) {
   if (!g) return env.Null();
   Napi::Object out = Napi::Object::New(env);
@@ -78,6 +87,7 @@ Napi::Value EchoOptions(const Napi::CallbackInfo& info) {
     out.Set("gatherWithGrad", o.gather_with_grad);
     out.Set("labels", tensor_or_null(env, o.labels));
     out.Set("excludeSelf", o.exclude_self);
+    out.Set("out", grad_out_or_null(env, a.out));
   } else if (kind == "sigmoidLoss") {
     const SigmoidArgs a = read_sigmoid_options(info[1], false);
     const pairloss::SigmoidOptions& o = a.options;
@@ -89,6 +99,7 @@ Napi::Value EchoOptions(const Napi::CallbackInfo& info) {
     out.Set("checkFinite", o.check_finite);
     out.Set("device", a.device.str());
     out.Set("group", group_or_null(env, o.group));
+    out.Set("out", grad_out_or_null(env, a.out));
   } else if (kind == "vicregLoss") {
     const VicregArgs a = read_vicreg_options(info[1]);
     const pairloss::VicregOptions& o = a.options;
@@ -101,6 +112,7 @@ Napi::Value EchoOptions(const Napi::CallbackInfo& info) {
     out.Set("checkFinite", o.check_finite);
     out.Set("device", a.device.str());
     out.Set("group", group_or_null(env, o.group));
+    out.Set("out", grad_out_or_null(env, a.out));
   } else if (kind == "ntXentLoss") {
     const NtXentArgs a = read_nt_xent_options(info[1], false);
     const pairloss::NtXentOptions& o = a.options;
@@ -111,6 +123,7 @@ Napi::Value EchoOptions(const Napi::CallbackInfo& info) {
     out.Set("checkFinite", o.check_finite);
     out.Set("device", a.device.str());
     out.Set("group", group_or_null(env, o.group));
+    out.Set("out", grad_out_or_null(env, a.out));
   } else if (kind == "correlationLoss") {
     const CorrelationArgs a = read_correlation_options(info[1]);
     const pairloss::CorrelationOptions& o = a.options;
@@ -123,6 +136,7 @@ Napi::Value EchoOptions(const Napi::CallbackInfo& info) {
     out.Set("device", a.device.str());
     out.Set("group", group_or_null(env, o.group));
     out.Set("syncBatchNorm", o.sync_batch_norm);
+    out.Set("out", grad_out_or_null(env, a.out));
   } else {
     range_error(env, "kind: no native function '" + kind + "' takes options");
   }

@@ -42,19 +42,23 @@ Inputs read_inputs(const Napi::CallbackInfo& info, const at::Device& device, con
 struct Outputs {
   JsOutput grad1, grad2;
   Napi::Value to_js(Napi::Env env, const JsOutput& out, const at::Tensor& t, bool resident) const {
-    return resident ? result_to_js(env, t, true) : Napi::Value(output_to_js(env, out, t));
+    return resident && !out.user ? result_to_js(env, t, true) : Napi::Value(output_to_js(env, out, t));
   }
 };
 
+// With `out` (caller memory), a sync call computes into it; an async one
+// into memory of its own, copied over when it settles (see user_output).
 Outputs gradient_outputs(Napi::Env env, const Inputs& in, const at::Device& device, bool resident, bool grad,
-                         bool group) {
+                         bool group, const GradOut& user, bool async) {
   Outputs o;
-  if (!grad || group || resident || !device.is_cpu() || in.a.dim() != 2 || in.b.dim() != 2 ||
-      in.a.scalar_type() != in.b.scalar_type() || in.a.size(1) != in.b.size(1)) {
-    return o;
+  if (grad && !group && !resident && device.is_cpu() && in.a.dim() == 2 && in.b.dim() == 2 &&
+      in.a.scalar_type() == in.b.scalar_type() && in.a.size(1) == in.b.size(1)) {
+    o.grad1 = js_output(env, in.a.size(0), in.a.size(1), in.a.scalar_type());
+    o.grad2 = js_output(env, in.b.size(0), in.b.size(1), in.b.scalar_type());
   }
-  o.grad1 = js_output(env, in.a.size(0), in.a.size(1), in.a.scalar_type());
-  o.grad2 = js_output(env, in.b.size(0), in.b.size(1), in.b.scalar_type());
+  // caller memory: computed into directly by a sync call (the group path copies its slice there)
+  if (user.t1.defined()) o.grad1 = user_output(user.grad1, user.t1, "out.grad1", !async, std::move(o.grad1));
+  if (user.t2.defined()) o.grad2 = user_output(user.grad2, user.t2, "out.grad2", !async, std::move(o.grad2));
   return o;
 }
 
@@ -105,9 +109,9 @@ Napi::Value vicreg_to_js(Napi::Env env, const pairloss::VicregResult& r, bool re
 // and makes its JS result with `to_js`.
 template <typename Options, typename Result, typename Loss, typename ToJs>
 Napi::Value run_loss(const Napi::CallbackInfo& info, bool async, const at::Device& device, const Inputs& in,
-                     Options opt, bool resident, Loss loss, ToJs to_js) {
+                     Options opt, const GradOut& user, bool resident, Loss loss, ToJs to_js) {
   Napi::Env env = info.Env();
-  const Outputs outs = gradient_outputs(env, in, device, resident, opt.grad, opt.group != nullptr);
+  const Outputs outs = gradient_outputs(env, in, device, resident, opt.grad, opt.group != nullptr, user, async);
   opt.out_grad1 = outs.grad1.tensor;
   opt.out_grad2 = outs.grad2.tensor;
   if (!async) {
@@ -137,7 +141,7 @@ Napi::Value NpairsLoss(const Napi::CallbackInfo& info) {
   NpairsArgs args = read_npairs_options(info[2], async);
   const Inputs in = read_inputs(info, args.device, "x1", "x2", async);
   const bool resident = results_resident(args.device, {info[0], info[1], args.target});
-  return run_loss<pairloss::NpairsOptions, NpairsResult>(info, async, args.device, in, std::move(args.options), resident,
+  return run_loss<pairloss::NpairsOptions, NpairsResult>(info, async, args.device, in, std::move(args.options), args.out, resident,
                                                          pairloss::npairs_loss, npairs_to_js);
 }
 
@@ -148,7 +152,7 @@ Napi::Value SigmoidLoss(const Napi::CallbackInfo& info) {
   SigmoidArgs args = read_sigmoid_options(info[2], async);
   const Inputs in = read_inputs(info, args.device, "x1", "x2", async);
   const bool resident = results_resident(args.device, {info[0], info[1], args.target});
-  return run_loss<pairloss::SigmoidOptions, pairloss::SigmoidLossResult>(info, async, args.device, in, std::move(args.options),
+  return run_loss<pairloss::SigmoidOptions, pairloss::SigmoidLossResult>(info, async, args.device, in, std::move(args.options), args.out,
                                                                        resident, pairloss::sigmoid_loss, sigmoid_to_js);
 }
 
@@ -159,7 +163,7 @@ Napi::Value VicregLoss(const Napi::CallbackInfo& info) {
   VicregArgs args = read_vicreg_options(info[2]);
   const Inputs in = read_inputs(info, args.device, "z1", "z2", async);
   const bool resident = results_resident(args.device, {info[0], info[1]});
-  return run_loss<pairloss::VicregOptions, pairloss::VicregResult>(info, async, args.device, in, std::move(args.options),
+  return run_loss<pairloss::VicregOptions, pairloss::VicregResult>(info, async, args.device, in, std::move(args.options), args.out,
                                                                  resident, pairloss::vicreg_loss, vicreg_to_js);
 }
 
@@ -169,7 +173,7 @@ Napi::Value NtXentLoss(const Napi::CallbackInfo& info) {
   NtXentArgs args = read_nt_xent_options(info[2], async);
   const Inputs in = read_inputs(info, args.device, "z1", "z2", async);
   const bool resident = results_resident(args.device, {info[0], info[1], args.negatives});
-  return run_loss<pairloss::NtXentOptions, NpairsResult>(info, async, args.device, in, std::move(args.options), resident,
+  return run_loss<pairloss::NtXentOptions, NpairsResult>(info, async, args.device, in, std::move(args.options), args.out, resident,
                                                          pairloss::nt_xent_loss, npairs_to_js);
 }
 
@@ -179,7 +183,7 @@ Napi::Value CorrelationLoss(const Napi::CallbackInfo& info) {
   CorrelationArgs args = read_correlation_options(info[2]);
   const Inputs in = read_inputs(info, args.device, "z1", "z2", async);
   const bool resident = results_resident(args.device, {info[0], info[1]});
-  return run_loss<pairloss::CorrelationOptions, CorrelationResult>(info, async, args.device, in, std::move(args.options),
+  return run_loss<pairloss::CorrelationOptions, CorrelationResult>(info, async, args.device, in, std::move(args.options), args.out,
                                                                    resident, pairloss::correlation_loss, correlation_to_js);
 }
 

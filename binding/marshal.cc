@@ -197,7 +197,40 @@ JsOutput js_output(Napi::Env env, int64_t rows, int64_t cols, at::ScalarType dty
   return out;
 }
 
+JsOutput user_output(const Napi::Value& value, const at::Tensor& view, const char* name, bool direct, JsOutput internal) {
+  JsOutput out = direct ? JsOutput() : std::move(internal);
+  if (direct) out.tensor = view;
+  out.user = std::make_shared<Napi::Reference<Napi::Object>>(Napi::Persistent(value.As<Napi::Object>()));
+  out.name = name;
+  return out;
+}
+
+namespace {
+
+// The caller's array of `out` now: a CPU tensor over it, of `like`'s size and
+// dtype, or a RangeError naming it.
+at::Tensor user_memory(Napi::Env env, const JsOutput& out, const at::Tensor& like) {
+  const Napi::Value data = out.user->Value().Get("data");
+  if (!data.IsTypedArray()) throw Napi::TypeError::New(env, std::string(out.name) + ": expected a typed array");
+  const Napi::TypedArray array = data.As<Napi::TypedArray>();
+  const size_t bytes = static_cast<size_t>(like.numel()) * like.element_size();
+  Napi::ArrayBuffer buffer = array.ArrayBuffer();
+  if (buffer.Data() == nullptr || array.ByteLength() != bytes) {
+    throw Napi::RangeError::New(env, std::string(out.name) + ": its memory was detached or resized while the call ran");
+  }
+  return at::from_blob(static_cast<uint8_t*>(buffer.Data()) + array.ByteOffset(), like.sizes(),
+                       at::TensorOptions().dtype(like.scalar_type()));
+}
+
+}  // namespace
+
 Napi::Object output_to_js(Napi::Env env, const JsOutput& out, const at::Tensor& result) {
+  if (out.user) {
+    const at::Tensor host = result.device().is_cpu() ? result : result.cpu();
+    const at::Tensor memory = user_memory(env, out, host);
+    if (memory.data_ptr() != host.data_ptr()) memory.copy_(host);
+    return out.user->Value();
+  }
   if (!out || !result.defined() || result.data_ptr() != out.tensor.data_ptr() || !result.sizes().equals(out.tensor.sizes())) {
     return tensor_to_js(env, result);
   }

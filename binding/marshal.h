@@ -43,13 +43,26 @@ constexpr size_t kJsOutputMaxBytes = size_t{1} << 20;
 struct JsOutput {
   std::shared_ptr<Napi::Reference<Napi::ArrayBuffer>> buffer;
   at::Tensor tensor;  // [rows, cols] over the buffer's memory
+  // Caller memory (a loss's `out`): the { data, shape } object whose array
+  // the result must end in, and its name for errors. See user_output.
+  std::shared_ptr<Napi::Reference<Napi::Object>> user;
+  const char* name = nullptr;
   explicit operator bool() const { return tensor.defined(); }
 };
+// An output into caller memory `value` ({ data, shape }, checked by lib/).
+// A sync call (`direct`) computes straight into it; an async call computes
+// into memory of its own (`internal`, may be empty) and output_to_js copies
+// the result over on the JS thread: the caller's array could be transferred
+// or resized while the pool computes, and nothing writes to it off the JS
+// thread.
+JsOutput user_output(const Napi::Value& value, const at::Tensor& view, const char* name, bool direct, JsOutput internal);
 // An output of [rows, cols] (float32/float64), or an empty one where it would
 // be larger than kJsOutputMaxBytes.
 JsOutput js_output(Napi::Env env, int64_t rows, int64_t cols, at::ScalarType dtype);
 // `result` as { data, shape }: over the JsOutput's buffer when native code
-// computed into it, else as tensor_to_js makes it.
+// computed into it, else as tensor_to_js makes it. For caller memory: that
+// object, with `result` copied into its array where it is not there already
+// (a RangeError naming it if the array was detached or resized meanwhile).
 Napi::Object output_to_js(Napi::Env env, const JsOutput& out, const at::Tensor& result);
 
 // Process-wide counts of the external buffers made by tensor_to_js: made,

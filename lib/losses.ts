@@ -7,6 +7,7 @@ import { checkedUnderGroup, groupHandle } from './distributed';
 import { callNative, invalidValue, rangeError, withCallerStack } from './errors';
 import { inlineTurnSpent, mustWait, nextTurn, runsInline, schedule } from './queue';
 import { boolOption, enumOption, numberOption, optionsObject } from './options';
+import { gradOut, GradOut } from './out';
 import {
   checkDevice, checkMatrix, checkSameKind, indices, isIndices, labelList, operand, partnerDType, rawInput, Indices, Operand, Tensor, tensorFromRaw, TensorLike,
 } from './tensor';
@@ -41,6 +42,16 @@ export interface NpairsOptions {
   returnSimilarity?: boolean;
   /** NaN or ±Infinity in x1/x2 is a RangeError (default false: PyTorch's NaN result). */
   checkFinite?: boolean;
+  /**
+   * Caller-owned memory for the gradients (PyTorch's `out=`): `grad1` and/or
+   * `grad2` as a Float32Array/Float64Array (or a CPU Tensor) of the input's
+   * shape and dtype; the returned gradient is a Tensor over that memory, so a
+   * training step that passes the same arrays every time allocates nothing
+   * for them. CPU only; must not overlap an input or each other (RangeError
+   * naming it). Async calls write into it before they settle: leave it alone
+   * until then. Default: new memory for each call.
+   */
+  out?: GradOut;
   /**
    * Where to compute; default: the inputs' device. Results are on this device:
    * on CUDA, grad1/grad2/similarity stay in device memory until `data()` or
@@ -101,6 +112,16 @@ export interface NtXentOptions {
   grad?: boolean;
   /** NaN or ±Infinity in z1/z2/negatives is a RangeError (default false). */
   checkFinite?: boolean;
+  /**
+   * Caller-owned memory for the gradients (PyTorch's `out=`): `grad1` and/or
+   * `grad2` as a Float32Array/Float64Array (or a CPU Tensor) of the input's
+   * shape and dtype; the returned gradient is a Tensor over that memory, so a
+   * training step that passes the same arrays every time allocates nothing
+   * for them. CPU only; must not overlap an input or each other (RangeError
+   * naming it). Async calls write into it before they settle: leave it alone
+   * until then. Default: new memory for each call.
+   */
+  out?: GradOut;
   /** Where to compute; default: the inputs' device (as {@link NpairsOptions.device}). */
   device?: string;
   /**
@@ -131,6 +152,16 @@ export interface SigmoidOptions {
   grad?: boolean;
   /** NaN or ±Infinity in x1/x2 is a RangeError (default false). */
   checkFinite?: boolean;
+  /**
+   * Caller-owned memory for the gradients (PyTorch's `out=`): `grad1` and/or
+   * `grad2` as a Float32Array/Float64Array (or a CPU Tensor) of the input's
+   * shape and dtype; the returned gradient is a Tensor over that memory, so a
+   * training step that passes the same arrays every time allocates nothing
+   * for them. CPU only; must not overlap an input or each other (RangeError
+   * naming it). Async calls write into it before they settle: leave it alone
+   * until then. Default: new memory for each call.
+   */
+  out?: GradOut;
   /** Where to compute; default: the inputs' device (as {@link NpairsOptions.device}). */
   device?: string;
   /**
@@ -175,6 +206,16 @@ export interface VicregOptions {
   grad?: boolean;
   /** NaN or ±Infinity in z1/z2 is a RangeError (default false). */
   checkFinite?: boolean;
+  /**
+   * Caller-owned memory for the gradients (PyTorch's `out=`): `grad1` and/or
+   * `grad2` as a Float32Array/Float64Array (or a CPU Tensor) of the input's
+   * shape and dtype; the returned gradient is a Tensor over that memory, so a
+   * training step that passes the same arrays every time allocates nothing
+   * for them. CPU only; must not overlap an input or each other (RangeError
+   * naming it). Async calls write into it before they settle: leave it alone
+   * until then. Default: new memory for each call.
+   */
+  out?: GradOut;
   /** Where to compute; default: the inputs' device (as {@link NpairsOptions.device}). */
   device?: string;
   /**
@@ -256,6 +297,16 @@ export interface CorrelationOptions {
   /** NaN or ±Infinity in z1/z2 is a RangeError (default false). */
   checkFinite?: boolean;
   /**
+   * Caller-owned memory for the gradients (PyTorch's `out=`): `grad1` and/or
+   * `grad2` as a Float32Array/Float64Array (or a CPU Tensor) of the input's
+   * shape and dtype; the returned gradient is a Tensor over that memory, so a
+   * training step that passes the same arrays every time allocates nothing
+   * for them. CPU only; must not overlap an input or each other (RangeError
+   * naming it). Async calls write into it before they settle: leave it alone
+   * until then. Default: new memory for each call.
+   */
+  out?: GradOut;
+  /**
    * Where to compute; default: the inputs' device. Results are on this device:
    * on CUDA, grad1/grad2/similarity stay in device memory until `data()` or
    * `to('cpu')` (host inputs are copied there for the call).
@@ -305,12 +356,12 @@ type WithoutGrad = { grad: false };
 
 const NPAIRS_KEYS = [
   'target', 'temperature', 'symmetric', 'labelSmoothing', 'reduction', 'similarity', 'l2Reg', 'eps', 'grad',
-  'returnSimilarity', 'checkFinite', 'device', 'group', 'localLoss', 'gatherWithGrad', 'labels', 'excludeSelf',
+  'returnSimilarity', 'checkFinite', 'device', 'group', 'localLoss', 'gatherWithGrad', 'labels', 'excludeSelf', 'out',
 ] as const;
-const SIGMOID_KEYS = ['scale', 'bias', 'target', 'eps', 'grad', 'checkFinite', 'device', 'group'] as const;
-const VICREG_KEYS = ['invarianceWeight', 'varianceWeight', 'covarianceWeight', 'gamma', 'eps', 'grad', 'checkFinite', 'device', 'group'] as const;
-const NT_XENT_KEYS = ['temperature', 'eps', 'negatives', 'grad', 'checkFinite', 'device', 'group'] as const;
-const CORRELATION_KEYS = ['lambda', 'scale', 'eps', 'mode', 'grad', 'checkFinite', 'device', 'group', 'syncBatchNorm'] as const;
+const SIGMOID_KEYS = ['scale', 'bias', 'target', 'eps', 'grad', 'checkFinite', 'device', 'group', 'out'] as const;
+const VICREG_KEYS = ['invarianceWeight', 'varianceWeight', 'covarianceWeight', 'gamma', 'eps', 'grad', 'checkFinite', 'device', 'group', 'out'] as const;
+const NT_XENT_KEYS = ['temperature', 'eps', 'negatives', 'grad', 'checkFinite', 'device', 'group', 'out'] as const;
+const CORRELATION_KEYS = ['lambda', 'scale', 'eps', 'mode', 'grad', 'checkFinite', 'device', 'group', 'syncBatchNorm', 'out'] as const;
 
 type LossKind = 'npairsLoss' | 'ntXentLoss' | 'sigmoidLoss' | 'vicregLoss' | 'correlationLoss';
 
@@ -373,6 +424,7 @@ function prepareNpairs(x1: unknown, x2: unknown, opts: unknown): Prepared<'npair
     gatherWithGrad: boolOption(o, 'gatherWithGrad', true),
     labels: null,
     excludeSelf: boolOption(o, 'excludeSelf', false),
+    out: null,
   };
   if (options.excludeSelf) {
     if (m !== n) throw rangeError('excludeSelf', `needs x1 and x2 to be the same views (M = N), got N = ${n}, M = ${m}`);
@@ -408,6 +460,7 @@ function prepareNpairs(x1: unknown, x2: unknown, opts: unknown): Prepared<'npair
   if (options.symmetric && m !== n && !g) {
     throw rangeError('symmetric', `needs as many rows in x2 as in x1, got N = ${n}, M = ${m}`);
   }
+  options.out = gradOut(o.out, a, b, device, options.grad, [options.target, options.labels]);
   return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work: n * m * a.shape[1] };
 }
 
@@ -426,6 +479,7 @@ function prepareSigmoid(x1: unknown, x2: unknown, opts: unknown): Prepared<'sigm
     checkFinite: boolOption(o, 'checkFinite', false),
     device,
     group: g ? (groupHandle(g) as object) : null,
+    out: null,
   };
   if (o.target !== undefined) {
     const t = operand(o.target, 'target', a.dtype);
@@ -435,6 +489,7 @@ function prepareSigmoid(x1: unknown, x2: unknown, opts: unknown): Prepared<'sigm
     }
     options.target = rawInput(t);
   }
+  options.out = gradOut(o.out, a, b, device, options.grad, [options.target]);
   return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work: n * m * a.shape[1] };
 }
 
@@ -456,8 +511,10 @@ function prepareVicreg(z1: unknown, z2: unknown, opts: unknown): Prepared<'vicre
     checkFinite: boolOption(o, 'checkFinite', false),
     device,
     group: g ? (groupHandle(g) as object) : null,
+    out: null,
   };
   // the two covariance matrices: D·D·N each
+  options.out = gradOut(o.out, a, b, device, options.grad);
   return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work: 2 * d * d * n };
 }
 
@@ -476,6 +533,7 @@ function prepareNtXent(z1: unknown, z2: unknown, opts: unknown): Prepared<'ntXen
     checkFinite: boolOption(o, 'checkFinite', false),
     device,
     group: g ? (groupHandle(g) as object) : null,
+    out: null,
   };
   let work = 4 * n * n * d;
   if (o.negatives !== undefined) {
@@ -487,6 +545,7 @@ function prepareNtXent(z1: unknown, z2: unknown, opts: unknown): Prepared<'ntXen
     options.negatives = rawInput(neg);
     work = n * neg.shape[0] * d;
   }
+  options.out = gradOut(o.out, a, b, device, options.grad, [options.negatives]);
   return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work };
 }
 
@@ -514,9 +573,11 @@ function prepareCorrelation(z1: unknown, z2: unknown, opts: unknown): Prepared<'
     device,
     group: g ? (groupHandle(g) as object) : null,
     syncBatchNorm: boolOption(o, 'syncBatchNorm', false),
+    out: null,
   };
   // the correlation matrix: [N, N] over D ('samples') or [D, D] over N ('features')
   const work = mode === 'samples' ? n * n * d : d * d * n;
+  options.out = gradOut(o.out, a, b, device, options.grad);
   return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work };
 }
 

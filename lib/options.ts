@@ -76,12 +76,12 @@ export const NATIVE_OPTION_KEYS = {
   cosineSimilarity: ['eps', 'device'],
   npairsLoss: [
     'target', 'temperature', 'symmetric', 'labelSmoothing', 'reduction', 'similarity', 'l2Reg', 'eps', 'grad',
-    'returnSimilarity', 'checkFinite', 'device', 'group', 'localLoss', 'gatherWithGrad', 'labels', 'excludeSelf',
+    'returnSimilarity', 'checkFinite', 'device', 'group', 'localLoss', 'gatherWithGrad', 'labels', 'excludeSelf', 'out',
   ],
-  ntXentLoss: ['temperature', 'eps', 'negatives', 'grad', 'checkFinite', 'device', 'group'],
-  sigmoidLoss: ['scale', 'bias', 'target', 'eps', 'grad', 'checkFinite', 'device', 'group'],
-  vicregLoss: ['invarianceWeight', 'varianceWeight', 'covarianceWeight', 'gamma', 'eps', 'grad', 'checkFinite', 'device', 'group'],
-  correlationLoss: ['lambda', 'scale', 'eps', 'mode', 'grad', 'checkFinite', 'device', 'group', 'syncBatchNorm'],
+  ntXentLoss: ['temperature', 'eps', 'negatives', 'grad', 'checkFinite', 'device', 'group', 'out'],
+  sigmoidLoss: ['scale', 'bias', 'target', 'eps', 'grad', 'checkFinite', 'device', 'group', 'out'],
+  vicregLoss: ['invarianceWeight', 'varianceWeight', 'covarianceWeight', 'gamma', 'eps', 'grad', 'checkFinite', 'device', 'group', 'out'],
+  correlationLoss: ['lambda', 'scale', 'eps', 'mode', 'grad', 'checkFinite', 'device', 'group', 'syncBatchNorm', 'out'],
 } as const;
 
 /** A native function that takes an options object. */
@@ -92,6 +92,9 @@ type RawTensorOption = import('./binding').RawInput;
 
 /** A process group's native handle (lib/distributed.ts's groupHandle). */
 type NativeGroup = object;
+
+/** Caller memory for a loss's gradients (lib/out.ts's RawGradOut), or null. */
+type NativeGradOut = import('./out').RawGradOut | null;
 
 /** The options object of each native function, every key required (null: none). */
 export interface NativeOptions {
@@ -121,6 +124,8 @@ export interface NativeOptions {
     /** SupCon's class labels of the rows (N integers), or null. */
     labels: import('./binding').RawIndices | null;
     excludeSelf: boolean;
+    /** Caller memory for grad1/grad2, or null. */
+    out: NativeGradOut;
   };
   sigmoidLoss: {
     scale: number;
@@ -132,6 +137,7 @@ export interface NativeOptions {
     checkFinite: boolean;
     device: string;
     group: NativeGroup | null;
+    out: NativeGradOut;
   };
   vicregLoss: {
     invarianceWeight: number;
@@ -143,6 +149,7 @@ export interface NativeOptions {
     checkFinite: boolean;
     device: string;
     group: NativeGroup | null;
+    out: NativeGradOut;
   };
   ntXentLoss: {
     temperature: number;
@@ -153,6 +160,7 @@ export interface NativeOptions {
     checkFinite: boolean;
     device: string;
     group: NativeGroup | null;
+    out: NativeGradOut;
   };
   correlationLoss: {
     lambda: number;
@@ -164,6 +172,7 @@ export interface NativeOptions {
     device: string;
     group: NativeGroup | null;
     syncBatchNorm: boolean;
+    out: NativeGradOut;
   };
 }
 

@@ -17,11 +17,15 @@ const echo = (kind: string, options: unknown): Options => {
     const t = back[key] as { data: ArrayLike<number | bigint>; shape: number[] } | null | undefined;
     if (t) out[key] = { data: Array.from(t.data, Number), shape: t.shape };
   }
+  const o = back.out as Record<string, { data: ArrayLike<number>; shape: number[] } | null> | null | undefined;
+  if (o) out.out = Object.fromEntries(Object.entries(o).map(([k, t]) => [k, t && { data: Array.from(t.data), shape: t.shape }]));
   return out;
 };
 
 const indices = BigInt64Array.from([2n, 0n, 1n]);
 const probabilities = { data: Float32Array.from([0.5, 0.25, 0.25, 0, 1, 0, 0.1, 0.2, 0.7]), shape: [3, 3] };
+/** A loss's `out`: caller memory for both gradients. */
+const gradOut = { grad1: { data: Float32Array.from([1, 2, 3, 4]), shape: [2, 2] }, grad2: { data: Float32Array.from([5, 6]), shape: [1, 2] } };
 
 /**
  * Every key of each native function with a value other than the default lib
@@ -36,16 +40,17 @@ const NON_DEFAULT: { [K in NativeKind]: Options } = {
   npairsLoss: {
     target: indices, temperature: 0.07, symmetric: true, labelSmoothing: 0.1, reduction: 'sum', similarity: 'dot',
     l2Reg: 0.002, eps: 1e-6, grad: false, returnSimilarity: true, checkFinite: true, device: 'cpu', group: null,
-    localLoss: false, gatherWithGrad: false, labels: BigInt64Array.from([1n, 0n, 1n]), excludeSelf: true,
+    localLoss: false, gatherWithGrad: false, labels: BigInt64Array.from([1n, 0n, 1n]), excludeSelf: true, out: gradOut,
   },
-  ntXentLoss: { temperature: 0.2, eps: 1e-6, negatives: probabilities, grad: false, checkFinite: true, device: 'cpu', group: null },
-  sigmoidLoss: { scale: 3, bias: 0.5, target: probabilities, eps: 1e-6, grad: false, checkFinite: true, device: 'cpu', group: null },
+  ntXentLoss: { temperature: 0.2, eps: 1e-6, negatives: probabilities, grad: false, checkFinite: true, device: 'cpu', group: null, out: gradOut },
+  sigmoidLoss: { scale: 3, bias: 0.5, target: probabilities, eps: 1e-6, grad: false, checkFinite: true, device: 'cpu', group: null, out: gradOut },
   vicregLoss: {
     invarianceWeight: 2, varianceWeight: 3, covarianceWeight: 0.5, gamma: 0.9, eps: 1e-3, grad: false, checkFinite: true, device: 'cpu', group: null,
+    out: gradOut,
   },
   correlationLoss: {
     lambda: 0.01, scale: 0.5, eps: 1e-3, mode: 'features', grad: false, checkFinite: true, device: 'cpu', group: null,
-    syncBatchNorm: true,
+    syncBatchNorm: true, out: gradOut,
   },
 };
 
@@ -57,6 +62,9 @@ function echoed(key: string, value: unknown): unknown {
     return { data: Array.from(t.data), shape: t.shape };
   }
   if (key === 'group' && value !== null) return { rank: 0, worldSize: 1 };
+  if (key === 'out' && value !== null) {
+    return Object.fromEntries(Object.entries(value as Options).map(([k, t]) => [k, t === null ? null : echoed(k, t)]));
+  }
   return value;
 }
 
@@ -172,26 +180,33 @@ describe('the public functions send every user option under its key', () => {
     const pg = await pl.ProcessGroup.init({ rank: 0, worldSize: 1, port: 20000 + Math.floor(Math.random() * 20000), timeoutMs: 10000 });
     try {
       // labels and excludeSelf exclude target and symmetric: sent in a call of their own below
-      const npairs = { ...NON_DEFAULT.npairsLoss, group: pg, labels: null, excludeSelf: false } as Options;
-      const { device: _d, labels: _l, excludeSelf: _x, ...npairsUser } = npairs;
+      // `out` holds gradients, which grad: false does not compute: sent in a call of its own below
+      const npairs = { ...NON_DEFAULT.npairsLoss, group: pg, labels: null, excludeSelf: false, out: null } as Options;
+      const { device: _d, labels: _l, excludeSelf: _x, out: _o1, ...npairsUser } = npairs;
+      void _o1;
       void _l;
       void _x;
-      const supcon = { ...NON_DEFAULT.npairsLoss, group: pg, target: null, symmetric: false, labelSmoothing: 0 } as Options;
-      const { device: _s, target: _t, ...supconUser } = supcon;
+      const supcon = { ...NON_DEFAULT.npairsLoss, group: pg, target: null, symmetric: false, labelSmoothing: 0, out: null } as Options;
+      const { device: _s, target: _t, out: _o2, ...supconUser } = supcon;
+      void _o2;
       void _s;
       void _t;
-      const ntxent = { ...NON_DEFAULT.ntXentLoss, group: pg } as Options;
-      const sigmoid = { ...NON_DEFAULT.sigmoidLoss, group: pg } as Options;
-      const { device: _g, ...sigmoidUser } = sigmoid;
+      const ntxent = { ...NON_DEFAULT.ntXentLoss, group: pg, out: null } as Options;
+      const sigmoid = { ...NON_DEFAULT.sigmoidLoss, group: pg, out: null } as Options;
+      const { device: _g, out: _o3, ...sigmoidUser } = sigmoid;
+      void _o3;
       void _g;
-      const vicreg = { ...NON_DEFAULT.vicregLoss, group: pg } as Options;
-      const { device: _v, ...vicregUser } = vicreg;
+      const vicreg = { ...NON_DEFAULT.vicregLoss, group: pg, out: null } as Options;
+      const { device: _v, out: _o4, ...vicregUser } = vicreg;
+      void _o4;
       void _v;
-      const { device: _n, ...ntxentUser } = ntxent;
+      const { device: _n, out: _o5, ...ntxentUser } = ntxent;
+      void _o5;
       void _n;
       void _d;
-      const correlation = { ...NON_DEFAULT.correlationLoss, group: pg } as Options;
-      const { device: _e, ...correlationUser } = correlation;
+      const correlation = { ...NON_DEFAULT.correlationLoss, group: pg, out: null } as Options;
+      const { device: _e, out: _o6, ...correlationUser } = correlation;
+      void _o6;
       void _e;
       for (const async of [false, true]) {
         const n = await sent('npairsLoss', () => (async ? pl.npairsLossAsync : pl.npairsLoss)(x, y, npairsUser as pl.NpairsOptions));
@@ -211,7 +226,23 @@ describe('the public functions send every user option under its key', () => {
       }
       // without a group and without a target: null for both
       const plain = await sent('npairsLoss', () => pl.npairsLoss(x, y));
-      expect({ group: plain.group, target: plain.target }).toEqual({ group: null, target: null });
+      expect({ group: plain.group, target: plain.target, out: plain.out }).toEqual({ group: null, target: null, out: null });
+      // `out` (with gradients): each loss sends the caller's arrays under out.grad1 / out.grad2
+      const g1 = Float32Array.from({ length: 9 }, (_, k) => k);
+      const g2 = Float32Array.from({ length: 9 }, (_, k) => -k);
+      const outs: Array<[NativeKind, () => unknown]> = [
+        ['npairsLoss', () => pl.npairsLoss(x, y, { out: { grad1: g1, grad2: g2 } })],
+        ['ntXentLoss', () => pl.ntXentLoss(x, y, { out: { grad1: g1, grad2: g2 } })],
+        ['sigmoidLoss', () => pl.sigmoidLoss(x, y, { out: { grad1: g1, grad2: g2 } })],
+        ['vicregLoss', () => pl.vicregLoss(x, y, { out: { grad1: g1, grad2: g2 } })],
+        ['correlationLoss', () => pl.correlationLoss(x, y, { out: { grad1: g1, grad2: g2 } })],
+      ];
+      for (const [kind, call] of outs) {
+        const o = await sent(kind, call);
+        const back = echo(kind, o).out as Record<string, { data: number[]; shape: number[] }>;
+        // the arrays the loss then wrote its gradients into
+        expect({ kind, out: back }).toEqual({ kind, out: { grad1: { data: Array.from(g1), shape: [3, 3] }, grad2: { data: Array.from(g2), shape: [3, 3] } } });
+      }
     } finally {
       await pg.destroy();
     }
