@@ -22,6 +22,7 @@
 namespace pairloss::ce::PAIRLOSS_CE_NS {
 
 using pairloss::grain;
+using pairloss::fine_grain;
 
 namespace {
 
@@ -249,8 +250,16 @@ Result symmetric(T* S, T* G, const Problem& p) {
     target_s.resize(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) target_s[i] = S[i * m + p.index[i]];
   }
+  // Each task's column sums and totals, merged below in the order of its
+  // rows (not of completion), so that the result does not depend on timing.
+  struct Part {
+    int64_t begin;
+    std::vector<double> cs, cu, cp;
+    double tl, ts, tpl, tps;
+  };
+  std::vector<Part> parts;
   std::mutex mutex;
-  at::parallel_for(0, n, grain(m), [&](int64_t b, int64_t e) {
+  at::parallel_for(0, n, fine_grain(m), [&](int64_t b, int64_t e) {
     std::vector<T> buf(static_cast<size_t>(m));
     std::vector<double> arg(static_cast<size_t>(m));
     double* x = arg.data();
@@ -308,18 +317,22 @@ Result symmetric(T* S, T* G, const Problem& p) {
       if (p.grad) std::copy(u, u + m, G + i * m);
     }
     std::lock_guard<std::mutex> lock(mutex);
+    parts.push_back(Part{b, std::move(lcs), std::move(lcu), std::move(lcp), tl, ts, tpl, tps});
+  });
+  std::sort(parts.begin(), parts.end(), [](const Part& x, const Part& y) { return x.begin < y.begin; });
+  for (const Part& part : parts) {
     for (int64_t j = 0; j < m; ++j) {
-      cs[j] += pcs[j];
-      cu[j] += pcu[j];
+      cs[j] += part.cs[j];
+      cu[j] += part.cu[j];
     }
     if (P) {
-      for (int64_t j = 0; j < m; ++j) cq[j] += pcp[j];  // cq starts at 1: fixed below
+      for (int64_t j = 0; j < m; ++j) cq[j] += part.cp[j];  // cq starts at 1: fixed below
     }
-    total_l += tl;
-    total_s += ts;
-    total_pl += tpl;
-    total_ps += tps;
-  });
+    total_l += part.tl;
+    total_s += part.ts;
+    total_pl += part.tpl;
+    total_ps += part.tps;
+  }
   if (P) {
     for (int64_t j = 0; j < m; ++j) cq[j] = (1.0 - ls) * (cq[j] - 1.0) + ls;
   }
@@ -372,7 +385,7 @@ Result symmetric(T* S, T* G, const Problem& p) {
   gs -= p.w_rows * qs_r + p.w_cols * qs_c;
   r.gs = gs;
   const double* pb = bcol.data();
-  at::parallel_for(0, n, grain(m), [&](int64_t b, int64_t e) {
+  at::parallel_for(0, n, fine_grain(m), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       T* g = G + i * m;
       const double ai = a[i];

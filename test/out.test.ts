@@ -11,7 +11,27 @@ const { makeCases } = require('./helpers/cases.js');
 
 const SEED = 730192113;
 const LOSS_OPS = ['npairs', 'siglip', 'vicreg', 'ntxent', 'correlation'];
-const cases: Case[] = (makeCases(SEED) as Case[]).filter((c) => LOSS_OPS.includes(c.op));
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { matrix, rng } = require('./helpers/cases.js');
+/**
+ * The training job's shape: symmetric N-pairs over a batch of 512 (its
+ * cross-entropy passes split over threads, merged in row order), at the
+ * job's temperature and a colder one.
+ */
+function jobCases(): Case[] {
+  const r = rng(SEED + 7);
+  const out: Case[] = [];
+  for (const dtype of ['float32', 'float64'] as const) {
+    for (const temperature of [0.05, 0.01]) {
+      out.push({
+        name: `npairs symmetric 512x64, temperature ${temperature} ${dtype}`, op: 'npairs', dtype,
+        inputs: { x1: matrix(r, 512, 64, dtype), x2: matrix(r, 512, 64, dtype) }, options: { temperature, symmetric: true },
+      });
+    }
+  }
+  return out;
+}
+const cases: Case[] = [...(makeCases(SEED) as Case[]).filter((c) => LOSS_OPS.includes(c.op)), ...jobCases()];
 let reference: ReturnType<typeof oracle>;
 
 beforeAll(() => {
