@@ -24,6 +24,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("hasGloo", Napi::Boolean::New(env, pairloss::has_gloo()));
   exports.Set("hasNccl", Napi::Boolean::New(env, pairloss::has_nccl()));
   exports.Set("cpuKernels", Napi::String::New(env, pairloss::ce::kernel_name()));
+  exports.Set("blasCore", Napi::String::New(env, pairloss::blas_core()));
   exports.Set("cudaCompiled", Napi::Boolean::New(env, pairloss::cuda_compiled()));
   function<CudaIsAvailable>(env, exports, "cudaIsAvailable");
   function<CudaDeviceCount>(env, exports, "cudaDeviceCount");

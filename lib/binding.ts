@@ -95,6 +95,8 @@ export interface Binding {
   hasNccl: boolean;
   /** Which build of the fused CPU kernels runs: 'avx2+sleef', 'avx2' or 'baseline'. */
   cpuKernels: string;
+  /** OpenBLAS's kernels for this CPU (openblas_get_corename), or '' for another BLAS. */
+  blasCore: string;
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
   /** Hand-derived CPU kernels (true, default) or the autograd reference path. */

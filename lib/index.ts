@@ -13,7 +13,7 @@ export type {
 } from './losses';
 export { ProcessGroup } from './distributed';
 export type { Backend, ReduceOp, ProcessGroupOptions, FromEnvOptions, LaunchInfo } from './distributed';
-export { version, torchVersion, cuda, backends, cpuKernels, getNumThreads, getBlasThreads, setNumThreads, memoryStats,
+export { version, torchVersion, cuda, backends, cpuKernels, blasCore, getNumThreads, getBlasThreads, setNumThreads, memoryStats,
   getAsyncConcurrency, setAsyncConcurrency, asyncQueueStats } from './runtime';
 export type { MemoryStats, CudaMemoryStats } from './runtime';
 export { heatmapSvg, heatmapPng, writeHeatmap, readMatrix, colormapColors, HEATMAP_COLORMAPS } from './heatmap';

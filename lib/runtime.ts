@@ -114,6 +114,18 @@ export const cuda = {
 export declare const cpuKernels: string;
 lazyExport('cpuKernels', () => binding().cpuKernels);
 
+/**
+ * The kernels OpenBLAS, the BLAS behind every matrix product, runs on this
+ * CPU (`openblas_get_corename()`: e.g. `'Haswell'`, `'SkylakeX'`), or `''`
+ * when LibTorch uses another BLAS. A CPU that the installed OpenBLAS does not
+ * recognise gets its generic `'Prescott'` (SSE3) kernels, 2.5 times slower
+ * than `'Haswell'` at the training job's products on the development VM:
+ * set `OPENBLAS_CORETYPE=Haswell` (any CPU with AVX2 and FMA) in the
+ * environment before the process starts, for PyTorch as much as for pairloss.
+ */
+export declare const blasCore: string;
+lazyExport('blasCore', () => binding().blasCore);
+
 /** Distributed backends this build carries (reading one loads the addon). */
 export const backends = {
   get gloo(): boolean {

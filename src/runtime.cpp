@@ -67,6 +67,12 @@ void init_threads() {
   }
 }
 
+std::string blas_core() {
+  static auto get = blas_symbol<char* (*)()>("openblas_get_corename");
+  const char* name = get ? get() : nullptr;
+  return name ? std::string(name) : std::string();
+}
+
 int get_blas_threads() {
   static auto get = blas_symbol<int (*)()>("openblas_get_num_threads");
   return get ? get() : -1;

@@ -15,6 +15,11 @@ bool has_nccl();
 int get_num_threads();
 // OpenBLAS's own thread count, or -1 when the BLAS is not OpenBLAS.
 int get_blas_threads();
+// The kernels OpenBLAS chose for this CPU (openblas_get_corename: 'Haswell',
+// 'SkylakeX', 'Prescott', ...), or "" when LibTorch uses another BLAS. An
+// x86-64 CPU that OpenBLAS does not recognise gets its generic 'Prescott'
+// (SSE3) kernels; OPENBLAS_CORETYPE, set before loading, chooses others.
+std::string blas_core();
 // At load: PAIRLOSS_NUM_THREADS, else one intra-op thread per logical CPU.
 void init_threads();
 // Sizes LibTorch's intra-op pool and OpenBLAS's pool together.
