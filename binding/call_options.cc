@@ -42,6 +42,9 @@ NormalizeOptions read_normalize_options(const Napi::Value& value) {
 MatmulOptions read_matmul_options(const Napi::Value& value) {
   OptionReader o(value, "matmul");
   MatmulOptions opt;
+  opt.transpose_a = o.boolean("transposeA");
+  opt.transpose_b = o.boolean("transposeB");
+  opt.out = o.value("out");
   opt.device = read_device(o);
   o.done();
   return opt;

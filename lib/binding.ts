@@ -131,7 +131,9 @@ export interface Binding {
   // Ops and losses take typed arrays or handles. Results are handles when
   // computed on CUDA or from a resident CPU input, else typed arrays.
   normalize(x: RawInput, options: RawOptions<'normalize'>): RawResult;
-  matmul(a: RawInput, b: RawInput, options: RawOptions<'matmul'>): RawResult;
+  /** With `options.out`: writes there and returns undefined. async: on the libuv pool. */
+  matmul(a: RawInput, b: RawInput, options: RawOptions<'matmul'>, async: false): RawResult | undefined;
+  matmul(a: RawInput, b: RawInput, options: RawOptions<'matmul'>, async: true): Promise<RawResult | undefined>;
   crossEntropy(logits: RawInput, target: RawInput | RawIndices, options: RawOptions<'crossEntropy'>): RawResult;
   batchNorm1d(x: RawInput, options: RawOptions<'batchNorm1d'>): RawResult;
   cosineSimilarity(x1: RawInput, x2: RawInput, options: RawOptions<'cosineSimilarity'>): RawResult;

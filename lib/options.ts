@@ -70,7 +70,7 @@ export function enumOption<T extends string>(o: Record<string, unknown>, key: st
  */
 export const NATIVE_OPTION_KEYS = {
   normalize: ['p', 'dim', 'eps', 'device'],
-  matmul: ['device'],
+  matmul: ['transposeA', 'transposeB', 'out', 'device'],
   crossEntropy: ['reduction', 'labelSmoothing', 'device'],
   batchNorm1d: ['eps', 'device'],
   cosineSimilarity: ['eps', 'device'],
@@ -96,7 +96,13 @@ type NativeGroup = object;
 /** The options object of each native function, every key required (null: none). */
 export interface NativeOptions {
   normalize: { p: number; dim: number; eps: number; device: string };
-  matmul: { device: string };
+  matmul: {
+    transposeA: boolean;
+    transposeB: boolean;
+    /** The caller's memory for the result ({ data, shape: [N, M] }), or null. */
+    out: import('./binding').RawTensor | null;
+    device: string;
+  };
   crossEntropy: { reduction: 'mean' | 'sum' | 'none'; labelSmoothing: number; device: string };
   batchNorm1d: { eps: number; device: string };
   cosineSimilarity: { eps: number; device: string };

@@ -276,7 +276,10 @@ def run_case(case):
     if op == "normalize":
         return {"out": out(F.normalize(tensor(i["x"], dtype), p=o.get("p", 2.0), dim=o.get("dim", 1), eps=o.get("eps", 1e-12)))}
     if op == "matmul":
-        return {"out": out(tensor(i["a"], dtype) @ tensor(i["b"], dtype))}
+        a, b = tensor(i["a"], dtype), tensor(i["b"], dtype)
+        a = a.T if o.get("transposeA") else a
+        b = b.T if o.get("transposeB") else b
+        return {"out": out(a @ b)}
     if op == "cosine_similarity":
         return {"out": out(NPairsLoss().similarities(tensor(i["x1"], dtype), tensor(i["x2"], dtype)))}
     if op == "batch_norm1d":

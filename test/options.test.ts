@@ -13,7 +13,7 @@ type Options = Record<string, unknown>;
 const echo = (kind: string, options: unknown): Options => {
   const back = callNative(() => (binding()._echoOptions as (k: string, o: unknown) => Options)(kind, options));
   const out = { ...back };
-  for (const key of ['target', 'labels', 'negatives']) {
+  for (const key of ['target', 'labels', 'negatives', 'out']) {
     const t = back[key] as { data: ArrayLike<number | bigint>; shape: number[] } | null | undefined;
     if (t) out[key] = { data: Array.from(t.data, Number), shape: t.shape };
   }
@@ -29,7 +29,7 @@ const probabilities = { data: Float32Array.from([0.5, 0.25, 0.25, 0, 1, 0, 0.1, 
  */
 const NON_DEFAULT: { [K in NativeKind]: Options } = {
   normalize: { p: 3, dim: 0, eps: 1e-3, device: 'cpu' },
-  matmul: { device: 'cpu' },
+  matmul: { transposeA: true, transposeB: true, out: probabilities, device: 'cpu' },
   crossEntropy: { reduction: 'sum', labelSmoothing: 0.2, device: 'cpu' },
   batchNorm1d: { eps: 1e-3, device: 'cpu' },
   cosineSimilarity: { eps: 1e-4, device: 'cpu' },
@@ -117,7 +117,7 @@ describe('keys the two sides disagree on are an Error, never a default', () => {
     const x = { data: Float32Array.from([1, 2, 3, 4]), shape: [2, 2] };
     const b = binding() as unknown as Record<string, (...args: unknown[]) => unknown>;
     expect(() => b.normalize(x, { p: 2, dim: 1, device: 'cpu' })).toThrow(/normalize options: 'eps' is missing/);
-    expect(() => b.matmul(x, x, { device: 'cpu', eps: 1 })).toThrow(/matmul options: the binding does not read 'eps'/);
+    expect(() => b.matmul(x, x, { ...NON_DEFAULT.matmul, out: null, eps: 1 }, false)).toThrow(/matmul options: the binding does not read 'eps'/);
     const { group, ...noGroup } = NON_DEFAULT.npairsLoss;
     void group;
     expect(() => b.npairsLoss(x, x, { ...noGroup, target: null }, false)).toThrow(/npairsLoss options: 'group' is missing/);
@@ -142,7 +142,7 @@ async function sent<T>(name: NativeKind,
   const original = b[name];
   let options: Options | undefined;
   b[name] = (...args: unknown[]) => {
-    options = args.find((a, i) => i > 0 && a !== null && typeof a === 'object' && !('data' in a) && !('handle' in a) && !ArrayBuffer.isView(a)) as Options;
+    options = args.find((a, i) => i > 0 && a !== null && typeof a === 'object' && !Array.isArray(a) && !('data' in a) && !('handle' in a) && !ArrayBuffer.isView(a)) as Options;
     return original(...args);
   };
   try {
@@ -160,12 +160,23 @@ describe('the public functions send every user option under its key', () => {
 
   it('the ops', async () => {
     expectEchoed('normalize', NON_DEFAULT.normalize, echo('normalize', await sent('normalize', () => pl.normalize(x, { p: 3, dim: 0, eps: 1e-3 }))));
-    expectEchoed('matmul', NON_DEFAULT.matmul, echo('matmul', await sent('matmul', () => pl.matmul(x, y))));
+    const plainMatmul = await sent('matmul', () => pl.matmul(x, y));
+    expect(plainMatmul).toEqual({ transposeA: false, transposeB: false, out: null, device: 'cpu' });
+    expectEchoed('matmul', plainMatmul, echo('matmul', plainMatmul));
     expectEchoed('crossEntropy', NON_DEFAULT.crossEntropy,
       echo('crossEntropy', await sent('crossEntropy', () => pl.crossEntropy(x, [2, 0, 1], { reduction: 'sum', labelSmoothing: 0.2 }))));
     expectEchoed('batchNorm1d', NON_DEFAULT.batchNorm1d, echo('batchNorm1d', await sent('batchNorm1d', () => pl.batchNorm1d(x, { eps: 1e-3 }))));
     expectEchoed('cosineSimilarity', NON_DEFAULT.cosineSimilarity,
       echo('cosineSimilarity', await sent('cosineSimilarity', () => pl.cosineSimilarity(x, y, { eps: 1e-4 }))));
+  });
+
+  it('the training-step ops, sync and async: matmul', async () => {
+    for (const async of [false, true]) {
+      const out = new Float32Array(9);
+      const m = await sent('matmul', () => (async ? pl.matmulAsync : pl.matmul)(x, y, { transposeA: true, transposeB: true, out }));
+      expect(m).toEqual({ transposeA: true, transposeB: true, out: { data: out, shape: [3, 3] }, device: 'cpu' });
+      expectEchoed('matmul', m, echo('matmul', m));
+    }
   });
 
   it('the losses, sync and async, with a process group (W = 1)', async () => {
