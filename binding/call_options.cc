@@ -50,6 +50,15 @@ MatmulOptions read_matmul_options(const Napi::Value& value) {
   return opt;
 }
 
+SparseMatmulOptions read_sparse_matmul_options(const Napi::Value& value) {
+  OptionReader o(value, "sparseMatmul");
+  SparseMatmulOptions opt;
+  opt.transpose_a = o.boolean("transposeA");
+  opt.out = o.value("out");
+  o.done();
+  return opt;
+}
+
 CrossEntropyOptions read_cross_entropy_options(const Napi::Value& value) {
   OptionReader o(value, "crossEntropy");
   CrossEntropyOptions opt;

@@ -35,6 +35,13 @@ struct MatmulOptions {
 };
 MatmulOptions read_matmul_options(const Napi::Value& value);
 
+// sparseMatmul: { transposeA, out } (CPU only)
+struct SparseMatmulOptions {
+  bool transpose_a = false;
+  Napi::Value out;
+};
+SparseMatmulOptions read_sparse_matmul_options(const Napi::Value& value);
+
 // crossEntropy: { reduction, labelSmoothing, device }
 struct CrossEntropyOptions {
   pairloss::Reduction reduction;

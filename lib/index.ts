@@ -8,6 +8,8 @@ export type { DType, FloatArray, Indices, TensorLike, OnnxTensorLike } from './t
 export { normalize, matmul, matmulAsync, crossEntropy, batchNorm1d, cosineSimilarity } from './ops';
 export type { CrossEntropyOptions, MatmulOptions } from './ops';
 export type { OutBuffer } from './out';
+export { csrTensor, CsrTensor, sparseMatmul, sparseMatmulAsync } from './sparse';
+export type { CsrLike, CsrIndices, SparseMatmulOptions } from './sparse';
 export { npairsLoss, npairsLossAsync, ntXentLoss, ntXentLossAsync, sigmoidLoss, sigmoidLossAsync, vicregLoss, vicregLossAsync, correlationLoss, correlationLossAsync } from './losses';
 export type {
   NpairsOptions, NpairsResult, NpairsGradients, NtXentOptions, SigmoidOptions, SigmoidResult, SigmoidGradients, VicregOptions, VicregResult, VicregGradients, CorrelationOptions, CorrelationResult, CorrelationGradients, GroupLike,

@@ -71,6 +71,7 @@ export function enumOption<T extends string>(o: Record<string, unknown>, key: st
 export const NATIVE_OPTION_KEYS = {
   normalize: ['p', 'dim', 'eps', 'device'],
   matmul: ['transposeA', 'transposeB', 'out', 'device'],
+  sparseMatmul: ['transposeA', 'out'],
   crossEntropy: ['reduction', 'labelSmoothing', 'device'],
   batchNorm1d: ['eps', 'device'],
   cosineSimilarity: ['eps', 'device'],
@@ -102,6 +103,10 @@ export interface NativeOptions {
     /** The caller's memory for the result ({ data, shape: [N, M] }), or null. */
     out: import('./binding').RawTensor | null;
     device: string;
+  };
+  sparseMatmul: {
+    transposeA: boolean;
+    out: import('./binding').RawTensor | null;
   };
   crossEntropy: { reduction: 'mean' | 'sum' | 'none'; labelSmoothing: number; device: string };
   batchNorm1d: { eps: number; device: string };
@@ -176,6 +181,6 @@ export interface NativeOptions {
 // The interfaces above and the key lists name the same keys (a compile error otherwise).
 type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const keysAgree: { [K in NativeKind]: SameKeys<keyof NativeOptions[K], (typeof NATIVE_OPTION_KEYS)[K][number]> } = {
-  normalize: true, matmul: true, crossEntropy: true, batchNorm1d: true, cosineSimilarity: true, npairsLoss: true, ntXentLoss: true, sigmoidLoss: true, vicregLoss: true, correlationLoss: true,
+  normalize: true, matmul: true, sparseMatmul: true, crossEntropy: true, batchNorm1d: true, cosineSimilarity: true, npairsLoss: true, ntXentLoss: true, sigmoidLoss: true, vicregLoss: true, correlationLoss: true,
 };
 void keysAgree;

@@ -30,6 +30,7 @@ const probabilities = { data: Float32Array.from([0.5, 0.25, 0.25, 0, 1, 0, 0.1, 
 const NON_DEFAULT: { [K in NativeKind]: Options } = {
   normalize: { p: 3, dim: 0, eps: 1e-3, device: 'cpu' },
   matmul: { transposeA: true, transposeB: true, out: probabilities, device: 'cpu' },
+  sparseMatmul: { transposeA: true, out: probabilities },
   crossEntropy: { reduction: 'sum', labelSmoothing: 0.2, device: 'cpu' },
   batchNorm1d: { eps: 1e-3, device: 'cpu' },
   cosineSimilarity: { eps: 1e-4, device: 'cpu' },
@@ -118,6 +119,8 @@ describe('keys the two sides disagree on are an Error, never a default', () => {
     const b = binding() as unknown as Record<string, (...args: unknown[]) => unknown>;
     expect(() => b.normalize(x, { p: 2, dim: 1, device: 'cpu' })).toThrow(/normalize options: 'eps' is missing/);
     expect(() => b.matmul(x, x, { ...NON_DEFAULT.matmul, out: null, eps: 1 }, false)).toThrow(/matmul options: the binding does not read 'eps'/);
+    expect(() => b.sparseMatmul({ indptr: Int32Array.of(0, 1), indices: Int32Array.of(0), values: Float32Array.of(1), shape: [1, 2] }, x,
+      { transposeA: false }, false)).toThrow(/sparseMatmul options: 'out' is missing/);
     const { group, ...noGroup } = NON_DEFAULT.npairsLoss;
     void group;
     expect(() => b.npairsLoss(x, x, { ...noGroup, target: null }, false)).toThrow(/npairsLoss options: 'group' is missing/);
@@ -170,12 +173,16 @@ describe('the public functions send every user option under its key', () => {
       echo('cosineSimilarity', await sent('cosineSimilarity', () => pl.cosineSimilarity(x, y, { eps: 1e-4 }))));
   });
 
-  it('the training-step ops, sync and async: matmul', async () => {
+  it('the training-step ops, sync and async: matmul, sparseMatmul', async () => {
     for (const async of [false, true]) {
       const out = new Float32Array(9);
       const m = await sent('matmul', () => (async ? pl.matmulAsync : pl.matmul)(x, y, { transposeA: true, transposeB: true, out }));
       expect(m).toEqual({ transposeA: true, transposeB: true, out: { data: out, shape: [3, 3] }, device: 'cpu' });
       expectEchoed('matmul', m, echo('matmul', m));
+      const csr = { indptr: Int32Array.of(0, 1, 1, 3), indices: Int32Array.of(2, 0, 1), values: Float32Array.of(1, 2, 3), shape: [3, 3] as [number, number] };
+      const s = await sent('sparseMatmul', () => (async ? pl.sparseMatmulAsync : pl.sparseMatmul)(csr, y, { transposeA: true, out }));
+      expect(s).toEqual({ transposeA: true, out: { data: out, shape: [3, 3] } });
+      expectEchoed('sparseMatmul', s, echo('sparseMatmul', s));
     }
   });
 
