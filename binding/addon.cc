@@ -42,6 +42,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   function<TensorShare>(env, exports, "tensorShare");
   function<Normalize>(env, exports, "normalize");
   function<Matmul>(env, exports, "matmul");
+  function<CsrCreate>(env, exports, "csrCreate");
+  function<SparseMatmul>(env, exports, "sparseMatmul");
   function<CrossEntropy>(env, exports, "crossEntropy");
   function<BatchNorm1d>(env, exports, "batchNorm1d");
   function<CosineSimilarity>(env, exports, "cosineSimilarity");

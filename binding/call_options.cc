@@ -55,7 +55,19 @@ NormalizeOptions read_normalize_options(const Napi::Value& value) {
 MatmulOptions read_matmul_options(const Napi::Value& value) {
   OptionReader o(value, "matmul");
   MatmulOptions opt;
+  opt.transpose_a = o.boolean("transposeA");
+  opt.transpose_b = o.boolean("transposeB");
+  opt.out = o.value("out");
   opt.device = read_device(o);
+  o.done();
+  return opt;
+}
+
+SparseMatmulOptions read_sparse_matmul_options(const Napi::Value& value) {
+  OptionReader o(value, "sparseMatmul");
+  SparseMatmulOptions opt;
+  opt.transpose_a = o.boolean("transposeA");
+  opt.out = o.value("out");
   o.done();
   return opt;
 }

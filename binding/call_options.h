@@ -26,11 +26,22 @@ struct NormalizeOptions {
 };
 NormalizeOptions read_normalize_options(const Napi::Value& value);
 
-// matmul: { device }
+// matmul: { transposeA, transposeB, out, device }; `out` (null: none) is
+// the JS value ({ data, shape } over the caller's memory), read by the call.
 struct MatmulOptions {
+  bool transpose_a = false;
+  bool transpose_b = false;
+  Napi::Value out;
   at::Device device = at::kCPU;
 };
 MatmulOptions read_matmul_options(const Napi::Value& value);
+
+// sparseMatmul: { transposeA, out } (CPU only)
+struct SparseMatmulOptions {
+  bool transpose_a = false;
+  Napi::Value out;
+};
+SparseMatmulOptions read_sparse_matmul_options(const Napi::Value& value);
 
 // crossEntropy: { reduction, labelSmoothing, device }
 struct CrossEntropyOptions {

@@ -57,7 +57,15 @@ Napi::Value EchoOptions(const Napi::CallbackInfo& info) {
     out.Set("eps", o.eps);
     out.Set("device", o.device.str());
   } else if (kind == "matmul") {
-    out.Set("device", read_matmul_options(info[1]).device.str());
+    const MatmulOptions o = read_matmul_options(info[1]);
+    out.Set("transposeA", o.transpose_a);
+    out.Set("transposeB", o.transpose_b);
+    out.Set("out", o.out.IsNull() ? env.Null() : Napi::Value(tensor_to_js(env, tensor_from_js(o.out, "out"))));
+    out.Set("device", o.device.str());
+  } else if (kind == "sparseMatmul") {
+    const SparseMatmulOptions o = read_sparse_matmul_options(info[1]);
+    out.Set("transposeA", o.transpose_a);
+    out.Set("out", o.out.IsNull() ? env.Null() : Napi::Value(tensor_to_js(env, tensor_from_js(o.out, "out"))));
   } else if (kind == "crossEntropy") {
     const CrossEntropyOptions o = read_cross_entropy_options(info[1]);
     out.Set("reduction", reduction_name(o.reduction));

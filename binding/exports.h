@@ -27,10 +27,14 @@ Napi::Value TensorShare(const Napi::CallbackInfo& info);       // (handle) -> a 
 
 // binding/ops.cc: (tensors..., options) -> a tensor
 Napi::Value Normalize(const Napi::CallbackInfo& info);
-Napi::Value Matmul(const Napi::CallbackInfo& info);
 Napi::Value CrossEntropy(const Napi::CallbackInfo& info);
 Napi::Value BatchNorm1d(const Napi::CallbackInfo& info);
 Napi::Value CosineSimilarity(const Napi::CallbackInfo& info);
+
+// binding/train_ops.cc: (inputs..., options, async) -> a tensor (undefined with `out`), or a Promise
+Napi::Value Matmul(const Napi::CallbackInfo& info);        // (a, b, options, async)
+Napi::Value CsrCreate(const Napi::CallbackInfo& info);     // ({ indptr, indices, values, shape }) -> a CSR External
+Napi::Value SparseMatmul(const Napi::CallbackInfo& info);  // (csr, b, options, async)
 
 // binding/losses.cc: (x1, x2, options, async) -> a result, or a Promise of one
 Napi::Value NpairsLoss(const Napi::CallbackInfo& info);

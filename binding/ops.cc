@@ -1,5 +1,5 @@
-// The torch.nn.functional mirrors: normalize, matmul, crossEntropy,
-// batchNorm1d, cosineSimilarity. Synchronous; each returns a new tensor: a
+// The torch.nn.functional mirrors: normalize, crossEntropy,
+// batchNorm1d, cosineSimilarity (matmul: binding/train_ops.cc). Synchronous; each returns a new tensor: a
 // handle when computed on CUDA (or from a resident CPU input), else a typed
 // array over host memory. lib/ops.ts has checked the arguments.
 #include "call_options.h"
@@ -25,14 +25,6 @@ Napi::Value Normalize(const Napi::CallbackInfo& info) {
   const NormalizeOptions o = read_normalize_options(info[1]);
   at::Tensor x = input(info, 0, "x", o.device);
   return result_to_js(info.Env(), pairloss::normalize(x, o.p, o.dim, o.eps), results_resident(o.device, {info[0]}));
-}
-
-// matmul(a, b, { device })
-Napi::Value Matmul(const Napi::CallbackInfo& info) {
-  const MatmulOptions o = read_matmul_options(info[2]);
-  at::Tensor a = input(info, 0, "a", o.device);
-  at::Tensor b = input(info, 1, "b", o.device);
-  return result_to_js(info.Env(), at::matmul(a, b), results_resident(o.device, {info[0], info[1]}));
 }
 
 // crossEntropy(logits, target, { reduction, labelSmoothing, device })

@@ -38,6 +38,17 @@ export function isRawHandle(raw: RawResult): raw is RawHandle {
   return (raw as RawHandle).handle !== undefined;
 }
 
+/** A CSR matrix as native code takes it (lib has checked it; native code copies, then checks the copy). */
+export interface RawCsr {
+  indptr: Int32Array | BigInt64Array;
+  indices: Int32Array | BigInt64Array;
+  values: Float32Array | Float64Array;
+  shape: [number, number];
+}
+
+/** A CSR matrix held natively (binding's csrCreate): an opaque, type-tagged External. */
+export type NativeCsr = object & { readonly __pairlossCsr: unique symbol };
+
 /** Class indices as native code takes them. */
 export type RawIndices = Int32Array | BigInt64Array;
 
@@ -133,7 +144,13 @@ export interface Binding {
   // Ops and losses take typed arrays or handles. Results are handles when
   // computed on CUDA or from a resident CPU input, else typed arrays.
   normalize(x: RawInput, options: RawOptions<'normalize'>): RawResult;
-  matmul(a: RawInput, b: RawInput, options: RawOptions<'matmul'>): RawResult;
+  /** With `options.out`: writes there and returns undefined. async: on the libuv pool. */
+  matmul(a: RawInput, b: RawInput, options: RawOptions<'matmul'>, async: false): RawResult | undefined;
+  matmul(a: RawInput, b: RawInput, options: RawOptions<'matmul'>, async: true): Promise<RawResult | undefined>;
+  /** A CSR matrix copied, then checked, held natively (with its transpose): an opaque External. */
+  csrCreate(csr: RawCsr): NativeCsr;
+  sparseMatmul(csr: NativeCsr | RawCsr, b: RawInput, options: RawOptions<'sparseMatmul'>, async: false): RawResult | undefined;
+  sparseMatmul(csr: NativeCsr | RawCsr, b: RawInput, options: RawOptions<'sparseMatmul'>, async: true): Promise<RawResult | undefined>;
   crossEntropy(logits: RawInput, target: RawInput | RawIndices, options: RawOptions<'crossEntropy'>): RawResult;
   batchNorm1d(x: RawInput, options: RawOptions<'batchNorm1d'>): RawResult;
   cosineSimilarity(x1: RawInput, x2: RawInput, options: RawOptions<'cosineSimilarity'>): RawResult;

@@ -5,8 +5,11 @@
  */
 export { Tensor, tensor } from './tensor';
 export type { DType, FloatArray, Indices, TensorLike, OnnxTensorLike } from './tensor';
-export { normalize, matmul, crossEntropy, batchNorm1d, cosineSimilarity } from './ops';
-export type { CrossEntropyOptions } from './ops';
+export { normalize, matmul, matmulAsync, crossEntropy, batchNorm1d, cosineSimilarity } from './ops';
+export type { CrossEntropyOptions, MatmulOptions } from './ops';
+export type { OutBuffer } from './out';
+export { csrTensor, CsrTensor, sparseMatmul, sparseMatmulAsync } from './sparse';
+export type { CsrLike, CsrIndices, SparseMatmulOptions } from './sparse';
 export { npairsLoss, npairsLossAsync, ntXentLoss, ntXentLossAsync, sigmoidLoss, sigmoidLossAsync, vicregLoss, vicregLossAsync, correlationLoss, correlationLossAsync } from './losses';
 export type {
   NpairsOptions, NpairsResult, NpairsGradients, NtXentOptions, SigmoidOptions, SigmoidResult, SigmoidGradients, VicregOptions, VicregResult, VicregGradients, CorrelationOptions, CorrelationResult, CorrelationGradients, GroupLike,

@@ -460,7 +460,7 @@ function prepareNpairs(x1: unknown, x2: unknown, opts: unknown): Prepared<'npair
   if (options.symmetric && m !== n && !g) {
     throw rangeError('symmetric', `needs as many rows in x2 as in x1, got N = ${n}, M = ${m}`);
   }
-  options.out = gradOut(o.out, a, b, device, options.grad, [options.target, options.labels]);
+  options.out = gradOut(o.out, a, b, ['x1', 'x2'], device, options.grad, [['target', options.target], ['labels', options.labels]]);
   return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work: n * m * a.shape[1] };
 }
 
@@ -489,7 +489,7 @@ function prepareSigmoid(x1: unknown, x2: unknown, opts: unknown): Prepared<'sigm
     }
     options.target = rawInput(t);
   }
-  options.out = gradOut(o.out, a, b, device, options.grad, [options.target]);
+  options.out = gradOut(o.out, a, b, ['x1', 'x2'], device, options.grad, [['target', options.target]]);
   return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work: n * m * a.shape[1] };
 }
 
@@ -514,7 +514,7 @@ function prepareVicreg(z1: unknown, z2: unknown, opts: unknown): Prepared<'vicre
     out: null,
   };
   // the two covariance matrices: D·D·N each
-  options.out = gradOut(o.out, a, b, device, options.grad);
+  options.out = gradOut(o.out, a, b, ['z1', 'z2'], device, options.grad);
   return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work: 2 * d * d * n };
 }
 
@@ -545,7 +545,7 @@ function prepareNtXent(z1: unknown, z2: unknown, opts: unknown): Prepared<'ntXen
     options.negatives = rawInput(neg);
     work = n * neg.shape[0] * d;
   }
-  options.out = gradOut(o.out, a, b, device, options.grad, [options.negatives]);
+  options.out = gradOut(o.out, a, b, ['z1', 'z2'], device, options.grad, [['negatives', options.negatives]]);
   return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work };
 }
 
@@ -577,7 +577,7 @@ function prepareCorrelation(z1: unknown, z2: unknown, opts: unknown): Prepared<'
   };
   // the correlation matrix: [N, N] over D ('samples') or [D, D] over N ('features')
   const work = mode === 'samples' ? n * n * d : d * d * n;
-  options.out = gradOut(o.out, a, b, device, options.grad);
+  options.out = gradOut(o.out, a, b, ['z1', 'z2'], device, options.grad);
   return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work };
 }
 

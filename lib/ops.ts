@@ -3,9 +3,10 @@
  * its inputs' device and returns its result there (on CUDA the result stays in
  * device memory until `data()` / `to('cpu')`).
  */
-import { binding } from './binding';
-import { callNative, invalidType, invalidValue, rangeError } from './errors';
-import { enumOption, numberOption, optionsObject } from './options';
+import { binding, RawInput, RawResult } from './binding';
+import { callNative, invalidType, invalidValue, rangeError, withCallerStack } from './errors';
+import { boolOption, enumOption, NativeOptions, numberOption, optionsObject } from './options';
+import { CheckedOut, checkOut, hostView, OutBuffer, runOp, snapshot } from './out';
 import {
   checkMatrix, checkResultSize, checkSameKind, indices, isIndices, operand, partnerDType, rawInput, Indices, Tensor, tensorFromRaw, TensorLike,
 } from './tensor';
@@ -36,24 +37,107 @@ export function normalize(x: TensorLike, opts?: { p?: number; dim?: number; eps?
   return tensorFromRaw(callNative(() => binding().normalize(rawInput(t), { p, dim, eps, device: t.device })), t.device);
 }
 
-/**
- * The matrix product `a @ b` of `[N, K]` and `[K, M]` matrices.
- * @throws TypeError for mixed dtypes; RangeError when the inner sizes differ.
- * @example
- * matmul([[1, 2]], [[3], [4]]).data(); // Float32Array [11]
- */
-export function matmul(a: TensorLike, b: TensorLike): Tensor {
+/** Options of {@link matmul} and {@link matmulAsync}. */
+export interface MatmulOptions {
+  /** Multiply by `a`'s transpose: `a` is stored `[K, N]` (torch's `a.T @ b`; a BLAS flag, no copy). Default false. */
+  transposeA?: boolean;
+  /** Multiply by `b`'s transpose: `b` is stored `[M, K]` (torch's `a @ b.T`). Default false. */
+  transposeB?: boolean;
+  /**
+   * Where to write the `[N, M]` result (PyTorch's `out=`): a CPU Tensor, a
+   * Float32Array or a Float64Array with exactly N·M elements of the inputs'
+   * dtype, sharing no memory with them. The result is then a tensor over it.
+   */
+  out?: OutBuffer;
+}
+
+/** The checked arguments of a matmul call. */
+interface MatmulCall {
+  inputs: [RawInput, RawInput];
+  options: NativeOptions['matmul'];
+  out: CheckedOut | undefined;
+  device: string;
+  work: number;
+}
+
+function prepareMatmul(a: TensorLike, b: TensorLike, opts: MatmulOptions | undefined): MatmulCall {
+  const o = optionsObject(opts, ['transposeA', 'transposeB', 'out']);
+  const transposeA = boolOption(o, 'transposeA', false);
+  const transposeB = boolOption(o, 'transposeB', false);
   const dtype = partnerDType(a, b);
   const ta = operand(a, 'a', dtype);
   const tb = operand(b, 'b', dtype);
   checkMatrix(ta, 'a');
   checkMatrix(tb, 'b');
   checkSameKind(ta, tb, 'a', 'b');
-  if (ta.shape[1] !== tb.shape[0]) {
-    throw rangeError('b', `matmul needs b to have ${ta.shape[1]} rows (a is [${ta.shape}]), got [${tb.shape}]`);
+  const [n, k] = transposeA ? [ta.shape[1], ta.shape[0]] : ta.shape;
+  const [kb, m] = transposeB ? [tb.shape[1], tb.shape[0]] : tb.shape;
+  if (k !== kb) {
+    const want = transposeB ? `${k} columns` : `${k} rows`;
+    throw rangeError('b', `matmul needs b to have ${want} (a${transposeA ? '.T' : ''} is [${n}, ${k}]), got [${tb.shape}]${transposeB ? ' (transposeB)' : ''}`);
   }
-  checkResultSize([ta.shape[0], tb.shape[1]], 'b');
-  return tensorFromRaw(callNative(() => binding().matmul(rawInput(ta), rawInput(tb), { device: ta.device })), ta.device);
+  checkResultSize([n, m], 'b');
+  const out = o.out === undefined ? undefined : checkOut(o.out, [n, m], ta.dtype, ta.device, [['a', hostView(ta)], ['b', hostView(tb)]]);
+  return {
+    inputs: [rawInput(ta), rawInput(tb)],
+    options: { transposeA, transposeB, out: out?.raw ?? null, device: ta.device },
+    out,
+    device: ta.device,
+    work: n * k * m,
+  };
+}
+
+function matmulResult(call: MatmulCall, raw: RawResult | undefined): Tensor {
+  return call.out !== undefined ? call.out.result() : tensorFromRaw(raw as RawResult, call.device);
+}
+
+/**
+ * The matrix product `a @ b` of `[N, K]` and `[K, M]` matrices, or with the
+ * transpose flags `a.T @ b` (`a` stored `[K, N]`) and `a @ b.T` (`b` stored
+ * `[M, K]`): at::mm on a transposed view, which BLAS reads through its
+ * transpose flag (no transposed copy is made). The numbers are PyTorch's
+ * `a.T @ b` / `a @ b.T` on the same inputs.
+ * @param opts.transposeA - `a` is stored `[K, N]` (default false).
+ * @param opts.transposeB - `b` is stored `[M, K]` (default false).
+ * @param opts.out - where to write the `[N, M]` result (see {@link MatmulOptions.out}); the result is a tensor over it.
+ * @returns a `[N, M]` tensor of the inputs' dtype, on their device.
+ * @throws TypeError for mixed dtypes or a bad option type; RangeError when the inner sizes differ, or `out` has the
+ *   wrong element count or dtype, is not on the CPU, or overlaps `a` or `b`.
+ * @example
+ * matmul([[1, 2]], [[3], [4]]).data(); // Float32Array [11]
+ * @example
+ * // the weight gradient xᵀ·g of a dense layer, into a buffer reused every step
+ * const gradW = new Float32Array(inFeatures * outFeatures);
+ * matmul(x, g, { transposeA: true, out: gradW });
+ */
+export function matmul(a: TensorLike, b: TensorLike, opts?: MatmulOptions): Tensor {
+  const call = prepareMatmul(a, b, opts);
+  const raw = callNative(() => binding().matmul(call.inputs[0], call.inputs[1], call.options, false));
+  return matmulResult(call, raw);
+}
+
+/**
+ * {@link matmul} off the event loop: on the libuv pool, its inputs copied
+ * when the call is made; `out` is written when the computation is done (do
+ * not read or reuse it before the Promise settles). A product of at most
+ * 2^17 multiply-adds (`PAIRLOSS_ASYNC_INLINE_MADDS`) computes at once on the
+ * calling thread instead and returns a settled Promise. Bad arguments reject
+ * with the same errors.
+ * @example
+ * const logits = await matmulAsync(h, w, { transposeB: true });
+ */
+export async function matmulAsync(a: TensorLike, b: TensorLike, opts?: MatmulOptions): Promise<Tensor> {
+  let call: MatmulCall;
+  try {
+    call = prepareMatmul(a, b, opts);
+  } catch (error) {
+    throw withCallerStack(error);
+  }
+  const raw = await runOp(call.work, call.device,
+    () => binding().matmul(call.inputs[0], call.inputs[1], call.options, false),
+    () => binding().matmul(call.inputs[0], call.inputs[1], call.options, true),
+    () => { call.inputs = [snapshot(call.inputs[0]), snapshot(call.inputs[1])]; });
+  return matmulResult(call, raw);
 }
 
 /** Options of {@link crossEntropy}. */

@@ -70,7 +70,8 @@ export function enumOption<T extends string>(o: Record<string, unknown>, key: st
  */
 export const NATIVE_OPTION_KEYS = {
   normalize: ['p', 'dim', 'eps', 'device'],
-  matmul: ['device'],
+  matmul: ['transposeA', 'transposeB', 'out', 'device'],
+  sparseMatmul: ['transposeA', 'out'],
   crossEntropy: ['reduction', 'labelSmoothing', 'device'],
   batchNorm1d: ['eps', 'device'],
   cosineSimilarity: ['eps', 'device'],
@@ -99,7 +100,17 @@ type NativeGradOut = import('./out').RawGradOut | null;
 /** The options object of each native function, every key required (null: none). */
 export interface NativeOptions {
   normalize: { p: number; dim: number; eps: number; device: string };
-  matmul: { device: string };
+  matmul: {
+    transposeA: boolean;
+    transposeB: boolean;
+    /** The caller's memory for the result ({ data, shape: [N, M] }), or null. */
+    out: import('./binding').RawTensor | null;
+    device: string;
+  };
+  sparseMatmul: {
+    transposeA: boolean;
+    out: import('./binding').RawTensor | null;
+  };
   crossEntropy: { reduction: 'mean' | 'sum' | 'none'; labelSmoothing: number; device: string };
   batchNorm1d: { eps: number; device: string };
   cosineSimilarity: { eps: number; device: string };
@@ -179,6 +190,6 @@ export interface NativeOptions {
 // The interfaces above and the key lists name the same keys (a compile error otherwise).
 type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const keysAgree: { [K in NativeKind]: SameKeys<keyof NativeOptions[K], (typeof NATIVE_OPTION_KEYS)[K][number]> } = {
-  normalize: true, matmul: true, crossEntropy: true, batchNorm1d: true, cosineSimilarity: true, npairsLoss: true, ntXentLoss: true, sigmoidLoss: true, vicregLoss: true, correlationLoss: true,
+  normalize: true, matmul: true, sparseMatmul: true, crossEntropy: true, batchNorm1d: true, cosineSimilarity: true, npairsLoss: true, ntXentLoss: true, sigmoidLoss: true, vicregLoss: true, correlationLoss: true,
 };
 void keysAgree;

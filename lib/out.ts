@@ -1,93 +1,126 @@
 /**
- * Caller-owned output memory (the `out` option, as the `out=` of PyTorch's
- * ops): results are written into arrays the caller allocated once, so that a
- * training step allocates nothing in steady state. @internal
+ * The `out` argument of the products (matmul, sparseMatmul) and of the
+ * losses' gradients, and the async machinery the products share: a result
+ * written into memory the caller keeps, so that a training step allocates
+ * nothing in steady state (PyTorch's `out=`).
+ * @internal
  */
-import { invalidType, rangeError } from './errors';
-import { DType, FloatArray, hostData, Operand, Tensor, typedArrayName } from './tensor';
+import { RawInput, RawTensor } from './binding';
+import { callNative, invalidType, rangeError, withCallerStack } from './errors';
+import { inlineTurnSpent, mustWait, nextTurn, runsInline, schedule } from './queue';
+import { DType, FloatArray, hostData, isDetached, Operand, Tensor, typedArrayName } from './tensor';
 
-/** Memory for one result: a Float32Array/Float64Array, or a CPU tensor over one. */
-export type OutArray = FloatArray | Tensor;
+/** Where a product can write its result: a CPU {@link Tensor}, a Float32Array or a Float64Array of exactly the result's element count and the inputs' dtype. */
+export type OutBuffer = Tensor | Float32Array | Float64Array;
 
-/** An input's host memory (null or undefined: none, e.g. held natively). */
-export type InputMemory = ArrayBufferView | null | undefined;
-
-/** The host memory of a raw tensor or index array that native code will read (none for a handle). */
-export function memoryOf(x: unknown): InputMemory {
-  if (x === null || x === undefined) return null;
-  if (ArrayBuffer.isView(x)) return x;
-  const data = (x as { data?: unknown; handle?: unknown }).data;
-  return (x as { handle?: unknown }).handle === undefined && ArrayBuffer.isView(data) ? data : null;
+/** A checked `out`: what crosses to native code, and the tensor the call returns over it. */
+export interface CheckedOut {
+  raw: RawTensor;
+  result(): Tensor;
 }
 
-/** The bytes a typed array covers, as [buffer, start, end). */
-function span(a: ArrayBufferView): [ArrayBufferLike, number, number] {
-  return [a.buffer, a.byteOffset, a.byteOffset + a.byteLength];
-}
-
-/** True when two views share at least one byte of one buffer. */
-export function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
-  const [ba, sa, ea] = span(a);
-  const [bb, sb, eb] = span(b);
-  return ba === bb && sa < eb && sb < ea && a.byteLength > 0 && b.byteLength > 0;
+/** True when two views share bytes of one buffer. */
+export function viewsOverlap(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  if (a.buffer !== b.buffer || a.byteLength === 0 || b.byteLength === 0) return false;
+  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
 
 /**
- * Checks `value` as memory for a `shape` result of `dtype` on the CPU and
- * returns its typed array: a TypeError when it is not a Float32Array,
- * Float64Array or Tensor; a RangeError naming `name` for the wrong dtype or
- * element count (a Tensor must also have exactly `shape`), memory held
- * natively, or memory that overlaps one of `inputs` (the result would be
- * computed from values it is overwriting).
+ * Checks `out` for a result of `shape` and `dtype` on `device`, beside the
+ * views it must not overlap (`inputs`: name -> view, undefined for memory
+ * held natively).
  */
-export function outArray(value: unknown, name: string, shape: readonly number[], dtype: DType, inputs: readonly InputMemory[]): FloatArray {
+export function checkOut(out: unknown, shape: [number, number], dtype: DType, device: string,
+  inputs: [string, ArrayBufferView | undefined][], name = 'out'): CheckedOut {
   let data: FloatArray;
-  const count = shape.reduce((x, y) => x * y, 1);
-  if (value instanceof Tensor) {
-    if (value.device !== 'cpu') throw rangeError(name, `must be in host memory (a CPU tensor), got a tensor on ${value.device}`);
-    data = hostData(value, name);
-    if (value.shape.length !== shape.length || value.shape.some((s, i) => s !== shape[i])) {
-      throw rangeError(name, `must have the result's shape [${shape.join(', ')}], got [${value.shape.join(', ')}]`);
-    }
-  } else if (value instanceof Float32Array || value instanceof Float64Array) {
-    data = value;
+  let tensor: Tensor | undefined;
+  if (out instanceof Tensor) {
+    if (out.device !== 'cpu' || out.resident) throw rangeError(name, `must be a tensor in CPU memory that JS can see, got one on ${out.device}${out.resident ? ' held natively' : ''}`);
+    data = hostData(out, name);
+    tensor = out;
   } else {
-    throw invalidType(name, 'a Float32Array, Float64Array or CPU Tensor', value);
+    const kind = typedArrayName(out);
+    if (kind !== 'Float32Array' && kind !== 'Float64Array') throw invalidType(name, 'a Tensor, Float32Array or Float64Array', out);
+    data = out as FloatArray;
+    if (isDetached(data.buffer)) throw rangeError(name, 'a detached ArrayBuffer (transferred or freed)');
   }
-  const kind = data instanceof Float64Array ? 'float64' : 'float32';
-  if (kind !== dtype) throw rangeError(name, `must be ${dtype} like the inputs, got ${typedArrayName(data) ?? kind}`);
-  if (data.length !== count) {
-    throw rangeError(name, `must have ${count} elements (the result is [${shape.join(', ')}]), got ${data.length}`);
+  if (device !== 'cpu') throw rangeError(name, `is for inputs on the CPU; these are on ${device}`);
+  const outDType: DType = typedArrayName(data) === 'Float64Array' ? 'float64' : 'float32';
+  if (outDType !== dtype) throw rangeError(name, `must have the inputs' dtype (${dtype}), got ${outDType}`);
+  const count = shape[0] * shape[1];
+  if (data.length !== count) throw rangeError(name, `must have exactly ${count} elements (the result is [${shape.join(', ')}]), got ${data.length}`);
+  for (const [input, view] of inputs) {
+    if (view !== undefined && viewsOverlap(data, view)) throw rangeError(name, `overlaps the memory of ${input}; the result must go to memory of its own`);
   }
-  for (const x of inputs) {
-    if (x !== null && x !== undefined && overlaps(data, x)) {
-      throw rangeError(name, 'overlaps the memory of an input; use memory of its own (the result would overwrite what it is computed from)');
+  return {
+    raw: { data, shape: [...shape] },
+    result: () => (tensor !== undefined && tensor.shape.length === 2 && tensor.shape[0] === shape[0] && tensor.shape[1] === shape[1]
+      ? tensor : Tensor.from(data, shape)),
+  };
+}
+
+/** An operand's host view for overlap checks (undefined when held natively). */
+export function hostView(x: Operand): ArrayBufferView | undefined {
+  return x.handle !== undefined ? undefined : x.data;
+}
+
+/** A copy of an input for a queued call (typed arrays sliced; handles kept: nothing JS does writes to them). */
+export function snapshot(x: RawInput): RawInput {
+  return 'handle' in x ? x : { data: x.data.slice(), shape: x.shape };
+}
+
+/**
+ * An async op's call: inline (the sync call, settled at once) when its work
+ * is small and it runs on the CPU, else on the libuv pool under the bound on
+ * calls in flight; a call that must wait for a slot first takes its inputs'
+ * snapshot (`copy`), so that it computes on the values of the time of the call.
+ * Errors carry the caller's stack.
+ */
+export async function runOp<R>(work: number, device: string, sync: () => R, async: () => Promise<R>, copy: () => void): Promise<R> {
+  try {
+    if (device === 'cpu' && runsInline(Math.max(1, work))) {
+      const spent = inlineTurnSpent();
+      const result = callNative(sync);
+      if (spent) await nextTurn();
+      return result;
     }
+    if (mustWait()) copy();
+    return await schedule(async);
+  } catch (error) {
+    throw withCallerStack(error);
   }
-  return data;
 }
 
 /** Caller memory for a loss's two gradients (the losses' `out` option). */
 export interface GradOut {
   /** Memory for `grad1` (x1's or z1's shape). */
-  grad1?: OutArray;
+  grad1?: OutBuffer;
   /** Memory for `grad2` (x2's or z2's shape). */
-  grad2?: OutArray;
+  grad2?: OutBuffer;
 }
 
 /** What crosses to native code for {@link GradOut}. */
 export interface RawGradOut {
-  grad1: { data: FloatArray; shape: number[] } | null;
-  grad2: { data: FloatArray; shape: number[] } | null;
+  grad1: RawTensor | null;
+  grad2: RawTensor | null;
+}
+
+/** The host memory of a raw tensor or index array that native code will read (undefined for a handle or none). */
+function memoryOf(x: unknown): ArrayBufferView | undefined {
+  if (x === null || x === undefined) return undefined;
+  if (ArrayBuffer.isView(x)) return x;
+  const data = (x as { data?: unknown }).data;
+  return (x as { handle?: unknown }).handle === undefined && ArrayBuffer.isView(data) ? data : undefined;
 }
 
 /**
  * Checks a loss's `out` option (undefined: null) against its inputs `a` and
- * `b` (and `extra`, the other arrays it reads: a target, labels, a memory
- * bank): each given array holds that input's shape, in its dtype, on the
- * CPU, overlapping no input and not the other array.
+ * `b` (named `names`; and `extra`, the other arrays it reads by name: a
+ * target, labels, a memory bank): each given array holds that input's shape, in its dtype, on the
+ * CPU (as {@link checkOut}), overlapping no input and not the other array.
  */
-export function gradOut(value: unknown, a: Operand, b: Operand, device: string, grad: boolean, extra: readonly unknown[] = []): RawGradOut | null {
+export function gradOut(value: unknown, a: Operand, b: Operand, names: [string, string], device: string, grad: boolean,
+  extra: readonly [string, unknown][] = []): RawGradOut | null {
   if (value === undefined) return null;
   if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value) || value instanceof Tensor) {
     throw invalidType('out', 'an object { grad1?, grad2? }', value);
@@ -96,14 +129,13 @@ export function gradOut(value: unknown, a: Operand, b: Operand, device: string, 
     if (key !== 'grad1' && key !== 'grad2') throw new RangeError(`Unknown key '${key}' in out; expected grad1, grad2`);
   }
   if (!grad) throw rangeError('out', 'holds gradients, and grad: false computes none');
-  if (device !== 'cpu') throw rangeError('out', `gradients in caller memory need a CPU call, got device ${device}`);
+  if (a.handle !== undefined || b.handle !== undefined) throw rangeError('out', 'holds host memory, and these inputs are held natively');
   const o = value as GradOut;
-  const inputs = [a, b, ...extra].map(memoryOf);
-  const g1 = o.grad1 === undefined ? null : outArray(o.grad1, 'out.grad1', a.shape, a.dtype, inputs);
-  const g2 = o.grad2 === undefined ? null : outArray(o.grad2, 'out.grad2', b.shape, b.dtype, inputs);
-  if (g1 && g2 && overlaps(g1, g2)) throw rangeError('out.grad2', 'overlaps out.grad1; each gradient needs memory of its own');
-  return {
-    grad1: g1 ? { data: g1, shape: [...a.shape] } : null,
-    grad2: g2 ? { data: g2, shape: [...b.shape] } : null,
-  };
+  const inputs: [string, ArrayBufferView | undefined][] = [[names[0], hostView(a)], [names[1], hostView(b)],
+    ...extra.map(([name, x]): [string, ArrayBufferView | undefined] => [name, memoryOf(x)])];
+  const matrix = (x: Operand): [number, number] => [x.shape[0], x.shape[1]];
+  const g1 = o.grad1 === undefined ? null : checkOut(o.grad1, matrix(a), a.dtype, device, inputs, 'out.grad1').raw;
+  const g2 = o.grad2 === undefined ? null : checkOut(o.grad2, matrix(b), b.dtype, device, inputs, 'out.grad2').raw;
+  if (g1 && g2 && viewsOverlap(g1.data, g2.data)) throw rangeError('out.grad2', 'overlaps out.grad1; each gradient needs memory of its own');
+  return { grad1: g1, grad2: g2 };
 }

@@ -6,7 +6,7 @@ the reference results as JSON: losses, gradients and matrices computed by
 PyTorch itself (Debian's python3-torch), with the seed's code for the
 defaults (F.normalize instead of the seed's F.normalise, no plt.show()).
 
-A case: {"op": "npairs" | "correlation" | "normalize" | "matmul" |
+A case: {"op": "npairs" | "correlation" | "normalize" | "matmul" | "sparse_mm" |
 "cross_entropy" | "batch_norm1d" | "cosine_similarity", "dtype":
 "float32" | "float64", "inputs": {name: {"data": [...], "shape": [...]}},
 "options": {...}}. Numbers travel as JSON with Python's repr (exact).
@@ -256,6 +256,39 @@ def ntxent(case, dtype):
     return {"loss": loss.item(), "grad1": out(z1.grad), "grad2": out(z2.grad), "gradTemperature": temperature.grad.item()}
 
 
+def sparse_mm(case, dtype):
+    """A CSR [N, F] times b: torch.sparse.mm on torch's CSR layout (built
+    without its sorted-and-distinct check, so that repeated columns are summed
+    as scipy sums them), and the same product two other ways: the dense
+    matrix (repeats accumulated) and, untransposed, F.embedding_bag(mode='sum',
+    per_sample_weights)."""
+    o = case["options"]
+    n, f = o["shape"]
+    indptr = torch.tensor(o["indptr"], dtype=torch.int64)
+    indices = torch.tensor(o["indices"], dtype=torch.int64)
+    values = tensor(case["inputs"]["values"], dtype).reshape(-1)
+    b = tensor(case["inputs"]["b"], dtype)
+    rows = torch.repeat_interleave(torch.arange(n), indptr[1:] - indptr[:-1])
+    dense = torch.zeros(n, f, dtype=dtype).index_put_((rows, indices), values, accumulate=True)
+    if o.get("transposeA"):
+        result = {"dense": out(dense.T @ b)}
+        if n > 0 and f > 0:
+            csr = torch._sparse_csr_tensor_unsafe(indptr, indices, values, size=(n, f))
+            result["out"] = out(torch.sparse.mm(csr.t(), b))
+        else:
+            result["out"] = result["dense"]
+        return result
+    result = {"dense": out(dense @ b)}
+    if n > 0 and f > 0:
+        csr = torch._sparse_csr_tensor_unsafe(indptr, indices, values, size=(n, f))
+        result["out"] = out(torch.sparse.mm(csr, b))
+        result["bag"] = out(F.embedding_bag(indices, b, indptr[:-1], mode="sum", per_sample_weights=values)
+                            if indices.numel() > 0 else torch.zeros(n, b.shape[1], dtype=dtype))
+    else:
+        result["out"] = result["dense"]
+    return result
+
+
 def run_case(case):
     dtype = {"float32": torch.float32, "float64": torch.float64}[case["dtype"]]
     op = case["op"]
@@ -276,7 +309,12 @@ def run_case(case):
     if op == "normalize":
         return {"out": out(F.normalize(tensor(i["x"], dtype), p=o.get("p", 2.0), dim=o.get("dim", 1), eps=o.get("eps", 1e-12)))}
     if op == "matmul":
-        return {"out": out(tensor(i["a"], dtype) @ tensor(i["b"], dtype))}
+        a, b = tensor(i["a"], dtype), tensor(i["b"], dtype)
+        a = a.T if o.get("transposeA") else a
+        b = b.T if o.get("transposeB") else b
+        return {"out": out(a @ b)}
+    if op == "sparse_mm":
+        return sparse_mm(case, dtype)
     if op == "cosine_similarity":
         return {"out": out(NPairsLoss().similarities(tensor(i["x1"], dtype), tensor(i["x2"], dtype)))}
     if op == "batch_norm1d":

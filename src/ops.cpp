@@ -1,6 +1,8 @@
 #include "ops.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <utility>
 #include <sstream>
 
 #include <ATen/Functions.h>
@@ -108,6 +110,46 @@ at::Tensor cross_entropy(const at::Tensor& logits, const at::Tensor& target, Red
                                                     : at::Reduction::None;
   return at::cross_entropy_loss(logits, target, /*weight=*/{}, red, /*ignore_index=*/-100,
                                 label_smoothing);
+}
+
+bool memory_overlaps(const at::Tensor& a, const at::Tensor& b) {
+  if (!a.defined() || !b.defined() || a.numel() == 0 || b.numel() == 0) return false;
+  if (a.device() != b.device()) return false;
+  // the bytes each tensor can reach: [first element, last element]
+  auto range = [](const at::Tensor& t) {
+    const auto* first = static_cast<const char*>(t.data_ptr());
+    int64_t span = 0;
+    for (int64_t d = 0; d < t.dim(); ++d) span += (t.size(d) - 1) * std::abs(t.stride(d));
+    return std::make_pair(first, first + (span + 1) * static_cast<int64_t>(t.element_size()));
+  };
+  const auto ra = range(a), rb = range(b);
+  return ra.first < rb.second && rb.first < ra.second;
+}
+
+at::Tensor output_matrix(const at::Tensor& out, int64_t rows, int64_t cols, at::ScalarType dtype,
+                         std::initializer_list<at::Tensor> inputs) {
+  if (!out.defined()) return at::empty({rows, cols}, at::TensorOptions().dtype(dtype));
+  PAIRLOSS_CHECK(out.numel() == rows * cols, "out must have " + std::to_string(rows * cols) + " elements");
+  PAIRLOSS_CHECK(out.scalar_type() == dtype, "out must have the inputs' dtype");
+  PAIRLOSS_CHECK(out.device().is_cpu() && out.is_contiguous(), "out must be contiguous CPU memory");
+  for (const at::Tensor& t : inputs) PAIRLOSS_CHECK(!memory_overlaps(out, t), "out overlaps an input's memory");
+  return out.view({rows, cols});
+}
+
+at::Tensor matmul(const at::Tensor& a, const at::Tensor& b, bool transpose_a, bool transpose_b, const at::Tensor& out) {
+  check_matrix(a, "a");
+  check_matrix(b, "b");
+  if (a.scalar_type() != b.scalar_type()) throw_type_error("b must have the dtype of a");
+  PAIRLOSS_CHECK(a.device() == b.device(), "a and b must be on one device");
+  // views, never copies: at::mm passes a transposed layout to BLAS as its 't' flag
+  const at::Tensor lhs = transpose_a ? a.t() : a;
+  const at::Tensor rhs = transpose_b ? b.t() : b;
+  PAIRLOSS_CHECK(lhs.size(1) == rhs.size(0), "matmul: the inner sizes differ");
+  if (!out.defined()) return at::mm(lhs, rhs);
+  PAIRLOSS_CHECK(a.device().is_cpu(), "out is for CPU inputs");
+  at::Tensor o = output_matrix(out, lhs.size(0), rhs.size(1), a.scalar_type(), {a, b});
+  at::mm_out(o, lhs, rhs);
+  return o;
 }
 
 at::Tensor batch_norm1d(const at::Tensor& x, double eps) {

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include <initializer_list>
 #include <string>
 
 namespace pairloss {
@@ -34,6 +35,24 @@ at::Tensor cosine_similarity_matrix(const at::Tensor& x1, const at::Tensor& x2, 
 // (same shape as logits), as torch.nn.functional.cross_entropy.
 at::Tensor cross_entropy(const at::Tensor& logits, const at::Tensor& target,
                          Reduction reduction = Reduction::Mean, double label_smoothing = 0.0);
+
+// a @ b through BLAS's transpose flags: with transpose_a, `a` is stored
+// [K, N] and multiplied as a.t() (a view: at::mm reads it transposed, no
+// copy), with transpose_b `b` is stored [M, K]. With `out` defined (N*M
+// elements of the inputs' dtype, contiguous, on the CPU, sharing no memory
+// with the inputs) the product is written there (at::mm_out) and returned
+// as an [N, M] view of it; else a new tensor.
+at::Tensor matmul(const at::Tensor& a, const at::Tensor& b, bool transpose_a, bool transpose_b,
+                  const at::Tensor& out = {});
+
+// True when the memory of `a` and `b` (their storage's bytes in use) overlaps.
+bool memory_overlaps(const at::Tensor& a, const at::Tensor& b);
+
+// Checks that `out` can take a result of `rows` x `cols` beside `inputs`
+// (numel, dtype, contiguous, on the CPU, no overlap) and returns it viewed
+// [rows, cols]; `out` undefined: a new, uninitialised tensor.
+at::Tensor output_matrix(const at::Tensor& out, int64_t rows, int64_t cols, at::ScalarType dtype,
+                         std::initializer_list<at::Tensor> inputs);
 
 // BatchNorm1d in training mode without affine parameters: each column of
 // x [N, C] standardised with its batch mean and biased variance.

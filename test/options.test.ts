@@ -17,8 +17,11 @@ const echo = (kind: string, options: unknown): Options => {
     const t = back[key] as { data: ArrayLike<number | bigint>; shape: number[] } | null | undefined;
     if (t) out[key] = { data: Array.from(t.data, Number), shape: t.shape };
   }
-  const o = back.out as Record<string, { data: ArrayLike<number>; shape: number[] } | null> | null | undefined;
-  if (o) out.out = Object.fromEntries(Object.entries(o).map(([k, t]) => [k, t && { data: Array.from(t.data), shape: t.shape }]));
+  // a product's out is a tensor; a loss's out is { grad1, grad2 } of tensors
+  type T = { data: ArrayLike<number>; shape: number[] };
+  const o = back.out as T | Record<string, T | null> | null | undefined;
+  if (o && 'data' in o) out.out = { data: Array.from((o as T).data), shape: (o as T).shape };
+  else if (o) out.out = Object.fromEntries(Object.entries(o as Record<string, T | null>).map(([k, t]) => [k, t && { data: Array.from(t.data), shape: t.shape }]));
   return out;
 };
 
@@ -33,7 +36,8 @@ const gradOut = { grad1: { data: Float32Array.from([1, 2, 3, 4]), shape: [2, 2] 
  */
 const NON_DEFAULT: { [K in NativeKind]: Options } = {
   normalize: { p: 3, dim: 0, eps: 1e-3, device: 'cpu' },
-  matmul: { device: 'cpu' },
+  matmul: { transposeA: true, transposeB: true, out: probabilities, device: 'cpu' },
+  sparseMatmul: { transposeA: true, out: probabilities },
   crossEntropy: { reduction: 'sum', labelSmoothing: 0.2, device: 'cpu' },
   batchNorm1d: { eps: 1e-3, device: 'cpu' },
   cosineSimilarity: { eps: 1e-4, device: 'cpu' },
@@ -125,7 +129,9 @@ describe('keys the two sides disagree on are an Error, never a default', () => {
     const x = { data: Float32Array.from([1, 2, 3, 4]), shape: [2, 2] };
     const b = binding() as unknown as Record<string, (...args: unknown[]) => unknown>;
     expect(() => b.normalize(x, { p: 2, dim: 1, device: 'cpu' })).toThrow(/normalize options: 'eps' is missing/);
-    expect(() => b.matmul(x, x, { device: 'cpu', eps: 1 })).toThrow(/matmul options: the binding does not read 'eps'/);
+    expect(() => b.matmul(x, x, { ...NON_DEFAULT.matmul, out: null, eps: 1 }, false)).toThrow(/matmul options: the binding does not read 'eps'/);
+    expect(() => b.sparseMatmul({ indptr: Int32Array.of(0, 1), indices: Int32Array.of(0), values: Float32Array.of(1), shape: [1, 2] }, x,
+      { transposeA: false }, false)).toThrow(/sparseMatmul options: 'out' is missing/);
     const { group, ...noGroup } = NON_DEFAULT.npairsLoss;
     void group;
     expect(() => b.npairsLoss(x, x, { ...noGroup, target: null }, false)).toThrow(/npairsLoss options: 'group' is missing/);
@@ -150,7 +156,7 @@ async function sent<T>(name: NativeKind,
   const original = b[name];
   let options: Options | undefined;
   b[name] = (...args: unknown[]) => {
-    options = args.find((a, i) => i > 0 && a !== null && typeof a === 'object' && !('data' in a) && !('handle' in a) && !ArrayBuffer.isView(a)) as Options;
+    options = args.find((a, i) => i > 0 && a !== null && typeof a === 'object' && !Array.isArray(a) && !('data' in a) && !('handle' in a) && !ArrayBuffer.isView(a)) as Options;
     return original(...args);
   };
   try {
@@ -168,12 +174,27 @@ describe('the public functions send every user option under its key', () => {
 
   it('the ops', async () => {
     expectEchoed('normalize', NON_DEFAULT.normalize, echo('normalize', await sent('normalize', () => pl.normalize(x, { p: 3, dim: 0, eps: 1e-3 }))));
-    expectEchoed('matmul', NON_DEFAULT.matmul, echo('matmul', await sent('matmul', () => pl.matmul(x, y))));
+    const plainMatmul = await sent('matmul', () => pl.matmul(x, y));
+    expect(plainMatmul).toEqual({ transposeA: false, transposeB: false, out: null, device: 'cpu' });
+    expectEchoed('matmul', plainMatmul, echo('matmul', plainMatmul));
     expectEchoed('crossEntropy', NON_DEFAULT.crossEntropy,
       echo('crossEntropy', await sent('crossEntropy', () => pl.crossEntropy(x, [2, 0, 1], { reduction: 'sum', labelSmoothing: 0.2 }))));
     expectEchoed('batchNorm1d', NON_DEFAULT.batchNorm1d, echo('batchNorm1d', await sent('batchNorm1d', () => pl.batchNorm1d(x, { eps: 1e-3 }))));
     expectEchoed('cosineSimilarity', NON_DEFAULT.cosineSimilarity,
       echo('cosineSimilarity', await sent('cosineSimilarity', () => pl.cosineSimilarity(x, y, { eps: 1e-4 }))));
+  });
+
+  it('the training-step ops, sync and async: matmul, sparseMatmul', async () => {
+    for (const async of [false, true]) {
+      const out = new Float32Array(9);
+      const m = await sent('matmul', () => (async ? pl.matmulAsync : pl.matmul)(x, y, { transposeA: true, transposeB: true, out }));
+      expect(m).toEqual({ transposeA: true, transposeB: true, out: { data: out, shape: [3, 3] }, device: 'cpu' });
+      expectEchoed('matmul', m, echo('matmul', m));
+      const csr = { indptr: Int32Array.of(0, 1, 1, 3), indices: Int32Array.of(2, 0, 1), values: Float32Array.of(1, 2, 3), shape: [3, 3] as [number, number] };
+      const s = await sent('sparseMatmul', () => (async ? pl.sparseMatmulAsync : pl.sparseMatmul)(csr, y, { transposeA: true, out }));
+      expect(s).toEqual({ transposeA: true, out: { data: out, shape: [3, 3] } });
+      expectEchoed('sparseMatmul', s, echo('sparseMatmul', s));
+    }
   });
 
   it('the losses, sync and async, with a process group (W = 1)', async () => {

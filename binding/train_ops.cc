@@ -1,0 +1,174 @@
+// The operations of a training step: matmul (transpose flags, `out`) and
+// csrCreate / sparseMatmul (a CSR batch checked once, owned natively). Each entry reads its
+// arguments, then runs now (sync, on the JS thread) or on the libuv pool
+// (async: the inputs copied when the call is made, results copied into the
+// caller's memory on the JS thread when it is done). lib/ checks every
+// argument first and runs small async calls inline, as sync calls.
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "async_call.h"
+#include "call_options.h"
+#include "device.h"
+#include "errors.h"
+#include "exports.h"
+#include "handles.h"
+#include "js_errors.h"
+#include "marshal.h"
+#include "ops.h"
+#include "sparse.h"
+
+namespace pairloss_binding {
+
+namespace {
+
+bool async_arg(const Napi::CallbackInfo& info, size_t index) {
+  return info.Length() > index && info[index].ToBoolean().Value();
+}
+
+// JS memory an async call writes into when it is done (on the JS thread):
+// the caller's { data, shape }, held by a reference until then.
+using JsTarget = std::shared_ptr<Napi::ObjectReference>;
+
+JsTarget js_target(const Napi::Value& value) {
+  return std::make_shared<Napi::ObjectReference>(Napi::Persistent(value.As<Napi::Object>()));
+}
+
+// Copies `result` into the target's memory, read again now: it may have been
+// detached (transferred) while the call ran.
+void write_back(const JsTarget& target, const at::Tensor& result, const char* name) {
+  at::Tensor dst = tensor_from_js(target->Value(), name);
+  PAIRLOSS_CHECK(dst.numel() == result.numel() && dst.scalar_type() == result.scalar_type(),
+                 std::string(name) + " changed size or dtype while the call ran");
+  if (dst.numel() > 0) dst.view(result.sizes()).copy_(result);
+}
+
+// A product with an optional `out` ({ data, shape } over the caller's
+// memory, or null): sync, `compute(out)` writes there (undefined is
+// returned: lib makes the tensor over out); async, `compute({})` makes a new
+// tensor on the pool, copied into out when done. Without out, the result.
+template <typename Compute>
+Napi::Value run_product(Napi::Env env, bool async, const Napi::Value& out, bool resident, const at::Device& device,
+                        Compute compute) {
+  if (!async) {
+    const at::Tensor target = out.IsNull() ? at::Tensor() : tensor_from_js(out, "out");
+    at::Tensor result;
+    pairloss::run_on_device(device, [&] { result = compute(target); }, false);
+    return target.defined() ? env.Undefined() : result_to_js(env, result, resident);
+  }
+  auto result = std::make_shared<at::Tensor>();
+  const JsTarget target = out.IsNull() ? nullptr : js_target(out);
+  AsyncCall::Work work = [result, compute, device] {
+    pairloss::run_on_device(device, [&] { *result = compute(at::Tensor()); });
+  };
+  AsyncCall::Finish finish = [result, target, resident](Napi::Env e) -> Napi::Value {
+    if (!target) return result_to_js(e, *result, resident);
+    write_back(target, *result, "out");
+    return e.Undefined();
+  };
+  return start_on_pool(env, std::move(work), std::move(finish));
+}
+
+// ---------- CSR matrices held natively ----------
+
+constexpr napi_type_tag kCsrTag = {0x7061697263737220ULL, 0x6d61747269782d68ULL};
+
+struct CsrHolder {
+  std::shared_ptr<const pairloss::CsrMatrix> csr;
+  int64_t bytes = 0;
+};
+
+int64_t csr_bytes(const pairloss::CsrMatrix& m) {
+  int64_t bytes = m.indptr.nbytes() + m.indices.nbytes() + m.values.nbytes();
+  if (m.has_transpose()) bytes += m.t_indptr.nbytes() + m.t_indices.nbytes() + m.t_values.nbytes();
+  return bytes;
+}
+
+// An index array (Int32Array | BigInt64Array) copied into memory of its own.
+at::Tensor index_copy(const Napi::Value& value, const char* name) {
+  at::Tensor t = indices_from_js(value, name);  // Int32Array: a widened copy already
+  return value.As<Napi::TypedArray>().TypedArrayType() == napi_bigint64_array ? t.clone() : t;
+}
+
+// The CSR matrix of { indptr, indices, values, shape: [rows, cols] }: each
+// array copied first, then the copies checked, so that memory the caller
+// shares with other threads (a SharedArrayBuffer) is read exactly once.
+std::shared_ptr<const pairloss::CsrMatrix> csr_from_parts(const Napi::Value& value, bool with_transpose) {
+  Napi::Env env = value.Env();
+  if (!value.IsObject()) type_error(env, "csr must be a CSR matrix { indptr, indices, values, shape }");
+  const Napi::Object o = value.As<Napi::Object>();
+  const Napi::Value values = o.Get("values");
+  if (!values.IsTypedArray()) type_error(env, "csr.values must be a Float32Array or Float64Array");
+  Napi::Object raw = Napi::Object::New(env);
+  raw.Set("data", values);
+  Napi::Array length = Napi::Array::New(env, 1);
+  length.Set(0u, Napi::Number::New(env, static_cast<double>(values.As<Napi::TypedArray>().ElementLength())));
+  raw.Set("shape", length);
+  at::Tensor v = tensor_from_js(raw, "csr.values").clone();
+  at::Tensor indptr = index_copy(o.Get("indptr"), "csr.indptr");
+  at::Tensor indices = index_copy(o.Get("indices"), "csr.indices");
+  const Napi::Value shape = o.Get("shape");
+  if (!shape.IsArray() || shape.As<Napi::Array>().Length() != 2) type_error(env, "csr.shape must be [rows, cols]");
+  const double rows = shape.As<Napi::Array>().Get(0u).ToNumber().DoubleValue();
+  const double cols = shape.As<Napi::Array>().Get(1u).ToNumber().DoubleValue();
+  if (!(rows >= 0 && cols >= 0 && rows < 9007199254740992.0 && cols < 9007199254740992.0)) {
+    range_error(env, "csr.shape must be two sizes >= 0");
+  }
+  return pairloss::csr_matrix(indptr, indices, v, static_cast<int64_t>(rows), static_cast<int64_t>(cols), with_transpose);
+}
+
+// A CsrTensor's native matrix (our tagged External), or a plain CSR object built now.
+std::shared_ptr<const pairloss::CsrMatrix> csr_from_js(const Napi::Value& value, bool with_transpose) {
+  if (value.IsExternal()) {
+    auto external = value.As<Napi::External<CsrHolder>>();
+    if (!external.CheckTypeTag(&kCsrTag)) type_error(value.Env(), "csr must be a CsrTensor or a CSR object");
+    return external.Data()->csr;
+  }
+  return csr_from_parts(value, with_transpose);
+}
+
+}  // namespace
+
+// matmul(a, b, { transposeA, transposeB, out, device }, async)
+Napi::Value Matmul(const Napi::CallbackInfo& info) {
+  const bool async = async_arg(info, 3);
+  const MatmulOptions o = read_matmul_options(info[2]);
+  const at::Tensor a = placed(info[0], tensor_from_js(info[0], "a"), o.device, async);
+  const at::Tensor b = placed(info[1], tensor_from_js(info[1], "b"), o.device, async);
+  const bool ta = o.transpose_a, tb = o.transpose_b;
+  return run_product(info.Env(), async, o.out, results_resident(o.device, {info[0], info[1]}), o.device,
+                     [a, b, ta, tb](const at::Tensor& out) { return pairloss::matmul(a, b, ta, tb, out); });
+}
+
+// csrCreate({ indptr, indices, values, shape }) -> a tagged External owning the
+// checked copy (and its transpose), for lib's CsrTensor.
+Napi::Value CsrCreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto holder = std::make_unique<CsrHolder>();
+  holder->csr = csr_from_parts(info[0], true);
+  holder->bytes = csr_bytes(*holder->csr);
+  const int64_t bytes = holder->bytes;
+  auto external = Napi::External<CsrHolder>::New(env, holder.get(), [](Napi::Env e, CsrHolder* h) {
+    int64_t ignored = 0;
+    napi_adjust_external_memory(e, -h->bytes, &ignored);
+    delete h;
+  });
+  holder.release();
+  external.TypeTag(&kCsrTag);
+  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+  return external;
+}
+
+// sparseMatmul(csr, b, { transposeA, out }, async): csr a csrCreate External or a plain CSR object
+Napi::Value SparseMatmul(const Napi::CallbackInfo& info) {
+  const bool async = async_arg(info, 3);
+  const SparseMatmulOptions o = read_sparse_matmul_options(info[2]);
+  const std::shared_ptr<const pairloss::CsrMatrix> csr = csr_from_js(info[0], o.transpose_a);
+  const at::Tensor b = placed(info[1], tensor_from_js(info[1], "b"), at::kCPU, async);
+  const bool ta = o.transpose_a;
+  return run_product(info.Env(), async, o.out, results_resident(at::kCPU, {info[1]}), at::kCPU,
+                     [csr, b, ta](const at::Tensor& out) { return pairloss::sparse_matmul(*csr, b, ta, out); });
+}
+
+}  // namespace pairloss_binding
