@@ -536,7 +536,8 @@ export function labelList(value: unknown, name: string, count: number): RawIndic
   if (kind === 'Int32Array' || kind === 'BigInt64Array') {
     const v = value as Int32Array | BigInt64Array;
     if (isDetached(v.buffer)) throw rangeError(name, 'its data is a detached ArrayBuffer');
-    out = v;
+    // A copy: the caller's memory (a SharedArrayBuffer another thread writes) is never read twice.
+    out = v.slice();
   } else if (Array.isArray(value)) {
     const list = new Int32Array(value.length);
     for (let i = 0; i < value.length; i++) {
@@ -563,7 +564,9 @@ export function indices(value: unknown, name: string, count: number, classes: nu
   let out: RawIndices;
   if (isIndexArray(value)) {
     if (isDetached(value.buffer)) throw rangeError(name, 'its data is a detached ArrayBuffer');
-    out = value;
+    // Check a copy and compute from it: over a SharedArrayBuffer another thread
+    // may rewrite the caller's memory between the check and the kernel's read.
+    out = value.slice();
   } else if (Array.isArray(value)) {
     const list = new Int32Array(value.length);
     // A plain loop: forEach would skip the holes of a sparse array.
