@@ -130,11 +130,19 @@ const MAX_LENGTH: number = (() => {
 function checkShape(shape: unknown, name: string): number[] {
   if (!Array.isArray(shape)) throw invalidType(name, 'an array of integers', shape);
   if (shape.length > MAX_DIMS) throw rangeError(name, `at most ${MAX_DIMS} dimensions, got ${shape.length}`);
-  return Array.from(shape, (s: unknown, i) => {
+  let product = 1;  // of the non-zero sizes: what LibTorch multiplies in int64
+  const dims = Array.from(shape, (s: unknown, i) => {
     if (typeof s !== 'number') throw invalidType(`${name}[${i}]`, 'an integer', s);
     if (!Number.isInteger(s) || s < 0 || s > MAX_LENGTH) throw invalidValue(`${name}[${i}]`, `an integer in [0, ${MAX_LENGTH}]`, s);
+    if (Object.is(s, -0)) throw rangeError(`${name}[${i}]`, `-0 is not a size; expected an integer in [0, ${MAX_LENGTH}]`);
+    if (s > 0) product *= s;
     return s;
   });
+  // (without a zero size, such a shape already fails against its data's length)
+  if (product > Number.MAX_SAFE_INTEGER && dims.includes(0)) {
+    throw rangeError(name, `[${dims.join(', ')}]: its sizes multiply to more than 2^53 - 1 (LibTorch's int64 element count would overflow or lose precision)`);
+  }
+  return dims;
 }
 
 /**
