@@ -1,12 +1,18 @@
 #include "rendezvous.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <algorithm>
+#include <cstdio>
+#include <memory>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -63,6 +69,114 @@ std::string local_address_towards(const std::string& host, int port) {
   }
   freeaddrinfo(found);
   return result;
+}
+
+// What a probe of the store's port found.
+enum class Probe { Answered, Refused };
+
+// A socket closed when it goes out of scope.
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+// Waits until `fd` is ready for `events` or the deadline passes (false then).
+bool wait_ready(int fd, short events, Clock::time_point deadline) {
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return false;
+    pollfd p{fd, events, 0};
+    const int r = poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
+    if (r > 0) return true;
+    if (r < 0 && errno != EINTR) return true;  // the next call reports the error
+  }
+}
+
+// Asks the program at host:port one question of c10d's TCPStore protocol
+// (torch 1.13: CHECK of one key, answered by one byte, 0 ready or 1 not
+// ready), every wait bounded by `deadline`, every read bounded in size.
+// c10d's own client reads a length from the wire and allocates it (a
+// program that answers with garbage ends the process with std::length_error
+// or std::bad_alloc, on a thread where nothing can catch it) and waits for an
+// answer without a timeout (a program that accepts and never answers hangs
+// it): this question is asked first, by code that can fail cleanly.
+// Refused when nothing listens yet; throws GroupError when something does
+// but does not answer as a store.
+Probe probe_store(const std::string& host, int port, Clock::time_point deadline, std::chrono::milliseconds timeout) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0 || found == nullptr) {
+    return Probe::Refused;  // c10d reports the name itself
+  }
+  std::unique_ptr<addrinfo, void (*)(addrinfo*)> guard(found, freeaddrinfo);
+  const std::string where = host + ":" + std::to_string(port);
+  for (int family : {AF_INET, AF_INET6}) {
+    for (addrinfo* a = found; a; a = a->ai_next) {
+      if (a->ai_family != family) continue;
+      Fd s;
+      s.fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      if (s.fd < 0) continue;
+      if (::connect(s.fd, a->ai_addr, a->ai_addrlen) != 0) {
+        if (errno != EINPROGRESS) continue;
+        if (!wait_ready(s.fd, POLLOUT, deadline)) {
+          throw GroupError("no connection to the store at " + where + " within timeoutMs = " + std::to_string(timeout.count()));
+        }
+        int error = 0;
+        socklen_t len = sizeof(error);
+        if (getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0 || error != 0) continue;
+      }
+      // QueryType::CHECK (4), one key: uint64 count, uint64 length, the bytes
+      const std::string key = "pairloss/probe";
+      std::vector<uint8_t> query{4};
+      auto put64 = [&query](uint64_t v) {
+        for (int i = 0; i < 8; ++i) query.push_back(static_cast<uint8_t>(v >> (8 * i)));
+      };
+      put64(1);
+      put64(key.size());
+      query.insert(query.end(), key.begin(), key.end());
+      size_t sent = 0;
+      while (sent < query.size()) {
+        if (!wait_ready(s.fd, POLLOUT, deadline)) {
+          throw GroupError("the program at " + where + " took no request within timeoutMs = " + std::to_string(timeout.count()));
+        }
+        const ssize_t n = send(s.fd, query.data() + sent, query.size() - sent, MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (n <= 0) throw GroupError("the program at " + where + " closed the connection to the rendezvous store at once");
+        sent += static_cast<size_t>(n);
+      }
+      uint8_t answer[16];
+      ssize_t got = -1;
+      for (;;) {
+        if (!wait_ready(s.fd, POLLIN, deadline)) {
+          throw GroupError("the program listening at " + where + " accepted the connection but did not answer as a "
+                           "c10d rendezvous store within timeoutMs = " + std::to_string(timeout.count()) +
+                           " (is it rank 0's MASTER_PORT, and is rank 0 alive and not stopped?)");
+        }
+        got = recv(s.fd, answer, sizeof(answer), 0);
+        if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        break;
+      }
+      if (got <= 0) {
+        throw GroupError("the program at " + where + " closed the connection without answering as a c10d rendezvous store does");
+      }
+      if (got != 1 || answer[0] > 1) {
+        char first[8];
+        std::snprintf(first, sizeof(first), "0x%02x", answer[0]);
+        throw GroupError("the program at " + where + " is not a c10d rendezvous store: it answered " + std::to_string(got) +
+                         " byte(s) starting " + first + " where a store answers one byte, 0 or 1 (another program on that port?)");
+      }
+      // more bytes behind the answer: not a store either
+      if (recv(s.fd, answer, sizeof(answer), MSG_DONTWAIT) > 0) {
+        throw GroupError("the program at " + where + " is not a c10d rendezvous store: it sent more than the one byte a store answers");
+      }
+      return Probe::Answered;
+    }
+  }
+  return Probe::Refused;
 }
 
 #ifdef PAIRLOSS_GLOO
@@ -125,6 +239,20 @@ c10::intrusive_ptr<c10d::TCPStore> connect_store(const ProcessGroupOptions& o) {
   store_options.useLibUV = false;
 #endif
   const auto deadline = Clock::now() + o.timeout;
+#if TORCH_VERSION_MAJOR < 2
+  // A client asks the store one question of its own first (probe_store): a
+  // port held by another program is then an Error, not an abort or a hang.
+  // (torch 2.x's protocol differs: its client validates the server itself.)
+  if (!store_options.isServer) {
+    while (probe_store(o.host, o.port, deadline, o.timeout) == Probe::Refused) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) break;  // c10d's own connect says it was refused
+      std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(100)));
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    store_options.timeout = std::max(std::chrono::milliseconds(1), left);
+  }
+#endif
   for (;;) {
     try {
       auto tcp = c10::make_intrusive<c10d::TCPStore>(o.host, store_options);
