@@ -4,13 +4,17 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <dirent.h>
+#include <linux/filter.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <set>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <memory>
 #include <cstdlib>
@@ -180,6 +184,119 @@ Probe probe_store(const std::string& host, int port, Clock::time_point deadline,
 }
 
 #ifdef PAIRLOSS_GLOO
+// The addresses `host` names (IPv4 and IPv6, as raw bytes), or none for a
+// wildcard ("0.0.0.0", "::") or a name that does not resolve.
+struct Allowed {
+  std::vector<uint32_t> v4;                  // host order
+  std::vector<std::array<uint32_t, 4>> v6;   // host order, word by word
+  bool empty() const { return v4.empty() && v6.empty(); }
+};
+
+Allowed addresses_of(const std::string& host) {
+  Allowed out;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0) return out;
+  for (addrinfo* a = found; a; a = a->ai_next) {
+    if (a->ai_family == AF_INET) {
+      const uint32_t v = ntohl(reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr.s_addr);
+      if (v == 0) return Allowed{};  // INADDR_ANY: every interface was asked for
+      out.v4.push_back(v);
+    } else if (a->ai_family == AF_INET6) {
+      const uint8_t* b = reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr.s6_addr;
+      std::array<uint32_t, 4> w{};
+      bool any = true;
+      for (int i = 0; i < 4; ++i) {
+        w[i] = (uint32_t(b[4 * i]) << 24) | (uint32_t(b[4 * i + 1]) << 16) | (uint32_t(b[4 * i + 2]) << 8) | b[4 * i + 3];
+        any = any && w[i] == 0;
+      }
+      if (any) return Allowed{};  // in6addr_any
+      out.v6.push_back(w);
+    }
+  }
+  freeaddrinfo(found);
+  return out;
+}
+
+// A classic BPF socket filter that drops every packet whose destination is
+// not one of `allowed` (the SYN of a connection to another address of this
+// host never reaches the listening socket: the connect times out, as if
+// nothing listened there).
+std::vector<sock_filter> destination_filter(const Allowed& allowed) {
+  // 0: A = protocol; 1: IPv4 -> v4_at; 2: IPv6 -> v6_at, else drop
+  // v4_at: A = IPv4 destination (IP header byte 16); one jeq per address -> accept; drop
+  // v6_at: per address, 4 x (A = destination word (byte 24 + 4i); jeq, else the next address); drop; accept
+  // (jt/jf count the instructions skipped after the jump)
+  const uint32_t net = static_cast<uint32_t>(SKF_NET_OFF);
+  const size_t n4 = allowed.v4.size(), n6 = allowed.v6.size();
+  const size_t v4_at = 3, v6_at = v4_at + 1 + n4 + 1, drop_at = v6_at + 8 * n6, accept_at = drop_at + 1;
+  std::vector<sock_filter> f(accept_at + 1);
+  auto off = [](size_t from, size_t to) { return static_cast<uint8_t>(to - from - 1); };
+  f[0] = BPF_STMT(BPF_LD | BPF_H | BPF_ABS, static_cast<uint32_t>(SKF_AD_OFF + SKF_AD_PROTOCOL));
+  f[1] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x0800, off(1, v4_at), 0);
+  f[2] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x86DD, off(2, v6_at), off(2, drop_at));
+  f[v4_at] = BPF_STMT(BPF_LD | BPF_W | BPF_ABS, net + 16);
+  for (size_t k = 0; k < n4; ++k) {
+    const size_t pc = v4_at + 1 + k;
+    f[pc] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, allowed.v4[k], off(pc, accept_at), 0);
+  }
+  f[v4_at + 1 + n4] = BPF_STMT(BPF_RET | BPF_K, 0);
+  for (size_t j = 0; j < n6; ++j) {
+    const size_t next_address = v6_at + 8 * (j + 1);
+    for (size_t i = 0; i < 4; ++i) {
+      const size_t pc = v6_at + 8 * j + 2 * i;
+      f[pc] = BPF_STMT(BPF_LD | BPF_W | BPF_ABS, net + 24 + 4 * static_cast<uint32_t>(i));
+      f[pc + 1] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, allowed.v6[j][i], static_cast<uint8_t>(i == 3 ? off(pc + 1, accept_at) : 0),
+                           off(pc + 1, next_address));
+    }
+  }
+  f[drop_at] = BPF_STMT(BPF_RET | BPF_K, 0);
+  f[accept_at] = BPF_STMT(BPF_RET | BPF_K, 0xffffffffu);
+  return f;
+}
+
+// Debian's LibTorch 1.13 TCPStore server listens on every interface (its
+// Socket::listen binds the wildcard address; TCPStoreOptions has no address
+// and no listening fd to pass in). What can be done from outside: find that
+// listening socket in this process and attach a socket filter that drops
+// connections to any address but `host`'s. Returns how many sockets got it.
+int restrict_store_listener(const std::string& host, int port) {
+  const Allowed allowed = addresses_of(host);
+  if (allowed.empty() || allowed.v4.size() + allowed.v6.size() > 8) return 0;
+  std::vector<sock_filter> code = destination_filter(allowed);
+  sock_fprog program{static_cast<unsigned short>(code.size()), code.data()};
+  int attached = 0;
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return 0;
+  while (dirent* e = readdir(dir)) {
+    const int fd = std::atoi(e->d_name);
+    if (fd <= 2 || fd == dirfd(dir)) continue;
+    int listening = 0;
+    socklen_t len = sizeof(listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) continue;
+    sockaddr_storage local{};
+    socklen_t llen = sizeof(local);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen) != 0) continue;
+    int bound_port = -1;
+    bool wildcard = false;
+    if (local.ss_family == AF_INET) {
+      auto* a = reinterpret_cast<sockaddr_in*>(&local);
+      bound_port = ntohs(a->sin_port);
+      wildcard = a->sin_addr.s_addr == htonl(INADDR_ANY);
+    } else if (local.ss_family == AF_INET6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&local);
+      bound_port = ntohs(a->sin6_port);
+      wildcard = IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr);
+    }
+    if (bound_port != port || !wildcard) continue;
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof(program)) == 0) ++attached;
+  }
+  closedir(dir);
+  return attached;
+}
+
 c10::intrusive_ptr<Comm> make_gloo(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
                                    const ProcessGroupOptions& o) {
   auto options = c10d::ProcessGroupGloo::Options::create(o.timeout);
@@ -229,7 +346,14 @@ c10::intrusive_ptr<c10d::TCPStore> connect_store(const ProcessGroupOptions& o) {
   store_options.port = static_cast<std::uint16_t>(o.port);
   store_options.isServer = !o.agent_store && o.rank == 0;
   store_options.numWorkers = static_cast<std::size_t>(o.world_size);
+#if TORCH_VERSION_MAJOR < 2
+  // rank 0 returns at once, so that its listener is restricted before the
+  // others connect; torch 1.13 always runs the store-based barrier, which
+  // waits for every rank
+  store_options.waitWorkers = o.agent_store || o.rank != 0;
+#else
   store_options.waitWorkers = true;
+#endif
   store_options.timeout = o.timeout;
   store_options.multiTenant = !o.agent_store;
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
@@ -257,6 +381,16 @@ c10::intrusive_ptr<c10d::TCPStore> connect_store(const ProcessGroupOptions& o) {
     try {
       auto tcp = c10::make_intrusive<c10d::TCPStore>(o.host, store_options);
       tcp->setTimeout(o.timeout);
+#if TORCH_VERSION_MAJOR < 2
+      // The server listens on *:port; only connections to `host` get through
+      // (restrict_store_listener). Attached before any rank is waited for:
+      // the server does not wait for its workers (the store-based barrier
+      // below waits for every rank).
+      // PAIRLOSS_STORE_ANY_ADDRESS=1 leaves it open (a port forwarded to
+      // this host under another address, e.g. Docker's -p).
+      const char* any = std::getenv("PAIRLOSS_STORE_ANY_ADDRESS");
+      if (store_options.isServer && !(any && std::string(any) == "1")) restrict_store_listener(o.host, o.port);
+#endif
       return tcp;
     } catch (const std::exception& e) {
       // c10d gives up on connecting up to a second before its timeout; keep

@@ -210,3 +210,72 @@ describe('a peer stopped in the middle (SIGSTOP): collectives bounded by timeout
     }
   });
 });
+
+describe('who can reach a group: its listening sockets (issue 26)', () => {
+  /** A child that makes a W = 2 group (both ranks) on `host`, lists its listening sockets and tries the store's port. */
+  function listen(host: string, env: Record<string, string> = {}): Promise<{ port: number; sockets: string[]; reach: Record<string, string> }> {
+    return freePort().then((port) => runChild(`
+      const fs = require('fs');
+      const net = require('net');
+      const pl = require(${LIB});
+      /** this process's listening TCP sockets, "address:port" (/proc/net/tcp{,6} rows whose inode is one of our fds) */
+      function listening() {
+        const inodes = new Set();
+        for (const f of fs.readdirSync('/proc/self/fd')) {
+          try { const m = /^socket:\\[(\\d+)\\]$/.exec(fs.readlinkSync('/proc/self/fd/' + f)); if (m) inodes.add(m[1]); } catch {}
+        }
+        const out = [];
+        for (const [file, v6] of [['/proc/net/tcp', false], ['/proc/net/tcp6', true]]) {
+          for (const line of fs.readFileSync(file, 'utf8').trim().split('\\n').slice(1)) {
+            const c = line.trim().split(/\\s+/);
+            if (c[3] !== '0A' || !inodes.has(c[9])) continue;
+            const [hex, p] = c[1].split(':');
+            const addr = !v6 ? hex.match(/../g).reverse().map((b) => parseInt(b, 16)).join('.')
+              : /^0+$/.test(hex) ? '::' : hex === '0000000000000000FFFF00000100007F' ? '::ffff:127.0.0.1' : hex === '00000000000000000000000001000000' ? '::1' : hex;
+            out.push(addr + ':' + parseInt(p, 16));
+          }
+        }
+        return out.sort();
+      }
+      const reach = (to) => new Promise((resolve) => {
+        const s = net.connect({ host: to, port: ${port} });
+        const t = setTimeout(() => { s.destroy(); resolve('no answer'); }, 2000);
+        s.on('connect', () => { clearTimeout(t); s.destroy(); resolve('connected'); });
+        s.on('error', (e) => { clearTimeout(t); resolve(e.code); });
+      });
+      (async () => {
+        const groups = await Promise.all([0, 1].map((rank) => pl.ProcessGroup.init({ rank, worldSize: 2, host: ${JSON.stringify(host)}, port: ${port}, timeoutMs: 30000 })));
+        const sockets = listening();
+        const r = {};
+        for (const to of ['127.0.0.1', '127.0.0.2', '::1']) r[to] = await reach(to);
+        await Promise.all(groups.map((g) => g.destroy()));
+        console.log(JSON.stringify({ port: ${port}, sockets, reach: r }));
+      })();
+    `, { nodeArgs: ['-r', REGISTER], env, timeoutMs: 90000 }));
+  }
+
+  test("host '127.0.0.1': every listening socket bound to it, or filtered so that only it reaches the store", async () => {
+    const r = await listen('127.0.0.1');
+    // eslint-disable-next-line no-console
+    console.log(`listening sockets of a W = 2 group on 127.0.0.1 (store port ${r.port}): ${r.sockets.join(', ')}; reach: ${JSON.stringify(r.reach)}`);
+    const store = r.sockets.filter((s) => s.endsWith(`:${r.port}`));
+    const others = r.sockets.filter((s) => !s.endsWith(`:${r.port}`));
+    expect(store).toHaveLength(1);
+    // any other listener (Gloo's pairs listen on the device's address while they
+    // connect, and close once connected) on the address asked, none on a wildcard
+    for (const s of others) expect(s).toMatch(/^127\.0\.0\.1:\d+$/);
+    // The store: bound to it, or (Debian's LibTorch 1.13: c10d's server binds the
+    // wildcard) filtered so that only connections to it get through
+    expect(store[0]).toMatch(/^(127\.0\.0\.1|::|0\.0\.0\.0):\d+$/);
+    expect(r.reach['127.0.0.1']).toBe('connected');
+    expect(r.reach['127.0.0.2']).not.toBe('connected');
+    expect(r.reach['::1']).not.toBe('connected');
+  });
+
+  test("host '0.0.0.0' (every interface asked for), or PAIRLOSS_STORE_ANY_ADDRESS=1: the store's port reachable at every address", async () => {
+    const any = await listen('0.0.0.0');
+    expect(any.reach).toEqual({ '127.0.0.1': 'connected', '127.0.0.2': 'connected', '::1': 'connected' });
+    const opened = await listen('127.0.0.1', { PAIRLOSS_STORE_ANY_ADDRESS: '1' });
+    expect(opened.reach['127.0.0.2']).toBe('connected');
+  });
+});
