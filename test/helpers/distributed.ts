@@ -123,7 +123,7 @@ export async function runGroup(kinds: RankKind[], job: Record<string, unknown>, 
     const children: ChildProcess[] = [];
     // job.startTogether (Node ranks only): every rank loads LibTorch, then all are told to go at once
     const onEvent = (e: Event): void => {
-      if (full.startTogether && e.name === 'loaded' && events.filter((x) => x.name === 'loaded').length === kinds.length) {
+      if (job.startTogether && e.name === 'loaded' && events.filter((x) => x.name === 'loaded').length === kinds.length) {
         for (const c of children) c.send('go');
       }
       opts.onEvent?.(e, events, children);
