@@ -121,7 +121,10 @@ at::Tensor indices_from_js(const Napi::Value& value, const char* name) {
     case napi_int32_array:
       return n == 0 ? at::empty({0}, at::kLong) : at::from_blob(view.data, {n}, at::kInt).to(at::kLong);
     case napi_bigint64_array:
-      return n == 0 ? at::empty({0}, at::kLong) : at::from_blob(view.data, {n}, at::kLong);
+      // A copy, as for Int32Array: src checks the range and then reads the
+      // indices again, so they must be memory no other thread can write (a
+      // view of a SharedArrayBuffer could change between the two reads).
+      return n == 0 ? at::empty({0}, at::kLong) : at::from_blob(view.data, {n}, at::kLong).clone();
     default: type_error(env, std::string(name) + " must be an Int32Array, BigInt64Array or number[]");
   }
 }

@@ -20,8 +20,9 @@ namespace pairloss_binding {
 // handle is a RangeError "<name>: the tensor has been disposed".
 at::Tensor tensor_from_js(const Napi::Value& value, const char* name);
 
-// Class indices: Int32Array | BigInt64Array (lib/ converts number[] first). A
-// view for BigInt64Array, a widening copy for Int32Array.
+// Class indices: Int32Array | BigInt64Array (lib/ converts number[] first),
+// always copied (a widening copy for Int32Array): native code checks them and
+// reads them again, which must not see another thread's writes.
 at::Tensor indices_from_js(const Napi::Value& value, const char* name);
 
 // A CPU result as { data, shape }: the typed array views an external

@@ -140,9 +140,10 @@ function stringOption(o: Record<string, unknown>, key: string, fallback: string)
 function timeoutOption(o: Record<string, unknown>): number {
   const v = o.timeoutMs;
   if (v === undefined) return 300000;
-  if (typeof v !== 'number') throw invalidType('timeoutMs', 'a number of milliseconds > 0', v);
-  if (!Number.isFinite(v) || v <= 0 || v > 2 ** 31) throw invalidValue('timeoutMs', 'a number of milliseconds in (0, 2^31]', v);
-  return Math.ceil(v);
+  if (typeof v !== 'number') throw invalidType('timeoutMs', 'an integer number of milliseconds > 0', v);
+  // an integer: c10d counts whole milliseconds, and rounding 0.5 up to 1 would be a guess
+  if (!Number.isInteger(v) || v <= 0 || v > 2 ** 31) throw invalidValue('timeoutMs', 'an integer number of milliseconds in [1, 2^31]', v);
+  return v;
 }
 
 function backendOption(o: Record<string, unknown>): Backend {
@@ -188,8 +189,9 @@ function envInteger(env: Record<string, string | undefined>, name: string, min: 
   if (text === undefined || text.trim() === '') {
     throw rangeError(name, `the environment variable is not set (torchrun sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT${name.startsWith('TORCHELASTIC') ? `, and ${name} with TORCHELASTIC_USE_AGENT_STORE=True` : ''})`);
   }
-  const v = Number(text);
-  if (!Number.isInteger(v) || v < min || v > max) throw rangeError(name, `expected an integer in [${min}, ${max}], got ${JSON.stringify(text)}`);
+  // decimal digits only, as torch reads them: not " 0 ", "1e0" or "0x10", which Number() would take
+  const v = /^[0-9]{1,10}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(v) || v < min || v > max) throw rangeError(name, `expected an integer in [${min}, ${max}] (decimal digits only), got ${JSON.stringify(text)}`);
   return v;
 }
 
@@ -466,5 +468,9 @@ export function checkedUnderGroup<T>(opts: unknown, label: string, checks: () =>
 export function groupHandle(g: unknown, name = 'group'): unknown {
   const handle = g instanceof ProcessGroup ? handles.get(g) : undefined;
   if (handle === undefined) throw invalidType(name, 'a ProcessGroup (from ProcessGroup.init or fromEnv)', g);
+  const state = native().processGroupState(handle);
+  if (state !== undefined && /destroyed/.test(state)) {
+    throw rangeError(name, 'the ProcessGroup has been destroyed (pg.destroy()); make a new one with ProcessGroup.init');
+  }
   return handle;
 }

@@ -94,3 +94,41 @@ export function keepStack(): (error: unknown) => never {
     throw error;
   };
 }
+
+/**
+ * An async call refused at once because the calls already waiting for a
+ * slot reached the bound (`setAsyncQueueLimit`, `PAIRLOSS_ASYNC_QUEUE_LIMIT`):
+ * a server answers it with 503 and a `Retry-After`. `code` is
+ * `'PAIRLOSS_QUEUE_FULL'`.
+ */
+export class AsyncQueueFullError extends Error {
+  readonly code = 'PAIRLOSS_QUEUE_FULL';
+  constructor(readonly waiting: number, readonly queueLimit: number) {
+    super(`the async queue is full: ${waiting} calls already wait for a slot (queue limit ${queueLimit}; setAsyncQueueLimit or PAIRLOSS_ASYNC_QUEUE_LIMIT); try again later`);
+    this.name = 'AsyncQueueFullError';
+  }
+}
+
+/** The error of a call given an aborted `signal`: a DOMException named 'AbortError' (as fetch's), its cause the signal's reason. */
+export function abortError(signal: AbortSignal): Error {
+  const error = new DOMException('The operation was aborted (its signal fired)', 'AbortError') as DOMException & { cause?: unknown };
+  if (signal.reason !== undefined) {
+    try {
+      Object.defineProperty(error, 'cause', { value: signal.reason, configurable: true, writable: true });
+    } catch {
+      // a frozen DOMException: without its cause
+    }
+  }
+  return error as unknown as Error;
+}
+
+/** The `signal` option: undefined or an AbortSignal (TypeError naming it otherwise). */
+export function signalOption(value: unknown, name = 'signal'): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  const s = value as { aborted?: unknown; addEventListener?: unknown; removeEventListener?: unknown } | null;
+  if (s === null || typeof s !== 'object' || typeof s.aborted !== 'boolean' || typeof s.addEventListener !== 'function' ||
+      typeof s.removeEventListener !== 'function') {
+    throw invalidType(name, 'an AbortSignal (from an AbortController)', value);
+  }
+  return value as AbortSignal;
+}

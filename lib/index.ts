@@ -17,7 +17,7 @@ export type {
 export { ProcessGroup } from './distributed';
 export type { Backend, ReduceOp, ProcessGroupOptions, FromEnvOptions, LaunchInfo } from './distributed';
 export { version, torchVersion, cuda, backends, cpuKernels, blasCore, getNumThreads, getBlasThreads, setNumThreads, memoryStats,
-  getAsyncConcurrency, setAsyncConcurrency, asyncQueueStats } from './runtime';
+  getAsyncConcurrency, setAsyncConcurrency, asyncQueueStats, setAsyncQueueLimit, getAsyncQueueLimit, AsyncQueueFullError } from './runtime';
 export type { MemoryStats, CudaMemoryStats } from './runtime';
-export { heatmapSvg, heatmapPng, writeHeatmap, readMatrix, colormapColors, HEATMAP_COLORMAPS } from './heatmap';
-export type { HeatmapOptions, HeatmapMatrix, MatrixView, RgbColor } from './heatmap';
+export { heatmapSvg, heatmapPng, writeHeatmap, heatmapPngAsync, writeHeatmapAsync, readMatrix, colormapColors, HEATMAP_COLORMAPS } from './heatmap';
+export type { HeatmapOptions, HeatmapAsyncOptions, HeatmapMatrix, MatrixView, RgbColor } from './heatmap';

@@ -4,8 +4,8 @@
  */
 import { binding, RawCorrelationResult, RawIndices, RawInput, RawNpairsResult, RawOptions, RawResult, RawSigmoidResult, RawVicregResult } from './binding';
 import { checkedUnderGroup, groupHandle } from './distributed';
-import { callNative, invalidValue, rangeError, withCallerStack } from './errors';
-import { inlineTurnSpent, mustWait, nextTurn, runsInline, schedule } from './queue';
+import { callNative, invalidValue, rangeError, signalOption, withCallerStack } from './errors';
+import { inlineTurnSpent, mustWait, nextTurn, runsInline, schedule, throwIfAborted, unlessAborted } from './queue';
 import { boolOption, enumOption, numberOption, optionsObject } from './options';
 import { gradOut, GradOut } from './out';
 import {
@@ -40,7 +40,7 @@ export interface NpairsOptions {
   grad?: boolean;
   /** Also return the `[N, M]` similarity matrix. Default false. */
   returnSimilarity?: boolean;
-  /** NaN or ±Infinity in x1/x2 is a RangeError (default false: PyTorch's NaN result). */
+  /** NaN or ±Infinity in x1/x2 or a probability target, or a loss that comes out NaN or infinite (a tiny temperature), is a RangeError (default false: PyTorch's NaN result). */
   checkFinite?: boolean;
   /**
    * Caller-owned memory for the gradients (PyTorch's `out=`): `grad1` and/or
@@ -52,6 +52,14 @@ export interface NpairsOptions {
    * until then. Default: new memory for each call.
    */
   out?: GradOut;
+  /**
+   * Async functions only: an AbortSignal that cancels the call. A call still
+   * waiting for a slot leaves the queue and rejects at once with an AbortError
+   * DOMException; one already computing rejects with it when it ends, its
+   * result discarded. Under a group the collectives still run (every rank
+   * must issue them); only the result is discarded. A sync call given one is a RangeError.
+   */
+  signal?: AbortSignal;
   /**
    * Where to compute; default: the inputs' device. Results are on this device:
    * on CUDA, grad1/grad2/similarity stay in device memory until `data()` or
@@ -122,6 +130,14 @@ export interface NtXentOptions {
    * until then. Default: new memory for each call.
    */
   out?: GradOut;
+  /**
+   * Async functions only: an AbortSignal that cancels the call. A call still
+   * waiting for a slot leaves the queue and rejects at once with an AbortError
+   * DOMException; one already computing rejects with it when it ends, its
+   * result discarded. Under a group the collectives still run (every rank
+   * must issue them); only the result is discarded. A sync call given one is a RangeError.
+   */
+  signal?: AbortSignal;
   /** Where to compute; default: the inputs' device (as {@link NpairsOptions.device}). */
   device?: string;
   /**
@@ -162,6 +178,14 @@ export interface SigmoidOptions {
    * until then. Default: new memory for each call.
    */
   out?: GradOut;
+  /**
+   * Async functions only: an AbortSignal that cancels the call. A call still
+   * waiting for a slot leaves the queue and rejects at once with an AbortError
+   * DOMException; one already computing rejects with it when it ends, its
+   * result discarded. Under a group the collectives still run (every rank
+   * must issue them); only the result is discarded. A sync call given one is a RangeError.
+   */
+  signal?: AbortSignal;
   /** Where to compute; default: the inputs' device (as {@link NpairsOptions.device}). */
   device?: string;
   /**
@@ -216,6 +240,14 @@ export interface VicregOptions {
    * until then. Default: new memory for each call.
    */
   out?: GradOut;
+  /**
+   * Async functions only: an AbortSignal that cancels the call. A call still
+   * waiting for a slot leaves the queue and rejects at once with an AbortError
+   * DOMException; one already computing rejects with it when it ends, its
+   * result discarded. Under a group the collectives still run (every rank
+   * must issue them); only the result is discarded. A sync call given one is a RangeError.
+   */
+  signal?: AbortSignal;
   /** Where to compute; default: the inputs' device (as {@link NpairsOptions.device}). */
   device?: string;
   /**
@@ -307,6 +339,14 @@ export interface CorrelationOptions {
    */
   out?: GradOut;
   /**
+   * Async functions only: an AbortSignal that cancels the call. A call still
+   * waiting for a slot leaves the queue and rejects at once with an AbortError
+   * DOMException; one already computing rejects with it when it ends, its
+   * result discarded. Under a group the collectives still run (every rank
+   * must issue them); only the result is discarded. A sync call given one is a RangeError.
+   */
+  signal?: AbortSignal;
+  /**
    * Where to compute; default: the inputs' device. Results are on this device:
    * on CUDA, grad1/grad2/similarity stay in device memory until `data()` or
    * `to('cpu')` (host inputs are copied there for the call).
@@ -356,12 +396,12 @@ type WithoutGrad = { grad: false };
 
 const NPAIRS_KEYS = [
   'target', 'temperature', 'symmetric', 'labelSmoothing', 'reduction', 'similarity', 'l2Reg', 'eps', 'grad',
-  'returnSimilarity', 'checkFinite', 'device', 'group', 'localLoss', 'gatherWithGrad', 'labels', 'excludeSelf', 'out',
+  'returnSimilarity', 'checkFinite', 'device', 'group', 'localLoss', 'gatherWithGrad', 'labels', 'excludeSelf', 'out', 'signal',
 ] as const;
-const SIGMOID_KEYS = ['scale', 'bias', 'target', 'eps', 'grad', 'checkFinite', 'device', 'group', 'out'] as const;
-const VICREG_KEYS = ['invarianceWeight', 'varianceWeight', 'covarianceWeight', 'gamma', 'eps', 'grad', 'checkFinite', 'device', 'group', 'out'] as const;
-const NT_XENT_KEYS = ['temperature', 'eps', 'negatives', 'grad', 'checkFinite', 'device', 'group', 'out'] as const;
-const CORRELATION_KEYS = ['lambda', 'scale', 'eps', 'mode', 'grad', 'checkFinite', 'device', 'group', 'syncBatchNorm', 'out'] as const;
+const SIGMOID_KEYS = ['scale', 'bias', 'target', 'eps', 'grad', 'checkFinite', 'device', 'group', 'out', 'signal'] as const;
+const VICREG_KEYS = ['invarianceWeight', 'varianceWeight', 'covarianceWeight', 'gamma', 'eps', 'grad', 'checkFinite', 'device', 'group', 'out', 'signal'] as const;
+const NT_XENT_KEYS = ['temperature', 'eps', 'negatives', 'grad', 'checkFinite', 'device', 'group', 'out', 'signal'] as const;
+const CORRELATION_KEYS = ['lambda', 'scale', 'eps', 'mode', 'grad', 'checkFinite', 'device', 'group', 'syncBatchNorm', 'out', 'signal'] as const;
 
 type LossKind = 'npairsLoss' | 'ntXentLoss' | 'sigmoidLoss' | 'vicregLoss' | 'correlationLoss';
 
@@ -375,6 +415,8 @@ interface Prepared<K extends LossKind> {
   device: string;
   /** Multiply-adds of the loss's matrix product, for the inline threshold (lib/queue.ts). */
   work: number;
+  /** The caller's AbortSignal (the `signal` option), if any. */
+  signal?: AbortSignal;
 }
 
 function pair(x1: unknown, x2: unknown, n1: string, n2: string): [Operand, Operand] {
@@ -389,6 +431,40 @@ function pair(x1: unknown, x2: unknown, n1: string, n2: string): [Operand, Opera
   if (b.shape[0] === 0) throw rangeError(n2, 'an empty batch (0 rows); expected at least one row');
   if (a.shape[1] === 0) throw rangeError(n1, 'has D = 0 features; expected at least one column');
   return [a, b];
+}
+
+/**
+ * A RangeError naming the first entry of a target held in host memory that is
+ * outside [lo, hi] or NaN (an entry of a resident tensor is not read here).
+ */
+function checkEntries(t: Operand, name: string, lo: number, hi: number, expected: string): void {
+  if (t.handle !== undefined) return;
+  const d = t.data;
+  const cols = t.shape[1];
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i];
+    if (!(v >= lo && v <= hi) || v === Infinity) throw invalidValue(`${name}[${Math.floor(i / cols)}][${i % cols}]`, expected, v);
+  }
+}
+
+/**
+ * With checkFinite, a loss that came out NaN or infinite from finite inputs is
+ * a RangeError naming the options that scale the logits (a tiny temperature
+ * overflows them); without it, the loss is returned as computed (PyTorch's way).
+ */
+function finiteLoss(loss: number, checkFinite: boolean, name: string): void {
+  if (checkFinite && !Number.isFinite(loss)) {
+    const why = name === 'temperature' ? 'a temperature this small overflows the logits'
+      : name === 'scale' ? 'a scale (or bias) this large overflows the logits'
+      : 'values this large overflow the batch statistics';
+    throw rangeError(name, `the loss came out ${loss} from finite inputs (checkFinite is on): ${why}`);
+  }
+}
+
+/** A sync call's prepared arguments: a RangeError where it was given a `signal` (async calls only). */
+function syncOnly<K extends LossKind>(p: Prepared<K>, asyncName: string): Prepared<K> {
+  if (p.signal !== undefined) throw rangeError('signal', `applies to the async functions (${asyncName}); a sync call runs to its end on this thread`);
+  return p;
 }
 
 function group(o: Record<string, unknown>): GroupLike | undefined {
@@ -455,13 +531,14 @@ function prepareNpairs(x1: unknown, x2: unknown, opts: unknown): Prepared<'npair
     if (t.shape.length !== 2 || t.shape[0] !== n || t.shape[1] !== m) {
       throw rangeError('target', `a probability target must be [N, M] = [${n}, ${m}], got [${t.shape}]`);
     }
+    checkEntries(t, 'target', 0, Infinity, 'a finite probability >= 0');
     options.target = rawInput(t);
   }
   if (options.symmetric && m !== n && !g) {
     throw rangeError('symmetric', `needs as many rows in x2 as in x1, got N = ${n}, M = ${m}`);
   }
   options.out = gradOut(o.out, a, b, ['x1', 'x2'], device, options.grad, [['target', options.target], ['labels', options.labels]]);
-  return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work: n * m * a.shape[1] };
+  return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work: n * m * a.shape[1], signal: signalOption(o.signal) };
 }
 
 function prepareSigmoid(x1: unknown, x2: unknown, opts: unknown): Prepared<'sigmoidLoss'> {
@@ -487,10 +564,11 @@ function prepareSigmoid(x1: unknown, x2: unknown, opts: unknown): Prepared<'sigm
     if (t.shape.length !== 2 || t.shape[0] !== n || t.shape[1] !== m) {
       throw rangeError('target', `labels must be [N, M] = [${n}, ${m}], got [${t.shape}]`);
     }
+    checkEntries(t, 'target', -1, 1, 'a SigLIP label in [-1, 1] (+1 a positive pair, -1 a negative)');
     options.target = rawInput(t);
   }
   options.out = gradOut(o.out, a, b, ['x1', 'x2'], device, options.grad, [['target', options.target]]);
-  return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work: n * m * a.shape[1] };
+  return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work: n * m * a.shape[1], signal: signalOption(o.signal) };
 }
 
 function prepareVicreg(z1: unknown, z2: unknown, opts: unknown): Prepared<'vicregLoss'> {
@@ -505,7 +583,7 @@ function prepareVicreg(z1: unknown, z2: unknown, opts: unknown): Prepared<'vicre
     invarianceWeight: numberOption(o, 'invarianceWeight', 25, { min: 0 }),
     varianceWeight: numberOption(o, 'varianceWeight', 25, { min: 0 }),
     covarianceWeight: numberOption(o, 'covarianceWeight', 1, { min: 0 }),
-    gamma: numberOption(o, 'gamma', 1),
+    gamma: numberOption(o, 'gamma', 1, { min: 0 }),
     eps: numberOption(o, 'eps', 1e-4, { min: 0, above: true, max: 3.4028234663852886e38 }),
     grad: boolOption(o, 'grad', true),
     checkFinite: boolOption(o, 'checkFinite', false),
@@ -513,9 +591,12 @@ function prepareVicreg(z1: unknown, z2: unknown, opts: unknown): Prepared<'vicre
     group: g ? (groupHandle(g) as object) : null,
     out: null,
   };
+  if (options.invarianceWeight === 0 && options.varianceWeight === 0 && options.covarianceWeight === 0) {
+    throw rangeError('invarianceWeight', 'invarianceWeight, varianceWeight and covarianceWeight are all 0: the loss would be 0 whatever the inputs');
+  }
   // the two covariance matrices: D·D·N each
   options.out = gradOut(o.out, a, b, ['z1', 'z2'], device, options.grad);
-  return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work: 2 * d * d * n };
+  return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work: 2 * d * d * n, signal: signalOption(o.signal) };
 }
 
 function prepareNtXent(z1: unknown, z2: unknown, opts: unknown): Prepared<'ntXentLoss'> {
@@ -546,7 +627,7 @@ function prepareNtXent(z1: unknown, z2: unknown, opts: unknown): Prepared<'ntXen
     work = n * neg.shape[0] * d;
   }
   options.out = gradOut(o.out, a, b, ['z1', 'z2'], device, options.grad, [['negatives', options.negatives]]);
-  return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work };
+  return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work, signal: signalOption(o.signal) };
 }
 
 function prepareCorrelation(z1: unknown, z2: unknown, opts: unknown): Prepared<'correlationLoss'> {
@@ -564,8 +645,8 @@ function prepareCorrelation(z1: unknown, z2: unknown, opts: unknown): Prepared<'
   }
   const device = o.device === undefined ? a.device : checkDevice(o.device);
   const options: RawOptions<'correlationLoss'> = {
-    lambda: numberOption(o, 'lambda', 5e-3),
-    scale: numberOption(o, 'scale', 0.025),
+    lambda: numberOption(o, 'lambda', 5e-3, { min: 0 }),
+    scale: numberOption(o, 'scale', 0.025, { min: 0, above: true }),
     eps: numberOption(o, 'eps', 1e-5, { min: 0, above: true, max: 3.4028234663852886e38 }),
     mode,
     grad: boolOption(o, 'grad', true),
@@ -578,14 +659,15 @@ function prepareCorrelation(z1: unknown, z2: unknown, opts: unknown): Prepared<'
   // the correlation matrix: [N, N] over D ('samples') or [D, D] over N ('features')
   const work = mode === 'samples' ? n * n * d : d * d * n;
   options.out = gradOut(o.out, a, b, ['z1', 'z2'], device, options.grad);
-  return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work };
+  return { a, b, inputs: [rawInput(a), rawInput(b)], options, device, work, signal: signalOption(o.signal) };
 }
 
 function tensorOf(x: RawResult | undefined, device: string): Tensor<2> | undefined {
   return x === undefined ? undefined : tensorFromRaw(x, device);
 }
 
-function npairsResult(r: RawNpairsResult, device: string): NpairsResult {
+function npairsResult(r: RawNpairsResult, device: string, checkFinite: boolean): NpairsResult {
+  finiteLoss(r.loss, checkFinite, 'temperature');
   const out: NpairsResult = { loss: r.loss };
   if (r.grad1) out.grad1 = tensorOf(r.grad1, device);
   if (r.grad2) out.grad2 = tensorOf(r.grad2, device);
@@ -594,7 +676,8 @@ function npairsResult(r: RawNpairsResult, device: string): NpairsResult {
   return out;
 }
 
-function sigmoidResult(r: RawSigmoidResult, device: string): SigmoidResult {
+function sigmoidResult(r: RawSigmoidResult, device: string, checkFinite: boolean): SigmoidResult {
+  finiteLoss(r.loss, checkFinite, 'scale');
   const out: SigmoidResult = { loss: r.loss };
   if (r.grad1) out.grad1 = tensorOf(r.grad1, device);
   if (r.grad2) out.grad2 = tensorOf(r.grad2, device);
@@ -603,14 +686,16 @@ function sigmoidResult(r: RawSigmoidResult, device: string): SigmoidResult {
   return out;
 }
 
-function vicregResult(r: RawVicregResult, device: string): VicregResult {
+function vicregResult(r: RawVicregResult, device: string, checkFinite: boolean): VicregResult {
+  finiteLoss(r.loss, checkFinite, 'z1');
   const out: VicregResult = { loss: r.loss, invariance: r.invariance, variance: r.variance, covariance: r.covariance };
   if (r.grad1) out.grad1 = tensorOf(r.grad1, device);
   if (r.grad2) out.grad2 = tensorOf(r.grad2, device);
   return out;
 }
 
-function correlationResult(r: RawCorrelationResult, device: string): CorrelationResult {
+function correlationResult(r: RawCorrelationResult, device: string, checkFinite: boolean): CorrelationResult {
+  finiteLoss(r.loss, checkFinite, 'z1');
   const out: CorrelationResult = { loss: r.loss, onDiagonal: r.onDiagonal, offDiagonal: r.offDiagonal };
   if (r.grad1) out.grad1 = tensorOf(r.grad1, device);
   if (r.grad2) out.grad2 = tensorOf(r.grad2, device);
@@ -641,8 +726,12 @@ function inline(p: Prepared<LossKind>): boolean {
  * be issued in call order on every rank).
  */
 function runAsync<T>(p: Prepared<LossKind>, call: () => Promise<T>): Promise<T> {
-  if (p.options.group !== null) return call();
-  if (!mustWait()) return schedule(call);
+  if (p.options.group !== null) {
+    // never queued, and issued even when the signal has already fired: every
+    // rank must issue the loss's collectives in the same order; the result is discarded
+    return unlessAborted(call(), p.signal);
+  }
+  if (!mustWait()) return schedule(call, p.signal);
   const shared: RawInput[] = [];
   const keep = (x: RawInput): RawInput => {
     if (!('handle' in x)) return { data: x.data.slice(), shape: x.shape };
@@ -658,7 +747,7 @@ function runAsync<T>(p: Prepared<LossKind>, call: () => Promise<T>): Promise<T> 
   if ('labels' in p.options && p.options.labels !== null) p.options.labels = p.options.labels.slice();
   if ('negatives' in p.options && p.options.negatives !== null) p.options.negatives = keep(p.options.negatives);
   const release = (): void => shared.forEach((s) => binding().tensorDispose(s));
-  return schedule(call).finally(release);
+  return schedule(call, p.signal).finally(release);
 }
 
 /**
@@ -670,9 +759,13 @@ function runAsync<T>(p: Prepared<LossKind>, call: () => Promise<T>): Promise<T> 
 async function callAsync<R>(p: Prepared<LossKind>, sync: () => R, async: () => Promise<R>): Promise<R> {
   try {
     if (inline(p)) {
+      throwIfAborted(p.signal);
       const spent = inlineTurnSpent();
       const result = sync();
-      if (spent) await nextTurn();
+      if (spent) {
+        await nextTurn();
+        throwIfAborted(p.signal);
+      }
       return result;
     }
     return await runAsync(p, async);
@@ -699,8 +792,8 @@ export function npairsLoss(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions 
 export function npairsLoss(x1: TensorLike, x2: TensorLike, opts: NpairsOptions & WithoutGrad): NpairsResult<false>;
 export function npairsLoss(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions): NpairsResult;
 export function npairsLoss(x1: TensorLike, x2: TensorLike, opts?: NpairsOptions): NpairsResult {
-  const p = checkedUnderGroup(opts, 'npairsLoss', () => prepareNpairs(x1, x2, opts));
-  return npairsResult(callNative(() => binding().npairsLoss(p.inputs[0], p.inputs[1], p.options, false)), p.device);
+  const p = checkedUnderGroup(opts, 'npairsLoss', () => syncOnly(prepareNpairs(x1, x2, opts), 'npairsLossAsync'));
+  return npairsResult(callNative(() => binding().npairsLoss(p.inputs[0], p.inputs[1], p.options, false)), p.device, p.options.checkFinite);
 }
 
 /**
@@ -728,7 +821,7 @@ export async function npairsLossAsync(x1: TensorLike, x2: TensorLike, opts?: Npa
   const raw = await callAsync(p,
     () => binding().npairsLoss(p.inputs[0], p.inputs[1], p.options, false),
     () => binding().npairsLoss(p.inputs[0], p.inputs[1], p.options, true));
-  return npairsResult(raw, p.device);
+  return npairsResult(raw, p.device, p.options.checkFinite);
 }
 
 /**
@@ -748,8 +841,8 @@ export function correlationLoss(z1: TensorLike, z2: TensorLike, opts?: Correlati
 export function correlationLoss(z1: TensorLike, z2: TensorLike, opts: CorrelationOptions & WithoutGrad): CorrelationResult<false>;
 export function correlationLoss(z1: TensorLike, z2: TensorLike, opts?: CorrelationOptions): CorrelationResult;
 export function correlationLoss(z1: TensorLike, z2: TensorLike, opts?: CorrelationOptions): CorrelationResult {
-  const p = checkedUnderGroup(opts, 'correlationLoss', () => prepareCorrelation(z1, z2, opts));
-  return correlationResult(callNative(() => binding().correlationLoss(p.inputs[0], p.inputs[1], p.options, false)), p.device);
+  const p = checkedUnderGroup(opts, 'correlationLoss', () => syncOnly(prepareCorrelation(z1, z2, opts), 'correlationLossAsync'));
+  return correlationResult(callNative(() => binding().correlationLoss(p.inputs[0], p.inputs[1], p.options, false)), p.device, p.options.checkFinite);
 }
 
 /**
@@ -767,7 +860,7 @@ export async function correlationLossAsync(z1: TensorLike, z2: TensorLike, opts?
   const raw = await callAsync(p,
     () => binding().correlationLoss(p.inputs[0], p.inputs[1], p.options, false),
     () => binding().correlationLoss(p.inputs[0], p.inputs[1], p.options, true));
-  return correlationResult(raw, p.device);
+  return correlationResult(raw, p.device, p.options.checkFinite);
 }
 
 /**
@@ -793,8 +886,8 @@ export function ntXentLoss(z1: TensorLike, z2: TensorLike, opts?: NtXentOptions 
 export function ntXentLoss(z1: TensorLike, z2: TensorLike, opts: NtXentOptions & WithoutGrad): NpairsResult<false>;
 export function ntXentLoss(z1: TensorLike, z2: TensorLike, opts?: NtXentOptions): NpairsResult;
 export function ntXentLoss(z1: TensorLike, z2: TensorLike, opts?: NtXentOptions): NpairsResult {
-  const p = checkedUnderGroup(opts, 'ntXentLoss', () => prepareNtXent(z1, z2, opts));
-  return npairsResult(callNative(() => binding().ntXentLoss(p.inputs[0], p.inputs[1], p.options, false)), p.device);
+  const p = checkedUnderGroup(opts, 'ntXentLoss', () => syncOnly(prepareNtXent(z1, z2, opts), 'ntXentLossAsync'));
+  return npairsResult(callNative(() => binding().ntXentLoss(p.inputs[0], p.inputs[1], p.options, false)), p.device, p.options.checkFinite);
 }
 
 /**
@@ -811,7 +904,7 @@ export async function ntXentLossAsync(z1: TensorLike, z2: TensorLike, opts?: NtX
   const raw = await callAsync(p,
     () => binding().ntXentLoss(p.inputs[0], p.inputs[1], p.options, false),
     () => binding().ntXentLoss(p.inputs[0], p.inputs[1], p.options, true));
-  return npairsResult(raw, p.device);
+  return npairsResult(raw, p.device, p.options.checkFinite);
 }
 
 /**
@@ -834,8 +927,8 @@ export function sigmoidLoss(x1: TensorLike, x2: TensorLike, opts?: SigmoidOption
 export function sigmoidLoss(x1: TensorLike, x2: TensorLike, opts: SigmoidOptions & WithoutGrad): SigmoidResult<false>;
 export function sigmoidLoss(x1: TensorLike, x2: TensorLike, opts?: SigmoidOptions): SigmoidResult;
 export function sigmoidLoss(x1: TensorLike, x2: TensorLike, opts?: SigmoidOptions): SigmoidResult {
-  const p = checkedUnderGroup(opts, 'sigmoidLoss', () => prepareSigmoid(x1, x2, opts));
-  return sigmoidResult(callNative(() => binding().sigmoidLoss(p.inputs[0], p.inputs[1], p.options, false)), p.device);
+  const p = checkedUnderGroup(opts, 'sigmoidLoss', () => syncOnly(prepareSigmoid(x1, x2, opts), 'sigmoidLossAsync'));
+  return sigmoidResult(callNative(() => binding().sigmoidLoss(p.inputs[0], p.inputs[1], p.options, false)), p.device, p.options.checkFinite);
 }
 
 /**
@@ -852,7 +945,7 @@ export async function sigmoidLossAsync(x1: TensorLike, x2: TensorLike, opts?: Si
   const raw = await callAsync(p,
     () => binding().sigmoidLoss(p.inputs[0], p.inputs[1], p.options, false),
     () => binding().sigmoidLoss(p.inputs[0], p.inputs[1], p.options, true));
-  return sigmoidResult(raw, p.device);
+  return sigmoidResult(raw, p.device, p.options.checkFinite);
 }
 
 /**
@@ -875,8 +968,8 @@ export function vicregLoss(z1: TensorLike, z2: TensorLike, opts?: VicregOptions 
 export function vicregLoss(z1: TensorLike, z2: TensorLike, opts: VicregOptions & WithoutGrad): VicregResult<false>;
 export function vicregLoss(z1: TensorLike, z2: TensorLike, opts?: VicregOptions): VicregResult;
 export function vicregLoss(z1: TensorLike, z2: TensorLike, opts?: VicregOptions): VicregResult {
-  const p = checkedUnderGroup(opts, 'vicregLoss', () => prepareVicreg(z1, z2, opts));
-  return vicregResult(callNative(() => binding().vicregLoss(p.inputs[0], p.inputs[1], p.options, false)), p.device);
+  const p = checkedUnderGroup(opts, 'vicregLoss', () => syncOnly(prepareVicreg(z1, z2, opts), 'vicregLossAsync'));
+  return vicregResult(callNative(() => binding().vicregLoss(p.inputs[0], p.inputs[1], p.options, false)), p.device, p.options.checkFinite);
 }
 
 /**
@@ -894,5 +987,5 @@ export async function vicregLossAsync(z1: TensorLike, z2: TensorLike, opts?: Vic
   const raw = await callAsync(p,
     () => binding().vicregLoss(p.inputs[0], p.inputs[1], p.options, false),
     () => binding().vicregLoss(p.inputs[0], p.inputs[1], p.options, true));
-  return vicregResult(raw, p.device);
+  return vicregResult(raw, p.device, p.options.checkFinite);
 }

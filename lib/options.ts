@@ -4,13 +4,60 @@
  */
 import { invalidType, invalidValue } from './errors';
 
-/** The options object (undefined -> {}), refusing unknown keys (typos). */
+/** The edit distance of two short strings, a swap of neighbours counting one (for "did you mean"). */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/** The allowed key closest to `key` (case aside, or within two edits), if any. */
+export function closestKey(key: string, allowed: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const a of allowed) {
+    const d = a.toLowerCase() === lower ? 0 : editDistance(lower, a.toLowerCase());
+    if (d < bestDistance) {
+      best = a;
+      bestDistance = d;
+    }
+  }
+  return bestDistance <= Math.max(1, Math.min(2, Math.floor(key.length / 3))) ? best : undefined;
+}
+
+/**
+ * The options object (undefined -> {}), refusing what would be ignored: an
+ * object that is not a plain one (a Map, a class instance: its entries are
+ * not options), and keys not in `allowed` (typos), whether own or inherited
+ * from a plain prototype, enumerable or not, strings or Symbols. A misspelt
+ * key's error names the key it probably meant.
+ */
 export function optionsObject(opts: unknown, allowed: readonly string[], name = 'options'): Record<string, unknown> {
   if (opts === undefined) return {};
   if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw invalidType(name, 'an object', opts);
-  for (const key of Object.keys(opts)) {
-    if (!allowed.includes(key)) {
-      throw new RangeError(`Unknown option '${key}' in ${name}; expected one of: ${allowed.join(', ')}`);
+  // every object of the prototype chain up to Object.prototype (or null) must be plain: no constructor of its own
+  const chain: object[] = [];
+  for (let o: object | null = opts; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
+    if (chain.length > 0 && Object.prototype.hasOwnProperty.call(o, 'constructor')) {
+      throw invalidType(name, 'a plain object ({ key: value })', opts);
+    }
+    chain.push(o);
+    if (chain.length > 64) throw invalidType(name, 'a plain object ({ key: value })', opts);
+  }
+  for (const o of chain) {
+    for (const key of Reflect.ownKeys(o)) {
+      if (typeof key === 'string' && allowed.includes(key)) continue;
+      const shown = typeof key === 'symbol' ? key.toString() : `'${key}'`;
+      const where = o === opts ? '' : ' (inherited from its prototype)';
+      const guess = typeof key === 'string' ? closestKey(key, allowed) : undefined;
+      const hint = guess !== undefined ? `. Did you mean '${guess}'?` : '';
+      throw new RangeError(`Unknown option ${shown} in ${name}${where}; expected one of: ${allowed.join(', ')}${hint}`);
     }
   }
   return opts as Record<string, unknown>;

@@ -12,6 +12,7 @@
  */
 import * as os from 'os';
 import { binding } from './binding';
+import { abortError, AsyncQueueFullError } from './errors';
 
 let explicit: number | undefined;
 let cpus: number | undefined;  // read once: a syscall per call otherwise
@@ -37,6 +38,26 @@ function limit(): number {
 
 let running = 0;
 const waiting: (() => void)[] = [];
+let rejectedFull = 0; // calls refused because the queue was full
+let aborted = 0; // calls whose signal fired: dropped from the queue, or their result discarded
+
+let queueExplicit: number | undefined;
+let queueFromEnv: number | null | undefined; // PAIRLOSS_ASYNC_QUEUE_LIMIT, read at the first call that would wait
+
+/**
+ * The most calls that may wait for a slot: set by setAsyncQueueLimit, else
+ * PAIRLOSS_ASYNC_QUEUE_LIMIT (an integer >= 0, as it was at the first call
+ * that had to wait), else unbounded.
+ */
+function queueLimit(): number {
+  if (queueExplicit !== undefined) return queueExplicit;
+  if (queueFromEnv === undefined) {
+    const raw = process.env.PAIRLOSS_ASYNC_QUEUE_LIMIT;
+    const env = raw !== undefined && /^[0-9]{1,9}$/.test(raw.trim()) ? Number(raw) : NaN;
+    queueFromEnv = Number.isInteger(env) ? env : null;
+  }
+  return queueFromEnv ?? Infinity;
+}
 
 function next(): void {
   while (running < limit() && waiting.length > 0) {
@@ -45,13 +66,53 @@ function next(): void {
   }
 }
 
+/**
+ * `p`, or where `signal` has fired by the time it settles, a rejection with
+ * an AbortError (the result is discarded: native work cannot be stopped midway).
+ */
+export function unlessAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return p;
+  const check = (): void => {
+    if (signal.aborted) {
+      aborted++;
+      throw abortError(signal);
+    }
+  };
+  return p.then((v) => {
+    check();
+    return v;
+  }, (e: unknown) => {
+    check();
+    throw e;
+  });
+}
+
+/** Throws an AbortError when `signal` has already fired (counted). */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    aborted++;
+    throw abortError(signal);
+  }
+}
+
 /** True when a call scheduled now would wait for a slot. */
 export function mustWait(): boolean {
   return running >= limit() || waiting.length > 0;
 }
 
-/** Runs `task` when a slot is free; the slot is released when its Promise settles. */
-export function schedule<T>(task: () => Promise<T>): Promise<T> {
+/**
+ * Runs `task` when a slot is free; the slot is released when its Promise
+ * settles. With `signal`: a call whose signal has fired is not started (an
+ * AbortError), a waiting one leaves the queue at once when it fires, and a
+ * running one's result is discarded (an AbortError when it ends). A call that
+ * would wait while the queue holds its limit is refused at once with an
+ * AsyncQueueFullError.
+ */
+export function schedule<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal?.aborted) {
+    aborted++;
+    return Promise.reject(abortError(signal));
+  }
   if (waiting.length === 0 && running < limit()) {
     // a free slot: the task's own Promise, without a wrapper and its extra turns
     running++;
@@ -67,21 +128,37 @@ export function schedule<T>(task: () => Promise<T>): Promise<T> {
       return Promise.reject(error);
     }
     p.then(release, release);
-    return p;
+    return unlessAborted(p, signal);
+  }
+  const bound = queueLimit();
+  if (waiting.length >= bound) {
+    rejectedFull++;
+    return Promise.reject(new AsyncQueueFullError(waiting.length, bound));
   }
   return new Promise<T>((resolve, reject) => {
-    waiting.push(() => {
+    const onAbort = (): void => {
+      const at = waiting.indexOf(start);
+      if (at < 0) return; // already started: its result is discarded when it ends
+      waiting.splice(at, 1);
+      aborted++;
+      reject(abortError(signal as AbortSignal));
+    };
+    const start = (): void => {
+      signal?.removeEventListener('abort', onAbort);
       let p: Promise<T>;
       try {
         p = task();
       } catch (error) {
         p = Promise.reject(error);
       }
-      p.then(resolve, reject).finally(() => {
+      p.finally(() => {
         running--;
         next();
-      });
-    });
+      }).catch(() => undefined);
+      unlessAborted(p, signal).then(resolve, reject);
+    };
+    waiting.push(start);
+    signal?.addEventListener('abort', onAbort, { once: true });
     next();
   });
 }
@@ -97,9 +174,27 @@ export function setAsyncConcurrency(n: number): void {
   next();
 }
 
-/** Calls in flight and waiting, for monitoring. */
-export function asyncQueueStats(): { running: number; waiting: number; limit: number } {
-  return { running, waiting: waiting.length, limit: limit() };
+/** The most calls that may wait for a slot (Infinity: unbounded). */
+export function getAsyncQueueLimit(): number {
+  return queueLimit();
+}
+
+/**
+ * Bounds the calls that may wait for a slot (an integer >= 0, or Infinity):
+ * beyond it a call is refused at once with an AsyncQueueFullError. Calls
+ * already waiting stay.
+ */
+export function setAsyncQueueLimit(n: number): void {
+  queueExplicit = n;
+}
+
+/**
+ * Calls in flight and waiting, for monitoring; `rejected`: calls refused
+ * because the queue was full, `aborted`: calls whose signal fired (dropped
+ * from the queue or their result discarded), both since the process started.
+ */
+export function asyncQueueStats(): { running: number; waiting: number; limit: number; queueLimit: number; rejected: number; aborted: number } {
+  return { running, waiting: waiting.length, limit: limit(), queueLimit: queueLimit(), rejected: rejectedFull, aborted };
 }
 
 /**

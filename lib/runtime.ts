@@ -6,7 +6,7 @@ import * as path from 'path';
 import { binding, packageRoot } from './binding';
 import { callNative, invalidType, invalidValue, rangeError } from './errors';
 import { checkDevice } from './tensor';
-import { getAsyncConcurrency as queueLimit, setAsyncConcurrency as setQueueLimit } from './queue';
+import { getAsyncConcurrency as queueLimit, setAsyncConcurrency as setQueueLimit, setAsyncQueueLimit as setWaitingLimit } from './queue';
 
 /** pairloss's version. */
 export const version: string = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')).version;
@@ -213,4 +213,21 @@ export function setAsyncConcurrency(n: number): void {
   setQueueLimit(n);
 }
 
-export { asyncQueueStats } from './queue';
+/**
+ * Bounds the async calls that may wait for a slot (beyond
+ * getAsyncConcurrency() running): a call that would wait while `n` already
+ * wait is refused at once with an {@link AsyncQueueFullError} (a server's
+ * 503). Default: `PAIRLOSS_ASYNC_QUEUE_LIMIT` (read at the first call that
+ * has to wait), else unbounded. Inline calls and calls under a group never wait.
+ * @throws TypeError if `n` is not a number; RangeError unless it is an integer >= 0 or Infinity.
+ * @example
+ * setAsyncQueueLimit(64); // 64 waiting at most; the 65th rejects with code 'PAIRLOSS_QUEUE_FULL'
+ */
+export function setAsyncQueueLimit(n: number): void {
+  if (typeof n !== 'number') throw invalidType('n', 'an integer >= 0 or Infinity', n);
+  if (n !== Infinity && (!Number.isInteger(n) || n < 0)) throw invalidValue('n', 'an integer >= 0 or Infinity', n);
+  setWaitingLimit(n);
+}
+
+export { asyncQueueStats, getAsyncQueueLimit } from './queue';
+export { AsyncQueueFullError } from './errors';

@@ -130,11 +130,19 @@ const MAX_LENGTH: number = (() => {
 function checkShape(shape: unknown, name: string): number[] {
   if (!Array.isArray(shape)) throw invalidType(name, 'an array of integers', shape);
   if (shape.length > MAX_DIMS) throw rangeError(name, `at most ${MAX_DIMS} dimensions, got ${shape.length}`);
-  return Array.from(shape, (s: unknown, i) => {
+  let product = 1;  // of the non-zero sizes: what LibTorch multiplies in int64
+  const dims = Array.from(shape, (s: unknown, i) => {
     if (typeof s !== 'number') throw invalidType(`${name}[${i}]`, 'an integer', s);
     if (!Number.isInteger(s) || s < 0 || s > MAX_LENGTH) throw invalidValue(`${name}[${i}]`, `an integer in [0, ${MAX_LENGTH}]`, s);
+    if (Object.is(s, -0)) throw rangeError(`${name}[${i}]`, `-0 is not a size; expected an integer in [0, ${MAX_LENGTH}]`);
+    if (s > 0) product *= s;
     return s;
   });
+  // (without a zero size, such a shape already fails against its data's length)
+  if (product > Number.MAX_SAFE_INTEGER && dims.includes(0)) {
+    throw rangeError(name, `[${dims.join(', ')}]: its sizes multiply to more than 2^53 - 1 (LibTorch's int64 element count would overflow or lose precision)`);
+  }
+  return dims;
 }
 
 /**
@@ -536,7 +544,8 @@ export function labelList(value: unknown, name: string, count: number): RawIndic
   if (kind === 'Int32Array' || kind === 'BigInt64Array') {
     const v = value as Int32Array | BigInt64Array;
     if (isDetached(v.buffer)) throw rangeError(name, 'its data is a detached ArrayBuffer');
-    out = v;
+    // A copy: the caller's memory (a SharedArrayBuffer another thread writes) is never read twice.
+    out = v.slice();
   } else if (Array.isArray(value)) {
     const list = new Int32Array(value.length);
     for (let i = 0; i < value.length; i++) {
@@ -563,7 +572,9 @@ export function indices(value: unknown, name: string, count: number, classes: nu
   let out: RawIndices;
   if (isIndexArray(value)) {
     if (isDetached(value.buffer)) throw rangeError(name, 'its data is a detached ArrayBuffer');
-    out = value;
+    // Check a copy and compute from it: over a SharedArrayBuffer another thread
+    // may rewrite the caller's memory between the check and the kernel's read.
+    out = value.slice();
   } else if (Array.isArray(value)) {
     const list = new Int32Array(value.length);
     // A plain loop: forEach would skip the holes of a sparse array.

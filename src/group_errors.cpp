@@ -35,6 +35,12 @@ std::string rendezvous_failure(const std::string& what, std::chrono::millisecond
   if (says_timed_out(what)) {
     return "not every rank arrived within timeoutMs = " + std::to_string(timeout.count()) + " [" + what + "]";
   }
+  // Gloo's full-mesh rendezvous: a peer's address blob of another length than
+  // this rank's (each rank publishes the addresses of its W pairs)
+  if (what.find("address.cc") != std::string::npos && what.find("sizeof(impl_) == bytes.size()") != std::string::npos) {
+    return "the ranks disagree on the world size (or run another Gloo build): a peer's connection address did not "
+           "decode as this rank's does. Every rank must be started with the same worldSize [" + what + "]";
+  }
   return what;
 }
 

@@ -499,6 +499,7 @@ CorrelationResult correlation_loss_group(const at::Tensor& z1_in, const at::Tens
 
 NpairsResult npairs_loss(const at::Tensor& x1_in, const at::Tensor& x2_in, const NpairsOptions& o) {
   check_loss_inputs(x1_in, x2_in, false, o.check_finite, "x1", "x2");
+  if (o.check_finite && o.target.defined() && at::isFloatingType(o.target.scalar_type())) check_finite(o.target, "target");
   const int64_t n = x1_in.size(0), m = x2_in.size(0);
   if (o.labels.defined()) {
     PAIRLOSS_CHECK(!o.target.defined(), "labels and target exclude each other");

@@ -255,10 +255,12 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(const ProcessGroupOptions& o
   } catch (const ArgumentError&) {
     throw;
   } catch (const std::exception& e) {
+    // our own words (GroupError) as they are; c10d's and Gloo's explained
+    const bool ours = dynamic_cast<const GroupError*>(&e) != nullptr;
     throw GroupError("ProcessGroup.init (rank " + std::to_string(o.rank) + " of " + std::to_string(o.world_size) +
                      ", " + o.host + ":" + std::to_string(o.port) +
                      (o.agent_store ? ", the launcher's store" : "") + "): " +
-                     rendezvous_failure(message_of(e), o.timeout));
+                     (ours ? std::string(e.what()) : rendezvous_failure(message_of(e), o.timeout)));
   }
   auto s = std::make_shared<State>();
   s->options = o;

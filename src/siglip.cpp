@@ -146,6 +146,7 @@ SigmoidLossResult sigmoid_loss(const at::Tensor& x1, const at::Tensor& x2, const
     PAIRLOSS_CHECK(o.target.dim() == 2 && o.target.size(0) == x1.size(0) && o.target.size(1) == x2.size(0) &&
                        o.target.scalar_type() == x1.scalar_type() && o.target.device() == x1.device(),
                    "target must be [N, M] of the inputs' dtype and device");
+    if (o.check_finite) check_finite(o.target, "target");
   }
   if (o.group) {
     SigmoidLossResult r;

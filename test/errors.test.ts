@@ -311,7 +311,7 @@ describe('normalize', () => {
     ['x a scalar shape []', [{ data: f32(1), shape: [] }], RangeError, /^x: expected a tensor with at least one dimension$/],
     ['x with more than 64 dimensions', [{ data: f32(1), shape: new Array(65).fill(1) }], RangeError, /^x.shape: at most 64 dimensions/],
     ...optionsObjectCases((o) => [x(), o]),
-    ['unknown option', [x(), { P: 2 }], RangeError, /^Unknown option 'P' in options; expected one of: p, dim, eps$/],
+    ['unknown option', [x(), { P: 2 }], RangeError, /^Unknown option 'P' in options; expected one of: p, dim, eps\. Did you mean 'p'\?$/],
     ['p a string', [x(), { p: '2' }], TypeError, /^Expected a number for p but received "2"$/],
     ['p an object', [x(), { p: {} }], TypeError, /for p but received an object/],
     ['p NaN', [x(), { p: NaN }], RangeError, /for p but received NaN/],

@@ -41,8 +41,19 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rto
 }
 
 interface Run { code: number | null; stdout: string; stderr: string }
+/**
+ * Runs the CLI. Its bound is CPU time (RLIMIT_CPU, SIGXCPU beyond it), which
+ * follows the work a run does whatever else the machine runs: a SMALL run
+ * takes a few CPU-seconds, 600 is a runaway. (A wall-clock timeout failed
+ * two runs at load 8-20.) The wall-clock guard only catches a run that waits
+ * forever without computing.
+ */
+const CPU_SECONDS = 600;
 function cli(args: string[]): Run {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120000 });
+  const r = spawnSync('/bin/sh', ['-c', `ulimit -t ${CPU_SECONDS} && exec "$0" "$@"`, process.execPath, CLI, ...args],
+    { cwd: ROOT, encoding: 'utf8', timeout: 30 * 60_000 });
+  if (r.signal === 'SIGXCPU') throw new Error(`pairloss ${args.join(' ')} used more than ${CPU_SECONDS} CPU-seconds`);
+  if (r.signal) throw new Error(`pairloss ${args.join(' ')} ended by ${r.signal} (the 30 min guard: it waited without computing)\n${r.stdout}${r.stderr}`);
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -18,6 +18,21 @@ export function renderPng(svg: string, scale: number): Buffer {
   return resvg.render().asPng();
 }
 
+/**
+ * {@link renderPng} on libuv's pool (resvg's `renderAsync`: parsing, text
+ * layout and rasterising all run there), so the event loop stays free.
+ * `signal` is passed to resvg (a render still queued there is dropped).
+ */
+export async function renderPngAsync(svg: string, scale: number, signal?: AbortSignal): Promise<Buffer> {
+  const { renderAsync } = resvgModule();
+  const image = await renderAsync(svg, {
+    font: resvgFontOptions(),
+    fitTo: scale === 1 ? { mode: 'original' } : { mode: 'zoom', value: scale },
+    background: '#ffffff',
+  }, signal ?? null);
+  return image.asPng();
+}
+
 /** `@resvg/resvg-js`, or an Error saying how to install it. */
 function resvgModule(): typeof import('@resvg/resvg-js') {
   try {

@@ -218,6 +218,15 @@ const scenarios = {
 (async () => {
   const scenario = scenarios[job.scenario];
   if (!scenario) throw new Error(`unknown scenario ${job.scenario}`);
+  if (job.startTogether) {
+    // LibTorch loaded, then wait for the parent's go: every rank calls init at
+    // once, so a short timeoutMs bounds the collective under test, not the
+    // ranks' start-up on a busy machine
+    pl.getNumThreads();
+    const go = new Promise((resolve) => process.on('message', (m) => m === 'go' && resolve()));
+    await event('loaded');
+    await go;
+  }
   const result = await scenario();
   await send({ type: 'result', result });
   process.exit(0);

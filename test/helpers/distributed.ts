@@ -121,8 +121,15 @@ export async function runGroup(kinds: RankKind[], job: Record<string, unknown>, 
     const events: Event[] = [];
     const outcomes: RankOutcome[] = kinds.map((kind, rank) => ({ rank, kind, code: null, signal: null, stderr: '' }));
     const children: ChildProcess[] = [];
+    // job.startTogether (Node ranks only): every rank loads LibTorch, then all are told to go at once
+    const onEvent = (e: Event): void => {
+      if (job.startTogether && e.name === 'loaded' && events.filter((x) => x.name === 'loaded').length === kinds.length) {
+        for (const c of children) c.send('go');
+      }
+      opts.onEvent?.(e, events, children);
+    };
     const done = kinds.map((kind, rank) => {
-      const child = startRank(kind, jobFile, rank, outcomes[rank], events, (e) => opts.onEvent?.(e, events, children));
+      const child = startRank(kind, jobFile, rank, outcomes[rank], events, onEvent);
       children.push(child);
       return new Promise<void>((resolve) => {
         child.on('exit', (code, signal) => {
