@@ -17,4 +17,4 @@ export { version, torchVersion, cuda, backends, cpuKernels, getNumThreads, getBl
   getAsyncConcurrency, setAsyncConcurrency, asyncQueueStats } from './runtime';
 export type { MemoryStats, CudaMemoryStats } from './runtime';
 export { heatmapSvg, heatmapPng, writeHeatmap, readMatrix, colormapColors, HEATMAP_COLORMAPS } from './heatmap';
-export type { HeatmapOptions, HeatmapMatrix, MatrixView, RgbColor } from './heatmap';
+export type { HeatmapOptions, HeatmapMatrix, MatrixView, PngBytes, RgbColor } from './heatmap';

@@ -1,5 +1,5 @@
 // The main job under torchrun: `torchrun --nproc_per_node 2 --no_python
-// node dist/lib/cli/main.js train ...` (each worker joins as a rank from
+// node packages/cli/dist/main.js train ...` (each worker joins as a rank from
 // torchrun's environment, static rendezvous) trains the same model as
 // `pairloss train --world-size 2`: the same step losses and held-out recall.
 // Skipped without python3-torch.
@@ -11,7 +11,7 @@ import { freePort, hasPythonTorch } from './helpers/distributed';
 import { hasTorchrun, QUIRKS, spawnTorchrun } from './helpers/distributed-torchrun';
 
 const ROOT = path.resolve(__dirname, '..');
-const CLI = path.join(ROOT, 'dist', 'lib', 'cli', 'main.js');
+const CLI = path.join(ROOT, 'packages', 'cli', 'dist', 'main.js');
 const SMALL = ['--max-pairs', '6000', '--test-size', '500', '--epochs', '5', '--batch-size', '128', '--dim', '32', '--feature-dim', '1024', '--no-progress', '--seed', '11'];
 
 const available = hasPythonTorch() && hasTorchrun();
@@ -27,9 +27,10 @@ function newest(dir: string): number {
 }
 
 beforeAll(() => {
-  // dist/ as fresh as lib/ (npm test's setup builds it too)
-  if (fs.existsSync(CLI) && fs.statSync(CLI).mtimeMs >= newest(path.join(ROOT, 'lib'))) return;
-  spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, timeout: 300000 });
+  // the demo's dist/ as fresh as lib/ and its sources (npm test's setup builds it too)
+  const sources = Math.max(newest(path.join(ROOT, 'lib')), newest(path.join(ROOT, 'packages', 'cli', 'src')));
+  if (fs.existsSync(CLI) && fs.statSync(CLI).mtimeMs >= sources) return;
+  spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'setup.js'), '--build-only', '--quiet'], { cwd: ROOT, timeout: 300000 });
 }, 300000);
 
 maybe('pairloss train under torchrun (2 workers) gives the same run as --world-size 2', async () => {
