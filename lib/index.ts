@@ -4,12 +4,13 @@
  * @packageDocumentation
  */
 export { Tensor, tensor } from './tensor';
-export type { DType, FloatArray, Indices, TensorLike, OnnxTensorLike } from './tensor';
+export type { DType, FloatArray, Indices, TensorLike, OnnxTensorLike, RankOf, ArrayOf } from './tensor';
 export { normalize, matmul, crossEntropy, batchNorm1d, cosineSimilarity } from './ops';
 export type { CrossEntropyOptions } from './ops';
 export { npairsLoss, npairsLossAsync, ntXentLoss, ntXentLossAsync, sigmoidLoss, sigmoidLossAsync, vicregLoss, vicregLossAsync, correlationLoss, correlationLossAsync } from './losses';
 export type {
   NpairsOptions, NpairsResult, NpairsGradients, NtXentOptions, SigmoidOptions, SigmoidResult, SigmoidGradients, VicregOptions, VicregResult, VicregGradients, CorrelationOptions, CorrelationResult, CorrelationGradients, GroupLike,
+  Gradients, WithGrad, WithoutGrad,
 } from './losses';
 export { ProcessGroup } from './distributed';
 export type { Backend, ReduceOp, ProcessGroupOptions, FromEnvOptions, LaunchInfo } from './distributed';
