@@ -63,8 +63,9 @@ for m in "${MAJORS[@]}"; do
   log=$(mktemp)
   start=$SECONDS
   # PATH: tools the tests spawn by name (npm) stay the system's; node itself is $bin.
-  "$bin" node_modules/jest/bin/jest.js --ci "${SUITES[@]}" 2>&1 | tee "$log" | grep -E '^(PASS|FAIL) |^Tests:|^Test Suites:|●' || true
-  rc=${PIPESTATUS[0]}
+  "$bin" node_modules/jest/bin/jest.js --ci "${SUITES[@]}" >"$log" 2>&1
+  rc=$?
+  grep -E '^(PASS|FAIL) |^Tests:|^Test Suites:|^  ● .* › ' "$log"
   TIME[$m]=$((SECONDS - start))
   summary=$(grep -E '^Tests:' "$log" | tail -1)
   [ -n "$summary" ] || summary="no jest summary (exit $rc)"
