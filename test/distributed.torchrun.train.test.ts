@@ -1,7 +1,7 @@
 // The main job under torchrun: `torchrun --nproc_per_node 2 --no_python
 // node packages/cli/dist/main.js train ...` (each worker joins as a rank from
 // torchrun's environment, static rendezvous) trains the same model as
-// `pairloss train --world-size 2`: the same step losses and held-out recall.
+// `pairloss-demo train --world-size 2`: the same step losses and held-out recall.
 // Skipped without python3-torch.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -33,7 +33,7 @@ beforeAll(() => {
   spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'setup.js'), '--build-only', '--quiet'], { cwd: ROOT, timeout: 300000 });
 }, 300000);
 
-maybe('pairloss train under torchrun (2 workers) gives the same run as --world-size 2', async () => {
+maybe('pairloss-demo train under torchrun (2 workers) gives the same run as --world-size 2', async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pairloss-torchrun-train-'));
   const ws2 = spawnSync(process.execPath, [CLI, 'train', ...SMALL, '--world-size', '2', '--out', path.join(tmp, 'ws2')], { cwd: ROOT, encoding: 'utf8', timeout: 180000 });
   expect({ code: ws2.status, stderr: ws2.stderr }).toEqual({ code: 0, stderr: '' });

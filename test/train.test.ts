@@ -1,5 +1,5 @@
 // The training job: its pieces against PyTorch (the towers' chain rule, Adam),
-// and `pairloss train` run as a user runs it, on a small slice of the
+// and `pairloss-demo train` run as a user runs it, on a small slice of the
 // dictionary: it learns, it is deterministic for a seed, and it writes its files.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -187,7 +187,7 @@ describe('data and metrics', () => {
   });
 });
 
-describe('pairloss train', () => {
+describe('pairloss-demo train', () => {
   let first: Run;
   let summary: {
     config: Record<string, unknown>;
