@@ -28,7 +28,28 @@ const HELP = `Usage: node bench/run.js [options]   (npm run bench -- [options])
   --hog N                  run N busy processes (node, nice 0) beside the whole run, e.g. one per core:
                            the busy many-core server case; each ends by itself after --hog-max-s
   --hog-max-s 1800         the longest a hog lives if the bench cannot kill it (default 1800)
+  --docs FILE              where the run's tables go (default docs/PERFORMANCE.md, between its
+                           bench markers); written after a full default run, or with --docs given
+  --no-docs                write no docs file
 `;
+
+const DOCS = path.join(__dirname, '..', 'docs', 'PERFORMANCE.md');
+const BEGIN = '<!-- bench:begin (written by `npm run bench`; do not edit by hand) -->';
+const END = '<!-- bench:end -->';
+
+/**
+ * Puts a run's report (the Markdown the bench printed) between the bench
+ * markers of the docs file, leaving the prose around them as it is; a file
+ * without the markers gets them at its end.
+ */
+function writeDocs(file, report) {
+  const block = `${BEGIN}\n\`\`\`\n${report.trimEnd()}\n\`\`\`\n${END}`;
+  const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# pairloss performance\n';
+  const b = old.indexOf(BEGIN);
+  const e = old.indexOf(END);
+  const text = b >= 0 && e > b ? `${old.slice(0, b)}${block}${old.slice(e + END.length)}` : `${old.trimEnd()}\n\n${block}\n`;
+  fs.writeFileSync(file, text);
+}
 
 /** A bad option or an unusable setting: reported in one line, without a stack. */
 class UsageError extends Error {}
@@ -45,6 +66,9 @@ function parseArgs(argv) {
     concurrencySizes: [[256, 256]],
     hog: 0,
     hogMaxS: 1800,
+    docs: DOCS,
+    docsGiven: false,
+    defaults: true,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -54,6 +78,8 @@ function parseArgs(argv) {
       return v;
     };
     const key = a.split('=')[0];
+    // any option but these makes a partial or different run, whose tables do not replace the docs' unless --docs says so
+    if (!['--json', '--python', '--docs', '--no-docs'].includes(key)) o.defaults = false;
     if (key === '--help' || key === '-h') {
       process.stdout.write(HELP);
       process.exit(0);
@@ -78,6 +104,10 @@ function parseArgs(argv) {
       for (const x of o.only) if (!['agreement', 'main', 'concurrency', 'threads', 'rss'].includes(x)) throw new UsageError(`--only: unknown section '${x}'`);
     }
     else if (key === '--json') o.json = val();
+    else if (key === '--docs') {
+      o.docs = path.resolve(val());
+      o.docsGiven = true;
+    } else if (key === '--no-docs') o.docs = null;
     else if (key === '--python') o.python = val();
     else if (key === '--torch-threads') {
       o.torchThreads = Number(val());
@@ -219,7 +249,11 @@ async function main() {
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pairloss-bench-'));
   const dir = tmpDir;
   const out = { machine: {}, rows: [], agreement: null, concurrency: null, threads: null, rss: null };
-  const log = (s = '') => process.stdout.write(`${s}\n`);
+  const report = [];
+  const log = (s = '') => {
+    process.stdout.write(`${s}\n`);
+    report.push(s);
+  };
   const progress = (s) => process.stderr.write(`  … ${s}\n`);
 
   // ---------- machine and versions ----------
@@ -706,7 +740,13 @@ async function main() {
   log(`total bench time ${out.totalS.toFixed(0)} s; load average at end ${out.machine.loadavgEnd} (${os.cpus().length} cores: a load above that means other processes shared the CPU and timings are noisy)`);
   if (opts.json) {
     fs.writeFileSync(opts.json, JSON.stringify(out, (k, v) => (v instanceof Float32Array ? undefined : v), 1));
-    log(`measurements written to ${opts.json}`);
+    process.stdout.write(`measurements written to ${opts.json}\n`);
+  }
+  if (opts.docs && (opts.defaults || opts.docsGiven)) {
+    writeDocs(opts.docs, report.join('\n'));
+    process.stdout.write(`the tables written to ${path.relative(process.cwd(), opts.docs)} (between its bench markers)\n`);
+  } else if (opts.docs) {
+    process.stdout.write(`not written to ${path.relative(process.cwd(), DOCS)}: not the full default run (pass --docs FILE to write anyway)\n`);
   }
   fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -28,6 +28,15 @@ export type { RgbColor } from './heatmap/colors';
 export type { HeatmapOptions } from './heatmap/options';
 
 /**
+ * The bytes {@link heatmapPng} returns: at run time always a Node.js `Buffer`.
+ * Typed as `Buffer` in a project that has Node's types (`@types/node`), and as
+ * `Uint8Array` (which `Buffer` extends) in one that does not, so that the
+ * declaration files compile with a compiler's default settings (TypeScript 6
+ * and later include no `@types` package unless `types` names it).
+ */
+export type PngBytes = typeof globalThis extends { Buffer: { alloc(size: number): infer B } } ? B : Uint8Array;
+
+/**
  * Draws a matrix as an SVG heatmap in seaborn's look.
  *
  * Cells are coloured by `opts.cmap` between `opts.vmin` and `opts.vmax` as matplotlib maps values
@@ -71,10 +80,10 @@ export function heatmapSvg(matrix: HeatmapMatrix, opts?: HeatmapOptions): string
  * writeFileSync('sim.png', heatmapPng(similarity, { cmap: 'vlag', scale: 2 }));
  * ```
  */
-export function heatmapPng(matrix: HeatmapMatrix, opts?: HeatmapOptions): Buffer {
+export function heatmapPng(matrix: HeatmapMatrix, opts?: HeatmapOptions): PngBytes {
   const m = readMatrix(matrix, 'matrix');
   const o = resolveOptions(opts, m.rows, m.cols);
-  return renderPng(buildSvg(m, o), o.scale);
+  return renderPng(buildSvg(m, o), o.scale) as PngBytes;
 }
 
 /**
@@ -137,15 +146,15 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
  * const png = await heatmapPngAsync(similarity, { title: 'step 100', signal: req.signal });
  * ```
  */
-export async function heatmapPngAsync(matrix: HeatmapMatrix, opts?: HeatmapAsyncOptions): Promise<Buffer> {
+export async function heatmapPngAsync(matrix: HeatmapMatrix, opts?: HeatmapAsyncOptions): Promise<PngBytes> {
   const [rest, signal] = splitSignal(opts);
   throwIfAborted(signal);
   const m = readMatrix(matrix, 'matrix');
   const o = resolveOptions(rest as HeatmapOptions | undefined, m.rows, m.cols);
   const svg = buildSvg(m, o);
-  let png: Buffer;
+  let png: PngBytes;
   try {
-    png = await renderPngAsync(svg, o.scale, signal);
+    png = (await renderPngAsync(svg, o.scale, signal)) as PngBytes;
   } catch (error) {
     if (signal?.aborted) throw abortError(signal);
     throw error;
@@ -175,7 +184,7 @@ export async function writeHeatmapAsync(path: string, matrix: HeatmapMatrix, opt
   const m = readMatrix(matrix, 'matrix');
   const o = resolveOptions(rest as HeatmapOptions | undefined, m.rows, m.cols);
   const svg = buildSvg(m, o);
-  let bytes: Buffer | string = svg;
+  let bytes: Uint8Array | string = svg;
   if (ext === '.png') {
     try {
       bytes = await renderPngAsync(svg, o.scale, signal);

@@ -4,15 +4,16 @@
  * @packageDocumentation
  */
 export { Tensor, tensor } from './tensor';
-export type { DType, FloatArray, Indices, TensorLike, OnnxTensorLike } from './tensor';
+export type { DType, FloatArray, Indices, TensorLike, OnnxTensorLike, RankOf, ArrayOf } from './tensor';
 export { normalize, matmul, matmulAsync, crossEntropy, batchNorm1d, cosineSimilarity } from './ops';
 export type { CrossEntropyOptions, MatmulOptions } from './ops';
-export type { OutBuffer } from './out';
+export type { OutBuffer, GradOut } from './out';
 export { csrTensor, CsrTensor, sparseMatmul, sparseMatmulAsync } from './sparse';
 export type { CsrLike, CsrIndices, SparseMatmulOptions } from './sparse';
 export { npairsLoss, npairsLossAsync, ntXentLoss, ntXentLossAsync, sigmoidLoss, sigmoidLossAsync, vicregLoss, vicregLossAsync, correlationLoss, correlationLossAsync } from './losses';
 export type {
   NpairsOptions, NpairsResult, NpairsGradients, NtXentOptions, SigmoidOptions, SigmoidResult, SigmoidGradients, VicregOptions, VicregResult, VicregGradients, CorrelationOptions, CorrelationResult, CorrelationGradients, GroupLike,
+  Gradients, WithGrad, WithoutGrad,
 } from './losses';
 export { ProcessGroup } from './distributed';
 export type { Backend, ReduceOp, ProcessGroupOptions, FromEnvOptions, LaunchInfo } from './distributed';
@@ -20,4 +21,4 @@ export { version, torchVersion, cuda, backends, cpuKernels, blasCore, getNumThre
   getAsyncConcurrency, setAsyncConcurrency, asyncQueueStats, setAsyncQueueLimit, getAsyncQueueLimit, AsyncQueueFullError } from './runtime';
 export type { MemoryStats, CudaMemoryStats } from './runtime';
 export { heatmapSvg, heatmapPng, writeHeatmap, heatmapPngAsync, writeHeatmapAsync, readMatrix, colormapColors, HEATMAP_COLORMAPS } from './heatmap';
-export type { HeatmapOptions, HeatmapAsyncOptions, HeatmapMatrix, MatrixView, RgbColor } from './heatmap';
+export type { HeatmapOptions, HeatmapAsyncOptions, HeatmapMatrix, MatrixView, PngBytes, RgbColor } from './heatmap';

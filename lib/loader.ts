@@ -144,12 +144,13 @@ export function possibleSolutions(attempts: AddonAttempt[]): string[] {
   }
   if (process.platform === 'linux') {
     help.push(
-      'Build it from source against your LibTorch (a few minutes), from your project:',
+      'Build it from source against your LibTorch (about 1.5 minutes on 2 cores), from your project:',
       '    sudo apt-get install libtorch-dev libgloo-dev libopenblas0-pthread cmake g++ make   # Debian/Ubuntu',
+      '    npm install --save-dev cmake-js node-addon-api   # the build tools, not installed with pairloss',
       '    npx pairloss build',
     );
   } else {
-    help.push('Build it from source (needs LibTorch, cmake and a C++17 compiler): npx pairloss build');
+    help.push('Build it from source (needs LibTorch, cmake, a C++17 compiler and `npm install --save-dev cmake-js node-addon-api`): npx pairloss build');
   }
   help.push(
     'With another LibTorch (an unpacked archive, a pip torch, a CUDA build):',

@@ -286,7 +286,7 @@ export type VicregResult<G extends boolean = boolean> = {
  * absent (`grad: false`), `boolean` possibly absent (a `grad` known only at
  * run time).
  */
-type Gradients<T, G extends boolean> = boolean extends G ? Partial<T> : G extends true ? T : { [K in keyof T]?: undefined };
+export type Gradients<T, G extends boolean> = boolean extends G ? Partial<T> : G extends true ? T : { [K in keyof T]?: undefined };
 
 /** The gradients of {@link npairsLoss}. */
 export interface NpairsGradients {
@@ -390,9 +390,9 @@ export type CorrelationResult<G extends boolean = boolean> = {
 } & Gradients<CorrelationGradients, G>;
 
 /** Options that make a loss return its gradients (no `grad`, or `grad: true`). */
-type WithGrad = { grad?: true };
+export type WithGrad = { grad?: true };
 /** Options that make a loss skip its gradients. */
-type WithoutGrad = { grad: false };
+export type WithoutGrad = { grad: false };
 
 const NPAIRS_KEYS = [
   'target', 'temperature', 'symmetric', 'labelSmoothing', 'reduction', 'similarity', 'l2Reg', 'eps', 'grad',

@@ -42,13 +42,12 @@ function main() {
     return 0;
   }
   for (const a of found.attempts || []) process.stderr.write(`pairloss: ${path.relative(root, a.path)}: ${a.reason}\n`);
-  process.stderr.write('pairloss: building the native addon from source (a few minutes)\n');
+  // buildAddon says what it builds, how long that usually takes, and how long it took.
   const result = buildAddon({ quiet: true });
   if (!result.ok) {
     process.stderr.write(`\n${result.message}\n`);
     return 1;
   }
-  process.stderr.write('pairloss: built build/Release/pairloss.node\n');
   return 0;
 }
 

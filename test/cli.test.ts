@@ -1,6 +1,8 @@
-// The `pairloss` command line as a user runs it: a child process on small
-// .npy inputs (test/fixtures/npy, made by make_fixtures.py with PyTorch),
-// compared with PyTorch's numbers and with the library's own output.
+// The command lines as a user runs them: the demo's `pairloss-demo` (train,
+// loss, heatmap; packages/cli) and the library's `pairloss` (build, info), as
+// child processes on small .npy inputs (test/fixtures/npy, made by
+// make_fixtures.py with PyTorch), compared with PyTorch's numbers and with the
+// library's own output.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -11,15 +13,25 @@ import { readNpyMatrix, writeNpy } from '../packages/cli/src/npy';
 import { heatmapPng, heatmapSvg } from '../lib/heatmap';
 
 const ROOT = path.resolve(__dirname, '..');
+/** The library's `pairloss` command (build, info). */
 const CLI = path.join(ROOT, 'dist', 'lib', 'cli', 'main.js');
+/** The demo package's `pairloss-demo` command (train, loss, heatmap). */
+const DEMO = path.join(ROOT, 'packages', 'cli', 'dist', 'main.js');
+const LIBRARY_COMMANDS = ['build', 'info'];
 const FIX = path.join(ROOT, 'test', 'fixtures', 'npy');
 const PYTHON = process.env.PAIRLOSS_PYTHON ?? '/usr/bin/python3';
 const TOL = { float32: { rtol: 1e-5, atol: 1e-6 }, float64: { rtol: 1e-10, atol: 1e-10 } };
 
 interface Run { code: number | null; stdout: string; stderr: string }
 
+/** Runs `pairloss` for its own commands (also `help build|info`), else `pairloss-demo`. */
 function cli(args: string[], cwd = ROOT): Run {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 60000, env: { ...process.env, PAIRLOSS_DEBUG: '' } });
+  const own = LIBRARY_COMMANDS.includes(args[0]) || (args[0] === 'help' && LIBRARY_COMMANDS.includes(args[1]));
+  return run(own ? CLI : DEMO, args, cwd);
+}
+
+function run(bin: string, args: string[], cwd = ROOT): Run {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', timeout: 60000, env: { ...process.env, PAIRLOSS_DEBUG: '' } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -32,7 +44,7 @@ function fx(name: string): string {
 export function ensureBuilt(): void {
   // scripts/setup.js builds what is stale: the addon, lib/ and the demo CLI package (packages/cli).
   const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'setup.js'), '--build-only', '--quiet'], { cwd: ROOT, encoding: 'utf8' });
-  if (r.status !== 0 || !fs.existsSync(CLI)) throw new Error(`could not build the CLI:\n${r.stdout}${r.stderr}`);
+  if (r.status !== 0 || !fs.existsSync(CLI) || !fs.existsSync(DEMO)) throw new Error(`could not build the CLI:\n${r.stdout}${r.stderr}`);
 }
 
 function expectOneLineError(r: Run, code: number, pattern: RegExp): void {
@@ -40,7 +52,7 @@ function expectOneLineError(r: Run, code: number, pattern: RegExp): void {
   expect(r.stdout).toBe('');
   const lines = r.stderr.trimEnd().split('\n');
   expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^pairloss( \w+)?: /);
+  expect(lines[0]).toMatch(/^pairloss(-demo)?( \w+)?: /);
   expect(lines[0]).toMatch(pattern);
 }
 
@@ -52,10 +64,10 @@ function expectUsageError(r: Run, args: string[], pattern: RegExp): void {
   expect(r.stdout).toBe('');
   const lines = r.stderr.trimEnd().split('\n');
   expect(lines).toHaveLength(2);
-  expect(lines[0]).toMatch(/^pairloss( \w+)?: /);
+  expect(lines[0]).toMatch(/^pairloss(-demo)?( \w+)?: /);
   expect(lines[0]).toMatch(pattern);
   const command = COMMAND_NAMES.includes(args[0]) ? args[0] : null;
-  const usage = command ? cli([command, '--help']).stdout.split('\n').find((l) => l.startsWith('Usage: ')) : 'Usage: pairloss <command> [flags]';
+  const usage = command ? cli([command, '--help']).stdout.split('\n').find((l) => l.startsWith('Usage: ')) : 'Usage: pairloss-demo <command> [flags]';
   expect(usage).toBeDefined();
   expect(lines[1]).toBe(usage);
 }
@@ -112,19 +124,34 @@ afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-describe('pairloss (no command) and help', () => {
-  it('prints the commands and exits 0', () => {
-    const r = cli([]);
+describe('pairloss and pairloss-demo (no command) and help', () => {
+  it.each([
+    ['pairloss', () => CLI, ['build', 'info']],
+    ['pairloss-demo', () => DEMO, ['train', 'loss', 'heatmap']],
+  ])('%s prints its own commands, in the one layout, and exits 0', (name, bin, commands) => {
+    const r = run(bin(), []);
     expect(r.code).toBe(0);
-    for (const c of ['build', 'info', 'train', 'loss', 'heatmap']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
-    expect(cli(['--help']).stdout).toBe(r.stdout);
+    const listed = [...r.stdout.matchAll(/^ {2}(\S+) {2,}\S/gm)].map((m) => m[1]);
+    expect(listed).toEqual(commands);
+    expect(r.stdout.split('\n').slice(0, 5)).toEqual([expect.stringMatching(new RegExp(`^${name}: \\S`)), '', `Usage: ${name} <command> [flags]`, '', 'Commands:']);
+    expect(r.stdout).toMatch(new RegExp(`^Run '${name} <command> --help' for a command's flags\\.$`, 'm'));
+    expect(run(bin(), ['--help']).stdout).toBe(r.stdout);
+  });
+
+  it('pairloss knows only build and info: a demo command is an unknown command there', () => {
+    const r = run(CLI, ['train']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("pairloss: unknown command \"train\"; the commands are build, info; run 'pairloss --help'\nUsage: pairloss <command> [flags]\n");
+    expect(r.stderr).not.toMatch(/@pairloss\/cli|install/);
   });
 
   it.each(['train', 'loss', 'heatmap', 'info', 'build'])('%s --help lists its usage and flags', (c) => {
     const r = cli([c, '--help']);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
-    expect(r.stdout).toMatch(new RegExp(`^Usage: pairloss ${c}`, 'm'));
+    const name = LIBRARY_COMMANDS.includes(c) ? 'pairloss' : 'pairloss-demo';
+    expect(r.stdout.split('\n').slice(0, 3)).toEqual([expect.stringMatching(new RegExp(`^${name} ${c}: \\S`)), '', expect.stringMatching(new RegExp(`^Usage: ${name} ${c}`))]);
+    expect(r.stdout).toMatch(/^Flags:$/m);
     expect(r.stdout).toMatch(/^ {2}-h, --help/m);
     expect(cli(['help', c]).stdout).toBe(r.stdout);
   });
@@ -137,18 +164,20 @@ describe('pairloss (no command) and help', () => {
     expect(out).toMatch(/--out DIR .*\(default: runs\/latest\)/);
   });
 
-  it('--version prints package.json version', () => {
-    const r = cli(['--version']);
-    expect(r.code).toBe(0);
-    expect(r.stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version);
+  it('--version prints package.json version (the library\'s, for both)', () => {
+    for (const bin of [CLI, DEMO]) {
+      const r = run(bin, ['--version']);
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version);
+    }
   });
 });
 
 describe('usage errors: what to do and the usage line, exit code 2', () => {
   it.each([
-    [['frobnicate'], /unknown command "frobnicate".*pairloss --help/],
+    [['frobnicate'], /unknown command "frobnicate".*pairloss-demo --help/],
     [['--epochs', '3'], /expected a command before "--epochs"/],
-    [['train', '--bogus'], /unknown flag '--bogus'.*pairloss train --help/],
+    [['train', '--bogus'], /unknown flag '--bogus'.*pairloss-demo train --help/],
     [['train', '--epochs', 'three'], /--epochs must be an integer in \[0, 10000\], got "three"/],
     [['train', '--batch-size', '1'], /--batch-size must be an integer in \[2, /],
     [['train', '--temperature', '0'], /--temperature must be a number > 0, got "0"/],
@@ -165,7 +194,7 @@ describe('usage errors: what to do and the usage line, exit code 2', () => {
     [['heatmap', fx('similarity.npy'), '--cmap', 'jet'], /--cmap must be one of .*rocket/],
     [['heatmap', fx('similarity.npy'), '--vmin', '1', '--vmax', '0'], /--vmin must be below --vmax/],
     // refused by the library's own option check, before any file is read; said as the flag, with no other hint
-    [['heatmap', fx('similarity.npy'), '--fmt', '%.2f'], /^pairloss heatmap: Expected '\.Nf', '\.Ne', '\.N%' \(N in 0\.\.20\) or 'd' for --fmt but received "%\.2f"; run 'pairloss heatmap --help' for usage$/],
+    [['heatmap', fx('similarity.npy'), '--fmt', '%.2f'], /^pairloss-demo heatmap: Expected '\.Nf', '\.Ne', '\.N%' \(N in 0\.\.20\) or 'd' for --fmt but received "%\.2f"; run 'pairloss-demo heatmap --help' for usage$/],
     [['heatmap', fx('missing.npy'), '--fmt', '.21f'], /for --fmt but received "\.21f"/],
     // x1_f32.npy is not a similarity matrix (values beyond [-1, 1]): the top of the range is its largest value, 1.67122
     [['heatmap', fx('x1_f32.npy'), '--vmin', '5', '-o', 'x.png'], /--vmin 5 is not below 1\.67122, the top of the colour range from the data; give --vmax too/],
@@ -190,7 +219,7 @@ describe('pairloss train --out', () => {
     fs.writeFileSync(file, 'not a folder');
     const r = cli(['train', '--out', out(file), '--epochs', '1', '--no-progress']);
     // nothing started: not even the banner that comes before the data is loaded
-    expectOneLineError(r, 1, /^pairloss train: --out ".*" cannot be written \(/);
+    expectOneLineError(r, 1, /^pairloss-demo train: --out ".*" cannot be written \(/);
     expect(r.stderr).toMatch(pattern);
     expect(r.stderr).toMatch(/nothing was trained; choose another --out folder$/m);
     expect(fs.readFileSync(file, 'utf8')).toBe('not a folder');
@@ -290,9 +319,9 @@ describe('pairloss loss', () => {
       rows[4][0] = -Infinity;
       const file = npy('x1_nan.npy', rows);
       expectOneLineError(cli(['loss', file, fx('x2_f32.npy'), '--check-finite']), 1,
-        /^pairloss loss: x1: ".*x1_nan\.npy" holds NaN at \[2, 3\] \(2 values that are not finite in all\), refused by --check-finite; fix the data, or drop --check-finite/);
+        /^pairloss-demo loss: x1: ".*x1_nan\.npy" holds NaN at \[2, 3\] \(2 values that are not finite in all\), refused by --check-finite; fix the data, or drop --check-finite/);
       const t = npy('x2_inf.npy', [[1, 2, 3, 4, 5], [0, 0, 0, 0, Infinity], [1, 1, 1, 1, 1], [2, 2, 2, 2, 2], [3, 3, 3, 3, 3], [4, 4, 4, 4, 4]]);
-      expectOneLineError(cli(['loss', fx('x1_f32.npy'), t, '--check-finite']), 1, /^pairloss loss: x2: .* holds Infinity at \[1, 4\], refused/);
+      expectOneLineError(cli(['loss', fx('x1_f32.npy'), t, '--check-finite']), 1, /^pairloss-demo loss: x2: .* holds Infinity at \[1, 4\], refused/);
       // without the flag: PyTorch's answer, NaN
       const r = cli(['loss', file, fx('x2_f32.npy')]);
       expect(r.code).toBe(0);
@@ -301,7 +330,7 @@ describe('pairloss loss', () => {
 
     it('refuses a loss that overflows from finite inputs (a temperature too small for float32)', () => {
       expectOneLineError(cli(['loss', fx('x1_f32.npy'), fx('x2_f32.npy'), '--temperature', '1e-300', '--check-finite']), 1,
-        /^pairloss loss: the loss is NaN though x1 and x2 are finite \(--check-finite\); the options overflow/);
+        /^pairloss-demo loss: the loss is NaN though x1 and x2 are finite \(--check-finite\); the options overflow/);
       expect(cli(['loss', fx('x1_f32.npy'), fx('x2_f32.npy'), '--temperature', '1e-300']).code).toBe(0);
     });
 

@@ -1,7 +1,7 @@
 // The main job under torchrun: `torchrun --nproc_per_node 2 --no_python
-// node dist/lib/cli/main.js train ...` (each worker joins as a rank from
+// node packages/cli/dist/main.js train ...` (each worker joins as a rank from
 // torchrun's environment, static rendezvous) trains the same model as
-// `pairloss train --world-size 2`: the same step losses and held-out recall.
+// `pairloss-demo train --world-size 2`: the same step losses and held-out recall.
 // Skipped without python3-torch.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -11,7 +11,7 @@ import { freePort, hasPythonTorch } from './helpers/distributed';
 import { hasTorchrun, QUIRKS, spawnTorchrun } from './helpers/distributed-torchrun';
 
 const ROOT = path.resolve(__dirname, '..');
-const CLI = path.join(ROOT, 'dist', 'lib', 'cli', 'main.js');
+const CLI = path.join(ROOT, 'packages', 'cli', 'dist', 'main.js');
 const SMALL = ['--max-pairs', '6000', '--test-size', '500', '--epochs', '5', '--batch-size', '128', '--dim', '32', '--feature-dim', '1024', '--no-progress', '--seed', '11'];
 
 const available = hasPythonTorch() && hasTorchrun();
@@ -27,12 +27,13 @@ function newest(dir: string): number {
 }
 
 beforeAll(() => {
-  // dist/ as fresh as lib/ (npm test's setup builds it too)
-  if (fs.existsSync(CLI) && fs.statSync(CLI).mtimeMs >= newest(path.join(ROOT, 'lib'))) return;
-  spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, timeout: 300000 });
+  // the demo's dist/ as fresh as lib/ and its sources (npm test's setup builds it too)
+  const sources = Math.max(newest(path.join(ROOT, 'lib')), newest(path.join(ROOT, 'packages', 'cli', 'src')));
+  if (fs.existsSync(CLI) && fs.statSync(CLI).mtimeMs >= sources) return;
+  spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'setup.js'), '--build-only', '--quiet'], { cwd: ROOT, timeout: 300000 });
 }, 300000);
 
-maybe('pairloss train under torchrun (2 workers) gives the same run as --world-size 2', async () => {
+maybe('pairloss-demo train under torchrun (2 workers) gives the same run as --world-size 2', async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pairloss-torchrun-train-'));
   const ws2 = spawnSync(process.execPath, [CLI, 'train', ...SMALL, '--world-size', '2', '--out', path.join(tmp, 'ws2')], { cwd: ROOT, encoding: 'utf8', timeout: 180000 });
   expect({ code: ws2.status, stderr: ws2.stderr }).toEqual({ code: 0, stderr: '' });

@@ -1,5 +1,5 @@
 // The training job: its pieces against PyTorch (the towers' chain rule, Adam),
-// and `pairloss train` run as a user runs it, on a small slice of the
+// and `pairloss-demo train` run as a user runs it, on a small slice of the
 // dictionary: it learns, it is deterministic for a seed, and it writes its files.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -13,7 +13,7 @@ import { Adam, Tower } from '../packages/cli/src/train/model';
 import { createRng } from '../packages/cli/src/train/rng';
 
 const ROOT = path.resolve(__dirname, '..');
-const CLI = path.join(ROOT, 'dist', 'lib', 'cli', 'main.js');
+const CLI = path.join(ROOT, 'packages', 'cli', 'dist', 'main.js');
 const PYTHON = process.env.PAIRLOSS_PYTHON ?? '/usr/bin/python3';
 
 
@@ -198,7 +198,7 @@ describe('data and metrics', () => {
   });
 });
 
-describe('pairloss train', () => {
+describe('pairloss-demo train', () => {
   let first: Run;
   let summary: {
     config: Record<string, unknown>;
@@ -311,8 +311,8 @@ describe('pairloss train', () => {
     const r = cli(['train', '--max-pairs', '300', '--test-size', '100', '--batch-size', '512', '--no-progress', '--out', path.join(tmp, 'x')]);
     expect(r.code).toBe(2);
     // a usage error: the line, then the usage line
-    expect(r.stderr.trimEnd().split('\n')).toEqual([expect.any(String), 'Usage: pairloss train [flags]']);
-    expect(r.stderr).toMatch(/^pairloss train: --max-pairs 300 leaves fewer than one batch \(512\) after the 100 held-out pairs; raise --max-pairs/m);
+    expect(r.stderr.trimEnd().split('\n')).toEqual([expect.any(String), 'Usage: pairloss-demo train [flags]']);
+    expect(r.stderr).toMatch(/^pairloss-demo train: --max-pairs 300 leaves fewer than one batch \(512\) after the 100 held-out pairs; raise --max-pairs/m);
     expect(fs.existsSync(path.join(tmp, 'x'))).toBe(false);
   });
 
@@ -323,7 +323,7 @@ describe('pairloss train', () => {
     if (!hasGroups || !pl.backends.gloo) {
       expect(r.code).toBe(1);
       expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(/^pairloss train: --world-size 2: .*; (rebuild it|use a LibTorch with Gloo)/);
+      expect(r.stderr).toMatch(/^pairloss-demo train: --world-size 2: .*; (rebuild it|use a LibTorch with Gloo)/);
       return;
     }
     expect(r.stderr).toBe('');
@@ -344,7 +344,7 @@ describe('pairloss train', () => {
     const r = cli(['train', ...SMALL, '--world-size', '3', '--out', path.join(tmp, 'ws3')]);
     // a usage error: the line, then the usage line
     expect(r.code).toBe(2);
-    expect(r.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/--world-size 3/), 'Usage: pairloss train [flags]']);
+    expect(r.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/--world-size 3/), 'Usage: pairloss-demo train [flags]']);
   });
 
   it('asks for CUDA only where it exists', () => {
@@ -355,7 +355,7 @@ describe('pairloss train', () => {
     } else {
       expect(r.code).toBe(1);
       expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(/^pairloss train: --device cuda: CUDA is not available .*; use --device cpu/);
+      expect(r.stderr).toMatch(/^pairloss-demo train: --device cuda: CUDA is not available .*; use --device cpu/);
     }
   });
 });

@@ -8,10 +8,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { AddonAttempt, packageRoot, platformLine, possibleSolutions, prebuildInfo, tryLoadAddon } from '../loader';
 
-const HELP = `Usage: pairloss info [--json]
+const HELP = `pairloss info: show which native addon loads (or why none does)
+
+Usage: pairloss info [--json]
 
 Shows which native addon loads (or why none does), the LibTorch in use, threads, CUDA and Gloo/NCCL.
 
+Flags:
   --json       print one JSON object instead of text
   -h, --help   show this help and exit`;
 

@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `pairloss` command of the library: `build` (the native addon, in
- * place) and `info` (what loads, and why not). The demo commands `train`,
- * `loss` and `heatmap` live in the workspace package `@pairloss/cli`
- * (packages/cli), which this command hands them to when it is installed.
+ * place) and `info` (what loads, and why not); nothing else. The demo's
+ * commands are its own package's (`pairloss-demo`, packages/cli).
  * Exit codes: 0 done, 1 a failure, 2 a usage mistake.
  */
 import * as fs from 'fs';
@@ -19,38 +18,21 @@ const USAGE: Record<string, string> = {
   info: 'Usage: pairloss info [--json]',
 };
 
-/** The demo CLI's entry, when @pairloss/cli is installed. */
-interface DemoCli {
-  main(argv: string[]): Promise<number>;
-  COMMAND_SUMMARIES: Record<string, string>;
-}
-
-function demoCli(): DemoCli | null {
-  try {
-    const entry = require.resolve('@pairloss/cli', { paths: [process.cwd(), packageRoot()] });
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    return require(entry) as DemoCli;
-  } catch {
-    return null;
-  }
-}
-
-const OWN: Record<string, string> = {
+const COMMANDS: Record<string, string> = {
   build: 'build the native addon from source, in place (after installing LibTorch, or to use another one)',
   info: 'show which native addon loads (or why none does), LibTorch, threads, CUDA and Gloo/NCCL',
 };
 
-function help(demo: DemoCli | null): string {
-  const demoCommands = demo ? demo.COMMAND_SUMMARIES : { 'train, loss, heatmap': 'the demo commands: install @pairloss/cli (packages/cli in the repository)' };
-  const all = { ...OWN, ...demoCommands };
-  const width = Math.max(...Object.keys(all).map((k) => k.length)) + 2;
+/** The same layout as the demo's `pairloss-demo --help` (packages/cli). */
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length)) + 2;
   return [
-    'pairloss: contrastive (N-pairs / InfoNCE / CLIP) and Barlow Twins losses for Node.js on LibTorch',
+    'pairloss: contrastive and self-supervised losses for Node.js on LibTorch, with PyTorch\'s numbers',
     '',
-    'Usage: pairloss <command> [flags]',
+    USAGE[''],
     '',
     'Commands:',
-    ...Object.entries(all).map(([name, summary]) => `  ${name.padEnd(width)}${summary}`),
+    ...Object.entries(COMMANDS).map(([name, summary]) => `  ${name.padEnd(width)}${summary}`),
     '',
     "Run 'pairloss <command> --help' for a command's flags.",
   ].join('\n');
@@ -58,7 +40,7 @@ function help(demo: DemoCli | null): string {
 
 /** A usage mistake: one line saying what and what to run, then the usage line; exit code 2. */
 function usageError(command: string, message: string): number {
-  const hint = command ? `run 'pairloss ${command} --help' for usage` : "run 'pairloss --help' (commands: build, info, train, loss, heatmap)";
+  const hint = command ? `run 'pairloss ${command} --help' for usage` : `the commands are ${Object.keys(COMMANDS).join(', ')}; run 'pairloss --help'`;
   process.stderr.write(`pairloss${command ? ` ${command}` : ''}: ${message}; ${hint}\n${USAGE[command]}\n`);
   return 2;
 }
@@ -69,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     const topic = first === 'help' ? rest[0] : undefined;
     if (topic === undefined) {
-      process.stdout.write(`${help(demoCli())}\n`);
+      process.stdout.write(`${help()}\n`);
       return 0;
     }
     return main([topic, '--help']);
@@ -80,15 +62,6 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (first === 'build') return runBuild(rest, (m) => usageError('build', m));
   if (first === 'info') return runInfo(rest, (m) => usageError('info', m));
-  const demo = demoCli();
-  if (demo && Object.prototype.hasOwnProperty.call(demo.COMMAND_SUMMARIES, first)) return demo.main(argv);
-  if (['train', 'loss', 'heatmap'].includes(first)) {
-    process.stderr.write(
-      `pairloss ${first}: this command comes with the demo package @pairloss/cli, which is not installed; ` +
-        "in the pairloss repository it is the workspace packages/cli ('npm start' runs 'pairloss train')\n",
-    );
-    return 2;
-  }
   return usageError('', first.startsWith('-') ? `expected a command before ${JSON.stringify(first)}` : `unknown command ${JSON.stringify(first)}`);
 }
 

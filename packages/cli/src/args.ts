@@ -53,9 +53,12 @@ export type FlagValues = Record<string, string | boolean | undefined>;
 
 const HELP_FLAG: FlagSpec = { type: 'boolean', short: 'h', description: 'show this help and exit' };
 
+/** The demo's command name (its package's bin); the library's own command is `pairloss`. */
+export const PROGRAM = 'pairloss-demo';
+
 /** The hint appended to usage errors. */
 export function helpHint(command: string): string {
-  return `run 'pairloss ${command} --help' for usage`;
+  return `run '${PROGRAM} ${command} --help' for usage`;
 }
 
 /**
@@ -102,12 +105,12 @@ export function parseCommand(spec: CommandSpec, argv: string[]): { help: boolean
 
 /** The one-line synopsis of a command, as `--help` starts it; printed under every usage error. */
 export function usageLine(spec: CommandSpec | null): string {
-  return spec ? `Usage: pairloss ${spec.name} ${spec.usage}` : 'Usage: pairloss <command> [flags]';
+  return spec ? `Usage: ${PROGRAM} ${spec.name} ${spec.usage}` : `Usage: ${PROGRAM} <command> [flags]`;
 }
 
 /** The `--help` text of a command. */
 export function helpText(spec: CommandSpec): string {
-  const lines = [`pairloss ${spec.name}: ${spec.summary}`, '', usageLine(spec)];
+  const lines = [`${PROGRAM} ${spec.name}: ${spec.summary}`, '', usageLine(spec)];
   if (spec.details?.length) lines.push('', ...spec.details);
   lines.push('', 'Flags:');
   const rows = Object.entries({ ...spec.flags, help: HELP_FLAG }).map(([name, f]) => {

@@ -1,5 +1,5 @@
 /**
- * `pairloss train --world-size W`: W local processes (ranks) train one model
+ * `pairloss-demo train --world-size W`: W local processes (ranks) train one model
  * through a Gloo process group. This process spawns the ranks with torchrun's
  * variables (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT); each rank takes its
  * share of every global batch, the loss is the global one, the weight

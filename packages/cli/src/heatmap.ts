@@ -1,12 +1,12 @@
 /**
- * `pairloss heatmap`: a `.npy` matrix, or the cosine similarity of two `.npy`
+ * `pairloss-demo heatmap`: a `.npy` matrix, or the cosine similarity of two `.npy`
  * embedding files, drawn as a PNG or SVG heatmap.
  */
 import * as path from 'path';
 import { CommandSpec, FlagValues, helpHint, numberFlag, stringFlag, UsageError } from './args';
 import { readNpyMatrix } from './npy';
 
-/** The flags and help of `pairloss heatmap`. */
+/** The flags and help of `pairloss-demo heatmap`. */
 export const HEATMAP_SPEC: CommandSpec = {
   name: 'heatmap',
   summary: 'draw a .npy matrix, or the cosine similarity of two .npy embedding files, as a PNG or SVG heatmap',
@@ -31,8 +31,8 @@ export const HEATMAP_SPEC: CommandSpec = {
   },
   positionals: { min: 1, max: 2 },
   examples: [
-    'pairloss heatmap similarity.npy -o similarity.svg',
-    'pairloss heatmap image_emb.npy text_emb.npy -o sim.png --cmap vlag --title "image vs text"',
+    'pairloss-demo heatmap similarity.npy -o similarity.svg',
+    'pairloss-demo heatmap image_emb.npy text_emb.npy -o sim.png --cmap vlag --title "image vs text"',
   ],
 };
 
@@ -95,7 +95,7 @@ function short(v: number): string {
   return String(Number(v.toPrecision(6)));
 }
 
-/** Runs `pairloss heatmap`. */
+/** Runs `pairloss-demo heatmap`. */
 export async function runHeatmap(v: FlagValues, files: string[]): Promise<void> {
   const c = 'heatmap';
   const out = stringFlag(v, 'out', 'heatmap.png');

@@ -1,12 +1,12 @@
 /**
- * `pairloss loss`: the loss and gradient norms of two `.npy` embedding files.
+ * `pairloss-demo loss`: the loss and gradient norms of two `.npy` embedding files.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { CliError, CommandSpec, enumFlag, FlagValues, helpHint, numberFlag, stringFlag, UsageError } from './args';
 import { readNpyMatrix, writeNpy } from './npy';
 
-/** The flags and help of `pairloss loss`. */
+/** The flags and help of `pairloss-demo loss`. */
 export const LOSS_SPEC: CommandSpec = {
   name: 'loss',
   summary: 'compute a loss and the norms of its gradients for two .npy files of embeddings',
@@ -34,10 +34,10 @@ export const LOSS_SPEC: CommandSpec = {
   },
   positionals: { min: 2, max: 2 },
   examples: [
-    'pairloss loss image_emb.npy text_emb.npy --temperature 0.07 --symmetric',
-    'pairloss loss z1.npy z2.npy --loss correlation --mode features --json',
-    'pairloss loss a.npy b.npy --grads out/',
-    'pairloss loss a.npy b.npy --check-finite',
+    'pairloss-demo loss image_emb.npy text_emb.npy --temperature 0.07 --symmetric',
+    'pairloss-demo loss z1.npy z2.npy --loss correlation --mode features --json',
+    'pairloss-demo loss a.npy b.npy --grads out/',
+    'pairloss-demo loss a.npy b.npy --check-finite',
   ],
 };
 
@@ -69,7 +69,7 @@ function norm(a: Float32Array | Float64Array): number {
   return Math.sqrt(s);
 }
 
-/** What `pairloss loss --json` prints. */
+/** What `pairloss-demo loss --json` prints. */
 export interface LossReport {
   loss: number;
   kind: 'npairs' | 'correlation';
@@ -84,7 +84,7 @@ export interface LossReport {
   grads?: string[];
 }
 
-/** Runs `pairloss loss`. */
+/** Runs `pairloss-demo loss`. */
 export async function runLoss(v: FlagValues, files: string[]): Promise<void> {
   const c = 'loss';
   const kind = enumFlag(c, v, 'loss', ['npairs', 'correlation'] as const, 'npairs');

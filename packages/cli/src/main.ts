@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 /**
- * The demo commands of `pairloss`: `train`, `loss`, `heatmap` (the library's
- * own `pairloss` command hands them here; it keeps `build` and `info`).
+ * `pairloss-demo`, the demo of pairloss: `train`, `loss`, `heatmap` (the
+ * library's own `pairloss` command has `build` and `info`, and nothing of this).
  * Errors are one line saying what went wrong and what to do, with a
  * non-zero exit code: 2 for a usage mistake (then the command's usage line
  * follows), 1 for a failure.
  */
-import { CliError, CommandSpec, FlagValues, helpText, parseCommand, usageLine, UsageError } from './args';
+import { CliError, CommandSpec, FlagValues, helpText, parseCommand, PROGRAM, usageLine, UsageError } from './args';
 import { HEATMAP_SPEC, runHeatmap } from './heatmap';
 import { LOSS_SPEC, runLoss } from './loss';
 import { runTrain, TRAIN_SPEC } from './train';
@@ -19,7 +19,7 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
-  train: { spec: TRAIN_SPEC, run: (v) => runTrain(v), inputHint: "check the flags: 'pairloss train --help'" },
+  train: { spec: TRAIN_SPEC, run: (v) => runTrain(v), inputHint: `check the flags: '${PROGRAM} train --help'` },
   loss: {
     spec: LOSS_SPEC,
     run: runLoss,
@@ -28,23 +28,17 @@ const COMMANDS: Record<string, Command> = {
   heatmap: { spec: HEATMAP_SPEC, run: runHeatmap, inputHint: 'two embedding files must be [N, D] and [M, D] arrays of one dtype' },
 };
 
-/** One line a command, for the library's `pairloss --help`. */
-export const COMMAND_SUMMARIES: Record<string, string> = Object.fromEntries(
-  Object.entries(COMMANDS).map(([name, c]) => [name, c.spec.summary]),
-);
-
 function mainHelp(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length)) + 2;
   return [
-    'pairloss: contrastive (N-pairs / InfoNCE / CLIP) and Barlow Twins losses for Node.js on LibTorch',
+    `${PROGRAM}: the demo of pairloss (contrastive losses for Node.js on LibTorch): train a model, losses and heatmaps of .npy files`,
     '',
-    'Usage: pairloss <command> [flags]',
+    usageLine(null),
     '',
     'Commands:',
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.spec.summary}`),
     '',
-    "Run 'pairloss <command> --help' for a command's flags. 'npm start' runs 'pairloss train'.",
-    "The library's own commands: 'pairloss build' (the native addon) and 'pairloss info'.",
+    `Run '${PROGRAM} <command> --help' for a command's flags.`,
   ].join('\n');
 }
 
@@ -60,7 +54,7 @@ function oneLine(s: string): string {
 export function describeFailure(command: string | null, err: unknown): { line: string; code: number; usage?: string } {
   const worker = process.env.PAIRLOSS_TRAIN_WORKER === '1';
   const rank = worker && process.env.RANK !== undefined ? ` (rank ${process.env.RANK})` : '';
-  const prefix = `pairloss${command ? ` ${command}` : ''}${rank}: `;
+  const prefix = `${PROGRAM}${command ? ` ${command}` : ''}${rank}: `;
   if (err instanceof UsageError) {
     const usage = worker ? undefined : usageLine(command && COMMANDS[command] ? COMMANDS[command].spec : null);
     return { line: `${prefix}${err.message}; ${err.hint}`, code: 2, usage };
@@ -69,10 +63,10 @@ export function describeFailure(command: string | null, err: unknown): { line: s
   const message = err instanceof Error ? err.message : String(err);
   if (message.startsWith('Could not load the pairloss native addon')) {
     const [first, second] = message.split('\n');
-    return { line: `${prefix}${first}${second ? ` (${second.trim()})` : ''}; run 'pairloss info' for what was tried and what to do`, code: 1 };
+    return { line: `${prefix}${first}${second ? ` (${second.trim()})` : ''}; run 'npx pairloss info' for what was tried and what to do`, code: 1 };
   }
   if (err instanceof TypeError || err instanceof RangeError) {
-    const hint = command && COMMANDS[command] ? COMMANDS[command].inputHint : "run 'pairloss --help'";
+    const hint = command && COMMANDS[command] ? COMMANDS[command].inputHint : `run '${PROGRAM} --help'`;
     return { line: `${prefix}${oneLine(message)}; ${hint}`, code: 1 };
   }
   return { line: `${prefix}${oneLine(message)}; set PAIRLOSS_DEBUG=1 for the stack trace`, code: 1 };
@@ -98,7 +92,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!cmd) {
       throw new UsageError(
         first.startsWith('-') ? `expected a command before ${JSON.stringify(first)}` : `unknown command ${JSON.stringify(first)}`,
-        `the commands are ${Object.keys(COMMANDS).join(', ')}; run 'pairloss --help'`,
+        `the commands are ${Object.keys(COMMANDS).join(', ')}; run '${PROGRAM} --help'`,
       );
     }
     command = first;
@@ -123,7 +117,7 @@ if (require.main === module) {
       process.exitCode = code;
     },
     (err: unknown) => {
-      process.stderr.write(`pairloss: ${String(err)}\n`);
+      process.stderr.write(`${PROGRAM}: ${String(err)}\n`);
       process.exitCode = 1;
     },
   );

@@ -1,5 +1,5 @@
 /**
- * The training job of `pairloss train` in this process (one rank of a group
+ * The training job of `pairloss-demo train` in this process (one rank of a group
  * when given one): loads the data, trains, prints each epoch and writes the
  * run's files. train.ts parses the flags and dispatches; distributed-train.ts
  * launches or joins the ranks; both call this.
@@ -10,7 +10,7 @@ import { count, percent, seconds } from './format';
 import { describeLoss } from './train/trainer';
 import type { EpochRecord, TrainConfig } from './train/trainer';
 
-/** The parsed settings of `pairloss train`. */
+/** The parsed settings of `pairloss-demo train`. */
 export interface TrainArgs {
   config: TrainConfig;
   out: string;
@@ -23,7 +23,7 @@ export interface TrainArgs {
 }
 
 /**
- * Reads the flags of `pairloss train`.
+ * Reads the flags of `pairloss-demo train`.
  * @throws UsageError for a bad flag value.
  */
 function describeRun(a: TrainArgs): string {

@@ -1,5 +1,5 @@
 /**
- * `pairloss train`: trains the two-tower spelling/pronunciation model on the
+ * `pairloss-demo train`: trains the two-tower spelling/pronunciation model on the
  * CMU Pronouncing Dictionary with a progress bar, prints held-out retrieval
  * per epoch and writes heatmaps, curves and a summary into the output folder.
  */
@@ -17,7 +17,7 @@ const D = {
   featureDim: 2048,
 };
 
-/** The flags and help of `pairloss train`. */
+/** The flags and help of `pairloss-demo train`. */
 export const TRAIN_SPEC: CommandSpec = {
   name: 'train',
   summary: 'train a two-tower contrastive model (spelling <-> pronunciation) on the CMU Pronouncing Dictionary',
@@ -49,9 +49,9 @@ export const TRAIN_SPEC: CommandSpec = {
   },
   positionals: { min: 0, max: 0 },
   examples: [
-    'pairloss train',
-    'pairloss train --epochs 2 --dim 32 --out runs/small',
-    'pairloss train --loss correlation --lr 0.003',
+    'pairloss-demo train',
+    'pairloss-demo train --epochs 2 --dim 32 --out runs/small',
+    'pairloss-demo train --loss correlation --lr 0.003',
   ],
 };
 
@@ -122,7 +122,7 @@ export function checkOutWritable(dir: string): void {
   }
 }
 
-/** Runs `pairloss train` with parsed flags; resolves when the files are written. */
+/** Runs `pairloss-demo train` with parsed flags; resolves when the files are written. */
 export async function runTrain(v: FlagValues): Promise<void> {
   const a = trainArgs(v);
   // the launching process checks; the ranks it spawns need not

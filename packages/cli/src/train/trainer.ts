@@ -11,7 +11,7 @@ import { Adam, Tower } from './model';
 import { release, take } from './host';
 import { createRng, shuffleInPlace } from './rng';
 
-/** The losses `pairloss train` can train with. */
+/** The losses `pairloss-demo train` can train with. */
 export const TRAIN_LOSSES = ['npairs', 'siglip', 'supcon', 'ntxent', 'vicreg', 'correlation'] as const;
 export type TrainLoss = (typeof TRAIN_LOSSES)[number];
 
@@ -54,7 +54,7 @@ export interface TrainConfig {
   device: string;
 }
 
-/** The defaults of `pairloss train` (about a minute on two CPU cores). */
+/** The defaults of `pairloss-demo train` (about a minute on two CPU cores). */
 export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   loss: 'npairs',
   epochs: 4,
