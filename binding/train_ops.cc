@@ -1,5 +1,6 @@
-// The operations of a training step: matmul (transpose flags, `out`) and
-// csrCreate / sparseMatmul (a CSR batch checked once, owned natively). Each entry reads its
+// The operations of a training step: matmul (transpose flags, `out`),
+// csrCreate / sparseMatmul (a CSR batch checked once, owned natively) and
+// adam (many tensors updated in place in one call). Each entry reads its
 // arguments, then runs now (sync, on the JS thread) or on the libuv pool
 // (async: the inputs copied when the call is made, results copied into the
 // caller's memory on the JS thread when it is done). lib/ checks every
@@ -17,6 +18,7 @@
 #include "js_errors.h"
 #include "marshal.h"
 #include "ops.h"
+#include "optim.h"
 #include "sparse.h"
 
 namespace pairloss_binding {
@@ -128,6 +130,20 @@ std::shared_ptr<const pairloss::CsrMatrix> csr_from_js(const Napi::Value& value,
   return csr_from_parts(value, with_transpose);
 }
 
+// Tensors of a JS array (params, grads, ...): views, or copies when `copy`.
+std::vector<at::Tensor> tensor_list(const Napi::Value& value, const char* name, bool copy) {
+  std::vector<at::Tensor> out;
+  if (value.IsNull()) return out;
+  if (!value.IsArray()) type_error(value.Env(), std::string(name) + " must be an array of tensors");
+  const Napi::Array array = value.As<Napi::Array>();
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    const Napi::Value item = array.Get(i);
+    const std::string label = std::string(name) + "[" + std::to_string(i) + "]";
+    out.push_back(placed(item, tensor_from_js(item, label.c_str()), at::kCPU, copy));
+  }
+  return out;
+}
+
 }  // namespace
 
 // matmul(a, b, { transposeA, transposeB, out, device }, async)
@@ -169,6 +185,44 @@ Napi::Value SparseMatmul(const Napi::CallbackInfo& info) {
   const bool ta = o.transpose_a;
   return run_product(info.Env(), async, o.out, results_resident(at::kCPU, {info[1]}), at::kCPU,
                      [csr, b, ta](const at::Tensor& out) { return pairloss::sparse_matmul(*csr, b, ta, out); });
+}
+
+// adam(params, grads, expAvgs, expAvgSqs, maxExpAvgSqs | null, options, async) -> undefined,
+// every params[i] and moment updated in place. Async: on copies, written back when done.
+Napi::Value Adam(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const bool async = async_arg(info, 6);
+  const pairloss::AdamOptions o = read_adam_options(info[5]);
+  std::vector<at::Tensor> params = tensor_list(info[0], "params", async);
+  std::vector<at::Tensor> grads = tensor_list(info[1], "grads", async);
+  std::vector<at::Tensor> exp_avgs = tensor_list(info[2], "expAvgs", async);
+  std::vector<at::Tensor> exp_avg_sqs = tensor_list(info[3], "expAvgSqs", async);
+  std::vector<at::Tensor> max_sqs = tensor_list(info[4], "maxExpAvgSqs", async);
+  if (!async) {
+    pairloss::adam(params, grads, exp_avgs, exp_avg_sqs, max_sqs, o);
+    return env.Undefined();
+  }
+  // what is written back when done: the caller's typed arrays (handles were updated in place)
+  auto targets = std::make_shared<std::vector<std::pair<JsTarget, at::Tensor>>>();
+  const auto keep = [&](const Napi::Value& list, const std::vector<at::Tensor>& tensors) {
+    if (list.IsNull()) return;
+    const Napi::Array array = list.As<Napi::Array>();
+    for (uint32_t i = 0; i < array.Length(); ++i) {
+      if (!is_handle(array.Get(i))) targets->emplace_back(js_target(array.Get(i)), tensors[i]);
+    }
+  };
+  keep(info[0], params);
+  keep(info[2], exp_avgs);
+  keep(info[3], exp_avg_sqs);
+  keep(info[4], max_sqs);
+  AsyncCall::Work work = [params, grads, exp_avgs, exp_avg_sqs, max_sqs, o] {
+    pairloss::adam(params, grads, exp_avgs, exp_avg_sqs, max_sqs, o);
+  };
+  AsyncCall::Finish finish = [targets](Napi::Env e) -> Napi::Value {
+    for (const auto& [target, tensor] : *targets) write_back(target, tensor, "params");
+    return e.Undefined();
+  };
+  return start_on_pool(env, std::move(work), std::move(finish));
 }
 
 }  // namespace pairloss_binding

@@ -149,6 +149,11 @@ export interface Binding {
   csrCreate(csr: RawCsr): NativeCsr;
   sparseMatmul(csr: NativeCsr | RawCsr, b: RawInput, options: RawOptions<'sparseMatmul'>, async: false): RawResult | undefined;
   sparseMatmul(csr: NativeCsr | RawCsr, b: RawInput, options: RawOptions<'sparseMatmul'>, async: true): Promise<RawResult | undefined>;
+  /** Updates params and moments in place (async: on copies, written back when done). */
+  adam(params: RawInput[], grads: RawInput[], expAvgs: RawInput[], expAvgSqs: RawInput[], maxExpAvgSqs: RawInput[] | null,
+    options: RawOptions<'adam'>, async: false): void;
+  adam(params: RawInput[], grads: RawInput[], expAvgs: RawInput[], expAvgSqs: RawInput[], maxExpAvgSqs: RawInput[] | null,
+    options: RawOptions<'adam'>, async: true): Promise<void>;
   crossEntropy(logits: RawInput, target: RawInput | RawIndices, options: RawOptions<'crossEntropy'>): RawResult;
   batchNorm1d(x: RawInput, options: RawOptions<'batchNorm1d'>): RawResult;
   cosineSimilarity(x1: RawInput, x2: RawInput, options: RawOptions<'cosineSimilarity'>): RawResult;
