@@ -219,7 +219,15 @@ Napi::Value Adam(const Napi::CallbackInfo& info) {
     pairloss::adam(params, grads, exp_avgs, exp_avg_sqs, max_sqs, o);
   };
   AsyncCall::Finish finish = [targets](Napi::Env e) -> Napi::Value {
-    for (const auto& [target, tensor] : *targets) write_back(target, tensor, "params");
+    // every target read again first (any detached: a RangeError, nothing written), then written
+    std::vector<at::Tensor> dst;
+    for (const auto& [target, tensor] : *targets) {
+      dst.push_back(tensor_from_js(target->Value(), "params and moments"));
+      PAIRLOSS_CHECK(dst.back().numel() == tensor.numel(), "a param or moment changed size while the call ran");
+    }
+    for (size_t i = 0; i < dst.size(); ++i) {
+      if (dst[i].numel() > 0) dst[i].view((*targets)[i].second.sizes()).copy_((*targets)[i].second);
+    }
     return e.Undefined();
   };
   return start_on_pool(env, std::move(work), std::move(finish));

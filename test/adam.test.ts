@@ -211,6 +211,18 @@ describe('adam: bad arguments', () => {
     const opts = { step: 1, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupledWeightDecay: false, amsgrad: false, maximize: false };
     expect(() => binding().adam([raw(a.p[0])], [raw(a.g[0])], [raw(a.p[0])], [raw(a.v[0])], null, opts, false)).toThrow(/share memory/);
   });
+  it('async on the pool: a param transferred while the call runs is a RangeError when it is done', async () => {
+    setInlineMaxWork(0);
+    try {
+      const a = make();
+      const pending = pl.adamAsync(a.p, a.g, a.m, a.v, { step: 1 });
+      const p0 = a.p[0] as Float32Array;
+      structuredClone(p0.buffer, { transfer: [p0.buffer] });
+      await expect(pending).rejects.toThrow(/params and moments.*detached/);
+    } finally {
+      setInlineMaxWork(undefined);
+    }
+  });
   it('async rejects with the same errors', async () => {
     const a = make();
     await expect(pl.adamAsync(a.p, a.g, a.m, a.v, { step: 0 })).rejects.toThrow(/for step/);

@@ -114,6 +114,18 @@ describe('matmul: out', () => {
     await expect(pl.matmulAsync(a, b, { out: new Float32Array(3) })).rejects.toThrow(/^out: must have exactly 4 elements/);
     await expect(pl.matmulAsync(a, b, { out: new Float64Array(4) })).rejects.toThrow(RangeError);
   });
+  it('async on the pool: an out transferred while the call runs is a RangeError when it is done, never a write into it', async () => {
+    setInlineMaxWork(0);
+    try {
+      const out = new Float32Array(4);
+      const pending = pl.matmulAsync(a, b, { out });
+      structuredClone(out.buffer, { transfer: [out.buffer] });
+      expect(out.length).toBe(0);
+      await expect(pending).rejects.toThrow(/out.*detached/);
+    } finally {
+      setInlineMaxWork(undefined);
+    }
+  });
   it('native code refuses an overlap lib did not see (the binding called directly)', () => {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { binding } = require('../lib/binding');
