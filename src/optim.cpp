@@ -45,7 +45,18 @@ AdamScalars<T> scalars(const AdamOptions& o) {
 // ops, in its order. The options are template arguments, so that the loop
 // has no branch and vectorises (sqrt and division are IEEE operations: the
 // same bits in any lane width).
-template <typename T, bool kMaximize, bool kCoupled, bool kDecoupled, bool kAmsgrad>
+// a * b + c: fused (one rounding) where ATen's vectorised kernels fuse it
+// (vec::fmadd on AVX2 builds), else two roundings, as ATen's default build.
+template <bool kFma, typename T>
+__attribute__((always_inline)) inline T madd(T a, T b, T c) {
+  if constexpr (kFma) {
+    return std::fma(a, b, c);
+  } else {
+    return a * b + c;
+  }
+}
+
+template <typename T, bool kFma, bool kMaximize, bool kCoupled, bool kDecoupled, bool kAmsgrad>
 __attribute__((always_inline)) inline void adam_range(T* __restrict param, const T* __restrict grad_in,
                                                       T* __restrict exp_avg, T* __restrict exp_avg_sq,
                                                       T* __restrict max_exp_avg_sq, const AdamScalars<T>& s,
@@ -53,12 +64,12 @@ __attribute__((always_inline)) inline void adam_range(T* __restrict param, const
   for (int64_t i = begin; i < end; ++i) {
     T grad = kMaximize ? -grad_in[i] : grad_in[i];
     T p = param[i];
-    if (kCoupled) grad = grad + s.weight_decay * p;  // grad.add(param, alpha=weight_decay)
+    if (kCoupled) grad = madd<kFma>(p, s.weight_decay, grad);  // grad.add(param, alpha=weight_decay)
     if (kDecoupled) p = p * s.decay;                 // AdamW: param.mul_(1 - lr * weight_decay)
     T m = exp_avg[i] * s.beta1;                      // exp_avg.mul_(beta1)
-    m = m + s.one_minus_beta1 * grad;                //   .add_(grad, alpha=1 - beta1)
+    m = madd<kFma>(grad, s.one_minus_beta1, m);      //   .add_(grad, alpha=1 - beta1)
     T v = exp_avg_sq[i] * s.beta2;                   // exp_avg_sq.mul_(beta2)
-    v = v + s.one_minus_beta2 * grad * grad;         //   .addcmul_(grad, grad, value=1 - beta2)
+    v = madd<kFma>(s.one_minus_beta2 * grad, grad, v);  //   .addcmul_(grad, grad, value=1 - beta2)
     exp_avg[i] = m;
     exp_avg_sq[i] = v;
     T second = v;
@@ -83,13 +94,13 @@ struct AdamArgs {
 
 template <typename T, bool kMaximize, bool kCoupled, bool kDecoupled, bool kAmsgrad>
 void adam_default(const AdamArgs<T>& a, const AdamScalars<T>& s, int64_t begin, int64_t end) {
-  adam_range<T, kMaximize, kCoupled, kDecoupled, kAmsgrad>(a.param, a.grad, a.exp_avg, a.exp_avg_sq, a.max_exp_avg_sq, s, begin, end);
+  adam_range<T, false, kMaximize, kCoupled, kDecoupled, kAmsgrad>(a.param, a.grad, a.exp_avg, a.exp_avg_sq, a.max_exp_avg_sq, s, begin, end);
 }
 
-// The same loop compiled for AVX2 (without FMA: the same roundings).
+// The same loop compiled for AVX2 and FMA, fusing where ATen's AVX2 kernels fuse.
 template <typename T, bool kMaximize, bool kCoupled, bool kDecoupled, bool kAmsgrad>
-__attribute__((target("avx2"))) void adam_avx2(const AdamArgs<T>& a, const AdamScalars<T>& s, int64_t begin, int64_t end) {
-  adam_range<T, kMaximize, kCoupled, kDecoupled, kAmsgrad>(a.param, a.grad, a.exp_avg, a.exp_avg_sq, a.max_exp_avg_sq, s, begin, end);
+__attribute__((target("avx2,fma"))) void adam_avx2(const AdamArgs<T>& a, const AdamScalars<T>& s, int64_t begin, int64_t end) {
+  adam_range<T, true, kMaximize, kCoupled, kDecoupled, kAmsgrad>(a.param, a.grad, a.exp_avg, a.exp_avg_sq, a.max_exp_avg_sq, s, begin, end);
 }
 
 template <typename T>
@@ -103,7 +114,7 @@ AdamKernel<T> pick(bool avx2) {
 // The kernel for these options (16 instantiations per dtype).
 template <typename T>
 AdamKernel<T> adam_kernel(bool maximize, bool coupled, bool decoupled, bool amsgrad) {
-  static const bool avx2 = __builtin_cpu_supports("avx2");
+  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   const int key = (maximize ? 8 : 0) | (coupled ? 4 : 0) | (decoupled ? 2 : 0) | (amsgrad ? 1 : 0);
   switch (key) {
     case 0: return pick<T, false, false, false, false>(avx2);
