@@ -81,11 +81,7 @@ struct CsrHolder {
   int64_t bytes = 0;
 };
 
-int64_t csr_bytes(const pairloss::CsrMatrix& m) {
-  int64_t bytes = m.indptr.nbytes() + m.indices.nbytes() + m.values.nbytes();
-  if (m.has_transpose()) bytes += m.t_indptr.nbytes() + m.t_indices.nbytes() + m.t_values.nbytes();
-  return bytes;
-}
+int64_t csr_bytes(const pairloss::CsrMatrix& m) { return m.indptr.nbytes() + m.indices.nbytes() + m.values.nbytes(); }
 
 // An index array (Int32Array | BigInt64Array) copied into memory of its own.
 at::Tensor index_copy(const Napi::Value& value, const char* name) {
@@ -96,7 +92,7 @@ at::Tensor index_copy(const Napi::Value& value, const char* name) {
 // The CSR matrix of { indptr, indices, values, shape: [rows, cols] }: each
 // array copied first, then the copies checked, so that memory the caller
 // shares with other threads (a SharedArrayBuffer) is read exactly once.
-std::shared_ptr<const pairloss::CsrMatrix> csr_from_parts(const Napi::Value& value, bool with_transpose) {
+std::shared_ptr<const pairloss::CsrMatrix> csr_from_parts(const Napi::Value& value) {
   Napi::Env env = value.Env();
   if (!value.IsObject()) type_error(env, "csr must be a CSR matrix { indptr, indices, values, shape }");
   const Napi::Object o = value.As<Napi::Object>();
@@ -117,17 +113,17 @@ std::shared_ptr<const pairloss::CsrMatrix> csr_from_parts(const Napi::Value& val
   if (!(rows >= 0 && cols >= 0 && rows < 9007199254740992.0 && cols < 9007199254740992.0)) {
     range_error(env, "csr.shape must be two sizes >= 0");
   }
-  return pairloss::csr_matrix(indptr, indices, v, static_cast<int64_t>(rows), static_cast<int64_t>(cols), with_transpose);
+  return pairloss::csr_matrix(indptr, indices, v, static_cast<int64_t>(rows), static_cast<int64_t>(cols));
 }
 
 // A CsrTensor's native matrix (our tagged External), or a plain CSR object built now.
-std::shared_ptr<const pairloss::CsrMatrix> csr_from_js(const Napi::Value& value, bool with_transpose) {
+std::shared_ptr<const pairloss::CsrMatrix> csr_from_js(const Napi::Value& value) {
   if (value.IsExternal()) {
     auto external = value.As<Napi::External<CsrHolder>>();
     if (!external.CheckTypeTag(&kCsrTag)) type_error(value.Env(), "csr must be a CsrTensor or a CSR object");
     return external.Data()->csr;
   }
-  return csr_from_parts(value, with_transpose);
+  return csr_from_parts(value);
 }
 
 // Tensors of a JS array (params, grads, ...): views, or copies when `copy`.
@@ -158,11 +154,11 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
 }
 
 // csrCreate({ indptr, indices, values, shape }) -> a tagged External owning the
-// checked copy (and its transpose), for lib's CsrTensor.
+// checked copy, for lib's CsrTensor.
 Napi::Value CsrCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto holder = std::make_unique<CsrHolder>();
-  holder->csr = csr_from_parts(info[0], true);
+  holder->csr = csr_from_parts(info[0]);
   holder->bytes = csr_bytes(*holder->csr);
   const int64_t bytes = holder->bytes;
   auto external = Napi::External<CsrHolder>::New(env, holder.get(), [](Napi::Env e, CsrHolder* h) {
@@ -180,7 +176,7 @@ Napi::Value CsrCreate(const Napi::CallbackInfo& info) {
 Napi::Value SparseMatmul(const Napi::CallbackInfo& info) {
   const bool async = async_arg(info, 3);
   const SparseMatmulOptions o = read_sparse_matmul_options(info[2]);
-  const std::shared_ptr<const pairloss::CsrMatrix> csr = csr_from_js(info[0], o.transpose_a);
+  const std::shared_ptr<const pairloss::CsrMatrix> csr = csr_from_js(info[0]);
   const at::Tensor b = placed(info[1], tensor_from_js(info[1], "b"), at::kCPU, async);
   const bool ta = o.transpose_a;
   return run_product(info.Env(), async, o.out, results_resident(at::kCPU, {info[1]}), at::kCPU,

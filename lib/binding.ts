@@ -145,7 +145,7 @@ export interface Binding {
   /** With `options.out`: writes there and returns undefined. async: on the libuv pool. */
   matmul(a: RawInput, b: RawInput, options: RawOptions<'matmul'>, async: false): RawResult | undefined;
   matmul(a: RawInput, b: RawInput, options: RawOptions<'matmul'>, async: true): Promise<RawResult | undefined>;
-  /** A CSR matrix copied, then checked, held natively (with its transpose): an opaque External. */
+  /** A CSR matrix copied, then checked, held natively: an opaque External. */
   csrCreate(csr: RawCsr): NativeCsr;
   sparseMatmul(csr: NativeCsr | RawCsr, b: RawInput, options: RawOptions<'sparseMatmul'>, async: false): RawResult | undefined;
   sparseMatmul(csr: NativeCsr | RawCsr, b: RawInput, options: RawOptions<'sparseMatmul'>, async: true): Promise<RawResult | undefined>;
