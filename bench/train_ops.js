@@ -66,7 +66,7 @@ async function main() {
   const h = new Float32Array(N * D), gw = new Float32Array(F * D);
   const reps = 200;
   const rows = [];
-  rows.push(['csrTensor (check + copy + transpose, once per batch)', median(() => pl.csrTensor(csrParts), reps)]);
+  rows.push(['csrTensor (check + copy, once per batch)', median(() => pl.csrTensor(csrParts), reps)]);
   rows.push(['sparseMatmul(csr, W) [512x4096]·[4096x64], out', median(() => pl.sparseMatmul(csr, w, { out: h }), reps)]);
   rows.push(['sparseMatmul(csr, g, transposeA) -> [4096x64], out', median(() => pl.sparseMatmul(csr, g, { transposeA: true, out: gw }), reps)]);
   rows.push(['sparseMatmul(plain CSR object, W) (checked per call)', median(() => pl.sparseMatmul(csrParts, w, { out: h }), reps)]);
