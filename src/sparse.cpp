@@ -48,6 +48,15 @@ __attribute__((always_inline)) inline void csr_rows(const int64_t* indptr, const
       }
       __builtin_memcpy(o + j, acc, sizeof(acc));
     }
+    for (; j + kLanes <= d; j += kLanes) {  // then one vector at a time
+      V acc = {};
+      for (int64_t k = k0; k < k1; ++k) {
+        V x;
+        __builtin_memcpy(&x, b + indices[k] * d + j, sizeof(V));
+        acc += (values[k] - V{}) * x;
+      }
+      __builtin_memcpy(o + j, &acc, sizeof(V));
+    }
     for (; j < d; ++j) {
       T sum = T(0);
       for (int64_t k = k0; k < k1; ++k) sum += values[k] * b[indices[k] * d + j];

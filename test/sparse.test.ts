@@ -40,6 +40,7 @@ function makeCases(): Case[] {
       ['F = 0', { indptr: [0, 0, 0], indices: [], shape: [2, 0] }, 3],
       ['D = 1', pattern(8, 10, 4), 1],
       ['D = 70: register blocks of the kernel and a tail', pattern(12, 40, 8), 70],
+      ['D = 13: one vector and a tail', pattern(10, 30, 6), 13],
       ['a column repeated in one row (summed)', { indptr: [0, 3, 4], indices: [2, 2, 0, 2], shape: [2, 3] }, 2],
       ['one row, one entry', { indptr: [0, 1], indices: [0], shape: [1, 1] }, 1],
     ];
