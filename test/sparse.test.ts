@@ -111,6 +111,31 @@ describe('sparseMatmul: parity with torch.sparse.mm, the dense product and F.emb
   });
 });
 
+describe('steady state: with out, no result memory is made', () => {
+  it('sparseMatmul both ways and matmul into out: no external buffer or handle per call (one per call without out)', () => {
+    const csr = pattern(40, 30, 6);
+    const x = pl.csrTensor({ indptr: Int32Array.from(csr.indptr), indices: Int32Array.from(csr.indices),
+      values: Float32Array.from(matrix(r, 1, csr.indices.length, 'float32').data), shape: csr.shape });
+    const w = pl.Tensor.from(Float32Array.from(matrix(r, 30, 16, 'float32').data), [30, 16]);
+    const g = pl.Tensor.from(Float32Array.from(matrix(r, 40, 16, 'float32').data), [40, 16]);
+    const h = new Float32Array(40 * 16), gw = new Float32Array(30 * 16), hw = new Float32Array(40 * 30);
+    const made = () => {
+      const m = pl.memoryStats();
+      return m.externalBuffers + m.handles;
+    };
+    const step = () => {
+      pl.sparseMatmul(x, w, { out: h });
+      pl.sparseMatmul(x, g, { transposeA: true, out: gw });
+      pl.matmul(pl.Tensor.from(h, [40, 16]), w, { transposeB: true, out: hw });
+    };
+    const before = made();
+    for (let i = 0; i < 10; i++) step();
+    expect(made()).toBe(before);
+    pl.sparseMatmul(x, w);
+    expect(made()).toBe(before + 1);
+  });
+});
+
 describe('sparseMatmul: deterministic', () => {
   it('the same bits with 1 and 2 threads, at a size that splits into several tasks', () => {
     const csr = pattern(600, 300, 40);
