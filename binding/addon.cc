@@ -44,6 +44,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   function<Matmul>(env, exports, "matmul");
   function<CsrCreate>(env, exports, "csrCreate");
   function<SparseMatmul>(env, exports, "sparseMatmul");
+  function<Adam>(env, exports, "adam");
   function<CrossEntropy>(env, exports, "crossEntropy");
   function<BatchNorm1d>(env, exports, "batchNorm1d");
   function<CosineSimilarity>(env, exports, "cosineSimilarity");

@@ -72,6 +72,22 @@ SparseMatmulOptions read_sparse_matmul_options(const Napi::Value& value) {
   return opt;
 }
 
+pairloss::AdamOptions read_adam_options(const Napi::Value& value) {
+  OptionReader o(value, "adam");
+  pairloss::AdamOptions opt;
+  opt.step = static_cast<int64_t>(o.number("step"));
+  opt.lr = o.number("lr");
+  opt.beta1 = o.number("beta1");
+  opt.beta2 = o.number("beta2");
+  opt.eps = o.number("eps");
+  opt.weight_decay = o.number("weightDecay");
+  opt.decoupled_weight_decay = o.boolean("decoupledWeightDecay");
+  opt.amsgrad = o.boolean("amsgrad");
+  opt.maximize = o.boolean("maximize");
+  o.done();
+  return opt;
+}
+
 CrossEntropyOptions read_cross_entropy_options(const Napi::Value& value) {
   OptionReader o(value, "crossEntropy");
   CrossEntropyOptions opt;

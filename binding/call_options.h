@@ -13,6 +13,7 @@
 #include "siglip.h"
 #include "vicreg.h"
 #include "ops.h"
+#include "optim.h"
 #include "options.h"
 
 namespace pairloss_binding {
@@ -42,6 +43,9 @@ struct SparseMatmulOptions {
   Napi::Value out;
 };
 SparseMatmulOptions read_sparse_matmul_options(const Napi::Value& value);
+
+// adam: { step, lr, beta1, beta2, eps, weightDecay, decoupledWeightDecay, amsgrad, maximize }
+pairloss::AdamOptions read_adam_options(const Napi::Value& value);
 
 // crossEntropy: { reduction, labelSmoothing, device }
 struct CrossEntropyOptions {

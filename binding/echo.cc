@@ -66,6 +66,17 @@ Napi::Value EchoOptions(const Napi::CallbackInfo& info) {
     const SparseMatmulOptions o = read_sparse_matmul_options(info[1]);
     out.Set("transposeA", o.transpose_a);
     out.Set("out", o.out.IsNull() ? env.Null() : Napi::Value(tensor_to_js(env, tensor_from_js(o.out, "out"))));
+  } else if (kind == "adam") {
+    const pairloss::AdamOptions o = read_adam_options(info[1]);
+    out.Set("step", static_cast<double>(o.step));
+    out.Set("lr", o.lr);
+    out.Set("beta1", o.beta1);
+    out.Set("beta2", o.beta2);
+    out.Set("eps", o.eps);
+    out.Set("weightDecay", o.weight_decay);
+    out.Set("decoupledWeightDecay", o.decoupled_weight_decay);
+    out.Set("amsgrad", o.amsgrad);
+    out.Set("maximize", o.maximize);
   } else if (kind == "crossEntropy") {
     const CrossEntropyOptions o = read_cross_entropy_options(info[1]);
     out.Set("reduction", reduction_name(o.reduction));

@@ -35,6 +35,7 @@ Napi::Value CosineSimilarity(const Napi::CallbackInfo& info);
 Napi::Value Matmul(const Napi::CallbackInfo& info);        // (a, b, options, async)
 Napi::Value CsrCreate(const Napi::CallbackInfo& info);     // ({ indptr, indices, values, shape }) -> a CSR External
 Napi::Value SparseMatmul(const Napi::CallbackInfo& info);  // (csr, b, options, async)
+Napi::Value Adam(const Napi::CallbackInfo& info);          // (params, grads, expAvgs, expAvgSqs, maxExpAvgSqs, options, async)
 
 // binding/losses.cc: (x1, x2, options, async) -> a result, or a Promise of one
 Napi::Value NpairsLoss(const Napi::CallbackInfo& info);

@@ -1,5 +1,6 @@
-// The operations of a training step: matmul (transpose flags, `out`) and
-// csrCreate / sparseMatmul (a CSR batch checked once, owned natively). Each entry reads its
+// The operations of a training step: matmul (transpose flags, `out`),
+// csrCreate / sparseMatmul (a CSR batch checked once, owned natively) and
+// adam (many tensors updated in place in one call). Each entry reads its
 // arguments, then runs now (sync, on the JS thread) or on the libuv pool
 // (async: the inputs copied when the call is made, results copied into the
 // caller's memory on the JS thread when it is done). lib/ checks every
@@ -17,6 +18,7 @@
 #include "js_errors.h"
 #include "marshal.h"
 #include "ops.h"
+#include "optim.h"
 #include "sparse.h"
 
 namespace pairloss_binding {
@@ -79,11 +81,7 @@ struct CsrHolder {
   int64_t bytes = 0;
 };
 
-int64_t csr_bytes(const pairloss::CsrMatrix& m) {
-  int64_t bytes = m.indptr.nbytes() + m.indices.nbytes() + m.values.nbytes();
-  if (m.has_transpose()) bytes += m.t_indptr.nbytes() + m.t_indices.nbytes() + m.t_values.nbytes();
-  return bytes;
-}
+int64_t csr_bytes(const pairloss::CsrMatrix& m) { return m.indptr.nbytes() + m.indices.nbytes() + m.values.nbytes(); }
 
 // An index array (Int32Array | BigInt64Array) copied into memory of its own.
 at::Tensor index_copy(const Napi::Value& value, const char* name) {
@@ -94,7 +92,7 @@ at::Tensor index_copy(const Napi::Value& value, const char* name) {
 // The CSR matrix of { indptr, indices, values, shape: [rows, cols] }: each
 // array copied first, then the copies checked, so that memory the caller
 // shares with other threads (a SharedArrayBuffer) is read exactly once.
-std::shared_ptr<const pairloss::CsrMatrix> csr_from_parts(const Napi::Value& value, bool with_transpose) {
+std::shared_ptr<const pairloss::CsrMatrix> csr_from_parts(const Napi::Value& value) {
   Napi::Env env = value.Env();
   if (!value.IsObject()) type_error(env, "csr must be a CSR matrix { indptr, indices, values, shape }");
   const Napi::Object o = value.As<Napi::Object>();
@@ -115,17 +113,31 @@ std::shared_ptr<const pairloss::CsrMatrix> csr_from_parts(const Napi::Value& val
   if (!(rows >= 0 && cols >= 0 && rows < 9007199254740992.0 && cols < 9007199254740992.0)) {
     range_error(env, "csr.shape must be two sizes >= 0");
   }
-  return pairloss::csr_matrix(indptr, indices, v, static_cast<int64_t>(rows), static_cast<int64_t>(cols), with_transpose);
+  return pairloss::csr_matrix(indptr, indices, v, static_cast<int64_t>(rows), static_cast<int64_t>(cols));
 }
 
 // A CsrTensor's native matrix (our tagged External), or a plain CSR object built now.
-std::shared_ptr<const pairloss::CsrMatrix> csr_from_js(const Napi::Value& value, bool with_transpose) {
+std::shared_ptr<const pairloss::CsrMatrix> csr_from_js(const Napi::Value& value) {
   if (value.IsExternal()) {
     auto external = value.As<Napi::External<CsrHolder>>();
     if (!external.CheckTypeTag(&kCsrTag)) type_error(value.Env(), "csr must be a CsrTensor or a CSR object");
     return external.Data()->csr;
   }
-  return csr_from_parts(value, with_transpose);
+  return csr_from_parts(value);
+}
+
+// Tensors of a JS array (params, grads, ...): views, or copies when `copy`.
+std::vector<at::Tensor> tensor_list(const Napi::Value& value, const char* name, bool copy) {
+  std::vector<at::Tensor> out;
+  if (value.IsNull()) return out;
+  if (!value.IsArray()) type_error(value.Env(), std::string(name) + " must be an array of tensors");
+  const Napi::Array array = value.As<Napi::Array>();
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    const Napi::Value item = array.Get(i);
+    const std::string label = std::string(name) + "[" + std::to_string(i) + "]";
+    out.push_back(placed(item, tensor_from_js(item, label.c_str()), at::kCPU, copy));
+  }
+  return out;
 }
 
 }  // namespace
@@ -142,11 +154,11 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
 }
 
 // csrCreate({ indptr, indices, values, shape }) -> a tagged External owning the
-// checked copy (and its transpose), for lib's CsrTensor.
+// checked copy, for lib's CsrTensor.
 Napi::Value CsrCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto holder = std::make_unique<CsrHolder>();
-  holder->csr = csr_from_parts(info[0], true);
+  holder->csr = csr_from_parts(info[0]);
   holder->bytes = csr_bytes(*holder->csr);
   const int64_t bytes = holder->bytes;
   auto external = Napi::External<CsrHolder>::New(env, holder.get(), [](Napi::Env e, CsrHolder* h) {
@@ -164,11 +176,57 @@ Napi::Value CsrCreate(const Napi::CallbackInfo& info) {
 Napi::Value SparseMatmul(const Napi::CallbackInfo& info) {
   const bool async = async_arg(info, 3);
   const SparseMatmulOptions o = read_sparse_matmul_options(info[2]);
-  const std::shared_ptr<const pairloss::CsrMatrix> csr = csr_from_js(info[0], o.transpose_a);
+  const std::shared_ptr<const pairloss::CsrMatrix> csr = csr_from_js(info[0]);
   const at::Tensor b = placed(info[1], tensor_from_js(info[1], "b"), at::kCPU, async);
   const bool ta = o.transpose_a;
   return run_product(info.Env(), async, o.out, results_resident(at::kCPU, {info[1]}), at::kCPU,
                      [csr, b, ta](const at::Tensor& out) { return pairloss::sparse_matmul(*csr, b, ta, out); });
+}
+
+// adam(params, grads, expAvgs, expAvgSqs, maxExpAvgSqs | null, options, async) -> undefined,
+// every params[i] and moment updated in place. Async: on copies, written back when done.
+Napi::Value Adam(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const bool async = async_arg(info, 6);
+  const pairloss::AdamOptions o = read_adam_options(info[5]);
+  std::vector<at::Tensor> params = tensor_list(info[0], "params", async);
+  std::vector<at::Tensor> grads = tensor_list(info[1], "grads", async);
+  std::vector<at::Tensor> exp_avgs = tensor_list(info[2], "expAvgs", async);
+  std::vector<at::Tensor> exp_avg_sqs = tensor_list(info[3], "expAvgSqs", async);
+  std::vector<at::Tensor> max_sqs = tensor_list(info[4], "maxExpAvgSqs", async);
+  if (!async) {
+    pairloss::adam(params, grads, exp_avgs, exp_avg_sqs, max_sqs, o);
+    return env.Undefined();
+  }
+  // what is written back when done: the caller's typed arrays (handles were updated in place)
+  auto targets = std::make_shared<std::vector<std::pair<JsTarget, at::Tensor>>>();
+  const auto keep = [&](const Napi::Value& list, const std::vector<at::Tensor>& tensors) {
+    if (list.IsNull()) return;
+    const Napi::Array array = list.As<Napi::Array>();
+    for (uint32_t i = 0; i < array.Length(); ++i) {
+      if (!is_handle(array.Get(i))) targets->emplace_back(js_target(array.Get(i)), tensors[i]);
+    }
+  };
+  keep(info[0], params);
+  keep(info[2], exp_avgs);
+  keep(info[3], exp_avg_sqs);
+  keep(info[4], max_sqs);
+  AsyncCall::Work work = [params, grads, exp_avgs, exp_avg_sqs, max_sqs, o] {
+    pairloss::adam(params, grads, exp_avgs, exp_avg_sqs, max_sqs, o);
+  };
+  AsyncCall::Finish finish = [targets](Napi::Env e) -> Napi::Value {
+    // every target read again first (any detached: a RangeError, nothing written), then written
+    std::vector<at::Tensor> dst;
+    for (const auto& [target, tensor] : *targets) {
+      dst.push_back(tensor_from_js(target->Value(), "params and moments"));
+      PAIRLOSS_CHECK(dst.back().numel() == tensor.numel(), "a param or moment changed size while the call ran");
+    }
+    for (size_t i = 0; i < dst.size(); ++i) {
+      if (dst[i].numel() > 0) dst[i].view((*targets)[i].second.sizes()).copy_((*targets)[i].second);
+    }
+    return e.Undefined();
+  };
+  return start_on_pool(env, std::move(work), std::move(finish));
 }
 
 }  // namespace pairloss_binding

@@ -147,10 +147,15 @@ export interface Binding {
   /** With `options.out`: writes there and returns undefined. async: on the libuv pool. */
   matmul(a: RawInput, b: RawInput, options: RawOptions<'matmul'>, async: false): RawResult | undefined;
   matmul(a: RawInput, b: RawInput, options: RawOptions<'matmul'>, async: true): Promise<RawResult | undefined>;
-  /** A CSR matrix copied, then checked, held natively (with its transpose): an opaque External. */
+  /** A CSR matrix copied, then checked, held natively: an opaque External. */
   csrCreate(csr: RawCsr): NativeCsr;
   sparseMatmul(csr: NativeCsr | RawCsr, b: RawInput, options: RawOptions<'sparseMatmul'>, async: false): RawResult | undefined;
   sparseMatmul(csr: NativeCsr | RawCsr, b: RawInput, options: RawOptions<'sparseMatmul'>, async: true): Promise<RawResult | undefined>;
+  /** Updates params and moments in place (async: on copies, written back when done). */
+  adam(params: RawInput[], grads: RawInput[], expAvgs: RawInput[], expAvgSqs: RawInput[], maxExpAvgSqs: RawInput[] | null,
+    options: RawOptions<'adam'>, async: false): void;
+  adam(params: RawInput[], grads: RawInput[], expAvgs: RawInput[], expAvgSqs: RawInput[], maxExpAvgSqs: RawInput[] | null,
+    options: RawOptions<'adam'>, async: true): Promise<void>;
   crossEntropy(logits: RawInput, target: RawInput | RawIndices, options: RawOptions<'crossEntropy'>): RawResult;
   batchNorm1d(x: RawInput, options: RawOptions<'batchNorm1d'>): RawResult;
   cosineSimilarity(x1: RawInput, x2: RawInput, options: RawOptions<'cosineSimilarity'>): RawResult;

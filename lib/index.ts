@@ -10,6 +10,8 @@ export type { CrossEntropyOptions, MatmulOptions } from './ops';
 export type { OutBuffer, GradOut } from './out';
 export { csrTensor, CsrTensor, sparseMatmul, sparseMatmulAsync } from './sparse';
 export type { CsrLike, CsrIndices, SparseMatmulOptions } from './sparse';
+export { adam, adamAsync, Adam } from './optim';
+export type { AdamTensor, AdamOptions, AdamHyperparameters } from './optim';
 export { npairsLoss, npairsLossAsync, ntXentLoss, ntXentLossAsync, sigmoidLoss, sigmoidLossAsync, vicregLoss, vicregLossAsync, correlationLoss, correlationLossAsync } from './losses';
 export type {
   NpairsOptions, NpairsResult, NpairsGradients, NtXentOptions, SigmoidOptions, SigmoidResult, SigmoidGradients, VicregOptions, VicregResult, VicregGradients, CorrelationOptions, CorrelationResult, CorrelationGradients, GroupLike,

@@ -119,6 +119,7 @@ export const NATIVE_OPTION_KEYS = {
   normalize: ['p', 'dim', 'eps', 'device'],
   matmul: ['transposeA', 'transposeB', 'out', 'device'],
   sparseMatmul: ['transposeA', 'out'],
+  adam: ['step', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'decoupledWeightDecay', 'amsgrad', 'maximize'],
   crossEntropy: ['reduction', 'labelSmoothing', 'device'],
   batchNorm1d: ['eps', 'device'],
   cosineSimilarity: ['eps', 'device'],
@@ -157,6 +158,17 @@ export interface NativeOptions {
   sparseMatmul: {
     transposeA: boolean;
     out: import('./binding').RawTensor | null;
+  };
+  adam: {
+    step: number;
+    lr: number;
+    beta1: number;
+    beta2: number;
+    eps: number;
+    weightDecay: number;
+    decoupledWeightDecay: boolean;
+    amsgrad: boolean;
+    maximize: boolean;
   };
   crossEntropy: { reduction: 'mean' | 'sum' | 'none'; labelSmoothing: number; device: string };
   batchNorm1d: { eps: number; device: string };
@@ -237,6 +249,6 @@ export interface NativeOptions {
 // The interfaces above and the key lists name the same keys (a compile error otherwise).
 type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const keysAgree: { [K in NativeKind]: SameKeys<keyof NativeOptions[K], (typeof NATIVE_OPTION_KEYS)[K][number]> } = {
-  normalize: true, matmul: true, sparseMatmul: true, crossEntropy: true, batchNorm1d: true, cosineSimilarity: true, npairsLoss: true, ntXentLoss: true, sigmoidLoss: true, vicregLoss: true, correlationLoss: true,
+  normalize: true, matmul: true, sparseMatmul: true, adam: true, crossEntropy: true, batchNorm1d: true, cosineSimilarity: true, npairsLoss: true, ntXentLoss: true, sigmoidLoss: true, vicregLoss: true, correlationLoss: true,
 };
 void keysAgree;

@@ -133,8 +133,7 @@ function checkCsr(value: unknown, name: string): RawCsr {
 /**
  * A CSR matrix checked once and copied into native memory, for products
  * that reuse it (the same batch forward and backward: no check and no copy
- * per call). Builds its transpose too (O(nnz + F)), for
- * `sparseMatmul(csr, g, { transposeA: true })`.
+ * per call).
  * @param csr - `{ indptr, indices, values, shape: [N, F] }` (see {@link CsrLike}): N + 1 offsets starting at 0,
  *   never decreasing, ending at nnz; nnz column indices in [0, F) (Int32Array, BigInt64Array or integer number[]);
  *   nnz values (Float32Array or Float64Array). Repeated columns in a row are summed. N = 0 and F = 0 are allowed.

@@ -6,7 +6,7 @@ the reference results as JSON: losses, gradients and matrices computed by
 PyTorch itself (Debian's python3-torch), with the seed's code for the
 defaults (F.normalize instead of the seed's F.normalise, no plt.show()).
 
-A case: {"op": "npairs" | "correlation" | "normalize" | "matmul" | "sparse_mm" |
+A case: {"op": "npairs" | "correlation" | "normalize" | "matmul" | "sparse_mm" | "adam" |
 "cross_entropy" | "batch_norm1d" | "cosine_similarity", "dtype":
 "float32" | "float64", "inputs": {name: {"data": [...], "shape": [...]}},
 "options": {...}}. Numbers travel as JSON with Python's repr (exact).
@@ -289,6 +289,32 @@ def sparse_mm(case, dtype):
     return result
 
 
+def adam(case, dtype):
+    """torch.optim.Adam (AdamW with decoupledWeightDecay) over several
+    tensors for as many steps as there are gradient lists; returns the params
+    and the optimizer's state."""
+    o = case["options"]
+    params = [torch.nn.Parameter(tensor(s, dtype)) for s in o["params"]]
+    kwargs = dict(lr=o.get("lr", 1e-3), betas=(o.get("beta1", 0.9), o.get("beta2", 0.999)), eps=o.get("eps", 1e-8),
+                  weight_decay=o.get("weightDecay", 0), amsgrad=o.get("amsgrad", False), maximize=o.get("maximize", False),
+                  foreach=False)
+    Optimizer = torch.optim.AdamW if o.get("decoupledWeightDecay") else torch.optim.Adam
+    opt = Optimizer(params, **kwargs)
+    for grads in o["grads"]:
+        for p, g in zip(params, grads):
+            p.grad = tensor(g, dtype)
+        opt.step()
+    result = {}
+    for k, p in enumerate(params):
+        st = opt.state[p]
+        result[f"param{k}"] = out(p)
+        result[f"expAvg{k}"] = out(st["exp_avg"])
+        result[f"expAvgSq{k}"] = out(st["exp_avg_sq"])
+        if o.get("amsgrad"):
+            result[f"maxExpAvgSq{k}"] = out(st["max_exp_avg_sq"])
+    return result
+
+
 def run_case(case):
     dtype = {"float32": torch.float32, "float64": torch.float64}[case["dtype"]]
     op = case["op"]
@@ -315,6 +341,8 @@ def run_case(case):
         return {"out": out(a @ b)}
     if op == "sparse_mm":
         return sparse_mm(case, dtype)
+    if op == "adam":
+        return adam(case, dtype)
     if op == "cosine_similarity":
         return {"out": out(NPairsLoss().similarities(tensor(i["x1"], dtype), tensor(i["x2"], dtype)))}
     if op == "batch_norm1d":

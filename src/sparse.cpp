@@ -21,8 +21,10 @@ struct Vec32 {
 
 // out[i, :] = sum over row i's entries k of values[k] * b[indices[k], :], rows
 // [begin, end). Column blocks of 8 vectors stay in registers over the row's
-// entries; each element's sum is still 0 + v0·b0 + v1·b1 + ... in entry
-// order (separate multiply and add, no FMA), whatever the block or the ISA.
+// entries; each element's sum is 0 + v0·b0 + v1·b1 + ... in entry order,
+// whatever the block. In the AVX2 build each step is one fused multiply-add
+// (the compiler contracts `acc += v * x`), as in ATen's AVX2 kernels: the
+// forward product is then bitwise torch.sparse.mm's and F.embedding_bag's.
 template <typename T>
 __attribute__((always_inline)) inline void csr_rows(const int64_t* indptr, const int64_t* indices, const T* values,
                                                     const T* b, T* out, int64_t d, int64_t begin, int64_t end) {
@@ -46,6 +48,15 @@ __attribute__((always_inline)) inline void csr_rows(const int64_t* indptr, const
       }
       __builtin_memcpy(o + j, acc, sizeof(acc));
     }
+    for (; j + kLanes <= d; j += kLanes) {  // then one vector at a time
+      V acc = {};
+      for (int64_t k = k0; k < k1; ++k) {
+        V x;
+        __builtin_memcpy(&x, b + indices[k] * d + j, sizeof(V));
+        acc += (values[k] - V{}) * x;
+      }
+      __builtin_memcpy(o + j, &acc, sizeof(V));
+    }
     for (; j < d; ++j) {
       T sum = T(0);
       for (int64_t k = k0; k < k1; ++k) sum += values[k] * b[indices[k] * d + j];
@@ -59,34 +70,85 @@ void csr_rows_default(const int64_t* p, const int64_t* ix, const T* v, const T* 
   csr_rows(p, ix, v, b, o, d, begin, end);
 }
 
-// The same loops compiled for AVX2 (without FMA: the same roundings).
+// The same loops compiled for AVX2 and FMA.
 template <typename T>
-__attribute__((target("avx2"))) void csr_rows_avx2(const int64_t* p, const int64_t* ix, const T* v, const T* b, T* o,
+__attribute__((target("avx2,fma"))) void csr_rows_avx2(const int64_t* p, const int64_t* ix, const T* v, const T* b, T* o,
                                                     int64_t d, int64_t begin, int64_t end) {
   csr_rows(p, ix, v, b, o, d, begin, end);
 }
 
+// The transpose: out[indices[k], j] += values[k] * b[i, j] for every row i
+// and entry k in order, columns j in [j0, j1) of out (zeroed first): each
+// output element's sum in entry order, and a column range per task.
+template <typename T>
+__attribute__((always_inline)) inline void csr_t_columns(const int64_t* indptr, const int64_t* indices, const T* values,
+                                                         const T* b, T* out, int64_t rows, int64_t cols, int64_t d,
+                                                         int64_t j0, int64_t j1) {
+  for (int64_t c = 0; c < cols; ++c) {
+    for (int64_t j = j0; j < j1; ++j) out[c * d + j] = T(0);
+  }
+  for (int64_t i = 0; i < rows; ++i) {
+    const T* __restrict row = b + i * d;
+    for (int64_t k = indptr[i]; k < indptr[i + 1]; ++k) {
+      const T v = values[k];
+      T* __restrict o = out + indices[k] * d;
+      for (int64_t j = j0; j < j1; ++j) o[j] += v * row[j];
+    }
+  }
+}
+
+template <typename T>
+void csr_t_default(const int64_t* p, const int64_t* ix, const T* v, const T* b, T* o, int64_t rows, int64_t cols,
+                   int64_t d, int64_t j0, int64_t j1) {
+  csr_t_columns(p, ix, v, b, o, rows, cols, d, j0, j1);
+}
+
+template <typename T>
+__attribute__((target("avx2,fma"))) void csr_t_avx2(const int64_t* p, const int64_t* ix, const T* v, const T* b, T* o,
+                                                     int64_t rows, int64_t cols, int64_t d, int64_t j0, int64_t j1) {
+  csr_t_columns(p, ix, v, b, o, rows, cols, d, j0, j1);
+}
+
 bool cpu_has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2");
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return has;
 }
 
-// Rows of the product at once: a CSR (indptr over `rows` rows) times b [*, d].
-void csr_product(const at::Tensor& indptr, const at::Tensor& indices, const at::Tensor& values, const at::Tensor& b,
-                 at::Tensor& out, int64_t rows) {
-  const int64_t d = b.size(1);
+// The product (a CSR of `rows` rows times b [*, d]) into out: rows in parallel.
+void csr_product(const CsrMatrix& a, const at::Tensor& b, at::Tensor& out) {
+  const int64_t rows = a.rows, d = b.size(1);
   if (rows == 0 || d == 0) return;
-  const int64_t nnz = values.numel();
   // a task of ~256k multiply-adds at least: at the trainer's 512 x ~30 nnz x 64 that is ~4 tasks
-  const int64_t per_row = std::max<int64_t>(1, nnz / rows) * d;
-  AT_DISPATCH_FLOATING_TYPES(values.scalar_type(), "pairloss_csr_mm", [&] {
-    const int64_t* p = indptr.data_ptr<int64_t>();
-    const int64_t* ix = indices.data_ptr<int64_t>();
-    const scalar_t* v = values.data_ptr<scalar_t>();
+  const int64_t per_row = std::max<int64_t>(1, a.nnz() / rows) * d;
+  AT_DISPATCH_FLOATING_TYPES(a.values.scalar_type(), "pairloss_csr_mm", [&] {
+    const int64_t* p = a.indptr.data_ptr<int64_t>();
+    const int64_t* ix = a.indices.data_ptr<int64_t>();
+    const scalar_t* v = a.values.data_ptr<scalar_t>();
     const scalar_t* bp = b.data_ptr<scalar_t>();
     scalar_t* o = out.data_ptr<scalar_t>();
     const auto kernel = cpu_has_avx2() ? csr_rows_avx2<scalar_t> : csr_rows_default<scalar_t>;
     at::parallel_for(0, rows, grain(per_row), [&](int64_t begin, int64_t end) { kernel(p, ix, v, bp, o, d, begin, end); });
+  });
+}
+
+// The transposed product (a.T times b [a.rows, d]) into out [a.cols, d]:
+// column ranges of 16 in parallel, each over every entry.
+void csr_t_product(const CsrMatrix& a, const at::Tensor& b, at::Tensor& out) {
+  const int64_t d = b.size(1);
+  if (a.cols == 0 || d == 0) return;
+  constexpr int64_t kColumns = 16;
+  const int64_t blocks = (d + kColumns - 1) / kColumns;
+  const int64_t per_block = (a.nnz() + a.cols) * std::min<int64_t>(d, kColumns);
+  AT_DISPATCH_FLOATING_TYPES(a.values.scalar_type(), "pairloss_csr_t_mm", [&] {
+    const int64_t* p = a.indptr.data_ptr<int64_t>();
+    const int64_t* ix = a.indices.data_ptr<int64_t>();
+    const scalar_t* v = a.values.data_ptr<scalar_t>();
+    const scalar_t* bp = b.data_ptr<scalar_t>();
+    scalar_t* o = out.data_ptr<scalar_t>();
+    const auto kernel = cpu_has_avx2() ? csr_t_avx2<scalar_t> : csr_t_default<scalar_t>;
+    at::parallel_for(0, blocks, grain(per_block), [&](int64_t begin, int64_t end) {
+      kernel(p, ix, v, bp, o, a.rows, a.cols, d, begin * kColumns, std::min(d, end * kColumns));
+    });
   });
 }
 
@@ -99,7 +161,7 @@ at::Tensor index_copy(const at::Tensor& t, const char* name) {
 }  // namespace
 
 std::shared_ptr<const CsrMatrix> csr_matrix(const at::Tensor& indptr_in, const at::Tensor& indices_in, at::Tensor values,
-                                            int64_t rows, int64_t cols, bool with_transpose) {
+                                            int64_t rows, int64_t cols) {
   PAIRLOSS_CHECK(rows >= 0 && cols >= 0, "shape must be two sizes >= 0");
   auto m = std::make_shared<CsrMatrix>();
   m->rows = rows;
@@ -120,28 +182,6 @@ std::shared_ptr<const CsrMatrix> csr_matrix(const at::Tensor& indptr_in, const a
   for (int64_t k = 0; k < nnz; ++k) {
     PAIRLOSS_CHECK(ix[k] >= 0 && ix[k] < cols, "indices[" + std::to_string(k) + "] is out of range [0, " + std::to_string(cols) + ")");
   }
-  if (with_transpose) {
-    // counting sort by column, stable: each column's entries stay in row order
-    m->t_indptr = at::zeros({cols + 1}, at::kLong);
-    m->t_indices = at::empty({nnz}, at::kLong);
-    m->t_values = at::empty({nnz}, m->values.options());
-    int64_t* tp = m->t_indptr.data_ptr<int64_t>();
-    for (int64_t k = 0; k < nnz; ++k) ++tp[ix[k] + 1];
-    for (int64_t c = 0; c < cols; ++c) tp[c + 1] += tp[c];
-    std::vector<int64_t> next(tp, tp + cols);
-    int64_t* ti = m->t_indices.data_ptr<int64_t>();
-    AT_DISPATCH_FLOATING_TYPES(m->values.scalar_type(), "pairloss_csr_transpose", [&] {
-      const scalar_t* v = m->values.data_ptr<scalar_t>();
-      scalar_t* tv = m->t_values.data_ptr<scalar_t>();
-      for (int64_t i = 0; i < rows; ++i) {
-        for (int64_t k = p[i]; k < p[i + 1]; ++k) {
-          const int64_t at = next[ix[k]]++;
-          ti[at] = i;
-          tv[at] = v[k];
-        }
-      }
-    });
-  }
   return m;
 }
 
@@ -152,13 +192,12 @@ at::Tensor sparse_matmul(const CsrMatrix& a, const at::Tensor& b_in, bool transp
   const int64_t inner = transpose_a ? a.rows : a.cols;
   const int64_t rows = transpose_a ? a.cols : a.rows;
   PAIRLOSS_CHECK(b_in.size(0) == inner, "b must have " + std::to_string(inner) + " rows");
-  PAIRLOSS_CHECK(!transpose_a || a.has_transpose(), "the CSR matrix has no transpose built");
   const at::Tensor b = b_in.contiguous();
   at::Tensor o = output_matrix(out, rows, b.size(1), b.scalar_type(), {b, a.values});
   if (transpose_a) {
-    csr_product(a.t_indptr, a.t_indices, a.t_values, b, o, rows);
+    csr_t_product(a, b, o);
   } else {
-    csr_product(a.indptr, a.indices, a.values, b, o, rows);
+    csr_product(a, b, o);
   }
   return o;
 }

@@ -13,16 +13,13 @@ namespace pairloss {
 // A [rows, cols] CSR matrix that owns its memory, checked when made. Row i's
 // entries are k in [indptr[i], indptr[i+1]): column indices[k], value
 // values[k]; columns need not be sorted, and a column repeated in a row is
-// summed (as torch.sparse.mm sums it). With its transpose (the CSC form:
-// [cols, rows] as CSR, each column's entries in row order) when asked for.
+// summed (as torch.sparse.mm sums it).
 struct CsrMatrix {
   int64_t rows = 0, cols = 0;
   at::Tensor indptr;   // int64 [rows + 1]
   at::Tensor indices;  // int64 [nnz]
   at::Tensor values;   // float32 / float64 [nnz]
-  at::Tensor t_indptr, t_indices, t_values;  // the transpose, or undefined
   int64_t nnz() const { return values.numel(); }
-  bool has_transpose() const { return t_indptr.defined(); }
 };
 
 // A CSR matrix over tensors the caller hands over (copies no one else
@@ -30,14 +27,14 @@ struct CsrMatrix {
 // with a RangeError naming the array: indptr has rows + 1 entries, starts
 // at 0, never decreases and ends at nnz; indices and values have nnz
 // entries; every index is in [0, cols). Indices int32 or int64 (kept as
-// int64), values float32 or float64. `with_transpose` builds the CSC form.
+// int64), values float32 or float64.
 std::shared_ptr<const CsrMatrix> csr_matrix(const at::Tensor& indptr, const at::Tensor& indices, at::Tensor values,
-                                            int64_t rows, int64_t cols, bool with_transpose);
+                                            int64_t rows, int64_t cols);
 
 // a @ b ([rows, cols] x [cols, D] -> [rows, D]), or with transpose_a
-// a.T @ b ([rows, cols]^T x [rows, D] -> [cols, D]; needs the transpose).
-// Each output row is one sum in entry order (deterministic, however many
-// threads). With `out` (see output_matrix in ops.h) the result is written
+// a.T @ b ([rows, cols]^T x [rows, D] -> [cols, D]). Each output element
+// is one sum in entry order (row by row, each row's entries in order):
+// deterministic, however many threads. With `out` (see output_matrix in ops.h) the result is written
 // there and returned as a view of it.
 at::Tensor sparse_matmul(const CsrMatrix& a, const at::Tensor& b, bool transpose_a, const at::Tensor& out = {});
 

@@ -2,6 +2,7 @@
 // PyTorch's a @ b, a.T @ b and a @ b.T on the same inputs (scripts/oracle.py).
 import * as pl from '../lib';
 import { setInlineMaxWork } from '../lib/queue';
+import { residentCpu } from '../lib/tensor';
 import { Case, mismatches, oracle } from './helpers/parity';
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { rng, matrix } = require('./helpers/cases.js');
@@ -114,6 +115,18 @@ describe('matmul: out', () => {
     await expect(pl.matmulAsync(a, b, { out: new Float32Array(3) })).rejects.toThrow(/^out: must have exactly 4 elements/);
     await expect(pl.matmulAsync(a, b, { out: new Float64Array(4) })).rejects.toThrow(RangeError);
   });
+  it('async on the pool: an out transferred while the call runs is a RangeError when it is done, never a write into it', async () => {
+    setInlineMaxWork(0);
+    try {
+      const out = new Float32Array(4);
+      const pending = pl.matmulAsync(a, b, { out });
+      structuredClone(out.buffer, { transfer: [out.buffer] });
+      expect(out.length).toBe(0);
+      await expect(pending).rejects.toThrow(/out.*detached/);
+    } finally {
+      setInlineMaxWork(undefined);
+    }
+  });
   it('native code refuses an overlap lib did not see (the binding called directly)', () => {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { binding } = require('../lib/binding');
@@ -121,6 +134,28 @@ describe('matmul: out', () => {
     const x = { data: buffer.subarray(0, 4), shape: [2, 2] };
     expect(() => binding().matmul(x, x, { transposeA: false, transposeB: false, out: { data: buffer.subarray(2, 6), shape: [2, 2] }, device: 'cpu' }, false))
       .toThrow(/out overlaps an input's memory/);
+  });
+});
+
+describe('matmul: inputs held natively (the internal resident CPU mode, as CUDA tensors are held)', () => {
+  it('a resident result equal to the typed-array one, sync and async on the pool', async () => {
+    const a = pl.tensor([[1, 2, 3], [4, 5, 6]]);
+    const b = pl.tensor([[1, 0], [2, 1]]);
+    const expected = Array.from(pl.matmul(a, b, { transposeA: true }).data());
+    const ra = residentCpu(a), rb = residentCpu(b);
+    const sync = pl.matmul(ra, rb, { transposeA: true });
+    expect(sync.resident).toBe(true);
+    expect(Array.from(sync.data())).toEqual(expected);
+    setInlineMaxWork(0);
+    try {
+      const async = await pl.matmulAsync(ra, rb, { transposeA: true });
+      expect(Array.from(async.data())).toEqual(expected);
+      const out = new Float32Array(6);
+      await pl.matmulAsync(ra, rb, { transposeA: true, out });
+      expect(Array.from(out)).toEqual(expected);
+    } finally {
+      setInlineMaxWork(undefined);
+    }
   });
 });
 

@@ -38,6 +38,7 @@ const NON_DEFAULT: { [K in NativeKind]: Options } = {
   normalize: { p: 3, dim: 0, eps: 1e-3, device: 'cpu' },
   matmul: { transposeA: true, transposeB: true, out: probabilities, device: 'cpu' },
   sparseMatmul: { transposeA: true, out: probabilities },
+  adam: { step: 7, lr: 0.01, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.1, decoupledWeightDecay: true, amsgrad: true, maximize: true },
   crossEntropy: { reduction: 'sum', labelSmoothing: 0.2, device: 'cpu' },
   batchNorm1d: { eps: 1e-3, device: 'cpu' },
   cosineSimilarity: { eps: 1e-4, device: 'cpu' },
@@ -132,6 +133,9 @@ describe('keys the two sides disagree on are an Error, never a default', () => {
     expect(() => b.matmul(x, x, { ...NON_DEFAULT.matmul, out: null, eps: 1 }, false)).toThrow(/matmul options: the binding does not read 'eps'/);
     expect(() => b.sparseMatmul({ indptr: Int32Array.of(0, 1), indices: Int32Array.of(0), values: Float32Array.of(1), shape: [1, 2] }, x,
       { transposeA: false }, false)).toThrow(/sparseMatmul options: 'out' is missing/);
+    const { maximize: _m, ...adamNoMaximize } = NON_DEFAULT.adam;
+    void _m;
+    expect(() => b.adam([x], [x], [x], [x], null, adamNoMaximize, false)).toThrow(/adam options: 'maximize' is missing/);
     const { group, ...noGroup } = NON_DEFAULT.npairsLoss;
     void group;
     expect(() => b.npairsLoss(x, x, { ...noGroup, target: null }, false)).toThrow(/npairsLoss options: 'group' is missing/);
@@ -184,7 +188,7 @@ describe('the public functions send every user option under its key', () => {
       echo('cosineSimilarity', await sent('cosineSimilarity', () => pl.cosineSimilarity(x, y, { eps: 1e-4 }))));
   });
 
-  it('the training-step ops, sync and async: matmul, sparseMatmul', async () => {
+  it('the training-step ops, sync and async: matmul, sparseMatmul, adam', async () => {
     for (const async of [false, true]) {
       const out = new Float32Array(9);
       const m = await sent('matmul', () => (async ? pl.matmulAsync : pl.matmul)(x, y, { transposeA: true, transposeB: true, out }));
@@ -194,6 +198,13 @@ describe('the public functions send every user option under its key', () => {
       const s = await sent('sparseMatmul', () => (async ? pl.sparseMatmulAsync : pl.sparseMatmul)(csr, y, { transposeA: true, out }));
       expect(s).toEqual({ transposeA: true, out: { data: out, shape: [3, 3] } });
       expectEchoed('sparseMatmul', s, echo('sparseMatmul', s));
+      const { step: _s, ...hyper } = NON_DEFAULT.adam;
+      void _s;
+      const p = Float32Array.of(1, 2);
+      const a = await sent('adam', () => (async ? pl.adamAsync : pl.adam)([p], [Float32Array.of(1, 1)], [new Float32Array(2)], [new Float32Array(2)],
+        { ...(hyper as Omit<pl.AdamOptions, 'step'>), step: 7, maxExpAvgSqs: [new Float32Array(2)] }));
+      expect(a).toEqual(NON_DEFAULT.adam);
+      expectEchoed('adam', a, echo('adam', a));
     }
   });
 

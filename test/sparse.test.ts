@@ -40,6 +40,7 @@ function makeCases(): Case[] {
       ['F = 0', { indptr: [0, 0, 0], indices: [], shape: [2, 0] }, 3],
       ['D = 1', pattern(8, 10, 4), 1],
       ['D = 70: register blocks of the kernel and a tail', pattern(12, 40, 8), 70],
+      ['D = 13: one vector and a tail', pattern(10, 30, 6), 13],
       ['a column repeated in one row (summed)', { indptr: [0, 3, 4], indices: [2, 2, 0, 2], shape: [2, 3] }, 2],
       ['one row, one entry', { indptr: [0, 1], indices: [0], shape: [1, 1] }, 1],
     ];
@@ -107,6 +108,31 @@ describe('sparseMatmul: parity with torch.sparse.mm, the dense product and F.emb
         setInlineMaxWork(undefined);
       }
     }
+  });
+});
+
+describe('steady state: with out, no result memory is made', () => {
+  it('sparseMatmul both ways and matmul into out: no external buffer or handle per call (one per call without out)', () => {
+    const csr = pattern(40, 30, 6);
+    const x = pl.csrTensor({ indptr: Int32Array.from(csr.indptr), indices: Int32Array.from(csr.indices),
+      values: Float32Array.from(matrix(r, 1, csr.indices.length, 'float32').data), shape: csr.shape });
+    const w = pl.Tensor.from(Float32Array.from(matrix(r, 30, 16, 'float32').data), [30, 16]);
+    const g = pl.Tensor.from(Float32Array.from(matrix(r, 40, 16, 'float32').data), [40, 16]);
+    const h = new Float32Array(40 * 16), gw = new Float32Array(30 * 16), hw = new Float32Array(40 * 30);
+    const made = () => {
+      const m = pl.memoryStats();
+      return m.externalBuffers + m.handles;
+    };
+    const step = () => {
+      pl.sparseMatmul(x, w, { out: h });
+      pl.sparseMatmul(x, g, { transposeA: true, out: gw });
+      pl.matmul(pl.Tensor.from(h, [40, 16]), w, { transposeB: true, out: hw });
+    };
+    const before = made();
+    for (let i = 0; i < 10; i++) step();
+    expect(made()).toBe(before);
+    pl.sparseMatmul(x, w);
+    expect(made()).toBe(before + 1);
   });
 });
 
