@@ -25,7 +25,8 @@ export const TRAIN_SPEC: CommandSpec = {
   details: [
     'Each of the ~125,000 words is a pair of two views: its spelling (hashed character n-grams) and its',
     'pronunciation (hashed phoneme n-grams). One tower per view maps them to embeddings; pairloss computes',
-    'the loss and its gradients, the towers backpropagate through pairloss.matmul, Adam updates them.',
+    'the loss and its gradients, the towers backpropagate through pairloss.sparseMatmul (CSR batches, no dense',
+    'copies) and matmul, pairloss.adam updates them; every step writes into memory allocated once.',
     'After each epoch: held-out recall@1/@10 of spelling -> pronunciation retrieval, with chance level.',
     'Writes heatmap-before/after.{png,svg}, loss.{png,svg} and summary.json into --out.',
   ],
@@ -40,7 +41,7 @@ export const TRAIN_SPEC: CommandSpec = {
     seed: { type: 'string', value: 'N', description: 'seed of the weights and batch order (same seed, same numbers)', defaultText: String(D.seed) },
     out: { type: 'string', short: 'o', value: 'DIR', description: 'output folder', defaultText: D.out },
     'world-size': { type: 'string', value: 'W', description: 'train on W local processes (ranks) through a Gloo process group', defaultText: String(D.worldSize) },
-    device: { type: 'string', value: 'DEV', description: "'cpu', 'cuda' or 'cuda:N'", defaultText: D.device },
+    device: { type: 'string', value: 'DEV', description: "where the loss runs: 'cpu', 'cuda' or 'cuda:N' (the sparse towers run on the CPU)", defaultText: D.device },
     'test-size': { type: 'string', value: 'N', description: 'held-out pairs (a fixed split, whatever the seed)', defaultText: String(D.testSize) },
     'feature-dim': { type: 'string', value: 'N', description: 'hash buckets per view', defaultText: String(D.featureDim) },
     'max-pairs': { type: 'string', value: 'N', description: 'use only N pairs of the dictionary (quick runs)', defaultText: 'all' },

@@ -1,12 +1,16 @@
 /**
  * The two towers of the training job: each maps a view's sparse n-gram
- * features to an embedding, `z = x W` (linear) or `z = relu(x W1 + b1) W2`
- * (two layers). Forward and backward products run through pairloss's
- * `matmul`; the chain rule from the loss's gradient down to the weights is
- * written out here, and Adam updates the weights.
+ * features (a CSR batch) to an embedding, `z = x W` (linear) or
+ * `z = relu(x W1 + b1) W2` (two layers). The products run through
+ * pairloss's `sparseMatmul` (the first layer, forward and its weight
+ * gradient `xᵀ·g`) and `matmul` with its transpose flags (the second layer);
+ * every result lands in memory the tower allocated once, so a step
+ * allocates nothing. The chain rule from the loss's gradient down to the
+ * weights is written out here; {@link Adam} (pairloss's fused `adam`)
+ * updates them.
  */
-import { matmul, Tensor } from 'pairloss';
-import { release, take } from './host';
+import { adam, csrTensor, CsrTensor, matmul, sparseMatmul } from 'pairloss';
+import type { SparseRows } from './data';
 import type { Rng } from './rng';
 
 /** A trainable array and its gradient. */
@@ -27,41 +31,64 @@ export interface TowerShape {
   outDim: number;
 }
 
-/** `b`'s transpose as a new `[cols, rows]` array (`b` is `[rows, cols]`). */
-export function transpose(b: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
-  for (let i = 0; i < rows; i++) {
-    const base = i * cols;
-    for (let j = 0; j < cols; j++) out[j * rows + i] = b[base + j];
-  }
-  return out;
-}
-
 function param(name: string, shape: number[]): Param {
   const n = shape.reduce((a, b) => a * b, 1);
   return { name, shape, value: new Float32Array(n), grad: new Float32Array(n) };
+}
+
+/**
+ * A batch of rows of a sparse matrix as CSR arrays, in memory reused from
+ * batch to batch (grown when a batch has more entries than any before).
+ */
+export class CsrBatch {
+  private indptr = new Int32Array(1);
+  private indices = new Int32Array(0);
+  private values = new Float32Array(0);
+
+  /** The rows `rows` of `m`, checked once and held natively (pairloss's `csrTensor`). */
+  of(m: SparseRows, rows: ArrayLike<number>): CsrTensor {
+    const n = rows.length;
+    let nnz = 0;
+    for (let r = 0; r < n; r++) nnz += m.ptr[rows[r] + 1] - m.ptr[rows[r]];
+    if (this.indptr.length < n + 1) this.indptr = new Int32Array(n + 1);
+    if (this.indices.length < nnz) {
+      this.indices = new Int32Array(2 * nnz);
+      this.values = new Float32Array(2 * nnz);
+    }
+    const { indptr, indices, values } = this;
+    let k = 0;
+    indptr[0] = 0;
+    for (let r = 0; r < n; r++) {
+      const start = m.ptr[rows[r]];
+      const end = m.ptr[rows[r] + 1];
+      indices.set(m.idx.subarray(start, end), k);
+      values.set(m.val.subarray(start, end), k);
+      k += end - start;
+      indptr[r + 1] = k;
+    }
+    return csrTensor({ indptr: indptr.subarray(0, n + 1), indices: indices.subarray(0, k), values: values.subarray(0, k), shape: [n, m.dim] });
+  }
 }
 
 /** One encoder: linear (`hidden = 0`) or two layers with a ReLU. */
 export class Tower {
   readonly shape: TowerShape;
   readonly params: Param[];
-  readonly device: string;
   private readonly w1: Param;
   private readonly b1: Param | null;
   private readonly w2: Param | null;
-  // forward values kept for backward
-  private hidden: Float32Array | null = null;
+  // activations and gradients, reused while the batch size stays the same
   private rows = 0;
+  private hidden: Float32Array = new Float32Array(0);
+  private gradHidden: Float32Array = new Float32Array(0);
+  private z: Float32Array = new Float32Array(0);
 
   /**
    * @param shape - sizes; weights start as N(0, 1/fanIn) (He for the ReLU layer), biases at 0.
    * @param rng - the seeded generator the weights are drawn from.
-   * @param device - where the products run (`'cpu'`, `'cuda'`...).
    */
-  constructor(shape: TowerShape, rng: Rng, device = 'cpu') {
+  constructor(shape: TowerShape, rng: Rng) {
     this.shape = { ...shape };
-    this.device = device;
     const { inDim, hidden, outDim } = shape;
     // inputs are L2-normalised rows: N(0, 1) weights give outputs of unit variance
     if (hidden > 0) {
@@ -80,62 +107,62 @@ export class Tower {
     }
   }
 
-  private tensor(data: Float32Array, shape: number[]): Tensor {
-    return Tensor.from(data, shape, { device: this.device });
-  }
-
-  /**
-   * `a @ b` (`a`: `[m, k]`, `b`: `[k, n]`, row-major) in host memory, computed
-   * on this tower's device; the device copies of the inputs and the result
-   * are freed before this returns.
-   */
-  private product(a: Float32Array, aShape: number[], b: Float32Array, bShape: number[]): Float32Array {
-    const x = this.tensor(a, aShape);
-    const y = this.tensor(b, bShape);
-    const out = take(matmul(x, y));
-    release(x, y);
-    return out;
-  }
-
-  /**
-   * The embeddings `[rows, outDim]` of a dense batch `x` (`[rows, inDim]`, row-major).
-   * Keeps what {@link Tower.backward} needs.
-   */
-  forward(x: Float32Array, rows: number): Float32Array {
-    const { inDim, hidden, outDim } = this.shape;
+  private size(rows: number): void {
+    if (rows === this.rows) return;
+    const { hidden, outDim } = this.shape;
     this.rows = rows;
-    const a = this.product(x, [rows, inDim], this.w1.value, [inDim, hidden || outDim]);
-    if (!this.w2 || !this.b1) return a;
+    this.z = new Float32Array(rows * outDim);
+    this.hidden = new Float32Array(rows * hidden);
+    this.gradHidden = new Float32Array(rows * hidden);
+  }
+
+  /**
+   * The embeddings `[rows, outDim]` of a CSR batch `x` (`[rows, inDim]`), in
+   * memory the tower reuses: read them before the next forward. Keeps what
+   * {@link Tower.backward} needs.
+   */
+  forward(x: CsrTensor): Float32Array {
+    const rows = x.shape[0];
+    this.size(rows);
+    const { hidden, inDim } = this.shape;
+    const w1 = [inDim, hidden || this.shape.outDim];
+    if (!this.w2 || !this.b1) {
+      sparseMatmul(x, { data: this.w1.value, shape: w1 }, { out: this.z });
+      return this.z;
+    }
     // h = relu(x W1 + b1)
+    const h = this.hidden;
+    sparseMatmul(x, { data: this.w1.value, shape: w1 }, { out: h });
     const b1 = this.b1.value;
     for (let i = 0; i < rows; i++) {
       const base = i * hidden;
       for (let j = 0; j < hidden; j++) {
-        const v = a[base + j] + b1[j];
-        a[base + j] = v > 0 ? v : 0;
+        const v = h[base + j] + b1[j];
+        h[base + j] = v > 0 ? v : 0;
       }
     }
-    this.hidden = a;
-    return this.product(a, [rows, hidden], this.w2.value, [hidden, outDim]);
+    matmul({ data: h, shape: [rows, hidden] }, { data: this.w2.value, shape: [hidden, this.shape.outDim] }, { out: this.z });
+    return this.z;
   }
 
   /**
-   * Gradients of the weights from `gz = ∂loss/∂z` (`[rows, outDim]`) and the batch's transpose
-   * `xT` (`[inDim, rows]`), after {@link Tower.forward} of the same batch. Overwrites each `grad`.
+   * Gradients of the weights from `gz = ∂loss/∂z` (`[rows, outDim]`) after
+   * {@link Tower.forward} of the same batch `x`. Overwrites each `grad`.
    */
-  backward(xT: Float32Array, gz: Float32Array): void {
-    const { inDim, hidden, outDim } = this.shape;
+  backward(x: CsrTensor, gz: Float32Array): void {
+    const { hidden, outDim } = this.shape;
     const rows = this.rows;
-    if (!this.w2 || !this.b1 || !this.hidden) {
+    const g = { data: gz, shape: [rows, outDim] };
+    if (!this.w2 || !this.b1) {
       // z = x W: dW = xᵀ gz
-      this.w1.grad.set(this.product(xT, [inDim, rows], gz, [rows, outDim]));
+      sparseMatmul(x, g, { transposeA: true, out: this.w1.grad });
       return;
     }
     const h = this.hidden;
-    // z = h W2: dW2 = hᵀ gz, dh = gz W2ᵀ
-    this.w2.grad.set(this.product(transpose(h, rows, hidden), [hidden, rows], gz, [rows, outDim]));
-    const w2T = transpose(this.w2.value, hidden, outDim);
-    const gh = this.product(gz, [rows, outDim], w2T, [outDim, hidden]);
+    // z = h W2: dW2 = hᵀ gz, dh = gz W2ᵀ (BLAS transpose flags, no transposed copies)
+    matmul({ data: h, shape: [rows, hidden] }, g, { transposeA: true, out: this.w2.grad });
+    const gh = this.gradHidden;
+    matmul(g, { data: this.w2.value, shape: [hidden, outDim] }, { transposeB: true, out: gh });
     // h = relu(a): da = dh where a > 0 (h > 0 exactly there); db1 = Σ_rows da
     const gb = this.b1.grad;
     gb.fill(0);
@@ -147,7 +174,7 @@ export class Tower {
       }
     }
     // a = x W1 + b1: dW1 = xᵀ da
-    this.w1.grad.set(this.product(xT, [inDim, rows], gh, [rows, hidden]));
+    sparseMatmul(x, { data: gh, shape: [rows, hidden] }, { transposeA: true, out: this.w1.grad });
   }
 }
 
@@ -164,23 +191,29 @@ export interface AdamOptions {
   eps?: number;
 }
 
-/** Adam (Kingma & Ba), as `torch.optim.Adam` without weight decay. */
+/**
+ * Adam (Kingma & Ba) as `torch.optim.Adam` without weight decay: the
+ * moments of every parameter, and one call of pairloss's fused `adam` per
+ * step for all of them.
+ */
 export class Adam {
   readonly lr: number;
   private readonly beta1: number;
   private readonly beta2: number;
   private readonly eps: number;
-  private readonly params: Param[];
+  private readonly values: Float32Array[];
+  private readonly grads: Float32Array[];
   private readonly m: Float32Array[];
   private readonly v: Float32Array[];
   private t = 0;
 
   constructor(params: Param[], opts: AdamOptions = {}) {
-    this.params = params;
     this.lr = opts.lr ?? 1e-3;
     this.beta1 = opts.beta1 ?? 0.9;
     this.beta2 = opts.beta2 ?? 0.999;
     this.eps = opts.eps ?? 1e-8;
+    this.values = params.map((p) => p.value);
+    this.grads = params.map((p) => p.grad);
     this.m = params.map((p) => new Float32Array(p.value.length));
     this.v = params.map((p) => new Float32Array(p.value.length));
   }
@@ -188,23 +221,6 @@ export class Adam {
   /** One update of every parameter from its current `grad`. */
   step(): void {
     this.t++;
-    const { beta1, beta2, eps } = this;
-    const c1 = 1 - beta1 ** this.t;
-    const c2 = 1 - beta2 ** this.t;
-    const stepSize = this.lr / c1;
-    const sqrtC2 = Math.sqrt(c2);
-    for (let k = 0; k < this.params.length; k++) {
-      const { value, grad } = this.params[k];
-      const m = this.m[k];
-      const v = this.v[k];
-      for (let i = 0; i < value.length; i++) {
-        const g = grad[i];
-        const mi = beta1 * m[i] + (1 - beta1) * g;
-        const vi = beta2 * v[i] + (1 - beta2) * g * g;
-        m[i] = mi;
-        v[i] = vi;
-        value[i] -= (stepSize * mi) / (Math.sqrt(vi) / sqrtC2 + eps);
-      }
-    }
+    adam(this.values, this.grads, this.m, this.v, { step: this.t, lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps });
   }
 }

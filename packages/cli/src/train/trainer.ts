@@ -4,10 +4,10 @@
  * evaluated by held-out retrieval after every epoch.
  */
 import { correlationLossAsync, cosineSimilarity, npairsLossAsync, ntXentLossAsync, sigmoidLossAsync, Tensor, vicregLossAsync } from 'pairloss';
-import type { ProcessGroup } from 'pairloss';
-import { clearDense, densify, PairDataset } from './data';
+import type { CsrTensor, ProcessGroup } from 'pairloss';
+import { PairDataset } from './data';
 import { recallAtK, Recall, retrievalTask, RetrievalTask } from './metrics';
-import { Adam, Tower } from './model';
+import { Adam, CsrBatch, Tower } from './model';
 import { release, take } from './host';
 import { createRng, shuffleInPlace } from './rng';
 
@@ -50,7 +50,7 @@ export interface TrainConfig {
   lr: number;
   /** Seed of the weights and the batch order (the split does not depend on it). */
   seed: number;
-  /** Where the products and losses run: `'cpu'`, `'cuda'`, `'cuda:N'`. */
+  /** Where the loss runs: `'cpu'`, `'cuda'`, `'cuda:N'` (the towers' sparse products run on the CPU). */
   device: string;
 }
 
@@ -128,13 +128,11 @@ function encode(tower: Tower, features: PairDataset['spelling'], rows: ArrayLike
   const dim = tower.shape.outDim;
   const out = new Float32Array(rows.length * dim);
   const chunk = 512;
-  const x = new Float32Array(chunk * features.dim);
+  const batch = new CsrBatch();
   for (let start = 0; start < rows.length; start += chunk) {
     const n = Math.min(chunk, rows.length - start);
     const part = Array.prototype.slice.call(rows, start, start + n) as number[];
-    densify(features, part, x);
-    out.set(tower.forward(x.subarray(0, n * features.dim), n), start * dim);
-    clearDense(features, part, x);
+    out.set(tower.forward(batch.of(features, part)), start * dim);
   }
   return out;
 }
@@ -206,8 +204,9 @@ export async function train(ds: PairDataset, config: TrainConfig, options: Train
   // the same seed on every rank: the same initial weights and the same global batch order
   const rng = createRng(config.seed);
   const inDim = ds.spelling.dim;
-  const spell = new Tower({ inDim, hidden, outDim: dim }, rng, device);
-  const pron = new Tower({ inDim: ds.pronunciation.dim, hidden, outDim: dim }, rng, device);
+  // the towers run on the CPU (sparse products); the loss on `device`
+  const spell = new Tower({ inDim, hidden, outDim: dim }, rng);
+  const pron = new Tower({ inDim: ds.pronunciation.dim, hidden, outDim: dim }, rng);
   const params = [...spell.params, ...pron.params];
   const optimizer = new Adam(params, { lr: config.lr });
 
@@ -225,10 +224,6 @@ export async function train(ds: PairDataset, config: TrainConfig, options: Train
   epochs.push(record0);
   hooks.onEpoch?.(record0);
 
-  const xs = new Float32Array(local * ds.spelling.dim);
-  const xsT = new Float32Array(local * ds.spelling.dim);
-  const xp = new Float32Array(local * ds.pronunciation.dim);
-  const xpT = new Float32Array(local * ds.pronunciation.dim);
   const order = Int32Array.from(ds.train);
   const stepLosses: number[] = [];
   const flat = group ? new Float32Array(params.reduce((n, p) => n + p.grad.length, 0)) : null;
@@ -240,61 +235,84 @@ export async function train(ds: PairDataset, config: TrainConfig, options: Train
   // SigLIP's learned logit scale (as t' = log scale) and bias, at the paper's init
   const siglip = { name: 'siglip', shape: [2], value: Float32Array.from([Math.log(10), -10]), grad: new Float32Array(2) };
   const siglipOptimizer = new Adam([siglip], { lr: config.lr });
+  // ∂loss/∂z of the two views, written by the loss into these arrays on the CPU (its `out`) and read back
+  // from the device otherwise; SupCon's over both views [z1; z2] at once
+  const g1 = new Float32Array(local * dim);
+  const g2 = new Float32Array(local * dim);
+  const gBoth = both ? [new Float32Array(2 * local * dim), new Float32Array(2 * local * dim)] : null;
+  const onCpu = device === 'cpu';
+  const grads = (r: { grad1?: Tensor; grad2?: Tensor }): void => {
+    if (onCpu) return; // already in g1 and g2
+    g1.set(take(r.grad1!));
+    g2.set(take(r.grad2!));
+  };
+  const out = onCpu ? { out: { grad1: g1, grad2: g2 } } : {};
+  // each view's CSR batch (a native copy): the next step's is made while the current loss computes
+  const batchS = new CsrBatch();
+  const batchP = new CsrBatch();
+  const rowsOf = (s: number): Int32Array => order.subarray(s * batchSize + rank * local, s * batchSize + (rank + 1) * local);
+  const csrOf = (s: number): [CsrTensor, CsrTensor] => [batchS.of(ds.spelling, rowsOf(s)), batchP.of(ds.pronunciation, rowsOf(s))];
   let trainSeconds = 0;
   for (let epoch = 1; epoch <= config.epochs; epoch++) {
     shuffleInPlace(order, rng);
     hooks.onEpochStart?.(epoch, steps);
     const started = process.hrtime.bigint();
     let lossSum = 0;
+    let next = csrOf(0);
     for (let s = 0; s < steps; s++) {
       // this rank's share of the global batch
-      const rows = order.subarray(s * batchSize + rank * local, s * batchSize + (rank + 1) * local);
-      densify(ds.spelling, rows, xs, xsT);
-      densify(ds.pronunciation, rows, xp, xpT);
-      const e1 = spell.forward(xs, local);
-      const e2 = pron.forward(xp, local);
+      const rows = rowsOf(s);
+      const [xs, xp] = next;
+      const e1 = spell.forward(xs);
+      const e2 = pron.forward(xp);
       const z1 = Tensor.from(e1, [local, dim], { device });
       const z2 = Tensor.from(e2, [local, dim], { device });
-      let r: { loss: number; grad1?: Tensor<2>; grad2?: Tensor<2> };
+      let pending: Promise<number>;
       if (config.loss === 'npairs') {
-        r = await npairsLossAsync(z1, z2, { temperature: config.temperature, symmetric: true, ...lossGroup });
-      } else if (config.loss === 'supcon' && classOf && both) {
+        pending = npairsLossAsync(z1, z2, { temperature: config.temperature, symmetric: true, ...lossGroup, ...out }).then((r) => (grads(r), r.loss));
+      } else if (config.loss === 'supcon' && classOf && both && gBoth) {
         // SupCon over all views: z = [z1; z2], each view's positives the other view of its pair and
         // every view of a homophone, each row leaving out itself
         for (let i = 0; i < local; i++) labels[i] = labels[local + i] = classOf[rows[i]];
         both.set(e1, 0);
         both.set(e2, local * dim);
         const z = Tensor.from(both, [2 * local, dim], { device });
-        const s = await npairsLossAsync(z, z, { temperature: config.temperature, labels, excludeSelf: true, ...lossGroup });
-        release(z);
-        // z is x1 and x2: its gradient is grad1 + grad2, split back into the two views
-        const g = take(s.grad1);
-        const h = take(s.grad2);
-        for (let k = 0; k < g.length; k++) g[k] += h[k];
-        r = { loss: s.loss, grad1: Tensor.from(g.subarray(0, local * dim), [local, dim]), grad2: Tensor.from(g.subarray(local * dim), [local, dim]) };
+        const supOut = onCpu ? { out: { grad1: gBoth[0], grad2: gBoth[1] } } : {};
+        pending = npairsLossAsync(z, z, { temperature: config.temperature, labels, excludeSelf: true, ...lossGroup, ...supOut }).then((r) => {
+          release(z);
+          const [ga, gb] = onCpu ? gBoth : [take(r.grad1), take(r.grad2)];
+          // z is x1 and x2: its gradient is grad1 + grad2, split back into the two views
+          const half = local * dim;
+          for (let k = 0; k < half; k++) {
+            g1[k] = ga[k] + gb[k];
+            g2[k] = ga[half + k] + gb[half + k];
+          }
+          return r.loss;
+        });
       } else if (config.loss === 'siglip') {
         const scale = Math.exp(siglip.value[0]);
-        const s = await sigmoidLossAsync(z1, z2, { scale, bias: siglip.value[1], ...lossGroup });
-        // gradScale and gradBias are those of the global loss (the same on every rank)
-        siglip.grad[0] = s.gradScale * scale;
-        siglip.grad[1] = s.gradBias;
-        siglipOptimizer.step();
-        r = s;
+        pending = sigmoidLossAsync(z1, z2, { scale, bias: siglip.value[1], ...lossGroup, ...out }).then((r) => {
+          // gradScale and gradBias are those of the global loss (the same on every rank)
+          siglip.grad[0] = r.gradScale * scale;
+          siglip.grad[1] = r.gradBias;
+          siglipOptimizer.step();
+          grads(r);
+          return r.loss;
+        });
       } else if (config.loss === 'vicreg') {
-        r = await vicregLossAsync(z1, z2, lossGroup);
+        pending = vicregLossAsync(z1, z2, { ...lossGroup, ...out }).then((r) => (grads(r), r.loss));
       } else if (config.loss === 'ntxent') {
-        r = await ntXentLossAsync(z1, z2, { temperature: config.temperature, ...lossGroup });
+        pending = ntXentLossAsync(z1, z2, { temperature: config.temperature, ...lossGroup, ...out }).then((r) => (grads(r), r.loss));
       } else {
-        r = await correlationLossAsync(z1, z2, { mode: 'features', ...(group ? { group, syncBatchNorm: true } : {}) });
+        pending = correlationLossAsync(z1, z2, { mode: 'features', ...(group ? { group, syncBatchNorm: true } : {}), ...out }).then((r) => (grads(r), r.loss));
       }
-      // on a GPU the gradients (and z1, z2) stay there until disposed: read them back and free them now
+      // while the loss computes (on the pool, or on the group's thread): the next step's CSR batches
+      if (s + 1 < steps) next = csrOf(s + 1);
+      const loss = await pending;
+      // on a GPU z1 and z2 stay there until disposed: free them now
       release(z1, z2);
-      const g1 = take(r.grad1!);
-      const g2 = take(r.grad2!);
-      spell.backward(xsT, g1);
-      pron.backward(xpT, g2);
-      clearDense(ds.spelling, rows, xs, xsT);
-      clearDense(ds.pronunciation, rows, xp, xpT);
+      spell.backward(xs, g1);
+      pron.backward(xp, g2);
       if (group && flat) {
         // the loss is global and grad1/grad2 are exact for this rank's rows, so the weights' gradient
         // is the sum of every rank's share: one all-reduce of all the gradients
@@ -311,9 +329,9 @@ export async function train(ds: PairDataset, config: TrainConfig, options: Train
         }
       }
       optimizer.step();
-      lossSum += r.loss;
-      stepLosses.push(r.loss);
-      hooks.onStep?.(epoch, s + 1, steps, r.loss);
+      lossSum += loss;
+      stepLosses.push(loss);
+      hooks.onStep?.(epoch, s + 1, steps, loss);
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     trainSeconds += seconds;
