@@ -164,7 +164,10 @@ describe.each(MODES)(`concurrent async calls, %s (seed ${seed}; replay: PAIRLOSS
   }, HEAVY_MS);
 
   it('the same inputs in many concurrent calls give one answer', async () => {
-    const c = call(1, 200); // float32 npairs, a Tensor input shared by every call
+    const c = call(4, 200); // float32 npairs, a Tensor input shared by every call
+    expect(c.kind).toBe('npairs');
+    expect(c.x1).toBeInstanceOf(pl.Tensor);
+    expect((c.x1 as pl.Tensor).dtype).toBe('float32');
     const expected = runSync(c);
     const got = await Promise.all(Array.from({ length: 64 }, () => runAsync(c)));
     expect(differences(got.map((_, i) => i), got, got.map(() => expected))).toEqual([]);
