@@ -68,3 +68,46 @@ describeWithPython("correlationLoss under a group equals the seed's code on Pyth
     });
   }
 });
+
+// Reference per loss: the anchor's own distributed code on Python ranks
+// (test/helpers/distributed_rank.py), against an all-Node group on the same
+// per-rank inputs (a mixed group would need the same collectives in the same
+// order, which open_clip's autograd all_gather does not issue), loss and
+// gradients on every rank.
+describeWithPython("npairsLoss under a group equals open_clip's ClipLoss (gather_features) on Python ranks", () => {
+  const cases: { w: number; n: number; d: number; dtype: 'float32' | 'float64'; options: Record<string, unknown> }[] = [
+    { w: 2, n: 4, d: 6, dtype: 'float32', options: { temperature: 0.1 } },
+    { w: 2, n: 5, d: 3, dtype: 'float64', options: { symmetric: true, temperature: 0.07 } },
+    { w: 3, n: 3, d: 4, dtype: 'float64', options: { symmetric: true, localLoss: false } },
+    { w: 2, n: 4, d: 5, dtype: 'float64', options: { symmetric: true, gatherWithGrad: false, temperature: 0.5 } },
+    { w: 3, n: 2, d: 4, dtype: 'float32', options: { localLoss: false, gatherWithGrad: false, temperature: 0.2 } },
+  ];
+  for (const c of cases) {
+    test(`W = ${c.w}, N = ${c.n}, D = ${c.d}, ${c.dtype}, ${JSON.stringify(c.options)}`, async () => {
+      const inputs = [...Array(c.w).keys()].map((r) => {
+        const a = randn(500 + 7 * r, c.n * c.d);
+        const noise = randn(600 + 7 * r, c.n * c.d);
+        const b = a.map((v, i) => 0.7 * v + 0.7 * noise[i]);
+        const round = (v: number[]) => (c.dtype === 'float32' ? v.map(Math.fround) : v);
+        return { a: { data: round(a), shape: [c.n, c.d] }, b: { data: round(b), shape: [c.n, c.d] } };
+      });
+      const job = { scenario: 'loss', loss: 'npairs', dtype: c.dtype, options: c.options, inputs, async: true };
+      const reference = resultsOf(await runGroup(Array(c.w).fill('python'), job, { timeoutMs: 90000 }));
+      const results = resultsOf(await runGroup(Array(c.w).fill('node'), job, { timeoutMs: 90000 }));
+      const { rtol, atol } = TOL[c.dtype];
+      results.forEach((r, rank) => {
+        const ref = reference[rank];
+        const off = {
+          loss: excess([r.loss], [ref.loss], rtol, atol),
+          gradTemperature: excess([r.gradTemperature], [ref.gradTemperature], rtol, atol),
+          grad1: excess(r.grad1.data, ref.grad1.data, rtol, atol),
+          grad2: excess(r.grad2.data, ref.grad2.data, rtol, atol),
+        };
+        expect({ rank, ...Object.fromEntries(Object.entries(off).map(([k, v]) => [k, v <= 0 ? 'ok' : v])) })
+          .toEqual({ rank, loss: 'ok', gradTemperature: 'ok', grad1: 'ok', grad2: 'ok' });
+      });
+      // the gradients differ by rank (each is its own inputs' gradient)
+      expect(results[0].grad1.data).not.toEqual(results[1].grad1.data);
+    });
+  }
+});

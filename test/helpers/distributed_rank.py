@@ -8,7 +8,7 @@ import sys
 
 import torch
 import torch.distributed as dist
-
+import torch.distributed.nn  # all_gather with autograd (open_clip's gather_with_grad)
 
 # The seed's correlation_loss_func, verbatim (seed/000_55209aa8191e8080.txt).
 def correlation_loss_func(
@@ -54,6 +54,48 @@ def correlation_loss_func_features(z1, z2, lamb=5e-3, scale_loss=0.025):
     return loss
 
 
+# open_clip's gather_features and ClipLoss.forward (src/open_clip/loss.py),
+# as open_clip writes them for one process among many; `symmetric` False
+# keeps only the image-to-text term (pairloss's row-wise N-pairs). The
+# features are normalised first, as open_clip's model does, and the logit
+# scale is 1 / temperature.
+def gather_features(image_features, text_features, local_loss=False, gather_with_grad=False, rank=0, world_size=1):
+    if gather_with_grad:
+        all_image_features = torch.cat(torch.distributed.nn.all_gather(image_features), dim=0)
+        all_text_features = torch.cat(torch.distributed.nn.all_gather(text_features), dim=0)
+    else:
+        gathered_image_features = [torch.zeros_like(image_features) for _ in range(world_size)]
+        gathered_text_features = [torch.zeros_like(text_features) for _ in range(world_size)]
+        dist.all_gather(gathered_image_features, image_features)
+        dist.all_gather(gathered_text_features, text_features)
+        if not local_loss:
+            # ensure grads for local rank when all_* features don't have a gradient
+            gathered_image_features[rank] = image_features
+            gathered_text_features[rank] = text_features
+        all_image_features = torch.cat(gathered_image_features, dim=0)
+        all_text_features = torch.cat(gathered_text_features, dim=0)
+    return all_image_features, all_text_features
+
+
+def clip_loss(image_features, text_features, logit_scale, local_loss, gather_with_grad, rank, world_size, symmetric):
+    all_image_features, all_text_features = gather_features(
+        image_features, text_features, local_loss, gather_with_grad, rank, world_size)
+    if local_loss:
+        logits_per_image = logit_scale * image_features @ all_text_features.T
+        logits_per_text = logit_scale * text_features @ all_image_features.T
+    else:
+        logits_per_image = logit_scale * all_image_features @ all_text_features.T
+        logits_per_text = logits_per_image.T
+    num_logits = logits_per_image.shape[0]
+    labels = torch.arange(num_logits, dtype=torch.long)
+    if world_size > 1 and local_loss:
+        labels = labels + num_logits * rank
+    if not symmetric:
+        return torch.nn.functional.cross_entropy(logits_per_image, labels)
+    return (torch.nn.functional.cross_entropy(logits_per_image, labels) +
+            torch.nn.functional.cross_entropy(logits_per_text, labels)) / 2
+
+
 def plain(t):
     return {"data": t.detach().reshape(-1).tolist(), "shape": list(t.shape)}
 
@@ -81,6 +123,29 @@ def main():
         b = x.clone()
         dist.broadcast(b, src=job["worldSize"] - 1)
         out.update(sum=plain(s), max=plain(m), broadcast=plain(b))
+    elif job["scenario"] == "loss" and job["loss"] == "npairs":
+        # open_clip's ClipLoss on this rank's share; pairloss's loss is the
+        # global one (the mean of the ranks' losses) and its gradients those
+        # of the global loss: each rank's backward through all_gather sums
+        # every rank's loss's gradient, so both are divided by W
+        o = job["options"]
+        w = job["worldSize"]
+        spec = job["inputs"][rank]
+        x1 = torch.tensor(spec["a"]["data"], dtype=dtype).reshape(spec["a"]["shape"]).requires_grad_()
+        x2 = torch.tensor(spec["b"]["data"], dtype=dtype).reshape(spec["b"]["shape"]).requires_grad_()
+        temperature = torch.tensor(o.get("temperature", 1.0), dtype=dtype, requires_grad=True)
+        f1 = torch.nn.functional.normalize(x1, dim=-1)
+        f2 = torch.nn.functional.normalize(x2, dim=-1)
+        loss = clip_loss(f1, f2, 1.0 / temperature, o.get("localLoss", True), o.get("gatherWithGrad", True),
+                         rank, w, o.get("symmetric", False))
+        loss.backward()
+        total = torch.tensor([loss.item(), temperature.grad.item()], dtype=torch.float64)
+        dist.all_reduce(total)
+        # (without localLoss and without gatherWithGrad, every rank's loss is
+        # the global one and only this rank's own slot carries a gradient)
+        g = 1 if not o.get("localLoss", True) and not o.get("gatherWithGrad", True) else w
+        out.update(loss=total[0].item() / w, gradTemperature=total[1].item() / w,
+                   grad1=plain(x1.grad / g), grad2=plain(x2.grad / g))
     elif job["scenario"] == "loss":
         assert job["loss"] == "correlation"
         features = job["options"].get("mode", "samples") == "features"
