@@ -191,7 +191,7 @@ describe('pairloss train', () => {
   let first: Run;
   let summary: {
     config: Record<string, unknown>;
-    epochs: Array<{ epoch: number; loss: number | null; recall1: number; recall10: number; chance1: number; chance10: number; pairsPerSecond: number | null }>;
+    epochs: Array<{ epoch: number; loss: number | null; recall1: number; recall10: number; chance1: number; chance10: number; pairsPerSecond: number | null; seconds: number }>;
     final: { recall1: number; recall10: number; chance1: number; chance10: number };
     stepLosses: number[];
     heatmapBatch: { words: string[]; diagonalBefore: number; diagonalAfter: number; offDiagonalAfter: number };
@@ -230,8 +230,16 @@ describe('pairloss train', () => {
     const head = stepLosses.slice(0, 5).reduce((a, b) => a + b, 0) / 5;
     const tail = stepLosses.slice(-5).reduce((a, b) => a + b, 0) / 5;
     expect(tail).toBeLessThan(head / 2);
-    expect(stepLosses).toHaveLength(5 * Math.floor(5500 / 128));
-    expect(epochs[1].pairsPerSecond as number).toBeGreaterThan(0);
+    const steps = Math.floor(5500 / 128);
+    expect(stepLosses).toHaveLength(5 * steps);
+    // each epoch's record: 42 steps of 128 pairs over its own time, its loss the mean of its steps'
+    for (let e = 1; e <= 5; e++) {
+      const { pairsPerSecond, seconds, loss } = epochs[e] as { pairsPerSecond: number; seconds: number; loss: number };
+      expect(seconds).toBeGreaterThan(0);
+      expect(Math.abs(pairsPerSecond * seconds - steps * 128)).toBeLessThanOrEqual(1e-9 * steps * 128);
+      const mean = stepLosses.slice((e - 1) * steps, e * steps).reduce((a, b) => a + b, 0) / steps;
+      expect(Math.abs(loss - mean)).toBeLessThanOrEqual(1e-12 * Math.abs(mean));
+    }
   });
 
   it('writes the heatmaps before/after (PNG+SVG), the loss curve and summary.json', () => {
