@@ -1259,6 +1259,30 @@ function mismatchesAtScale(ours: Result, ref: Result, dtype: DType): string[] {
   return mismatches(oursScaled, scaled, dtype);
 }
 
+/**
+ * The shapes mismatchesAtScale exists for: N-pairs over rows summed
+ * ('sum') at a temperature of 0.05 or less (logits up to 20 times the
+ * similarities, their errors summed over N rows), and D = 1 (every
+ * normalised row is ±1: the gradient is rounding noise around 0). Nowhere
+ * else does an error scaled by the tensor's largest value excuse a mismatch.
+ */
+function illConditionedAtScale(c: Case): boolean {
+  if (c.op !== 'npairs') return false;
+  const o = c.options as { reduction?: string; temperature?: number; similarity?: string };
+  const d = c.inputs.x1.shape[1];
+  return (o.reduction === 'sum' && (o.temperature ?? 1) <= 0.05) || ((o.similarity ?? 'cosine') === 'cosine' && d === 1);
+}
+
+/**
+ * How many sampled results may be outside DESIGN.md's tolerance of PyTorch's
+ * same-dtype answer and still pass, each explained by a note (closer to
+ * PyTorch's float64 answer; ill-conditioned): about 2% of the ~385 samples.
+ * The recorded seed gives 4 on LibTorch 1.13; the rest is room for another
+ * LibTorch's rounding. Above this the parity test fails: a kernel that
+ * drifts cannot hide among the notes.
+ */
+const NOTE_BUDGET = 8;
+
 /** PAIRLOSS_FUZZ_SEED: unset or empty for DEFAULT_SEED, 'random' for a fresh one, or an integer. */
 function fuzzSeed(text: string | undefined): number {
   if (text === undefined || text.trim() === '') return DEFAULT_SEED;
@@ -1431,7 +1455,7 @@ require(${JSON.stringify(__filename)});`;
         if (diff.length === 0) return;
         const what = `${s.case.op} ${s.case.dtype} ${JSON.stringify(s.case.options)} [${Object.values(s.case.inputs).map((v) => v.shape.join('x')).join(', ')}]: ${diff.slice(0, 3).join('; ')}`;
         if (exact && mismatches(s.ours, exact, 'float32').length === 0) notes.push(`${what} -- but within float32 tolerance of PyTorch's float64 answer`);
-        else if (mismatchesAtScale(s.ours, keep(ref.results[i]), s.case.dtype).length === 0) notes.push(`${what} -- within tolerance at the tensor's scale`);
+        else if (illConditionedAtScale(s.case) && mismatchesAtScale(s.ours, keep(ref.results[i]), s.case.dtype).length === 0) notes.push(`${what} -- ill-conditioned ('sum' at temperature <= 0.05, or D = 1): within tolerance at the tensor's scale`);
         else if (exact && withinSpread(s.ours, exact, [keep(ref.results[i])], 'float32')) notes.push(`${what} -- ill-conditioned in float32: PyTorch's own float32 answer misses its float64 one as much`);
         else if (!exact) suspects.push({ s, ref: keep(ref.results[i]), what });
         else bad.push(`${what}\n    args: ${s.args ?? '?'}`);
@@ -1445,9 +1469,10 @@ require(${JSON.stringify(__filename)});`;
           else bad.push(`${what}\n    args: ${s.args ?? '?'}`);
         });
       }
-      if (process.env.PAIRLOSS_FUZZ_VERBOSE) {
-        process.stderr.write(`[fuzz] parity: ${all.length} cases against torch ${ref.torch}; ${notes.length} outside DESIGN.md's tolerance of the same-dtype answer only:\n${notes.join('\n')}\n`);
-      }
+      const perOp = Object.entries(all.reduce<Record<string, number>>((acc, s) => ({ ...acc, [s.case.op]: (acc[s.case.op] ?? 0) + 1 }), {})).map(([op, k]) => `${op} ${k}`).join(', ');
+      process.stderr.write(`[fuzz] parity: ${all.length} cases against torch ${ref.torch} (${perOp}); ${notes.length} note(s) (budget ${NOTE_BUDGET}): ` +
+        `outside DESIGN.md's tolerance of the same-dtype answer only${notes.length ? `:\n  ${notes.join('\n  ')}` : ''}\n`);
+      if (notes.length > NOTE_BUDGET) bad.push(`${notes.length} notes, more than the budget of ${NOTE_BUDGET}:\n    ${notes.join('\n    ')}`);
       if (bad.length) throw new Error(`${bad.length} of ${all.length} sampled results differ from PyTorch ${ref.torch} beyond DESIGN.md's tolerance:\n  ${bad.join('\n  ')}`);
     }), 300_000);
 
