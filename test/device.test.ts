@@ -513,19 +513,19 @@ describe('GC frees handles that were never disposed', () => {
     const a = place(mat(n, d, 36));
     const b = place(mat(n, d, 37));
     const sync = pl.npairsLoss(a, b, { symmetric: true });
-    let settled = false;
     let ticks = 0;
     const timer = setInterval(() => ticks++, 1);
     const t0 = Date.now();
-    const promise = pl.npairsLossAsync(a, b, { symmetric: true }).then((r) => {
-      settled = true;
-      return r;
-    });
+    const before = binding().poolCalls();
+    const promise = pl.npairsLossAsync(a, b, { symmetric: true });
     const returnedAfter = Date.now() - t0;
-    await Promise.resolve();
-    expect(settled).toBe(false);
+    // the call was handed to the libuv pool (binding/async_call.cc), not computed inline
+    const now = binding().poolCalls();
+    expect(now.finished + now.pending - (before.finished + before.pending)).toBe(1);
     const r = await promise;
     clearInterval(timer);
+    // and its work, stream wait included, was done on the pool before the Promise settled
+    expect(binding().poolCalls().finished - before.finished).toBe(1);
     expect(r.grad1!.device).toBe(DEVICE);
     expectSameResult(r, sync, 'async on cuda');
     console.log(`cuda async ${n}x${d}: call returned after ${returnedAfter} ms, resolved after ${Date.now() - t0} ms, ${ticks} timer ticks meanwhile`);
