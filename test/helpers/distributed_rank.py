@@ -96,6 +96,61 @@ def clip_loss(image_features, text_features, logit_scale, local_loss, gather_wit
             torch.nn.functional.cross_entropy(logits_per_text, labels)) / 2
 
 
+# lightly's GatherLayer (lightly/utils/dist.py): all_gather whose backward
+# all-reduces the gradients and keeps this rank's slice.
+class GatherLayer(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, input):
+        output = [torch.empty_like(input) for _ in range(dist.get_world_size())]
+        dist.all_gather(output, input)
+        return tuple(output)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        all_gradients = torch.stack(grads)
+        dist.all_reduce(all_gradients)
+        return all_gradients[dist.get_rank()]
+
+
+def eye_rank(n, device=None):
+    # lightly.utils.dist.eye_rank: ones where a row meets its own sample among the gathered columns
+    rows = torch.arange(n, device=device, dtype=torch.long)
+    cols = rows + dist.get_rank() * n
+    diag_mask = torch.zeros((n, n * dist.get_world_size()), dtype=torch.bool)
+    diag_mask[(rows, cols)] = True
+    return diag_mask
+
+
+# lightly's NTXentLoss.forward with gather_distributed=True (lightly/loss/ntx_ent_loss.py).
+def nt_xent_loss_distributed(out0, out1, temperature, negatives=None):
+    out0 = torch.nn.functional.normalize(out0, dim=1)
+    out1 = torch.nn.functional.normalize(out1, dim=1)
+    if negatives is not None:
+        # the memory bank: one positive and the bank's negatives, this rank's rows only
+        negatives = torch.nn.functional.normalize(negatives, dim=1).T
+        sim_pos = torch.einsum("nc,nc->n", out0, out1).unsqueeze(-1)
+        sim_neg = torch.einsum("nc,ck->nk", out0, negatives)
+        logits = torch.cat([sim_pos, sim_neg], dim=1) / temperature
+        labels = torch.zeros(logits.shape[0], dtype=torch.long)
+        return torch.nn.functional.cross_entropy(logits, labels)
+    batch_size = out0.shape[0]
+    out0_large = torch.cat(GatherLayer.apply(out0), 0)
+    out1_large = torch.cat(GatherLayer.apply(out1), 0)
+    diag_mask = eye_rank(batch_size)
+    logits_00 = torch.einsum("nc,mc->nm", out0, out0_large) / temperature
+    logits_01 = torch.einsum("nc,mc->nm", out0, out1_large) / temperature
+    logits_10 = torch.einsum("nc,mc->nm", out1, out0_large) / temperature
+    logits_11 = torch.einsum("nc,mc->nm", out1, out1_large) / temperature
+    logits_00 = logits_00[~diag_mask].view(batch_size, -1)
+    logits_11 = logits_11[~diag_mask].view(batch_size, -1)
+    logits_0100 = torch.cat([logits_01, logits_00], dim=1)
+    logits_1011 = torch.cat([logits_10, logits_11], dim=1)
+    logits = torch.cat([logits_0100, logits_1011], dim=0)
+    labels = torch.arange(batch_size, dtype=torch.long) + dist.get_rank() * batch_size
+    labels = labels.repeat(2)
+    return torch.nn.functional.cross_entropy(logits, labels)
+
+
 def plain(t):
     return {"data": t.detach().reshape(-1).tolist(), "shape": list(t.shape)}
 
@@ -146,6 +201,25 @@ def main():
         g = 1 if not o.get("localLoss", True) and not o.get("gatherWithGrad", True) else w
         out.update(loss=total[0].item() / w, gradTemperature=total[1].item() / w,
                    grad1=plain(x1.grad / g), grad2=plain(x2.grad / g))
+    elif job["scenario"] == "loss" and job["loss"] == "ntxent":
+        # lightly's loss on this rank's share; pairloss's is the mean over
+        # all 2WN rows (the ranks' mean), its gradients those of that mean:
+        # GatherLayer's backward sums every rank's gradient, so both / W
+        o = job["options"]
+        w = job["worldSize"]
+        spec = job["inputs"][rank]
+        z1 = torch.tensor(spec["a"]["data"], dtype=dtype).reshape(spec["a"]["shape"]).requires_grad_()
+        z2 = torch.tensor(spec["b"]["data"], dtype=dtype).reshape(spec["b"]["shape"]).requires_grad_()
+        negatives = None
+        if "negatives" in spec:
+            negatives = torch.tensor(spec["negatives"]["data"], dtype=dtype).reshape(spec["negatives"]["shape"])
+        temperature = torch.tensor(o.get("temperature", 0.5), dtype=dtype, requires_grad=True)
+        loss = nt_xent_loss_distributed(z1, z2, temperature, negatives)
+        loss.backward()
+        total = torch.tensor([loss.item(), temperature.grad.item()], dtype=torch.float64)
+        dist.all_reduce(total)
+        out.update(loss=total[0].item() / w, gradTemperature=total[1].item() / w,
+                   grad1=plain(z1.grad / w), grad2=plain(z2.grad / w))
     elif job["scenario"] == "loss":
         assert job["loss"] == "correlation"
         features = job["options"].get("mode", "samples") == "features"
