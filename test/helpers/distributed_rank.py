@@ -151,6 +151,73 @@ def nt_xent_loss_distributed(out0, out1, temperature, negatives=None):
     return torch.nn.functional.cross_entropy(logits, labels)
 
 
+# open_clip's SigLipLoss (src/open_clip/loss.py) with its neighbour exchange
+# (bidir=False: world_size - 1 exchanges to the right, with gradients).
+def neighbour_exchange(from_rank, to_rank, tensor, group=None):
+    tensor_recv = torch.zeros_like(tensor)
+    send_op = dist.P2POp(dist.isend, tensor, to_rank, group=group)
+    recv_op = dist.P2POp(dist.irecv, tensor_recv, from_rank, group=group)
+    reqs = dist.batch_isend_irecv([send_op, recv_op])
+    for req in reqs:
+        req.wait()
+    return tensor_recv
+
+
+class NeighbourExchange(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, from_rank, to_rank, group, tensor):
+        ctx.group = group
+        ctx.from_rank = from_rank
+        ctx.to_rank = to_rank
+        return neighbour_exchange(from_rank, to_rank, tensor, group=group)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return (None, None, None) + (NeighbourExchange.apply(ctx.to_rank, ctx.from_rank, ctx.group, grad_output),)
+
+
+def neighbour_exchange_with_grad(from_rank, to_rank, tensor, group=None):
+    return NeighbourExchange.apply(from_rank, to_rank, group, tensor)
+
+
+class SigLipLoss:
+    def __init__(self, rank=0, world_size=1):
+        self.rank = rank
+        self.world_size = world_size
+
+    def get_ground_truth(self, device, dtype, num_logits, negative_only=False):
+        labels = -torch.ones((num_logits, num_logits), device=device, dtype=dtype)
+        if not negative_only:
+            labels = 2 * torch.eye(num_logits, device=device, dtype=dtype) + labels
+        return labels
+
+    def get_logits(self, image_features, text_features, logit_scale, logit_bias=None):
+        logits = logit_scale * image_features @ text_features.T
+        if logit_bias is not None:
+            logits += logit_bias
+        return logits
+
+    def _loss(self, image_features, text_features, logit_scale, logit_bias=None, negative_only=False):
+        logits = self.get_logits(image_features, text_features, logit_scale, logit_bias)
+        labels = self.get_ground_truth(image_features.device, image_features.dtype, image_features.shape[0],
+                                       negative_only=negative_only)
+        loss = -torch.nn.functional.logsigmoid(labels * logits).sum() / image_features.shape[0]
+        return loss
+
+    def forward(self, image_features, text_features, logit_scale, logit_bias):
+        loss = self._loss(image_features, text_features, logit_scale, logit_bias)
+        if self.world_size > 1:
+            # exchange text features w/ neighbour world_size - 1 times
+            right_rank = (self.rank + 1) % self.world_size
+            left_rank = (self.rank - 1 + self.world_size) % self.world_size
+            text_features_to_right = text_features
+            for i in range(self.world_size - 1):
+                text_features_from_left = neighbour_exchange_with_grad(left_rank, right_rank, text_features_to_right)
+                loss += self._loss(image_features, text_features_from_left, logit_scale, logit_bias, negative_only=True)
+                text_features_to_right = text_features_from_left
+        return loss
+
+
 def plain(t):
     return {"data": t.detach().reshape(-1).tolist(), "shape": list(t.shape)}
 
@@ -201,6 +268,25 @@ def main():
         g = 1 if not o.get("localLoss", True) and not o.get("gatherWithGrad", True) else w
         out.update(loss=total[0].item() / w, gradTemperature=total[1].item() / w,
                    grad1=plain(x1.grad / g), grad2=plain(x2.grad / g))
+    elif job["scenario"] == "loss" and job["loss"] == "siglip":
+        # open_clip's loss on this rank's rows; pairloss's is over all W*N rows
+        # (the ranks' mean), its gradients those of that mean: the exchange's
+        # backward brings every rank's gradient home, so both / W
+        o = job["options"]
+        w = job["worldSize"]
+        spec = job["inputs"][rank]
+        x1 = torch.tensor(spec["a"]["data"], dtype=dtype).reshape(spec["a"]["shape"]).requires_grad_()
+        x2 = torch.tensor(spec["b"]["data"], dtype=dtype).reshape(spec["b"]["shape"]).requires_grad_()
+        scale = torch.tensor(o.get("scale", 10.0), dtype=dtype, requires_grad=True)
+        bias = torch.tensor(o.get("bias", -10.0), dtype=dtype, requires_grad=True)
+        f1 = torch.nn.functional.normalize(x1, dim=-1)
+        f2 = torch.nn.functional.normalize(x2, dim=-1)
+        loss = SigLipLoss(rank, w).forward(f1, f2, scale, bias)
+        loss.backward()
+        total = torch.tensor([loss.item(), scale.grad.item(), bias.grad.item()], dtype=torch.float64)
+        dist.all_reduce(total)
+        out.update(loss=total[0].item() / w, gradScale=total[1].item() / w, gradBias=total[2].item() / w,
+                   grad1=plain(x1.grad / w), grad2=plain(x2.grad / w))
     elif job["scenario"] == "loss" and job["loss"] == "ntxent":
         # lightly's loss on this rank's share; pairloss's is the mean over
         # all 2WN rows (the ranks' mean), its gradients those of that mean:
