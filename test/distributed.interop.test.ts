@@ -183,3 +183,37 @@ describeWithPython("sigmoidLoss under a group equals open_clip's SigLipLoss (nei
     });
   }
 });
+
+describeWithPython("vicregLoss under a group equals lightly's VICRegLoss (gather_distributed) on Python ranks", () => {
+  const cases: { w: number; n: number; d: number; dtype: 'float32' | 'float64'; options: Record<string, unknown> }[] = [
+    { w: 2, n: 4, d: 5, dtype: 'float64', options: {} },
+    { w: 3, n: 3, d: 4, dtype: 'float32', options: { invarianceWeight: 1, varianceWeight: 5, covarianceWeight: 0.1, gamma: 1.5 } },
+  ];
+  for (const c of cases) {
+    test(`W = ${c.w}, N = ${c.n}, D = ${c.d}, ${c.dtype}, ${JSON.stringify(c.options)}`, async () => {
+      const round = (v: number[]) => (c.dtype === 'float32' ? v.map(Math.fround) : v);
+      const inputs = [...Array(c.w).keys()].map((r) => {
+        const a = randn(1300 + 7 * r, c.n * c.d).map((v) => 0.6 * v);
+        const noise = randn(1400 + 7 * r, c.n * c.d);
+        const b = a.map((v, i) => 0.8 * v + 0.4 * noise[i]);
+        return { a: { data: round(a), shape: [c.n, c.d] }, b: { data: round(b), shape: [c.n, c.d] } };
+      });
+      const job = { scenario: 'loss', loss: 'vicreg', dtype: c.dtype, options: c.options, inputs, async: true };
+      const reference = resultsOf(await runGroup(Array(c.w).fill('python'), job, { timeoutMs: 90000 }));
+      const results = resultsOf(await runGroup(Array(c.w).fill('node'), job, { timeoutMs: 90000 }));
+      const { rtol, atol } = TOL[c.dtype];
+      results.forEach((r, rank) => {
+        const ref = reference[rank];
+        const off = {
+          loss: excess([r.loss], [ref.loss], rtol, atol),
+          terms: excess(r.terms, ref.terms, rtol, atol),
+          grad1: excess(r.grad1.data, ref.grad1.data, rtol, atol),
+          grad2: excess(r.grad2.data, ref.grad2.data, rtol, atol),
+        };
+        expect({ rank, ...Object.fromEntries(Object.entries(off).map(([k, v]) => [k, v <= 0 ? 'ok' : v])) })
+          .toEqual({ rank, loss: 'ok', terms: 'ok', grad1: 'ok', grad2: 'ok' });
+      });
+      expect(results[0].grad1.data).not.toEqual(results[1].grad1.data);
+    });
+  }
+});

@@ -218,6 +218,30 @@ class SigLipLoss:
         return loss
 
 
+# lightly's VICRegLoss.forward with gather_distributed=True
+# (lightly/loss/vicreg_loss.py; gamma 1 there, a parameter here as in scripts/oracle.py).
+def vicreg_loss_distributed(z_a, z_b, lambda_param=25.0, mu_param=25.0, nu_param=1.0, eps=1e-4, gamma=1.0):
+    def variance_loss(x):
+        std = torch.sqrt(x.var(dim=0) + eps)
+        return torch.mean(torch.nn.functional.relu(gamma - std))
+
+    def covariance_loss(x):
+        x = x - x.mean(dim=0)
+        batch_size = x.size(0)
+        dim = x.size(-1)
+        nondiag_mask = ~torch.eye(dim, device=x.device, dtype=torch.bool)
+        cov = torch.einsum("b...c,b...d->...cd", x, x) / (batch_size - 1)
+        return (cov[..., nondiag_mask].pow(2).sum(-1) / dim).mean()
+
+    if dist.get_world_size() > 1:
+        z_a = torch.cat(GatherLayer.apply(z_a), dim=0)
+        z_b = torch.cat(GatherLayer.apply(z_b), dim=0)
+    inv_loss = torch.nn.functional.mse_loss(z_a, z_b)
+    var_loss = 0.5 * (variance_loss(z_a) + variance_loss(z_b))
+    cov_loss = covariance_loss(z_a) + covariance_loss(z_b)
+    return lambda_param * inv_loss + mu_param * var_loss + nu_param * cov_loss, inv_loss, var_loss, cov_loss
+
+
 def plain(t):
     return {"data": t.detach().reshape(-1).tolist(), "shape": list(t.shape)}
 
@@ -287,6 +311,19 @@ def main():
         dist.all_reduce(total)
         out.update(loss=total[0].item() / w, gradScale=total[1].item() / w, gradBias=total[2].item() / w,
                    grad1=plain(x1.grad / w), grad2=plain(x2.grad / w))
+    elif job["scenario"] == "loss" and job["loss"] == "vicreg":
+        # every rank computes the global loss; GatherLayer's backward sums the
+        # W ranks' (equal) gradients: / W
+        o = job["options"]
+        w = job["worldSize"]
+        spec = job["inputs"][rank]
+        z1 = torch.tensor(spec["a"]["data"], dtype=dtype).reshape(spec["a"]["shape"]).requires_grad_()
+        z2 = torch.tensor(spec["b"]["data"], dtype=dtype).reshape(spec["b"]["shape"]).requires_grad_()
+        loss, inv, var, cov = vicreg_loss_distributed(z1, z2, o.get("invarianceWeight", 25.0), o.get("varianceWeight", 25.0),
+                                                      o.get("covarianceWeight", 1.0), o.get("eps", 1e-4), o.get("gamma", 1.0))
+        loss.backward()
+        out.update(loss=loss.item(), terms=[inv.item(), var.item(), cov.item()],
+                   grad1=plain(z1.grad / w), grad2=plain(z2.grad / w))
     elif job["scenario"] == "loss" and job["loss"] == "ntxent":
         # lightly's loss on this rank's share; pairloss's is the mean over
         # all 2WN rows (the ranks' mean), its gradients those of that mean:
