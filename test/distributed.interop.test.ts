@@ -4,7 +4,11 @@
 // order of ranks. The correlation loss under a group is checked against the
 // seed's own correlation_loss_func run by Python ranks under torch.distributed
 // on the same per-rank inputs: all-Python, all-Node and mixed groups give the
-// same loss on every rank and the same gradients.
+// same loss on every rank and the same gradients. Every other loss under a
+// group is checked against its anchor's own distributed code on Python ranks
+// (test/helpers/distributed_rank.py): open_clip's ClipLoss and SigLipLoss,
+// lightly's NTXentLoss and VICRegLoss (GatherLayer), and HobbitLong's
+// SupConLoss over features gathered the same way.
 import { excess, hasPythonTorch, randn, RankKind, resultsOf, runGroup } from './helpers/distributed';
 
 jest.setTimeout(180000);
@@ -212,6 +216,45 @@ describeWithPython("vicregLoss under a group equals lightly's VICRegLoss (gather
         };
         expect({ rank, ...Object.fromEntries(Object.entries(off).map(([k, v]) => [k, v <= 0 ? 'ok' : v])) })
           .toEqual({ rank, loss: 'ok', terms: 'ok', grad1: 'ok', grad2: 'ok' });
+      });
+      expect(results[0].grad1.data).not.toEqual(results[1].grad1.data);
+    });
+  }
+});
+
+describeWithPython("npairsLoss with labels (SupCon) under a group equals HobbitLong's SupConLoss over gathered features on Python ranks", () => {
+  const cases: { w: number; n: number; d: number; dtype: 'float32' | 'float64'; classes: number; sameViews: boolean; options: Record<string, unknown> }[] = [
+    { w: 2, n: 4, d: 5, dtype: 'float64', classes: 3, sameViews: false, options: { temperature: 0.5 } },
+    { w: 3, n: 3, d: 4, dtype: 'float32', classes: 2, sameViews: false, options: { temperature: 0.1 } },
+    { w: 2, n: 5, d: 4, dtype: 'float64', classes: 3, sameViews: true, options: { temperature: 0.2, excludeSelf: true } },
+  ];
+  for (const c of cases) {
+    test(`W = ${c.w}, N = ${c.n}, D = ${c.d}, ${c.dtype}, ${c.classes} classes, ${c.sameViews ? 'over the views (x1 = x2)' : 'x1 against x2'}, ${JSON.stringify(c.options)}`, async () => {
+      const round = (v: number[]) => (c.dtype === 'float32' ? v.map(Math.fround) : v);
+      const inputs = [...Array(c.w).keys()].map((r) => {
+        const a = randn(1500 + 7 * r, c.n * c.d);
+        const noise = randn(1600 + 7 * r, c.n * c.d);
+        const b = a.map((v, i) => 0.8 * v + 0.6 * noise[i]);
+        const labels = Array.from({ length: c.n }, (_, i) => (i * 7 + r * 5) % c.classes);
+        return { a: { data: round(a), shape: [c.n, c.d] }, b: { data: round(b), shape: [c.n, c.d] }, labels };
+      });
+      const job = { scenario: 'loss', loss: 'npairs', dtype: c.dtype, options: c.options, inputs, async: true, sameViews: c.sameViews };
+      const reference = resultsOf(await runGroup(Array(c.w).fill('python'), job, { timeoutMs: 90000 }));
+      const results = resultsOf(await runGroup(Array(c.w).fill('node'), job, { timeoutMs: 90000 }));
+      const { rtol, atol } = TOL[c.dtype];
+      results.forEach((r, rank) => {
+        const ref = reference[rank];
+        // over the views x1 and x2 are one tensor: its gradient is both gradients' sum
+        const grads = c.sameViews
+          ? { grad1: excess(r.grad1.data.map((v: number, i: number) => v + r.grad2.data[i]), ref.grad1.data, rtol, atol) }
+          : { grad1: excess(r.grad1.data, ref.grad1.data, rtol, atol), grad2: excess(r.grad2.data, ref.grad2.data, rtol, atol) };
+        const off = {
+          loss: excess([r.loss], [ref.loss], rtol, atol),
+          gradTemperature: excess([r.gradTemperature], [ref.gradTemperature], rtol, atol),
+          ...grads,
+        };
+        const expected = Object.fromEntries(Object.keys(off).map((k) => [k, 'ok']));
+        expect({ rank, ...Object.fromEntries(Object.entries(off).map(([k, v]) => [k, v <= 0 ? 'ok' : v])) }).toEqual({ rank, ...expected });
       });
       expect(results[0].grad1.data).not.toEqual(results[1].grad1.data);
     });

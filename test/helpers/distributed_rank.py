@@ -242,6 +242,37 @@ def vicreg_loss_distributed(z_a, z_b, lambda_param=25.0, mu_param=25.0, nu_param
     return lambda_param * inv_loss + mu_param * var_loss + nu_param * cov_loss, inv_loss, var_loss, cov_loss
 
 
+# SupCon under a group: HobbitLong's SupConLoss (scripts/oracle.py's
+# supcon_loss) for this rank's anchors against every rank's contrast
+# features, gathered with lightly's GatherLayer, and the labels all-gathered
+# (HobbitLong's code has no distributed form of its own); `same`: the
+# contrast is the anchors themselves (over all views), each row's own
+# column left out.
+def supcon_loss_distributed(x1, x2, labels, temperature, same):
+    w, rank = dist.get_world_size(), dist.get_rank()
+    n = x1.shape[0]
+    anchor = torch.nn.functional.normalize(x1, dim=1)
+    contrast_local = anchor if same else torch.nn.functional.normalize(x2, dim=1)
+    contrast = torch.cat(GatherLayer.apply(contrast_local), 0)
+    gathered = [torch.zeros_like(labels) for _ in range(w)]
+    dist.all_gather(gathered, labels)
+    all_labels = torch.cat(gathered)
+    mask = torch.eq(labels.view(-1, 1), all_labels.view(1, -1)).to(x1.dtype)
+    anchor_dot_contrast = torch.div(torch.matmul(anchor, contrast.T), temperature)
+    logits_max, _ = torch.max(anchor_dot_contrast, dim=1, keepdim=True)
+    logits = anchor_dot_contrast - logits_max.detach()
+    logits_mask = torch.ones_like(mask)
+    if same:
+        logits_mask[torch.arange(n), torch.arange(n) + rank * n] = 0
+    mask = mask * logits_mask
+    exp_logits = torch.exp(logits) * logits_mask
+    log_prob = logits - torch.log(exp_logits.sum(1, keepdim=True))
+    mask_pos_pairs = mask.sum(1)
+    mask_pos_pairs = torch.where(mask_pos_pairs < 1e-6, torch.ones_like(mask_pos_pairs), mask_pos_pairs)
+    mean_log_prob_pos = (mask * log_prob).sum(1) / mask_pos_pairs
+    return -mean_log_prob_pos.mean()
+
+
 def plain(t):
     return {"data": t.detach().reshape(-1).tolist(), "shape": list(t.shape)}
 
@@ -269,7 +300,7 @@ def main():
         b = x.clone()
         dist.broadcast(b, src=job["worldSize"] - 1)
         out.update(sum=plain(s), max=plain(m), broadcast=plain(b))
-    elif job["scenario"] == "loss" and job["loss"] == "npairs":
+    elif job["scenario"] == "loss" and job["loss"] == "npairs" and "labels" not in job["inputs"][rank]:
         # open_clip's ClipLoss on this rank's share; pairloss's loss is the
         # global one (the mean of the ranks' losses) and its gradients those
         # of the global loss: each rank's backward through all_gather sums
@@ -324,6 +355,23 @@ def main():
         loss.backward()
         out.update(loss=loss.item(), terms=[inv.item(), var.item(), cov.item()],
                    grad1=plain(z1.grad / w), grad2=plain(z2.grad / w))
+    elif job["scenario"] == "loss" and job["loss"] == "npairs" and "labels" in job["inputs"][rank]:
+        # SupCon: the mean of the ranks' losses; GatherLayer sums every rank's gradient: / W
+        o = job["options"]
+        w = job["worldSize"]
+        spec = job["inputs"][rank]
+        same = bool(job.get("sameViews"))
+        x1 = torch.tensor(spec["a"]["data"], dtype=dtype).reshape(spec["a"]["shape"]).requires_grad_()
+        x2 = None if same else torch.tensor(spec["b"]["data"], dtype=dtype).reshape(spec["b"]["shape"]).requires_grad_()
+        labels = torch.tensor(spec["labels"], dtype=torch.long)
+        temperature = torch.tensor(o.get("temperature", 1.0), dtype=dtype, requires_grad=True)
+        loss = supcon_loss_distributed(x1, x2, labels, temperature, same)
+        loss.backward()
+        total = torch.tensor([loss.item(), temperature.grad.item()], dtype=torch.float64)
+        dist.all_reduce(total)
+        out.update(loss=total[0].item() / w, gradTemperature=total[1].item() / w, grad1=plain(x1.grad / w))
+        if not same:
+            out.update(grad2=plain(x2.grad / w))
     elif job["scenario"] == "loss" and job["loss"] == "ntxent":
         # lightly's loss on this rank's share; pairloss's is the mean over
         # all 2WN rows (the ranks' mean), its gradients those of that mean:
