@@ -33,6 +33,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   function<SetFusedKernels>(env, exports, "setFusedKernels");
   function<Chunking>(env, exports, "chunking");
   function<MemoryStats>(env, exports, "memoryStats");
+  function<Workspace>(env, exports, "workspace");
+  function<PoolCalls>(env, exports, "poolCalls");
   function<GetNumThreads>(env, exports, "getNumThreads");
   function<GetBlasThreads>(env, exports, "getBlasThreads");
   function<SetNumThreads>(env, exports, "setNumThreads");

@@ -45,4 +45,13 @@ struct AsyncCall {
 // never waits on the GPU.
 Napi::Promise start_on_pool(Napi::Env env, AsyncCall::Work work, AsyncCall::Finish finish);
 
+// For tests, process-wide: pool calls handed to libuv whose work has not
+// finished (queued or computing), those computing now, and those finished.
+struct PoolCounts {
+  int64_t pending = 0;
+  int64_t running = 0;
+  int64_t finished = 0;
+};
+PoolCounts pool_counts();
+
 }  // namespace pairloss_binding

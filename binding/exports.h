@@ -15,6 +15,8 @@ Napi::Value CudaEmptyCache(const Napi::CallbackInfo& info);
 Napi::Value SetFusedKernels(const Napi::CallbackInfo& info);   // (enabled): fused CPU kernels or the autograd path
 Napi::Value Chunking(const Napi::CallbackInfo& info);          // ([rows, budgetBytes]) -> { rows, budgetBytes, calls }
 Napi::Value MemoryStats(const Napi::CallbackInfo& info);       // external buffers and handles, for leak tests
+Napi::Value Workspace(const Napi::CallbackInfo& info);         // ([release]) -> { reuses, allocations, heldBytes }, tests
+Napi::Value PoolCalls(const Napi::CallbackInfo& info);         // () -> { pending, running, finished }, tests
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info);
 Napi::Value GetBlasThreads(const Napi::CallbackInfo& info);
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info);

@@ -2,6 +2,7 @@
 // memory counts.
 #include <mutex>
 
+#include "async_call.h"
 #include "ce_kernels.h"
 #include "chunked.h"
 #include "device.h"
@@ -59,6 +60,27 @@ Napi::Value Chunking(const Napi::CallbackInfo& info) {
   out.Set("rows", Napi::Number::New(info.Env(), static_cast<double>(s.rows)));
   out.Set("budgetBytes", Napi::Number::New(info.Env(), static_cast<double>(s.budget_bytes)));
   out.Set("calls", Napi::Number::New(info.Env(), static_cast<double>(s.calls)));
+  return out;
+}
+
+Napi::Value Workspace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() >= 1 && !info[0].IsBoolean()) type_error(env, "release must be a boolean");
+  const pairloss::WorkspaceStats s = pairloss::workspace_stats(info.Length() >= 1 && info[0].As<Napi::Boolean>().Value());
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("reuses", Napi::Number::New(env, static_cast<double>(s.reuses)));
+  out.Set("allocations", Napi::Number::New(env, static_cast<double>(s.allocations)));
+  out.Set("heldBytes", Napi::Number::New(env, static_cast<double>(s.held_bytes)));
+  return out;
+}
+
+Napi::Value PoolCalls(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const PoolCounts c = pool_counts();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("pending", Napi::Number::New(env, static_cast<double>(c.pending)));
+  out.Set("running", Napi::Number::New(env, static_cast<double>(c.running)));
+  out.Set("finished", Napi::Number::New(env, static_cast<double>(c.finished)));
   return out;
 }
 

@@ -123,6 +123,18 @@ export interface Binding {
     externalBuffers: number; finalizedBuffers: number; externalBytes: number;
     handles: number; freedHandles: number; handleBytes: number; hostHandleBytes: number;
   };
+  /**
+   * Tests only: N-pairs' kept N x M workspace (src/fused.cpp; matrices of 8 MiB
+   * or more): calls that reused it, calls that allocated one, bytes held now.
+   * `release` empties the slot first.
+   */
+  workspace(release?: boolean): { reuses: number; allocations: number; heldBytes: number };
+  /**
+   * Tests only: async calls on the libuv pool (binding/async_call.cc) handed
+   * to native code whose work has not finished, those computing now, and
+   * those finished, process-wide.
+   */
+  poolCalls(): { pending: number; running: number; finished: number };
   /** True when this build carries CUDA code (its LibTorch has CUDA). */
   cudaCompiled: boolean;
   /** The CUDA caching allocator's counts for a device (torch.cuda.memory_allocated & co.); RangeError without CUDA. */

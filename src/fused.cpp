@@ -30,6 +30,9 @@ namespace {
 constexpr int64_t kWorkspaceMin = int64_t{8} << 20;
 std::mutex workspace_mutex;
 at::Tensor workspace_slot;  // 1-D, its capacity in elements
+// Tests' view of the slot (workspace_stats()): calls that took it, calls that allocated a large matrix.
+std::atomic<int64_t> workspace_reuses{0};
+std::atomic<int64_t> workspace_allocations{0};
 
 struct Workspace {
   at::Tensor base;  // 1-D storage, given back to the slot when this ends
@@ -42,7 +45,9 @@ struct Workspace {
           workspace_slot.numel() >= n * m) {
         base = std::move(workspace_slot);
         workspace_slot = at::Tensor();
+        ++workspace_reuses;
       }
+      if (!base.defined()) ++workspace_allocations;
     }
     if (!base.defined()) base = at::empty({n * m}, options);
     matrix = base.narrow(0, 0, n * m).view({n, m});
@@ -354,6 +359,16 @@ CorrelationResult correlation_impl(const at::Tensor& z1_in, const at::Tensor& z2
 }
 
 }  // namespace
+
+WorkspaceStats workspace_stats(bool release) {
+  std::lock_guard<std::mutex> lock(workspace_mutex);
+  if (release) workspace_slot = at::Tensor();
+  WorkspaceStats s;
+  s.reuses = workspace_reuses.load();
+  s.allocations = workspace_allocations.load();
+  s.held_bytes = workspace_slot.defined() ? workspace_slot.nbytes() : 0;
+  return s;
+}
 
 bool fused_enabled() { return use_fused.load(); }
 void set_fused_enabled(bool enabled) { use_fused.store(enabled); }

@@ -17,6 +17,17 @@ namespace pairloss {
 // (float32/float64 CPU tensors, cosine similarity for N-pairs); off: every
 // call takes the autograd reference path.
 bool fused_enabled();
+
+// For tests: how often N-pairs' large similarity matrix (>= 8 MiB) came from
+// the workspace kept between calls, how often it was allocated, the bytes the
+// slot holds now; `release` empties the slot first.
+struct WorkspaceStats {
+  int64_t reuses = 0;
+  int64_t allocations = 0;
+  int64_t held_bytes = 0;
+};
+WorkspaceStats workspace_stats(bool release);
+
 void set_fused_enabled(bool enabled);
 
 // `target`: int64 class indices [N] or probabilities [N, M] (already checked).

@@ -217,7 +217,7 @@ describe('adam: bad arguments', () => {
       const a = make();
       const pending = pl.adamAsync(a.p, a.g, a.m, a.v, { step: 1 });
       const p0 = a.p[0] as Float32Array;
-      structuredClone(p0.buffer, { transfer: [p0.buffer] });
+      structuredClone(p0.buffer, { transfer: [p0.buffer as ArrayBuffer] });
       await expect(pending).rejects.toThrow(/params and moments.*detached/);
     } finally {
       setInlineMaxWork(undefined);

@@ -249,6 +249,26 @@ describe('pairloss loss', () => {
     close(out.grad2Norm, c.grad2Norm, TOL[dtype]);
   });
 
+  // a norm cannot tell a permuted or sign-flipped gradient from the right one: every element
+  it.each(Object.keys(EXPECTED.cases))('%s: --grads writes PyTorch autograd\'s gradients, element by element', (name) => {
+    const c = EXPECTED.cases[name];
+    const dir = path.join(tmp, `grads-elementwise-${name}`);
+    const r = cli(['loss', fx(c.x1), fx(c.x2), ...flagsOf(c), '--grads', dir]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const dtype = c.x1.includes('f64') ? 'float64' : 'float32';
+    for (const [file, expected] of [['grad1.npy', c.grad1], ['grad2.npy', c.grad2]] as const) {
+      const got = load(path.join(dir, file));
+      expect(got.shape).toEqual([expected.length, expected[0].length]);
+      const off: string[] = [];
+      expected.flat().forEach((v, k) => {
+        const { atol, rtol } = TOL[dtype];
+        if (!(Math.abs(got.data[k] - v) <= atol + rtol * Math.abs(v))) off.push(`${file}[${k}]: ${got.data[k]} vs torch ${v}`);
+      });
+      expect(off).toEqual([]);
+    }
+  });
+
   it('prints the loss and gradient norms as text', () => {
     const c = EXPECTED.cases.npairs_f32_sym_t07;
     const r = cli(['loss', fx(c.x1), fx(c.x2), ...flagsOf(c)]);

@@ -4,6 +4,7 @@
 // between calls), and sync calls made on the JS thread while async ones run
 // are unaffected.
 import * as pl from '../lib';
+import { binding } from '../lib/binding';
 import { INLINE_MAX_WORK, setInlineMaxWork } from '../lib/queue';
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { rng, normal } = require('./helpers/cases.js') as { rng: (seed: number) => () => number; normal: (r: () => number) => number };
@@ -117,6 +118,9 @@ describe.each(MODES)(`concurrent async calls, %s (seed ${seed}; replay: PAIRLOSS
 
   it('sync calls on the JS thread while async ones run are unaffected, and so are the async ones', async () => {
     setInlineMaxWork(0); // the async calls must still be running when the sync ones go
+    // every async call goes to the pool at once (libuv queues them), not one at a time from lib's queue
+    const limit = pl.getAsyncConcurrency();
+    pl.setAsyncConcurrency(1000);
     // larger async calls (up to 160 rows) so that they are still running while the sync ones go
     const asyncIds = Array.from({ length: 200 }, (_, i) => 5000 + i);
     const syncIds = Array.from({ length: 200 }, (_, i) => 9000 + i);
@@ -125,26 +129,45 @@ describe.each(MODES)(`concurrent async calls, %s (seed ${seed}; replay: PAIRLOSS
     const asyncExpected = asyncCalls.map(runSync);
     const syncExpected = syncCalls.map(runSync);
 
-    let settled = 0;
+    // native pool calls whose work had not finished when a sync call began
+    // (binding/async_call.cc's counter: handed to libuv, work not yet done)
     let overlapped = 0;
+    let computing = 0;
+    const finishedBefore = binding().poolCalls().finished;
     const pending: Array<Promise<Loss>> = [];
     const syncGot: Loss[] = [];
-    for (let j = 0; j < asyncCalls.length; j++) {
-      pending.push(runAsync(asyncCalls[j]).finally(() => { settled++; }));
-      if (settled < pending.length) overlapped++;
-      syncGot.push(runSync(syncCalls[j]));
-      // let completions in now and then, as a server's loop would
-      if (j % 25 === 24) await new Promise((resolve) => setImmediate(resolve));
+    try {
+      for (let j = 0; j < asyncCalls.length; j++) {
+        pending.push(runAsync(asyncCalls[j]));
+        const inFlight = binding().poolCalls();
+        if (inFlight.pending > 0) overlapped++;
+        if (inFlight.running > 0) computing++;
+        syncGot.push(runSync(syncCalls[j]));
+        // let completions in now and then, as a server's loop would
+        if (j % 25 === 24) await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      pl.setAsyncConcurrency(limit);
     }
     const asyncGot = await Promise.all(pending);
-    // the sync calls really ran while async ones were in flight
+    // every async call really went through the pool
+    expect(binding().poolCalls().finished - finishedBefore).toBe(200);
+    // The sync calls really ran while native async work was unfinished: an
+    // async call (up to 160 rows) is on average ~15 times the work of a sync
+    // one (up to 40 rows), so the pool falls behind the JS thread however
+    // busy the machine; half the samples is far below what it gives (200).
     expect(overlapped).toBeGreaterThan(100);
+    // and some sampled while a pool thread was inside the computation
+    expect(computing).toBeGreaterThan(0);
     expect(differences(syncIds, syncGot, syncExpected)).toEqual([]);
     expect(differences(asyncIds, asyncGot, asyncExpected)).toEqual([]);
   }, HEAVY_MS);
 
   it('the same inputs in many concurrent calls give one answer', async () => {
-    const c = call(1, 200); // float32 npairs, a Tensor input shared by every call
+    const c = call(4, 200); // float32 npairs, a Tensor input shared by every call
+    expect(c.kind).toBe('npairs');
+    expect(c.x1).toBeInstanceOf(pl.Tensor);
+    expect((c.x1 as pl.Tensor).dtype).toBe('float32');
     const expected = runSync(c);
     const got = await Promise.all(Array.from({ length: 64 }, () => runAsync(c)));
     expect(differences(got.map((_, i) => i), got, got.map(() => expected))).toEqual([]);

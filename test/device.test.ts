@@ -390,7 +390,7 @@ describe('dispose frees at once; use after dispose is a clean error', () => {
     const npairsOptions = {
       target: null, temperature: 1, symmetric: false, labelSmoothing: 0, reduction: 'mean', similarity: 'cosine', l2Reg: 0, eps: 1e-12,
       grad: true, returnSimilarity: false, checkFinite: false, device: DEVICE, group: null, localLoss: true, gatherWithGrad: true,
-      labels: null, excludeSelf: false,
+      labels: null, excludeSelf: false, out: null,
     } as const;
     expectNative(() => b.normalize(raw, normalizeOptions), 'RangeError', /^x: the tensor has been disposed$/);
     expectNative(() => b.npairsLoss(raw, raw, npairsOptions, false), 'RangeError', /^x1: the tensor has been disposed$/);
@@ -513,19 +513,19 @@ describe('GC frees handles that were never disposed', () => {
     const a = place(mat(n, d, 36));
     const b = place(mat(n, d, 37));
     const sync = pl.npairsLoss(a, b, { symmetric: true });
-    let settled = false;
     let ticks = 0;
     const timer = setInterval(() => ticks++, 1);
     const t0 = Date.now();
-    const promise = pl.npairsLossAsync(a, b, { symmetric: true }).then((r) => {
-      settled = true;
-      return r;
-    });
+    const before = binding().poolCalls();
+    const promise = pl.npairsLossAsync(a, b, { symmetric: true });
     const returnedAfter = Date.now() - t0;
-    await Promise.resolve();
-    expect(settled).toBe(false);
+    // the call was handed to the libuv pool (binding/async_call.cc), not computed inline
+    const now = binding().poolCalls();
+    expect(now.finished + now.pending - (before.finished + before.pending)).toBe(1);
     const r = await promise;
     clearInterval(timer);
+    // and its work, stream wait included, was done on the pool before the Promise settled
+    expect(binding().poolCalls().finished - before.finished).toBe(1);
     expect(r.grad1!.device).toBe(DEVICE);
     expectSameResult(r, sync, 'async on cuda');
     console.log(`cuda async ${n}x${d}: call returned after ${returnedAfter} ms, resolved after ${Date.now() - t0} ms, ${ticks} timer ticks meanwhile`);

@@ -271,7 +271,7 @@ describe('sigmoidLoss under a group (the ring) equals one process on the concate
       const ref = pl.sigmoidLoss(concat(inputs.map((i) => i.a), c.dtype), concat(inputs.map((i) => i.b), c.dtype), refOptions);
       results.forEach((r, rank) => {
         expectClose([r.loss], [ref.loss], c.dtype, `rank ${rank} loss`);
-        expectClose([r.gradScale, r.gradBias], [ref.gradScale, ref.gradBias], c.dtype, `rank ${rank} gradScale, gradBias`);
+        expectClose([r.gradScale, r.gradBias], [ref.gradScale as number, ref.gradBias as number], c.dtype, `rank ${rank} gradScale, gradBias`);
         expectClose(r.grad1.data, rowsOf(ref.grad1, rank * c.n, c.n), c.dtype, `rank ${rank} grad1`);
         expectClose(r.grad2.data, rowsOf(ref.grad2, rank * c.n, c.n), c.dtype, `rank ${rank} grad2`);
       });

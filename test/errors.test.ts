@@ -5,6 +5,7 @@
 // process: a native abort here fails the whole file.
 import fc from 'fast-check';
 import * as pl from '../lib';
+import { testIf } from './helpers/skip';
 
 type ErrorClass = typeof TypeError | typeof RangeError | typeof Error;
 
@@ -136,8 +137,7 @@ describe('Tensor.from', () => {
     expectThrows(() => (pl.Tensor.from as (...a: unknown[]) => unknown)(...args), cls, pattern);
   });
 
-  it('names the device option when CUDA is absent', () => {
-    if (!cudaAbsent) return expect(pl.cuda.isAvailable()).toBe(true);
+  testIf(cudaAbsent, 'a CUDA device is available')('names the device option when CUDA is absent', () => {
     expectThrows(() => pl.Tensor.from(f32(3), [3], { device: 'cuda:0' }), RangeError, /^opts.device: 'cuda:0' is not available/);
   });
 });
@@ -568,12 +568,16 @@ describe('random arguments never crash and only raise TypeError / RangeError', (
   );
   const value = fc.oneof(fc.double(), fc.integer({ min: -3, max: 5 }), fc.boolean(), fc.string({ maxLength: 8 }), fc.anything());
   const keys = ['target', 'temperature', 'symmetric', 'labelSmoothing', 'reduction', 'similarity', 'l2Reg', 'eps', 'grad',
-    'returnSimilarity', 'checkFinite', 'device', 'lambda', 'scale', 'mode', 'p', 'dim', 'bogus'];
+    'returnSimilarity', 'checkFinite', 'device', 'lambda', 'scale', 'mode', 'p', 'dim', 'labels', 'excludeSelf', 'negatives', 'bias',
+    'invarianceWeight', 'varianceWeight', 'covarianceWeight', 'gamma', 'bogus'];
   const target = fc.oneof(fc.array(fc.oneof(fc.integer({ min: -1, max: 4 }), value), { maxLength: 4 }), tensorLike, fc.constant(new BigInt64Array([2n ** 63n - 1n])));
   const options = fc.oneof(
     fc.constant(undefined),
     fc.dictionary(fc.constantFrom(...keys), value, { maxKeys: 3 }),
     fc.record({ target }, { requiredKeys: [] }),
+    // SupCon's labels (N-pairs), NT-Xent's memory bank, SigLIP's ±1 target
+    fc.record({ labels: target, excludeSelf: fc.oneof(fc.boolean(), value), temperature: value }, { requiredKeys: [] }),
+    fc.record({ negatives: tensorLike, temperature: value }, { requiredKeys: [] }),
     fc.anything(),
   );
   const allowed = (e: unknown) => e instanceof Error && (e.constructor.name === 'TypeError' || e.constructor.name === 'RangeError');
@@ -585,6 +589,9 @@ describe('random arguments never crash and only raise TypeError / RangeError', (
     ['cosineSimilarity', (a, b, o) => pl.cosineSimilarity(a as pl.TensorLike, b as pl.TensorLike, o as never)],
     ['npairsLoss', (a, b, o) => pl.npairsLoss(a as pl.TensorLike, b as pl.TensorLike, o as never)],
     ['correlationLoss', (a, b, o) => pl.correlationLoss(a as pl.TensorLike, b as pl.TensorLike, o as never)],
+    ['ntXentLoss', (a, b, o) => pl.ntXentLoss(a as pl.TensorLike, b as pl.TensorLike, o as never)],
+    ['sigmoidLoss', (a, b, o) => pl.sigmoidLoss(a as pl.TensorLike, b as pl.TensorLike, o as never)],
+    ['vicregLoss', (a, b, o) => pl.vicregLoss(a as pl.TensorLike, b as pl.TensorLike, o as never)],
     ['Tensor.from', (a, b, o) => pl.Tensor.from(a as Float32Array, b as number[], o as never)],
     ['tensor', (a, b) => pl.tensor(a as number[][], b as number[])],
   ];
@@ -603,6 +610,9 @@ describe('random arguments never crash and only raise TypeError / RangeError', (
   it.each([
     ['npairsLossAsync', pl.npairsLossAsync],
     ['correlationLossAsync', pl.correlationLossAsync],
+    ['ntXentLossAsync', pl.ntXentLossAsync],
+    ['sigmoidLossAsync', pl.sigmoidLossAsync],
+    ['vicregLossAsync', pl.vicregLossAsync],
   ] as const)('%s', async (_name, fn) => {
     await fc.assert(
       fc.asyncProperty(tensorLike, tensorLike, options, async (a, b, o) => {

@@ -353,6 +353,30 @@ const NPAIRS_OPTIONS = {
   checkFinite: fc.boolean(),
   localLoss: fc.boolean(),
   gatherWithGrad: fc.boolean(),
+  excludeSelf: fc.boolean(),
+};
+const NTXENT_OPTIONS = {
+  temperature: NPAIRS_OPTIONS.temperature,
+  eps: NPAIRS_OPTIONS.eps,
+  grad: fc.boolean(),
+  checkFinite: fc.boolean(),
+};
+const SIGMOID_OPTIONS = {
+  scale: fc.oneof({ weight: 6, arbitrary: fc.double({ min: -30, max: 30, noNaN: true }) }, { weight: 1, arbitrary: fc.constantFrom(10, 0, 1e300) }),
+  bias: fc.oneof({ weight: 6, arbitrary: fc.double({ min: -30, max: 30, noNaN: true }) }, { weight: 1, arbitrary: fc.constantFrom(-10, 0, -1e300) }),
+  eps: NPAIRS_OPTIONS.eps,
+  grad: fc.boolean(),
+  checkFinite: fc.boolean(),
+};
+const weight = (usual: number, max: number) => fc.oneof({ weight: 2, arbitrary: fc.constant(usual) }, { weight: 3, arbitrary: fc.double({ min: 0, max, noNaN: true }) });
+const VICREG_OPTIONS = {
+  invarianceWeight: weight(25, 50),
+  varianceWeight: weight(25, 50),
+  covarianceWeight: weight(1, 10),
+  gamma: weight(1, 4),
+  eps: fc.oneof({ weight: 4, arbitrary: fc.constant(1e-4) }, { weight: 1, arbitrary: positive(1e-8, 1) }),
+  grad: fc.boolean(),
+  checkFinite: fc.boolean(),
 };
 /** Options that mostly make a call fail here (no CUDA, a fake process group): only in the mixed records. */
 const RARE_OPTIONS = { device, group: fc.constantFrom(...FAKE_GROUPS) };
@@ -588,18 +612,22 @@ function starting(fn: string, args: unknown): void {
 }
 
 interface Sample { case: Case; ours: Result; args?: string }
-const samples: Sample[] = [];
-let seen = 0;
+const reservoirs: Record<string, { seen: number; kept: Sample[] }> = {};
 const sampleRandom = rng(Number(process.env.PAIRLOSS_FUZZ_SEED ?? 1) ^ 0x5bd1e995);
-/** Reservoir sampling of parity cases (small, finite, tame options). */
+/**
+ * Reservoir sampling of parity cases (small, finite, tame options), one
+ * reservoir per op so that a rarely tame op is sampled as surely as a
+ * common one: PARITY / 6 cases of each op at most.
+ */
 function sample(s: Sample): void {
   s.args = lastArgs;
-  const limit = Math.ceil(PARITY / 3);
-  seen++;
-  if (samples.length < limit) samples.push(s);
+  const limit = Math.ceil(PARITY / 6);
+  const r = (reservoirs[s.case.op] ??= { seen: 0, kept: [] });
+  r.seen++;
+  if (r.kept.length < limit) r.kept.push(s);
   else {
-    const j = Math.floor(sampleRandom() * seen);
-    if (j < limit) samples[j] = s;
+    const j = Math.floor(sampleRandom() * r.seen);
+    if (j < limit) r.kept[j] = s;
   }
 }
 function spec(m: Made): { data: number[]; shape: number[] } {
@@ -886,39 +914,128 @@ function opsProperties(): void {
 // Group: losses, sync and async
 // ---------------------------------------------------------------------------
 
-interface LossCase { a: Arg; b: Arg; target: TargetRecipe; opts: unknown; n: number; m: number; after: 'none' | 'scribble' | 'detach' }
+type LossKind = 'npairs' | 'correlation' | 'ntxent' | 'sigmoid' | 'vicreg';
+/** N-pairs' SupCon labels: N class labels, or malformed ones. */
+interface LabelRecipe { kind: 'none' | 'good' | 'array' | 'wrongLength' | 'floats' | 'raw'; seed: number; classes: number; raw?: unknown }
+interface LossCase {
+  a: Arg; b: Arg; target: TargetRecipe; opts: unknown; n: number; m: number; after: 'none' | 'scribble' | 'detach';
+  /** N-pairs: labels; x2 made from x1's own recipe (the same views, for excludeSelf). */
+  labels: LabelRecipe; same: boolean;
+  /** NT-Xent's memory bank `negatives`, SigLIP's ±1 `target`. */
+  extra?: Arg;
+}
 
-function lossArgs(kind: 'npairs' | 'correlation'): fc.Arbitrary<LossCase> {
-  return fc.record({ dims: dimsArb(), dtype: dtypeArb, otherD: fc.constantFrom(false, false, false, false, false, false, false, true) }).chain(({ dims, dtype, otherD }) =>
+const NO_LABELS: LabelRecipe = { kind: 'none', seed: 0, classes: 1 };
+const labelsArb: fc.Arbitrary<LabelRecipe> = fc.oneof(
+  { weight: 6, arbitrary: fc.constant(NO_LABELS) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constantFrom<LabelRecipe['kind']>('good', 'array'), seed: fc.nat(), classes: fc.integer({ min: 1, max: 6 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom<LabelRecipe['kind']>('wrongLength', 'floats'), seed: fc.nat(), classes: fc.integer({ min: 1, max: 4 }) }) },
+  { weight: 1, arbitrary: garbage.map((raw) => ({ kind: 'raw' as const, seed: 0, classes: 1, raw })) },
+);
+
+function makeLabels(l: LabelRecipe, n: number): { value: unknown; present: boolean; labels?: number[] } {
+  if (l.kind === 'none') return { value: undefined, present: false };
+  if (l.kind === 'raw') return { value: l.raw, present: true };
+  const random = rng(l.seed);
+  const labels = Array.from({ length: n }, () => Math.floor(random() * l.classes));
+  switch (l.kind) {
+    case 'good': return { value: Int32Array.from(labels), present: true, labels };
+    case 'array': return { value: labels, present: true, labels };
+    case 'wrongLength': return { value: Int32Array.from([...labels, 0]), present: true };
+    default: return { value: labels.map((v) => v + 0.5), present: true };
+  }
+}
+
+const LOSS_OPTIONS: Record<LossKind, Record<string, fc.Arbitrary<unknown>>> = {
+  npairs: NPAIRS_OPTIONS, correlation: CORRELATION_OPTIONS, ntxent: NTXENT_OPTIONS, sigmoid: SIGMOID_OPTIONS, vicreg: VICREG_OPTIONS,
+};
+
+function lossArgs(kind: LossKind): fc.Arbitrary<LossCase> {
+  // x2 has M rows (npairs, sigmoid) or N (the others); rarely another D
+  const byColumns = kind === 'npairs' || kind === 'sigmoid';
+  return fc.record({ dims: dimsArb(), dtype: dtypeArb, otherD: fc.constantFrom(false, false, false, false, false, false, false, true), k: sizeArb(64) }).chain(({ dims, dtype, otherD, k }) =>
     fc.record({
       a: argArb(arrayArb(dims.n, dims.d, dtype)),
-      b: partnerDtype(dtype).chain((d2) => argArb(arrayArb(kind === 'npairs' ? dims.m : otherD ? dims.m : dims.n, otherD ? dims.bump : dims.d, d2))),
+      b: partnerDtype(dtype).chain((d2) => argArb(arrayArb(byColumns ? dims.m : otherD ? dims.m : dims.n, otherD ? dims.bump : dims.d, d2))),
       target: kind === 'npairs' ? targetArb(12) : fc.constant<TargetRecipe>({ kind: 'none', seed: 0, dtype, form: 'plain' }),
-      opts: optionsArb(kind === 'npairs' ? NPAIRS_OPTIONS : CORRELATION_OPTIONS, { rare: RARE_OPTIONS }),
+      opts: optionsArb(LOSS_OPTIONS[kind], { rare: RARE_OPTIONS }),
       n: fc.constant(dims.n),
-      m: fc.constant(kind === 'npairs' ? dims.m : dims.n),
+      m: fc.constant(byColumns ? dims.m : dims.n),
       after: fc.constantFrom<LossCase['after']>('none', 'scribble', 'detach'),
+      labels: kind === 'npairs' ? labelsArb : fc.constant(NO_LABELS),
+      same: kind === 'npairs' ? fc.constantFrom(false, false, false, true) : fc.constant(false),
+      extra: kind === 'ntxent' ? fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: argArb(arrayArb(k, dims.d, dtype)) })
+        : kind === 'sigmoid' ? fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: argArb(arrayArb(dims.n, dims.m, dtype, { special: false })) })
+          : fc.constant(undefined),
     }));
 }
 
-interface MadeLoss { a: Made; b: Made; target: MadeTarget; opts: unknown }
+interface MadeLoss { a: Made; b: Made; target: MadeTarget; opts: unknown; labels?: number[]; extra?: Made; same: boolean }
 
-function makeLoss(c: LossCase): MadeLoss {
-  const partner = dtypeOfArg(c.a) === 'float64' || dtypeOfArg(c.b) === 'float64' ? 'float64' : 'float32';
+function makeLoss(c: LossCase, kind: LossKind = 'npairs'): MadeLoss {
+  const same = c.same && 'recipe' in c.a;
+  // (x2 made from x1's recipe: x1's dtype is the only typed one)
+  const partner = dtypeOfArg(c.a) === 'float64' || (!same && dtypeOfArg(c.b) === 'float64') ? 'float64' : 'float32';
   const a = make(c.a, partner);
-  const b = make(c.b, partner);
+  const b = same ? make(c.a, partner) : make(c.b, partner);
   const made = makeTarget(c.target, c.n, c.m, a.dtype ?? partner);
+  const labels = makeLabels(c.labels, c.n);
+  let extra = c.extra ? make(c.extra, partner) : undefined;
+  if (extra && kind === 'sigmoid' && extra.values && !(extra.value instanceof pl.Tensor && extra.value.disposed)) {
+    // SigLIP's labels: +1 or -1 for each pair
+    const random = rng((c.extra as { recipe: ArrayRecipe }).recipe.seed);
+    extra = remake(extra, Array.from(extra.values, () => (random() < 0.3 ? 1 : -1))).probabilities;
+  }
   let opts = c.opts;
   let target: MadeTarget = { value: undefined, present: false };
-  if (made.present && (opts === undefined || (opts !== null && typeof opts === 'object' && !(opts instanceof ThrowingGetter) && !Array.isArray(opts)))) {
-    opts = { ...(opts as object | undefined), target: made.value };
-    target = made; // only a target that was passed counts
+  const added: Record<string, unknown> = {};
+  if (made.present) added.target = made.value;
+  if (labels.present) added.labels = labels.value;
+  if (extra) added[kind === 'ntxent' ? 'negatives' : 'target'] = extra.value;
+  const plain = opts === undefined || (opts !== null && typeof opts === 'object' && !(opts instanceof ThrowingGetter) && !Array.isArray(opts));
+  if (Object.keys(added).length && plain) {
+    opts = { ...(opts as object | undefined), ...added };
+    if (made.present) target = made; // only a target that was passed counts
+    return { a, b, target, opts, labels: labels.labels, extra, same };
   }
-  return { a, b, target, opts };
+  return { a, b, target, opts, same };
+}
+
+/** The contrastive family (NT-Xent, SigLIP, VICReg): each gradient the shape and dtype of its input, the terms consistent. */
+function checkOtherLoss(kind: 'ntxent' | 'sigmoid' | 'vicreg', r: Record<string, unknown>, m: MadeLoss): void {
+  const o = plainOptions(m.opts);
+  const views = [...m.a.views, ...m.b.views, ...(m.extra?.views ?? [])];
+  if (!isNumber(r.loss)) fail(`${kind}: loss is not a number`);
+  const grad = o.grad !== false;
+  const [d1, d2] = operandDtypes(m.a.value, m.b.value);
+  if (grad) {
+    checkTensor(r.grad1, `${kind}: grad1`, m.a.shape, d1, views);
+    checkTensor(r.grad2, `${kind}: grad2`, m.b.shape, d2, views);
+  } else if (r.grad1 !== undefined || r.grad2 !== undefined) {
+    fail(`${kind}: gradients returned with grad: false`);
+  }
+  const scalars = { ntxent: ['gradTemperature'], sigmoid: ['gradScale', 'gradBias'], vicreg: [] as string[] }[kind];
+  for (const k of scalars) if (grad !== isNumber(r[k])) fail(`${kind}: ${k} is ${String(r[k])} with grad ${grad}`);
+  if (kind === 'vicreg') {
+    const { invariance, variance, covariance, loss } = r as { invariance: number; variance: number; covariance: number; loss: number };
+    if (![invariance, variance, covariance].every(isNumber)) fail('vicreg: invariance/variance/covariance are not numbers');
+    if (invariance < 0 || variance < 0 || covariance < 0) fail(`vicreg: a term is negative (${invariance}, ${variance}, ${covariance})`);
+    const w = [(o.invarianceWeight as number | undefined) ?? 25, (o.varianceWeight as number | undefined) ?? 25, (o.covarianceWeight as number | undefined) ?? 1];
+    const terms = [w[0] * invariance, w[1] * variance, w[2] * covariance];
+    const expected = terms[0] + terms[1] + terms[2];
+    const bound = 1e-5 * terms.reduce((a, t) => a + Math.abs(t), 0) + 1e-6;
+    if (Number.isFinite(expected) && Number.isFinite(loss) && Math.abs(loss - expected) > bound) {
+      fail(`vicreg: loss ${loss} is not the weighted sum of its terms ${expected}`);
+    }
+  }
 }
 
 /** Checks a loss result's shape and, for the 'features'/'samples' terms, its consistency. */
-function checkLoss(kind: 'npairs' | 'correlation', r: Record<string, unknown>, m: MadeLoss): void {
+function checkLoss(kind: LossKind, r: Record<string, unknown>, m: MadeLoss): void {
+  if (kind === 'ntxent' || kind === 'sigmoid' || kind === 'vicreg') {
+    checkOtherLoss(kind, r, m);
+    return;
+  }
   const o = plainOptions(m.opts);
   const views = [...m.a.views, ...m.b.views];
   if (!isNumber(r.loss)) fail(`${kind}: loss is not a number`);
@@ -959,6 +1076,10 @@ function npairsSample(m: MadeLoss, r: Record<string, unknown>): void {
   const o = plainOptions(m.opts);
   const tame = numberIn(o.temperature ?? 1, 0.01, 10) && (o.eps === undefined || o.eps === 1e-12) && numberIn(o.l2Reg ?? 0, 0, 1) &&
     o.group === undefined && (o.device === undefined || o.device === 'cpu');
+  if (o.labels !== undefined || o.excludeSelf === true) {
+    supconSample(m, r, tame);
+    return;
+  }
   const probs = m.target.probabilities;
   if (!tame || !smallFinite(m.a, m.b) || m.a.dtype !== m.b.dtype || (probs && (!smallFinite(probs) || probs.dtype !== m.a.dtype))) return;
   if (m.target.present && !m.target.indices && !probs) return;
@@ -968,6 +1089,79 @@ function npairsSample(m: MadeLoss, r: Record<string, unknown>): void {
   if (m.target.indices) options.targetIndices = m.target.indices;
   else if (probs) inputs.target = spec(probs);
   sample({ case: { name: 'fuzz npairs', op: 'npairs', dtype: m.a.dtype!, inputs, options }, ours: result(r) });
+}
+
+/** N-pairs with labels: SupCon (HobbitLong's SupConLoss), x1 against x2, or over the views [x1 = x2] with excludeSelf. */
+function supconSample(m: MadeLoss, r: Record<string, unknown>, tame: boolean): void {
+  const o = plainOptions(m.opts);
+  const plainCe = !m.target.present && o.symmetric !== true && !(Number(o.labelSmoothing) > 0) && (o.reduction ?? 'mean') === 'mean' &&
+    (o.similarity ?? 'cosine') === 'cosine' && !(Number(o.l2Reg) > 0);
+  if (!tame || !plainCe || !m.labels || !smallFinite(m.a, m.b) || m.a.dtype !== m.b.dtype) return;
+  // A zero row's gradient is 1/eps = 1e12 times a sum of terms that cancel
+  // (exactly, in HobbitLong's sequence, when the row's labels are all
+  // alike); pairloss's sequence leaves float32 noise times 1e12 there. Not
+  // sampled: the gap is reported for triage.
+  const zeroRow = (x: Made) => Array.from({ length: x.shape![0] }, (_, i) => Array.from(x.values!).slice(i * x.shape![1], (i + 1) * x.shape![1]))
+    .some((row) => row.every((v) => v === 0));
+  if (zeroRow(m.a) || zeroRow(m.b)) return;
+  const options: Record<string, unknown> = { labels: m.labels };
+  if (o.temperature !== undefined) options.temperature = o.temperature;
+  const ours = result(r);
+  if (o.excludeSelf === true) {
+    // over the views z = x1 = x2: dloss/dz is both gradients' sum (test/helpers/parity.ts does the same)
+    if (!m.same) return;
+    options.excludeSelf = true;
+    if (ours.grad1 !== undefined && ours.grad2 !== undefined) {
+      const g1 = ours.grad1 as { data: number[]; shape: number[] };
+      const g2 = ours.grad2 as { data: number[]; shape: number[] };
+      const dtypeRound = m.a.dtype === 'float32' ? Math.fround : (v: number) => v;
+      ours.grad1 = { data: g1.data.map((v, k) => dtypeRound(v + g2.data[k])), shape: g1.shape };
+      delete ours.grad2;
+    }
+    sample({ case: { name: 'fuzz supcon over views', op: 'supcon', dtype: m.a.dtype!, inputs: { x1: spec(m.a) }, options }, ours });
+    return;
+  }
+  sample({ case: { name: 'fuzz supcon', op: 'supcon', dtype: m.a.dtype!, inputs: { x1: spec(m.a), x2: spec(m.b) }, options }, ours });
+}
+
+function ntxentSample(m: MadeLoss, r: Record<string, unknown>): void {
+  const o = plainOptions(m.opts);
+  const tame = numberIn(o.temperature ?? 0.5, 0.01, 10) && (o.eps === undefined || o.eps === 1e-12) && o.group === undefined && (o.device === undefined || o.device === 'cpu');
+  const bank = m.extra;
+  // D = 1: every normalised row is ±1 and the exact gradient 0; what
+  // remains is each implementation's rounding noise (1/|z| times float32's
+  // epsilon), and lightly's sequence of operations is not pairloss's
+  // (DESIGN.md: D = 1 takes the reference path, PyTorch's own sequence, for
+  // N-pairs only). Not sampled: the gap (1e-4 against 0 at inputs of 1e-3) is reported for triage.
+  if (m.a.shape?.[1] === 1) return;
+  if (!tame || !smallFinite(m.a, m.b) || m.a.dtype !== m.b.dtype || (bank && (!smallFinite(bank) || bank.dtype !== m.a.dtype))) return;
+  const options: Record<string, unknown> = {};
+  if (o.temperature !== undefined) options.temperature = o.temperature;
+  const inputs: Case['inputs'] = { z1: spec(m.a), z2: spec(m.b) };
+  if (bank) inputs.negatives = spec(bank);
+  sample({ case: { name: 'fuzz ntxent', op: 'ntxent', dtype: m.a.dtype!, inputs, options }, ours: result(r) });
+}
+
+function sigmoidSample(m: MadeLoss, r: Record<string, unknown>): void {
+  const o = plainOptions(m.opts);
+  const tame = numberIn(o.scale ?? 10, -30, 30) && numberIn(o.bias ?? -10, -30, 30) && (o.eps === undefined || o.eps === 1e-12) &&
+    o.group === undefined && (o.device === undefined || o.device === 'cpu');
+  const target = m.extra;
+  if (!tame || !smallFinite(m.a, m.b) || m.a.dtype !== m.b.dtype || (target && (!smallFinite(target) || target.dtype !== m.a.dtype))) return;
+  const options: Record<string, unknown> = {};
+  for (const k of ['scale', 'bias']) if (o[k] !== undefined) options[k] = o[k];
+  const inputs: Case['inputs'] = { x1: spec(m.a), x2: spec(m.b) };
+  if (target) inputs.target = spec(target);
+  sample({ case: { name: 'fuzz siglip', op: 'siglip', dtype: m.a.dtype!, inputs, options }, ours: result(r) });
+}
+
+function vicregSample(m: MadeLoss, r: Record<string, unknown>): void {
+  const o = plainOptions(m.opts);
+  const tame = numberIn(o.eps ?? 1e-4, 1e-6, 1) && o.group === undefined && (o.device === undefined || o.device === 'cpu');
+  if (!tame || !smallFinite(m.a, m.b) || m.a.dtype !== m.b.dtype) return;
+  const options: Record<string, unknown> = {};
+  for (const k of ['invarianceWeight', 'varianceWeight', 'covarianceWeight', 'gamma', 'eps']) if (o[k] !== undefined) options[k] = o[k];
+  sample({ case: { name: 'fuzz vicreg', op: 'vicreg', dtype: m.a.dtype!, inputs: { z1: spec(m.a), z2: spec(m.b) }, options }, ours: result(r) });
 }
 
 function correlationSample(m: MadeLoss, r: Record<string, unknown>): void {
@@ -982,17 +1176,21 @@ function correlationSample(m: MadeLoss, r: Record<string, unknown>): void {
 
 type LossFn = (a: pl.TensorLike, b: pl.TensorLike, o?: unknown) => Record<string, unknown>;
 type AsyncLossFn = (a: pl.TensorLike, b: pl.TensorLike, o?: unknown) => Promise<Record<string, unknown>>;
-const LOSSES = {
+const LOSSES: Record<LossKind, { sync: LossFn; async: AsyncLossFn; name: string; sample: (m: MadeLoss, r: Record<string, unknown>) => void }> = {
   npairs: { sync: pl.npairsLoss as unknown as LossFn, async: pl.npairsLossAsync as unknown as AsyncLossFn, name: 'npairsLoss', sample: npairsSample },
   correlation: { sync: pl.correlationLoss as unknown as LossFn, async: pl.correlationLossAsync as unknown as AsyncLossFn, name: 'correlationLoss', sample: correlationSample },
+  ntxent: { sync: pl.ntXentLoss as unknown as LossFn, async: pl.ntXentLossAsync as unknown as AsyncLossFn, name: 'ntXentLoss', sample: ntxentSample },
+  sigmoid: { sync: pl.sigmoidLoss as unknown as LossFn, async: pl.sigmoidLossAsync as unknown as AsyncLossFn, name: 'sigmoidLoss', sample: sigmoidSample },
+  vicreg: { sync: pl.vicregLoss as unknown as LossFn, async: pl.vicregLossAsync as unknown as AsyncLossFn, name: 'vicregLoss', sample: vicregSample },
 };
+const LOSS_KINDS = Object.keys(LOSSES) as LossKind[];
 
 function lossProperties(): void {
-  for (const kind of ['npairs', 'correlation'] as const) {
+  for (const kind of LOSS_KINDS) {
     const L = LOSSES[kind];
     propertyHolds(fc.property(lossArgs(kind), (c) => {
-      const m = makeLoss(c);
-      const snap = snapshot([...m.a.views, ...m.b.views, ...(m.target.probabilities?.views ?? [])]);
+      const m = makeLoss(c, kind);
+      const snap = snapshot([...m.a.views, ...m.b.views, ...(m.target.probabilities?.views ?? []), ...(m.extra?.views ?? [])]);
       const r = attempt(L.name, c, () => L.sync(m.a.value as pl.TensorLike, m.b.value as pl.TensorLike, m.opts));
       const diff = changed(snap);
       if (diff) fail(`${L.name}: ${diff}`);
@@ -1029,10 +1227,10 @@ function identical(a: Record<string, unknown>, b: Record<string, unknown>): stri
 }
 
 async function asyncLossProperties(): Promise<void> {
-  for (const kind of ['npairs', 'correlation'] as const) {
+  for (const kind of LOSS_KINDS) {
     const L = LOSSES[kind];
     await asyncPropertyHolds(fc.asyncProperty(lossArgs(kind), async (c) => {
-      const m = makeLoss(c);
+      const m = makeLoss(c, kind);
       starting(L.name, c);
       const sync = (() => {
         try { return { ok: true as const, value: L.sync(m.a.value as pl.TensorLike, m.b.value as pl.TensorLike, m.opts) }; } catch (e) { return { ok: false as const, error: e as Error }; }
@@ -1215,7 +1413,7 @@ const GROUPS: Record<string, { functions: string[]; run: (dir: string) => void |
   },
   ops: { functions: ['normalize', 'matmul', 'crossEntropy', 'batchNorm1d', 'cosineSimilarity'], run: () => opsProperties() },
   losses: {
-    functions: ['npairsLoss', 'correlationLoss', 'npairsLossAsync', 'correlationLossAsync'],
+    functions: LOSS_KINDS.flatMap((k) => [LOSSES[k].name, `${LOSSES[k].name}Async`]),
     run: async () => { lossProperties(); await asyncLossProperties(); },
   },
   heatmaps: { functions: ['heatmapSvg', 'heatmapPng', 'writeHeatmap', 'readMatrix', 'colormapColors'], run: (dir) => heatmapProperties(dir) },
@@ -1234,6 +1432,7 @@ async function child(group: string): Promise<void> {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+  const samples = Object.values(reservoirs).flatMap((r) => r.kept);
   const summary: Summary = { group, seed, runs: RUNS, seconds: (Date.now() - started) / 1000, tallies, samples };
   fs.writeFileSync(process.env.PAIRLOSS_FUZZ_SUMMARY!, JSON.stringify(summary));
   if (failures.length) throw new Error(`${failures.length} propert${failures.length > 1 ? 'ies' : 'y'} failed:\n\n${failures.join('\n\n')}`);
@@ -1258,6 +1457,30 @@ function mismatchesAtScale(ours: Result, ref: Result, dtype: DType): string[] {
   }
   return mismatches(oursScaled, scaled, dtype);
 }
+
+/**
+ * The shapes mismatchesAtScale exists for: N-pairs over rows summed
+ * ('sum') at a temperature of 0.05 or less (logits up to 20 times the
+ * similarities, their errors summed over N rows), and D = 1 (every
+ * normalised row is ±1: the gradient is rounding noise around 0). Nowhere
+ * else does an error scaled by the tensor's largest value excuse a mismatch.
+ */
+function illConditionedAtScale(c: Case): boolean {
+  if (c.op !== 'npairs') return false;
+  const o = c.options as { reduction?: string; temperature?: number; similarity?: string };
+  const d = c.inputs.x1.shape[1];
+  return (o.reduction === 'sum' && (o.temperature ?? 1) <= 0.05) || ((o.similarity ?? 'cosine') === 'cosine' && d === 1);
+}
+
+/**
+ * How many sampled results may be outside DESIGN.md's tolerance of PyTorch's
+ * same-dtype answer and still pass, each explained by a note (closer to
+ * PyTorch's float64 answer; ill-conditioned): about 2% of the ~385 samples.
+ * The recorded seed gives 4 on LibTorch 1.13; the rest is room for another
+ * LibTorch's rounding. Above this the parity test fails: a kernel that
+ * drifts cannot hide among the notes.
+ */
+const NOTE_BUDGET = 8;
 
 /** PAIRLOSS_FUZZ_SEED: unset or empty for DEFAULT_SEED, 'random' for a fresh one, or an integer. */
 function fuzzSeed(text: string | undefined): number {
@@ -1410,7 +1633,7 @@ require(${JSON.stringify(__filename)});`;
       const all = summaries.flatMap((s) => s.samples);
       const ops = [...new Set(all.map((s) => s.case.op))];
       // every kind of call that can be checked was sampled
-      const unsampled = ['npairs', 'correlation', 'normalize', 'matmul', 'cross_entropy', 'batch_norm1d', 'cosine_similarity'].filter((op) => !ops.includes(op));
+      const unsampled = ['npairs', 'supcon', 'correlation', 'ntxent', 'siglip', 'vicreg', 'normalize', 'matmul', 'cross_entropy', 'batch_norm1d', 'cosine_similarity'].filter((op) => !ops.includes(op));
       if (unsampled.length) throw new Error(`no parity sample of ${unsampled.join(', ')} (sampled: ${ops.join(', ')})`);
       // float32 cases also go to PyTorch in float64 (the inputs are exact in
       // both): where the two float32 answers differ, the float64 one says
@@ -1431,7 +1654,7 @@ require(${JSON.stringify(__filename)});`;
         if (diff.length === 0) return;
         const what = `${s.case.op} ${s.case.dtype} ${JSON.stringify(s.case.options)} [${Object.values(s.case.inputs).map((v) => v.shape.join('x')).join(', ')}]: ${diff.slice(0, 3).join('; ')}`;
         if (exact && mismatches(s.ours, exact, 'float32').length === 0) notes.push(`${what} -- but within float32 tolerance of PyTorch's float64 answer`);
-        else if (mismatchesAtScale(s.ours, keep(ref.results[i]), s.case.dtype).length === 0) notes.push(`${what} -- within tolerance at the tensor's scale`);
+        else if (illConditionedAtScale(s.case) && mismatchesAtScale(s.ours, keep(ref.results[i]), s.case.dtype).length === 0) notes.push(`${what} -- ill-conditioned ('sum' at temperature <= 0.05, or D = 1): within tolerance at the tensor's scale`);
         else if (exact && withinSpread(s.ours, exact, [keep(ref.results[i])], 'float32')) notes.push(`${what} -- ill-conditioned in float32: PyTorch's own float32 answer misses its float64 one as much`);
         else if (!exact) suspects.push({ s, ref: keep(ref.results[i]), what });
         else bad.push(`${what}\n    args: ${s.args ?? '?'}`);
@@ -1445,9 +1668,10 @@ require(${JSON.stringify(__filename)});`;
           else bad.push(`${what}\n    args: ${s.args ?? '?'}`);
         });
       }
-      if (process.env.PAIRLOSS_FUZZ_VERBOSE) {
-        process.stderr.write(`[fuzz] parity: ${all.length} cases against torch ${ref.torch}; ${notes.length} outside DESIGN.md's tolerance of the same-dtype answer only:\n${notes.join('\n')}\n`);
-      }
+      const perOp = Object.entries(all.reduce<Record<string, number>>((acc, s) => ({ ...acc, [s.case.op]: (acc[s.case.op] ?? 0) + 1 }), {})).map(([op, k]) => `${op} ${k}`).join(', ');
+      process.stderr.write(`[fuzz] parity: ${all.length} cases against torch ${ref.torch} (${perOp}); ${notes.length} note(s) (budget ${NOTE_BUDGET}): ` +
+        `outside DESIGN.md's tolerance of the same-dtype answer only${notes.length ? `:\n  ${notes.join('\n  ')}` : ''}\n`);
+      if (notes.length > NOTE_BUDGET) bad.push(`${notes.length} notes, more than the budget of ${NOTE_BUDGET}:\n    ${notes.join('\n    ')}`);
       if (bad.length) throw new Error(`${bad.length} of ${all.length} sampled results differ from PyTorch ${ref.torch} beyond DESIGN.md's tolerance:\n  ${bad.join('\n  ')}`);
     }), 300_000);
 

@@ -146,6 +146,13 @@ const f = (n, d, seed) => ({ data: Float32Array.from(values(n * d, seed)), shape
 const x1 = f(16, 32, 1), x2 = f(16, 32, 2), x3 = f(24, 32, 3);
 const target = Int32Array.from({ length: 16 }, (_, i) => (i * 3) % 24);
 const probs = f(16, 24, 4);
+// the calls below that must be refused: counted, each its error class and message
+const refused = { sync: 0, async: 0 };
+const unexpected = [];
+function expectRefusal(kind, e, pattern) {
+  if (e instanceof RangeError && pattern.test(e.message)) refused[kind]++;
+  else unexpected.push(String(e && e.stack || e));
+}
 function syncCall(i) {
   switch (i % 8) {
     case 0: return pl.npairsLoss(x1, x2, { symmetric: true });
@@ -157,8 +164,8 @@ function syncCall(i) {
     case 6: return pl.crossEntropy(pl.matmul(x1, { data: x3.data, shape: [32, 24] }), target);
     default:
       // errors must not leak either
-      try { pl.npairsLoss(x1, x2, { checkFinite: true, temperature: -1 }); } catch (e) { /* expected */ }
-      try { pl.npairsLoss(x1, { data: Float32Array.from([NaN, ...values(511, 9)]), shape: [16, 32] }, { checkFinite: true }); } catch (e) { /* expected */ }
+      try { pl.npairsLoss(x1, x2, { checkFinite: true, temperature: -1 }); unexpected.push('temperature -1 accepted'); } catch (e) { expectRefusal('sync', e, /temperature/); }
+      try { pl.npairsLoss(x1, { data: Float32Array.from([NaN, ...values(511, 9)]), shape: [16, 32] }, { checkFinite: true }); unexpected.push('NaN accepted with checkFinite'); } catch (e) { expectRefusal('sync', e, /finite|NaN/i); }
       return pl.normalize(x1);
   }
 }
@@ -167,7 +174,7 @@ async function asyncBatch(k) {
   for (let j = 0; j < 50; j++) {
     ps.push(j % 2 ? pl.npairsLossAsync(x1, x2, { symmetric: true }) : pl.correlationLossAsync(x1, x2));
   }
-  ps.push(pl.npairsLossAsync(x1, x2, { target: [99] }).catch(() => null));
+  ps.push(pl.npairsLossAsync(x1, x2, { target: [99] }).then(() => unexpected.push('target [99] accepted'), (e) => expectRefusal('async', e, /target/)));
   return Promise.all(ps);
 }
 async function round(sync, batches) {
@@ -180,16 +187,21 @@ async function round(sync, batches) {
 await round(2000, 4);                      // warm up: allocator pools, JIT, thread pools
 await collect();
 const rss0 = process.memoryUsage().rss;
+refused.sync = refused.async = 0;
 const t0 = Date.now();
 await round(20000, 40);                    // 20k sync + 2k async
 await collect();
 let s = pl.memoryStats();
 for (let i = 0; i < 50 && s.finalizedBuffers < s.externalBuffers; i++) { await collect(2); s = pl.memoryStats(); }
 const rss1 = process.memoryUsage().rss;
-done({ rss0, rss1, growth: rss1 - rss0, ms: Date.now() - t0, made: s.externalBuffers, finalized: s.finalizedBuffers, liveBytes: s.externalBytes });
+done({ rss0, rss1, growth: rss1 - rss0, ms: Date.now() - t0, made: s.externalBuffers, finalized: s.finalizedBuffers, liveBytes: s.externalBytes, refused, unexpected: unexpected.slice(0, 5) });
 `);
     console.log('RSS over 20k sync + 2k async calls:', JSON.stringify({ ...r, growthMB: +(r.growth / MB).toFixed(1) }));
     expect(r.growth).toBeLessThan(50 * MB);
+    // every refused call was refused, with its own error: 2 in every 8 of the 20k sync calls, 1 in each of the 40 async batches
+    const calls = r as unknown as { unexpected: string[]; refused: { sync: number; async: number } };
+    expect(calls.unexpected).toEqual([]);
+    expect(calls.refused).toEqual({ sync: 5000, async: 40 });
     // results in external buffers: the similarity, normalize, matmul and co.,
     // and the reference path's gradients ('dot'); fused gradients are V8's own
     expect(r.made).toBeGreaterThan(15000);

@@ -4,6 +4,8 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as pl from '../lib';
+import { binding } from '../lib/binding';
+import { testIf } from './helpers/skip';
 
 const root = path.resolve(__dirname, '..');
 const main = path.join(root, 'dist', 'lib', 'index.js');
@@ -42,14 +44,25 @@ describe('package', () => {
   it('reports versions, threads and CUDA', () => {
     expect(pl.version).toBe(JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version);
     expect(pl.torchVersion).toMatch(/^\d+\.\d+\.\d+/);
-    expect(typeof pl.cuda.isAvailable()).toBe('boolean');
-    expect(pl.cuda.deviceCount()).toBeGreaterThanOrEqual(0);
-    if (!pl.cuda.isAvailable()) expect(pl.cuda.deviceCount()).toBe(0);
     const before = pl.getNumThreads();
     expect(before).toBeGreaterThanOrEqual(1);
     pl.setNumThreads(1);
     expect(pl.getNumThreads()).toBe(1);
     pl.setNumThreads(before);
+  });
+
+  testIf(!binding().cudaCompiled, 'this LibTorch has CUDA')('a LibTorch without CUDA reports no CUDA device', () => {
+    expect(pl.cuda.isAvailable()).toBe(false);
+    expect(pl.cuda.deviceCount()).toBe(0);
+  });
+
+  // the driver's own count of GPUs (all of them visible: CUDA_VISIBLE_DEVICES unset)
+  const smi = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8' });
+  const gpus = smi.status === 0 ? smi.stdout.split('\n').filter((l) => /^GPU \d+:/.test(l)).length : undefined;
+  testIf(binding().cudaCompiled && gpus !== undefined && process.env.CUDA_VISIBLE_DEVICES === undefined,
+    'needs a LibTorch with CUDA, nvidia-smi, and CUDA_VISIBLE_DEVICES unset')('a CUDA LibTorch reports the GPUs nvidia-smi lists', () => {
+    expect(pl.cuda.deviceCount()).toBe(gpus);
+    expect(pl.cuda.isAvailable()).toBe((gpus as number) > 0);
   });
 
   it('says what to do when the addon cannot be loaded', () => {

@@ -2,7 +2,7 @@
 // the same cases next to us. The seed is printed so a failure can be replayed
 // with PAIRLOSS_PARITY_SEED.
 import { binding } from '../lib/binding';
-import { Case, mismatches, oracle, runOurs } from './helpers/parity';
+import { Case, expectedFor, mismatches, NPAIRS_CALLS, oracle, runOurs } from './helpers/parity';
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { makeCases } = require('./helpers/cases.js');
 
@@ -25,11 +25,15 @@ describe(`live parity with PyTorch (seed ${seed}; replay: PAIRLOSS_PARITY_SEED=$
     expect(reference.results).toHaveLength(cases.length);
   });
 
+  // N-pairs cases both with the similarity matrix returned and as callers
+  // call by default (the gradient in the matrix's memory, the workspace).
   describe.each([['fused kernels', true], ['autograd path', false]] as const)('%s', (_path, fused) => {
     beforeAll(() => binding().setFusedKernels(fused));
     afterAll(() => binding().setFusedKernels(true));
-    it.each(cases.map((c, i) => [c.name, i] as const))('%s', (_name, i) => {
-      expect(mismatches(runOurs(cases[i]), reference.results[i], cases[i].dtype)).toEqual([]);
+    const runs = cases.flatMap((c, i) => (c.op === 'npairs' ? NPAIRS_CALLS : (['similarity'] as const)).map((call) =>
+      [c.op === 'npairs' ? `${c.name} (${call === 'default' ? 'default call' : 'returnSimilarity'})` : c.name, i, call] as const));
+    it.each(runs)('%s', (_name, i, call) => {
+      expect(mismatches(runOurs(cases[i], call), expectedFor(reference.results[i], call), cases[i].dtype)).toEqual([]);
     });
   });
 });

@@ -28,6 +28,10 @@ function inputsOf(r, n, d, which) {
 
 async function main() {
   const started = Date.now();
+  // the restart scenario: what the other ranks of attempt 0 reached, written
+  // down before each step (torchrun's agent may stop them at any point)
+  const failing = job.failRank !== undefined && attempt === 0;
+  if (failing && rank !== job.failRank) write({ rank, stage: 'joining' });
   const pg = await pl.ProcessGroup.fromEnv({ timeoutMs: job.timeoutMs });
   const out = {
     rank: pg.rank,
@@ -42,6 +46,7 @@ async function main() {
     write({ ...out, exiting: true });
     process.exit(3);
   }
+  if (failing) write({ ...out, stage: 'allReduce' });
   out.sum = Array.from((await pg.allReduce(pl.Tensor.from(Float64Array.from([rank + 1, 10]), [2]))).data());
   out.gathered = (await pg.allGather(pl.Tensor.from(Float64Array.from([rank]), [1]))).map((t) => t.data()[0]);
   if (job.loss) {

@@ -31,8 +31,26 @@ function tensorOut(t: pl.Tensor | undefined): Value {
   return { data: t.data(), shape: t.shape };
 }
 
+/**
+ * How an N-pairs case is called: `'similarity'` asks for the matrix
+ * (returnSimilarity: the fused kernel computes it and the gradient in fresh
+ * memory of their own); `'default'` does not, as callers do by default (the
+ * gradient is computed in the matrix's own memory, which is the workspace
+ * kept between calls when it has 8 MiB or more: src/fused.cpp), and its
+ * result has no `similarity`.
+ */
+export type NpairsCall = 'similarity' | 'default';
+export const NPAIRS_CALLS: readonly NpairsCall[] = ['similarity', 'default'];
+
+/** `ref` without the keys a result of this call does not have. */
+export function expectedFor(ref: Result, call: NpairsCall): Result {
+  if (call === 'similarity') return ref;
+  const { similarity: _dropped, ...rest } = ref;
+  return rest;
+}
+
 /** pairloss's answer for a case. */
-export function runOurs(c: Case): Result {
+export function runOurs(c: Case, call: NpairsCall = 'similarity'): Result {
   const i = Object.fromEntries(Object.entries(c.inputs).map(([k, v]) => [k, input(v, c.dtype)]));
   const o = { ...c.options } as Record<string, unknown>;
   if (o.targetIndices) {
@@ -42,6 +60,11 @@ export function runOurs(c: Case): Result {
   switch (c.op) {
     case 'npairs': {
       if (i.target) o.target = i.target;
+      if (call === 'default') {
+        const r = pl.npairsLoss(i.x1, i.x2, o as pl.NpairsOptions);
+        if (r.similarity !== undefined) throw new Error('npairsLoss returned a similarity matrix it was not asked for');
+        return { loss: r.loss, grad1: tensorOut(r.grad1), grad2: tensorOut(r.grad2), gradTemperature: r.gradTemperature as number };
+      }
       const r = pl.npairsLoss(i.x1, i.x2, { ...o, returnSimilarity: true } as pl.NpairsOptions);
       return { loss: r.loss, grad1: tensorOut(r.grad1), grad2: tensorOut(r.grad2), gradTemperature: r.gradTemperature as number, similarity: tensorOut(r.similarity) };
     }
