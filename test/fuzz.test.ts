@@ -914,7 +914,8 @@ function opsProperties(): void {
 // Group: losses, sync and async
 // ---------------------------------------------------------------------------
 
-type LossKind = 'npairs' | 'correlation' | 'ntxent' | 'sigmoid' | 'vicreg';
+/** 'supcon': npairsLoss with labels and SupCon's options only (labels also reach 'npairs' among its other options). */
+type LossKind = 'npairs' | 'supcon' | 'correlation' | 'ntxent' | 'sigmoid' | 'vicreg';
 /** N-pairs' SupCon labels: N class labels, or malformed ones. */
 interface LabelRecipe { kind: 'none' | 'good' | 'array' | 'wrongLength' | 'floats' | 'raw'; seed: number; classes: number; raw?: unknown }
 interface LossCase {
@@ -946,8 +947,21 @@ function makeLabels(l: LabelRecipe, n: number): { value: unknown; present: boole
   }
 }
 
+const SUPCON_OPTIONS = {
+  temperature: NPAIRS_OPTIONS.temperature,
+  excludeSelf: fc.boolean(),
+  eps: NPAIRS_OPTIONS.eps,
+  grad: fc.boolean(),
+  checkFinite: fc.boolean(),
+};
+/** Mostly good labels: SupCon's calls. */
+const supconLabelsArb: fc.Arbitrary<LabelRecipe> = fc.oneof(
+  { weight: 10, arbitrary: fc.record({ kind: fc.constantFrom<LabelRecipe['kind']>('good', 'array'), seed: fc.nat(), classes: fc.integer({ min: 1, max: 6 }) }) },
+  { weight: 1, arbitrary: labelsArb },
+);
+
 const LOSS_OPTIONS: Record<LossKind, Record<string, fc.Arbitrary<unknown>>> = {
-  npairs: NPAIRS_OPTIONS, correlation: CORRELATION_OPTIONS, ntxent: NTXENT_OPTIONS, sigmoid: SIGMOID_OPTIONS, vicreg: VICREG_OPTIONS,
+  npairs: NPAIRS_OPTIONS, supcon: SUPCON_OPTIONS, correlation: CORRELATION_OPTIONS, ntxent: NTXENT_OPTIONS, sigmoid: SIGMOID_OPTIONS, vicreg: VICREG_OPTIONS,
 };
 
 function lossArgs(kind: LossKind): fc.Arbitrary<LossCase> {
@@ -962,8 +976,8 @@ function lossArgs(kind: LossKind): fc.Arbitrary<LossCase> {
       n: fc.constant(dims.n),
       m: fc.constant(byColumns ? dims.m : dims.n),
       after: fc.constantFrom<LossCase['after']>('none', 'scribble', 'detach'),
-      labels: kind === 'npairs' ? labelsArb : fc.constant(NO_LABELS),
-      same: kind === 'npairs' ? fc.constantFrom(false, false, false, true) : fc.constant(false),
+      labels: kind === 'npairs' ? labelsArb : kind === 'supcon' ? supconLabelsArb : fc.constant(NO_LABELS),
+      same: kind === 'npairs' ? fc.constantFrom(false, false, false, true) : kind === 'supcon' ? fc.boolean() : fc.constant(false),
       extra: kind === 'ntxent' ? fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: argArb(arrayArb(k, dims.d, dtype)) })
         : kind === 'sigmoid' ? fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: argArb(arrayArb(dims.n, dims.m, dtype, { special: false })) })
           : fc.constant(undefined),
@@ -1031,11 +1045,12 @@ function checkOtherLoss(kind: 'ntxent' | 'sigmoid' | 'vicreg', r: Record<string,
 }
 
 /** Checks a loss result's shape and, for the 'features'/'samples' terms, its consistency. */
-function checkLoss(kind: LossKind, r: Record<string, unknown>, m: MadeLoss): void {
-  if (kind === 'ntxent' || kind === 'sigmoid' || kind === 'vicreg') {
-    checkOtherLoss(kind, r, m);
+function checkLoss(lossKind: LossKind, r: Record<string, unknown>, m: MadeLoss): void {
+  if (lossKind === 'ntxent' || lossKind === 'sigmoid' || lossKind === 'vicreg') {
+    checkOtherLoss(lossKind, r, m);
     return;
   }
+  const kind = lossKind === 'supcon' ? 'npairs' : lossKind;
   const o = plainOptions(m.opts);
   const views = [...m.a.views, ...m.b.views];
   if (!isNumber(r.loss)) fail(`${kind}: loss is not a number`);
@@ -1178,6 +1193,7 @@ type LossFn = (a: pl.TensorLike, b: pl.TensorLike, o?: unknown) => Record<string
 type AsyncLossFn = (a: pl.TensorLike, b: pl.TensorLike, o?: unknown) => Promise<Record<string, unknown>>;
 const LOSSES: Record<LossKind, { sync: LossFn; async: AsyncLossFn; name: string; sample: (m: MadeLoss, r: Record<string, unknown>) => void }> = {
   npairs: { sync: pl.npairsLoss as unknown as LossFn, async: pl.npairsLossAsync as unknown as AsyncLossFn, name: 'npairsLoss', sample: npairsSample },
+  supcon: { sync: pl.npairsLoss as unknown as LossFn, async: pl.npairsLossAsync as unknown as AsyncLossFn, name: 'npairsLoss', sample: npairsSample },
   correlation: { sync: pl.correlationLoss as unknown as LossFn, async: pl.correlationLossAsync as unknown as AsyncLossFn, name: 'correlationLoss', sample: correlationSample },
   ntxent: { sync: pl.ntXentLoss as unknown as LossFn, async: pl.ntXentLossAsync as unknown as AsyncLossFn, name: 'ntXentLoss', sample: ntxentSample },
   sigmoid: { sync: pl.sigmoidLoss as unknown as LossFn, async: pl.sigmoidLossAsync as unknown as AsyncLossFn, name: 'sigmoidLoss', sample: sigmoidSample },
@@ -1413,7 +1429,7 @@ const GROUPS: Record<string, { functions: string[]; run: (dir: string) => void |
   },
   ops: { functions: ['normalize', 'matmul', 'crossEntropy', 'batchNorm1d', 'cosineSimilarity'], run: () => opsProperties() },
   losses: {
-    functions: LOSS_KINDS.flatMap((k) => [LOSSES[k].name, `${LOSSES[k].name}Async`]),
+    functions: [...new Set(LOSS_KINDS.flatMap((k) => [LOSSES[k].name, `${LOSSES[k].name}Async`]))],
     run: async () => { lossProperties(); await asyncLossProperties(); },
   },
   heatmaps: { functions: ['heatmapSvg', 'heatmapPng', 'writeHeatmap', 'readMatrix', 'colormapColors'], run: (dir) => heatmapProperties(dir) },
