@@ -2,7 +2,60 @@
 
 #include <c10/util/Exception.h>
 
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
 namespace pairloss {
+
+namespace {
+
+std::mutex survival_mutex;
+std::string survival_what;
+std::terminate_handler previous_handler = nullptr;
+
+[[noreturn]] void survive_gloo_terminate() {
+  std::string what;
+  if (std::exception_ptr current = std::current_exception()) {
+    try {
+      std::rethrow_exception(current);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+  }
+  // only Gloo's TCP transport, thrown on its loop thread
+  if (what.find("gloo/transport/tcp") != std::string::npos) {
+    {
+      std::lock_guard<std::mutex> lock(survival_mutex);
+      if (survival_what.empty()) survival_what = what;
+    }
+    std::fprintf(stderr,
+                 "pairloss: a peer sent Gloo a message that does not fit (%s); PAIRLOSS_GLOO_SURVIVE=1: Gloo's transport "
+                 "thread stops here instead of aborting the process, and the group's pending collective fails after "
+                 "timeoutMs\n",
+                 what.c_str());
+    for (;;) std::this_thread::sleep_for(std::chrono::hours(24));
+  }
+  if (previous_handler) previous_handler();
+  std::abort();
+}
+
+}  // namespace
+
+void install_gloo_survival() {
+  static std::once_flag once;
+  const char* opt = std::getenv("PAIRLOSS_GLOO_SURVIVE");
+  if (!opt || std::string(opt) != "1") return;
+  std::call_once(once, [] { previous_handler = std::set_terminate(survive_gloo_terminate); });
+}
+
+std::string gloo_transport_failure() {
+  std::lock_guard<std::mutex> lock(survival_mutex);
+  return survival_what;
+}
 
 std::string ms_string(std::chrono::milliseconds t) { return std::to_string(t.count()) + " ms"; }
 

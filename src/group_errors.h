@@ -38,4 +38,16 @@ std::string failure_cause(const std::string& what, std::chrono::milliseconds tim
 // A failed rendezvous, explained: a timeout says that not every rank arrived.
 std::string rendezvous_failure(const std::string& what, std::chrono::milliseconds timeout);
 
+// PAIRLOSS_GLOO_SURVIVE=1 (opt-in, read at the first group's creation):
+// installs a std::terminate handler that, for an exception thrown by Gloo's
+// TCP transport on its own event-loop thread (a peer's message that does not
+// fit, `op.preamble.length <= op.nbytes`: an uncatchable gloo::EnforceNotMet
+// there), records it and parks that thread forever instead of aborting the
+// process. The group's pending collective then fails after its timeout (the
+// parked thread and the group's memory are leaked). Any other exception goes
+// to the previous handler (abort).
+void install_gloo_survival();
+// What the handler above caught, or "" (for the collective's error message).
+std::string gloo_transport_failure();
+
 }  // namespace pairloss

@@ -123,8 +123,13 @@ struct ProcessGroup::State {
 
   // A failed collective: explains it, breaks the group, throws.
   [[noreturn]] void fail(const std::string& label, const std::string& what, bool stuck) {
-    const std::string message = label + " failed on " + where() + ": " + failure_cause(what, options.timeout) + " [" +
-                                what + "]";
+    // under PAIRLOSS_GLOO_SURVIVE=1, what Gloo's transport thread choked on
+    const std::string transport = gloo_transport_failure();
+    const std::string cause = transport.empty()
+                                  ? failure_cause(what, options.timeout)
+                                  : "a peer rank sent a message of another size or dtype than this rank's (Gloo's "
+                                    "transport thread was stopped: " + transport + ")";
+    const std::string message = label + " failed on " + where() + ": " + cause + " [" + what + "]";
     mark_broken(message, stuck);
     throw GroupError(message + ". The process group is now broken; make a new one (another port or storePrefix)");
   }
@@ -249,6 +254,7 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(const ProcessGroupOptions& o
   if (o.restart_count < 0) throw_range_error("restartCount must be an integer >= 0, got " + std::to_string(o.restart_count));
   parse_backend(backend_name(o.backend));  // available in this build?
 
+  install_gloo_survival();
   Rendezvous joined;
   try {
     joined = rendezvous(o);

@@ -279,3 +279,75 @@ describe('who can reach a group: its listening sockets (issue 26)', () => {
     expect(opened.reach['127.0.0.2']).toBe('connected');
   });
 });
+
+describe('a Python rank that all-reduces a larger tensor than the Node rank', () => {
+  // Gloo checks the message's preamble on its transport's event-loop thread and
+  // throws gloo::EnforceNotMet there (`op.preamble.length <= op.nbytes`), where
+  // nothing can catch it: std::terminate. PyTorch aborts the same way. The
+  // opt-in PAIRLOSS_GLOO_SURVIVE=1 parks that thread instead of aborting; the
+  // collective then fails after timeoutMs.
+  const PYTHON = process.env.PAIRLOSS_PYTHON ?? '/usr/bin/python3';
+  const timeoutMs = 4000;
+
+  /** The Python rank, once it has imported torch (its start-up is not what timeoutMs bounds here). */
+  async function pythonRank(port: number): Promise<ReturnType<typeof spawn>> {
+    const py = spawn(PYTHON, ['-u', '-c', `
+import datetime, torch, torch.distributed as dist
+print('ready', flush=True)
+dist.init_process_group('gloo', init_method='tcp://127.0.0.1:${port}', rank=1, world_size=2, timeout=datetime.timedelta(seconds=30))
+try:
+    dist.all_reduce(torch.ones(4096))
+except Exception as e:
+    print('python rank:', e)
+`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await new Promise<void>((resolve, reject) => {
+      py.stdout!.on('data', (d) => String(d).includes('ready') && resolve());
+      py.on('exit', (code) => reject(new Error(`the Python rank exited (${code}) before it was ready`)));
+    });
+    return py;
+  }
+
+  function nodeRank(port: number, env: Record<string, string>): Promise<{ message: string; elapsed: number; error: string; alive: boolean }> {
+    return runChild(`
+      const pl = require(${LIB});
+      (async () => {
+        const pg = await pl.ProcessGroup.init({ rank: 0, worldSize: 2, host: '127.0.0.1', port: ${port}, timeoutMs: ${timeoutMs} });
+        const t0 = performance.now();
+        const message = await pg.allReduce({ data: new Float32Array(16), shape: [16] }).then(() => 'resolved', (e) => e.message);
+        const elapsed = performance.now() - t0;
+        // the process goes on: a loss computes
+        const alive = pl.npairsLoss([[1, 0], [0, 1]], [[1, 0], [0, 1]]).loss > 0;
+        console.log(JSON.stringify({ message, elapsed, error: pg.error, alive }));
+        process.exit(0);
+      })();
+    `, { nodeArgs: ['-r', REGISTER], env, timeoutMs: 90000 });
+  }
+
+  test('without the opt-in: the Node rank aborts (SIGABRT), as PyTorch does — a limit of Gloo, kept visible here', async () => {
+    const port = await freePort();
+    const py = await pythonRank(port);
+    try {
+      const outcome = await nodeRank(port, {}).then((r) => JSON.stringify(r), (e: Error) => e.message);
+      expect(outcome).toMatch(/^child exited with SIGABRT[\s\S]*op\.preamble\.length <= op\.nbytes/);
+    } finally {
+      py.kill('SIGKILL');
+    }
+  });
+
+  test('PAIRLOSS_GLOO_SURVIVE=1: the Node rank survives; the collective rejects after about timeoutMs, naming the peer\'s message', async () => {
+    const port = await freePort();
+    const py = await pythonRank(port);
+    try {
+      const r = await nodeRank(port, { PAIRLOSS_GLOO_SURVIVE: '1' });
+      // eslint-disable-next-line no-console
+      console.log(`PAIRLOSS_GLOO_SURVIVE=1: the collective rejected after ${r.elapsed.toFixed(0)} ms (timeoutMs ${timeoutMs})`);
+      expect(r.message).toMatch(/a peer rank sent a message of another size or dtype than this rank's .*op\.preamble\.length <= op\.nbytes/);
+      expect(r.message).toMatch(/The process group is now broken/);
+      expect(r.error).toMatch(/broken/);
+      expect(r.alive).toBe(true);
+      expect(r.elapsed).toBeLessThan(timeoutMs + 15000);
+    } finally {
+      py.kill('SIGKILL');
+    }
+  });
+});
