@@ -128,7 +128,12 @@ npm_install() {
     log "npm ci: package-lock.json unchanged, node_modules kept"; return 0
   fi
   # trixie has npm 9; the lock file was written by npm 11 (lockfileVersion 3).
-  in_work 'npm ci --no-audit --no-fund || npm ci --no-audit --no-fund --legacy-peer-deps'
+  # No install scripts (npm 11 on the host runs none either unless approved):
+  # npm 9 installs the root's `file:.` devDependency as a copy and would build
+  # the addon a second time inside it; the copy is replaced by the link the
+  # demo package resolves `pairloss` through (scripts/setup.js's selfLink).
+  in_work 'npm ci --ignore-scripts --no-audit --no-fund || npm ci --ignore-scripts --no-audit --no-fund --legacy-peer-deps'
+  in_work 'rm -rf node_modules/pairloss && ln -s .. node_modules/pairloss'
   echo "$sum" >"$root$dest/node_modules/.pairloss-lock.sha256"
 }
 
