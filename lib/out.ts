@@ -13,13 +13,13 @@ import { DType, FloatArray, hostData, isDetached, Operand, Tensor, typedArrayNam
 /** Where a product can write its result: a CPU {@link Tensor}, a Float32Array or a Float64Array of exactly the result's element count and the inputs' dtype. */
 export type OutBuffer = Tensor | Float32Array | Float64Array;
 
-/** A checked `out`: what crosses to native code, and the tensor the call returns over it. */
+/** A checked `out`: what crosses to native code, and the tensor the call returns over it. @internal */
 export interface CheckedOut {
   raw: RawTensor;
   result(): Tensor;
 }
 
-/** True when two views share bytes of one buffer. */
+/** True when two views share bytes of one buffer. @internal */
 export function viewsOverlap(a: ArrayBufferView, b: ArrayBufferView): boolean {
   if (a.buffer !== b.buffer || a.byteLength === 0 || b.byteLength === 0) return false;
   return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
@@ -29,6 +29,7 @@ export function viewsOverlap(a: ArrayBufferView, b: ArrayBufferView): boolean {
  * Checks `out` for a result of `shape` and `dtype` on `device`, beside the
  * views it must not overlap (`inputs`: name -> view, undefined for memory
  * held natively).
+ * @internal
  */
 export function checkOut(out: unknown, shape: [number, number], dtype: DType, device: string,
   inputs: [string, ArrayBufferView | undefined][], name = 'out'): CheckedOut {
@@ -59,12 +60,12 @@ export function checkOut(out: unknown, shape: [number, number], dtype: DType, de
   };
 }
 
-/** An operand's host view for overlap checks (undefined when held natively). */
+/** An operand's host view for overlap checks (undefined when held natively). @internal */
 export function hostView(x: Operand): ArrayBufferView | undefined {
   return x.handle !== undefined ? undefined : x.data;
 }
 
-/** A copy of an input for a queued call (typed arrays sliced; handles kept: nothing JS does writes to them). */
+/** A copy of an input for a queued call (typed arrays sliced; handles kept: nothing JS does writes to them). @internal */
 export function snapshot(x: RawInput): RawInput {
   return 'handle' in x ? x : { data: x.data.slice(), shape: x.shape };
 }
@@ -75,6 +76,7 @@ export function snapshot(x: RawInput): RawInput {
  * calls in flight; a call that must wait for a slot first takes its inputs'
  * snapshot (`copy`), so that it computes on the values of the time of the call.
  * Errors carry the caller's stack.
+ * @internal
  */
 export async function runOp<R>(work: number, device: string, sync: () => R, async: () => Promise<R>, copy: () => void): Promise<R> {
   try {
@@ -99,10 +101,10 @@ export interface GradOut {
   grad2?: OutBuffer;
 }
 
-/** What crosses to native code for {@link GradOut}. */
+/** What crosses to native code for {@link GradOut} (each a `{ data, shape }` view of the caller's memory, or null). */
 export interface RawGradOut {
-  grad1: RawTensor | null;
-  grad2: RawTensor | null;
+  grad1: { data: FloatArray; shape: number[] } | null;
+  grad2: { data: FloatArray; shape: number[] } | null;
 }
 
 /** The host memory of a raw tensor or index array that native code will read (undefined for a handle or none). */
@@ -118,6 +120,7 @@ function memoryOf(x: unknown): ArrayBufferView | undefined {
  * `b` (named `names`; and `extra`, the other arrays it reads by name: a
  * target, labels, a memory bank): each given array holds that input's shape, in its dtype, on the
  * CPU (as {@link checkOut}), overlapping no input and not the other array.
+ * @internal
  */
 export function gradOut(value: unknown, a: Operand, b: Operand, names: [string, string], device: string, grad: boolean,
   extra: readonly [string, unknown][] = []): RawGradOut | null {

@@ -145,7 +145,9 @@ describe('no growth over many calls', () => {
 const f = (n, d, seed) => ({ data: Float32Array.from(values(n * d, seed)), shape: [n, d] });
 const x1 = f(16, 32, 1), x2 = f(16, 32, 2), x3 = f(24, 32, 3);
 const target = Int32Array.from({ length: 16 }, (_, i) => (i * 3) % 24);
+// a probability target: non-negative rows (probability targets are checked for entries < 0)
 const probs = f(16, 24, 4);
+for (let i = 0; i < probs.data.length; i++) probs.data[i] = Math.abs(probs.data[i]);
 // the calls below that must be refused: counted, each its error class and message
 const refused = { sync: 0, async: 0 };
 const unexpected = [];
