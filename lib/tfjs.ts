@@ -177,10 +177,11 @@ export function cachedGradient(embeddings: TF.Tensor, grad: TensorLike | Float32
   if (!(g instanceof Float32Array || g instanceof Float64Array)) throw invalidType('grad', 'float32 or float64 data', g);
   const count = e.shape[0] * e.shape[1];
   if (g.length !== count) throw rangeError('grad', `must have the ${count} elements of embeddings [${e.shape.join(', ')}], got ${g.length}`);
-  const gt = tf.tensor(g instanceof Float32Array ? g : Float32Array.from(g), [...e.shape], 'float32');
-  const f = tf.customGrad((x: TF.Tensor) => ({
-    value: tf.sum(tf.mul(x, gt)) as TF.Scalar,
-    gradFunc: (dy: TF.Tensor) => tf.mul(dy, gt),
+  const data = g instanceof Float32Array ? g : Float32Array.from(g);
+  // made where it is used: tfjs disposes the forward's tensors before the backward runs
+  const f = tf.customGrad((x) => ({
+    value: tf.sum(tf.mul(x as TF.Tensor, tf.tensor(data, [...e.shape], 'float32'))) as TF.Scalar,
+    gradFunc: (dy: TF.Tensor) => scaled(dy, data, e.shape),
   }));
   return f(embeddings) as TF.Scalar;
 }
