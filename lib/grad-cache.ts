@@ -227,13 +227,18 @@ export class GradCache<L extends GradCacheLoss = GradCacheLoss> {
    * The loss over the whole batch, one call of the loss (its result: the
    * loss, its terms, `gradTemperature`…; `grad1`/`grad2` are the whole
    * batch's gradients, over the cache's memory). Then {@link GradCache.gradients}.
+   * @param overrides - options of the loss for this batch only, over `lossOptions` (a temperature
+   *   learned step by step, an EmbeddingQueue's `negatives()`); not `out`, `grad`, `signal`, `returnSimilarity`.
    * @throws RangeError before every row has arrived, or when called twice for one batch; the loss's own errors.
+   * @example
+   * const { loss, gradTemperature } = cache.loss({ temperature: Math.exp(logT) });
    */
-  loss(): GradCacheLosses[L]['result'] {
+  loss(overrides?: GradCacheLossOptions<L>): GradCacheLosses[L]['result'] {
     const [fn] = this.#call();
+    const options = this.#lossOptions(overrides, false);
     this.#computing = true;
     try {
-      const r = (fn as (a: TensorLike, b: TensorLike, o: unknown) => GradCacheLosses[L]['result'])(this.#input(this.#x1), this.#input(this.#x2), this.#lossOptions());
+      const r = (fn as (a: TensorLike, b: TensorLike, o: unknown) => GradCacheLosses[L]['result'])(this.#input(this.#x1), this.#input(this.#x2), options);
       this.#done();
       return r;
     } finally {
@@ -244,14 +249,14 @@ export class GradCache<L extends GradCacheLoss = GradCacheLoss> {
   /**
    * {@link GradCache.loss} off the event loop (the loss's async form; under a
    * group prefer this). Do not add rows or reset until it settles.
-   * @param opts.signal - an AbortSignal, as the losses' `signal`: an aborted call computes no gradients for the cache.
+   * @param overrides - as {@link GradCache.loss}'s, and `signal` (an AbortSignal, as the losses'):
+   *   an aborted call rejects and leaves the batch without a loss (call it again, or reset).
    */
-  async lossAsync(opts: { signal?: AbortSignal } = {}): Promise<GradCacheLosses[L]['result']> {
-    const o = optionsObject(opts, ['signal'], 'opts');
+  async lossAsync(overrides?: GradCacheLossOptions<L> & { signal?: AbortSignal }): Promise<GradCacheLosses[L]['result']> {
     const [, fn] = this.#call();
+    const options = this.#lossOptions(overrides, true);
     this.#computing = true;
     try {
-      const options = { ...this.#lossOptions(), ...(o.signal === undefined ? {} : { signal: o.signal }) };
       const r = await (fn as (a: TensorLike, b: TensorLike, o: unknown) => Promise<GradCacheLosses[L]['result']>)(this.#input(this.#x1), this.#input(this.#x2), options);
       this.#done();
       return r;
@@ -323,9 +328,22 @@ export class GradCache<L extends GradCacheLoss = GradCacheLoss> {
     return { data, shape: [this.batchSize, this.dim] };
   }
 
-  #lossOptions(): Record<string, unknown> {
-    const options: Record<string, unknown> = { ...this.#options, out: { grad1: this.#g1, grad2: this.#g2 } };
-    if (this.#labelled) options.labels = this.#labels;
+  #lossOptions(overrides: unknown, async: boolean): Record<string, unknown> {
+    const options: Record<string, unknown> = { ...this.#options };
+    if (overrides !== undefined) {
+      if (overrides === null || typeof overrides !== 'object' || Array.isArray(overrides)) throw invalidType('overrides', 'an options object', overrides);
+      for (const key of OWNED) {
+        if (key in overrides && !(async && key === 'signal')) {
+          throw rangeError(`overrides.${key}`, key === 'signal' ? 'applies to lossAsync' : 'is the cache\'s own (it computes the gradients into its buffers); leave it out');
+        }
+      }
+      Object.assign(options, overrides);
+    }
+    if (this.#labelled) {
+      if (options.labels !== undefined) throw rangeError('labels', 'were given with the micro-batches; give them there or in the options, not both');
+      options.labels = this.#labels;
+    }
+    options.out = { grad1: this.#g1, grad2: this.#g2 };
     return options;
   }
 

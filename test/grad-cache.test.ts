@@ -138,6 +138,62 @@ describe('the cached loss equals the loss of the whole batch at once', () => {
   });
 });
 
+describe('per-batch options', () => {
+  test('a temperature that changes every step (learned), and NT-Xent against an EmbeddingQueue', () => {
+    const cache = new GradCache({ loss: 'npairs', batchSize: N, dim: D, dtype: 'float64', lossOptions: { symmetric: true } });
+    for (const temperature of [0.5, 0.25]) {
+      const { a, b } = views(20 + temperature * 8, 'float64');
+      feed(cache, a, b);
+      const r = cache.loss({ temperature });
+      const whole = pl.npairsLoss({ data: a, shape: [N, D] }, { data: b, shape: [N, D] }, { symmetric: true, temperature });
+      expect(r.loss).toBe(whole.loss);
+      expect(r.gradTemperature).toBe(whole.gradTemperature);
+      expect(gathered(cache, 'float64').g1).toEqual(Array.from(whole.grad1.data()));
+      cache.reset();
+    }
+    const queue = new pl.EmbeddingQueue({ size: 8, dim: D, dtype: 'float64' });
+    const nt = new GradCache({ loss: 'ntXent', batchSize: N, dim: D, dtype: 'float64', lossOptions: { temperature: 0.2 } });
+    for (let step = 0; step < 3; step++) {
+      const { a, b } = views(60 + step, 'float64');
+      feed(nt, a, b);
+      const negatives = step === 0 ? {} : { negatives: queue.negatives() };
+      const r = nt.loss(negatives);
+      const whole = pl.ntXentLoss({ data: a, shape: [N, D] }, { data: b, shape: [N, D] }, { temperature: 0.2, ...negatives });
+      expect(r.loss).toBe(whole.loss);
+      const { g1, g2 } = gathered(nt, 'float64');
+      expect(g1).toEqual(Array.from(whole.grad1.data()));
+      expect(g2).toEqual(Array.from(whole.grad2.data()));
+      queue.enqueue({ data: b, shape: [N, D] });
+      nt.reset();
+    }
+  });
+
+  test('an aborted lossAsync leaves the batch without a loss; it can be asked again', async () => {
+    const { a, b } = views(9, 'float32');
+    const cache = new GradCache({ loss: 'npairs', batchSize: N, dim: D });
+    feed(cache, a, b);
+    const ac = new AbortController();
+    ac.abort();
+    await expect(cache.lossAsync({ signal: ac.signal })).rejects.toThrow(/aborted/);
+    expect(() => cache.gradients(0)).toThrow(/not computed yet/);
+    const r = await cache.lossAsync({ signal: new AbortController().signal });
+    expect(r.loss).toBe(pl.npairsLoss({ data: a, shape: [N, D] }, { data: b, shape: [N, D] }).loss);
+  });
+
+  test('the options the cache owns are refused per batch too', () => {
+    const { a, b } = views(9, 'float32');
+    const cache = new GradCache({ loss: 'npairs', batchSize: N, dim: D });
+    feed(cache, a, b);
+    expect(() => cache.loss({ out: {} } as never)).toThrow(/overrides\.out: is the cache's own/);
+    expect(() => cache.loss({ grad: false } as never)).toThrow(/overrides\.grad/);
+    expect(() => cache.loss({ signal: new AbortController().signal } as never)).toThrow(/overrides\.signal: applies to lossAsync/);
+    expect(() => cache.loss(5 as never)).toThrow(TypeError);
+    expect(() => cache.loss({ tempreature: 1 } as never)).toThrow(/Did you mean 'temperature'/);
+    // and the batch still computes afterwards
+    expect(Number.isFinite(cache.loss().loss)).toBe(true);
+  });
+});
+
 describe('PyTorch', () => {
   const torch = hasPythonTorch();
   (torch ? test : test.skip)('CLIP through the cache equals torch autograd on the whole batch (float32 and float64)', () => {
