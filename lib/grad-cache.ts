@@ -189,9 +189,8 @@ export class GradCache<L extends GradCacheLoss = GradCacheLoss> {
    */
   add(x1: TensorLike, x2: TensorLike, labels?: Indices): number {
     const [n1, n2] = [LOSSES[this.lossName][2], LOSSES[this.lossName][3]];
-    if (this.#computed || this.#computing) {
-      throw rangeError(n1, 'this batch\'s loss is already computed; call reset() to start the next batch');
-    }
+    if (this.#computing) throw rangeError(n1, 'this batch\'s loss is computing (lossAsync); once it settles, reset() starts the next batch');
+    if (this.#computed) throw rangeError(n1, 'this batch\'s loss is already computed; call reset() to start the next batch');
     const a = this.#view(x1, n1);
     const b = this.#view(x2, n2);
     const rows = a.shape[0];

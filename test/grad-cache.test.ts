@@ -115,6 +115,23 @@ describe('the cached loss equals the loss of the whole batch at once', () => {
     }
   });
 
+  test('a batch big enough for the libuv pool (not inline): the gradients still land in the cache\'s buffers', async () => {
+    const [n, d] = [96, 32]; // N·N·D = 294912 multiply-adds > the 2^17 inline threshold
+    const a = Float64Array.from(randn(5, n * d));
+    const b = Float64Array.from(randn(6, n * d));
+    const cache = new GradCache({ loss: 'npairs', batchSize: n, dim: d, dtype: 'float64', lossOptions: { symmetric: true } });
+    for (let s = 0; s < n; s += 32) cache.add({ data: a.slice(s * d, (s + 32) * d), shape: [32, d] }, { data: b.slice(s * d, (s + 32) * d), shape: [32, d] });
+    const pending = cache.lossAsync();
+    expect(() => cache.reset()).toThrow(/reset: the loss is computing/);
+    expect(() => cache.add({ data: a.slice(0, d), shape: [1, d] }, { data: b.slice(0, d), shape: [1, d] })).toThrow(/x1: this batch's loss is computing/);
+    const r = await pending;
+    const whole = pl.npairsLoss({ data: a, shape: [n, d] }, { data: b, shape: [n, d] }, { symmetric: true });
+    expectClose([r.loss], [whole.loss], 'float64', 'loss');
+    const g: number[] = [];
+    for (let i = 0; i < 3; i++) g.push(...cache.gradients(i).grad1.data());
+    expectClose(g, whole.grad1.data(), 'float64', 'grad1');
+  });
+
   test('gradients are views of one buffer, the one the loss wrote through out (no copy)', () => {
     const { a, b } = views(3, 'float32');
     const cache = new GradCache({ loss: 'npairs', batchSize: N, dim: D });
