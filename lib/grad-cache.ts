@@ -94,7 +94,9 @@ function positiveInteger(value: unknown, name: string): number {
  * Memory: two `[batchSize, D]` buffers for the embeddings (each micro-batch
  * copied in once, as it arrives) and two for the gradients (the loss writes
  * them through its `out` option); a micro-batch's gradients are views of
- * them. Nothing else is allocated per step. A gradient view stays valid
+ * them. The cache allocates nothing else per step (the loss itself works as
+ * it always does: a `lossAsync` sent to the libuv pool copies its inputs
+ * there, as every async loss). A gradient view stays valid
  * until the next batch's loss overwrites it.
  *
  * A cache is reused: {@link GradCache.reset} starts the next batch.
