@@ -17,6 +17,10 @@ export type {
   NpairsOptions, NpairsResult, NpairsGradients, NtXentOptions, SigmoidOptions, SigmoidResult, SigmoidGradients, VicregOptions, VicregResult, VicregGradients, CorrelationOptions, CorrelationResult, CorrelationGradients, GroupLike,
   Gradients, WithGrad, WithoutGrad,
 } from './losses';
+export { GradCache } from './grad-cache';
+export type { GradCacheLoss, GradCacheLosses, GradCacheLossOptions, GradCacheOptions, MicroBatchGradients } from './grad-cache';
+export { EmbeddingQueue } from './embedding-queue';
+export type { EmbeddingQueueOptions, QueueNpairsOptions } from './embedding-queue';
 export { ProcessGroup } from './distributed';
 export type { Backend, ReduceOp, ProcessGroupOptions, FromEnvOptions, LaunchInfo } from './distributed';
 export { version, torchVersion, cuda, backends, cpuKernels, blasCore, getNumThreads, getBlasThreads, setNumThreads, memoryStats,

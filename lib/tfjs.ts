@@ -151,3 +151,37 @@ export function correlationLoss(z1: TF.Tensor, z2: TF.Tensor, opts: TfCorrelatio
   }));
   return f(z1, z2) as TF.Scalar;
 }
+
+/**
+ * The second forward of a gradient cache (pairloss's `GradCache`): a
+ * `tf.Scalar`, `Σ embeddings · grad`, whose gradient with respect to
+ * `embeddings` is exactly `grad` (a micro-batch's embedding gradients from
+ * `cache.gradients(i)`), so that `tf.variableGrads` over it gives that
+ * micro-batch's share of the weights' gradients of the whole batch's loss.
+ * Summed over the micro-batches, they are the whole batch's gradients.
+ *
+ * @param embeddings - `[rows, D]` float32: the micro-batch embedded again, this time on the tape.
+ * @param grad - its gradients `[rows, D]`: a pairloss `Tensor`, `{ data, shape }` or a Float32Array/Float64Array of rows·D.
+ * @throws TypeError for a non-tensor or a non-float32 tensor; RangeError for a rank other than 2,
+ *   a disposed tensor, or a `grad` of another size.
+ * @example
+ * const { grads } = tf.variableGrads(() => cachedGradient(model.apply(microBatch) as tf.Tensor2D, cache.gradients(i).grad1));
+ */
+export function cachedGradient(embeddings: TF.Tensor, grad: TensorLike | Float32Array | Float64Array): TF.Scalar {
+  const e = matrix(embeddings, 'embeddings');
+  let g: unknown;
+  if (grad instanceof Float32Array || grad instanceof Float64Array) g = grad;
+  else if (grad !== null && typeof grad === 'object' && typeof (grad as { data?: unknown }).data === 'function') g = (grad as { data(): unknown }).data();
+  else if (grad !== null && typeof grad === 'object' && ArrayBuffer.isView((grad as { data?: unknown }).data)) g = (grad as { data: unknown }).data;
+  else throw invalidType('grad', 'a Tensor, { data, shape }, Float32Array or Float64Array', grad);
+  if (!(g instanceof Float32Array || g instanceof Float64Array)) throw invalidType('grad', 'float32 or float64 data', g);
+  const count = e.shape[0] * e.shape[1];
+  if (g.length !== count) throw rangeError('grad', `must have the ${count} elements of embeddings [${e.shape.join(', ')}], got ${g.length}`);
+  const data = g instanceof Float32Array ? g : Float32Array.from(g);
+  // made where it is used: tfjs disposes the forward's tensors before the backward runs
+  const f = tf.customGrad((x) => ({
+    value: tf.sum(tf.mul(x as TF.Tensor, tf.tensor(data, [...e.shape], 'float32'))) as TF.Scalar,
+    gradFunc: (dy: TF.Tensor) => scaled(dy, data, e.shape),
+  }));
+  return f(embeddings) as TF.Scalar;
+}
