@@ -108,7 +108,7 @@ function main() {
     const s = median(times[v]);
     const name = `PyTorch ${variant === 'dense' ? 'nn.Linear (dense)' : 'EmbeddingBag'}, ${t} thread${t === '1' ? '' : 's'}, OMP_WAIT_POLICY ${omp}`;
     rows.push([name, `${s.toFixed(2)} s`, Math.round(pairs / s).toLocaleString('en-US'), ratio(s), fmt(facts[v].recall1), fmt(facts[v].recall10),
-      `max |Δ| ${facts[v].stepLossMaxDiff.toExponential(1)}`]);
+      `max Δ ${facts[v].stepLossMaxDiff.toExponential(1)}`]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   console.log('');
