@@ -7,7 +7,7 @@
 // CUDA tensor through a one-rank NCCL group.
 import * as pl from '../lib';
 import { residentCpu, Tensor } from '../lib/tensor';
-import { randn, resultsOf, runGroup } from './helpers/distributed';
+import { randn, resultsOf, runGroup, freePort } from './helpers/distributed';
 
 jest.setTimeout(120000);
 
@@ -102,7 +102,7 @@ describe('collectives on resident tensors across 2 processes (Gloo)', () => {
 
 describe('collectives on resident tensors in one process', () => {
   test('a group of one: resident in, resident out; dispose frees at once', async () => {
-    const pg = await pl.ProcessGroup.init({ rank: 0, worldSize: 1, port: 20000 + Math.floor(Math.random() * 20000), timeoutMs: 10000 });
+    const pg = await pl.ProcessGroup.init({ rank: 0, worldSize: 1, port: await freePort(), timeoutMs: 10000 });
     const x = residentCpu(pl.tensor([[1, 2], [3, 4]]));
     const start = pl.memoryStats();
     const r = await pg.allReduce(x, 'avg');

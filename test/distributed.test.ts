@@ -1,7 +1,7 @@
 // ProcessGroup: the collectives with 2 and 4 Node.js ranks (child processes),
 // the shape check, fromEnv, and every option's bad-argument errors.
 import * as pl from '../lib';
-import { resultsOf, runGroup } from './helpers/distributed';
+import { resultsOf, runGroup, freePort } from './helpers/distributed';
 import { testIf } from './helpers/skip';
 
 jest.setTimeout(120000);
@@ -64,7 +64,7 @@ describe('ProcessGroup collectives across processes', () => {
 
 describe('ProcessGroup in one process', () => {
   test('a group of one: every collective is the identity', async () => {
-    const pg = await pl.ProcessGroup.init({ rank: 0, worldSize: 1, port: 20000 + Math.floor(Math.random() * 20000), timeoutMs: 10000 });
+    const pg = await pl.ProcessGroup.init({ rank: 0, worldSize: 1, port: await freePort(), timeoutMs: 10000 });
     expect(pg.pairlossRanks).toEqual([0]);
     const x = pl.tensor([[1, 2], [3, 4]]);
     expect(Array.from((await pg.allReduce(x, 'avg')).data())).toEqual([1, 2, 3, 4]);
@@ -151,7 +151,7 @@ describe('ProcessGroup bad arguments', () => {
   });
 
   test('collective arguments and the group option of the losses', async () => {
-    const pg = await pl.ProcessGroup.init({ rank: 0, worldSize: 1, port: 20000 + Math.floor(Math.random() * 20000), timeoutMs: 10000 });
+    const pg = await pl.ProcessGroup.init({ rank: 0, worldSize: 1, port: await freePort(), timeoutMs: 10000 });
     const x = pl.tensor([[1, 2]]);
     await expect(pg.allReduce(x, 'mean' as pl.ReduceOp)).rejects.toThrow(RangeError);
     await expect(pg.allReduce(x, 'mean' as pl.ReduceOp)).rejects.toThrow(/for op/);

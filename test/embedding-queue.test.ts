@@ -8,7 +8,7 @@
 import { spawnSync } from 'child_process';
 import * as pl from '../lib';
 import { EmbeddingQueue } from '../lib';
-import { excess, hasPythonTorch, PYTHON, randn } from './helpers/distributed';
+import { excess, hasPythonTorch, PYTHON, randn, freePort } from './helpers/distributed';
 
 type DType = 'float32' | 'float64';
 type Mode = 'npairs' | 'supcon' | 'ntxent';
@@ -212,7 +212,7 @@ describe('the ring', () => {
 
 describe('under a process group of one rank', () => {
   test('enqueueGathered enqueues the gathered batch (and labels)', async () => {
-    const pg = await pl.ProcessGroup.init({ rank: 0, worldSize: 1, port: 20000 + Math.floor(Math.random() * 20000), timeoutMs: 10000 });
+    const pg = await pl.ProcessGroup.init({ rank: 0, worldSize: 1, port: await freePort(), timeoutMs: 10000 });
     try {
       const queue = new EmbeddingQueue({ size: 4, dim: 2, labels: true });
       await queue.enqueueGathered(pg, [[1, 2], [3, 4]], [7, 8]);

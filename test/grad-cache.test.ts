@@ -7,7 +7,7 @@
 import { spawnSync } from 'child_process';
 import * as pl from '../lib';
 import { GradCache, GradCacheLoss } from '../lib';
-import { excess, hasPythonTorch, PYTHON, randn } from './helpers/distributed';
+import { excess, hasPythonTorch, PYTHON, randn, freePort } from './helpers/distributed';
 
 type DType = 'float32' | 'float64';
 const TOL = { float32: { rtol: 1e-5, atol: 1e-6 }, float64: { rtol: 1e-10, atol: 1e-10 } };
@@ -245,7 +245,7 @@ print(json.dumps({'loss': loss.item(), 'g1': a.grad.flatten().tolist(), 'g2': b.
 
 describe('under a process group of one rank', () => {
   test('npairs and SigLIP through lossAsync with the loss\'s group equal the call without one', async () => {
-    const pg = await pl.ProcessGroup.init({ rank: 0, worldSize: 1, port: 20000 + Math.floor(Math.random() * 20000), timeoutMs: 10000 });
+    const pg = await pl.ProcessGroup.init({ rank: 0, worldSize: 1, port: await freePort(), timeoutMs: 10000 });
     try {
       for (const loss of ['npairs', 'sigmoid'] as const) {
         const { a, b } = views(11, 'float64');

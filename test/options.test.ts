@@ -4,6 +4,7 @@
 // left over is an Error; and what the public functions send for every user
 // option is what the binding reads. A key renamed on either side fails here.
 import * as pl from '../lib';
+import { freePort } from './helpers/distributed';
 import { binding } from '../lib/binding';
 import { callNative } from '../lib/errors';
 import { NATIVE_OPTION_KEYS, NativeKind } from '../lib/options';
@@ -209,7 +210,7 @@ describe('the public functions send every user option under its key', () => {
   });
 
   it('the losses, sync and async, with a process group (W = 1)', async () => {
-    const pg = await pl.ProcessGroup.init({ rank: 0, worldSize: 1, port: 20000 + Math.floor(Math.random() * 20000), timeoutMs: 10000 });
+    const pg = await pl.ProcessGroup.init({ rank: 0, worldSize: 1, port: await freePort(), timeoutMs: 10000 });
     try {
       // labels and excludeSelf exclude target and symmetric: sent in a call of their own below
       // `out` holds gradients, which grad: false does not compute: sent in a call of its own below
