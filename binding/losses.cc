@@ -51,14 +51,17 @@ struct Outputs {
 Outputs gradient_outputs(Napi::Env env, const Inputs& in, const at::Device& device, bool resident, bool grad,
                          bool group, const GradOut& user, bool async) {
   Outputs o;
-  if (grad && !group && !resident && device.is_cpu() && in.a.dim() == 2 && in.b.dim() == 2 &&
-      in.a.scalar_type() == in.b.scalar_type() && in.a.size(1) == in.b.size(1)) {
-    o.grad1 = js_output(env, in.a.size(0), in.a.size(1), in.a.scalar_type());
-    o.grad2 = js_output(env, in.b.size(0), in.b.size(1), in.b.scalar_type());
-  }
-  // caller memory: computed into directly by a sync call (the group path copies its slice there)
-  if (user.t1.defined()) o.grad1 = user_output(user.grad1, user.t1, "out.grad1", !async, std::move(o.grad1));
-  if (user.t2.defined()) o.grad2 = user_output(user.grad2, user.t2, "out.grad2", !async, std::move(o.grad2));
+  const bool fused = grad && !group && !resident && device.is_cpu() && in.a.dim() == 2 && in.b.dim() == 2 &&
+                     in.a.scalar_type() == in.b.scalar_type() && in.a.size(1) == in.b.size(1);
+  // memory of the call's own for one gradient (none where the fused path cannot write into it)
+  auto own = [&](const at::Tensor& x) {
+    return fused ? js_output(env, x.size(0), x.size(1), x.scalar_type()) : JsOutput();
+  };
+  // caller memory: a sync call computes into it directly (nothing else is
+  // allocated for it; the group path copies its slice there), an async one
+  // into memory of its own, copied over when it settles
+  o.grad1 = user.t1.defined() ? user_output(user.grad1, user.t1, "out.grad1", !async, async ? own(in.a) : JsOutput()) : own(in.a);
+  o.grad2 = user.t2.defined() ? user_output(user.grad2, user.t2, "out.grad2", !async, async ? own(in.b) : JsOutput()) : own(in.b);
   return o;
 }
 
