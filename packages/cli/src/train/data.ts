@@ -242,31 +242,3 @@ export function buildDataset(pairs: Array<[string, string]>, opts: LoadOptions =
 export function loadCmudict(opts: LoadOptions = {}): PairDataset {
   return buildDataset(readCmudictPairs(), opts);
 }
-
-/**
- * Writes the sparse `rows` of `m` into a dense `[rows.length, dim]` row-major matrix `out` (and its
- * transpose `outT`, `[dim, rows.length]`, when given). Only the non-zero positions are written: `out`
- * must be all zeros before, as {@link clearDense} leaves it.
- */
-export function densify(m: SparseRows, rows: ArrayLike<number>, out: Float32Array, outT?: Float32Array): void {
-  scatter(m, rows, out, outT, false);
-}
-
-/** Sets back to zero what {@link densify} wrote for the same `rows`. */
-export function clearDense(m: SparseRows, rows: ArrayLike<number>, out: Float32Array, outT?: Float32Array): void {
-  scatter(m, rows, out, outT, true);
-}
-
-function scatter(m: SparseRows, rows: ArrayLike<number>, out: Float32Array, outT: Float32Array | undefined, clear: boolean): void {
-  const n = rows.length;
-  const dim = m.dim;
-  for (let r = 0; r < n; r++) {
-    const row = rows[r];
-    for (let k = m.ptr[row]; k < m.ptr[row + 1]; k++) {
-      const c = m.idx[k];
-      const v = clear ? 0 : m.val[k];
-      out[r * dim + c] = v;
-      if (outT) outT[c * n + r] = v;
-    }
-  }
-}
