@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "process_group.h"
+#include "process_group_options.h"
 
 namespace pairloss {
 

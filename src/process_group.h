@@ -25,11 +25,9 @@
 #include <vector>
 
 #include "group_errors.h"  // GroupError
+#include "process_group_options.h"
 
 namespace pairloss {
-
-enum class Backend { Gloo, Nccl };
-enum class ReduceOp { Sum, Avg, Max, Min, Product };
 
 // 'gloo' | 'nccl' (a RangeError naming `name` otherwise, or for 'nccl' on a
 // LibTorch without CUDA and NCCL).
@@ -37,32 +35,6 @@ Backend parse_backend(const std::string& value, const char* name = "backend");
 // 'sum' | 'avg' | 'max' | 'min' | 'product'.
 ReduceOp parse_reduce_op(const std::string& value, const char* name = "op");
 const char* backend_name(Backend backend);
-
-struct ProcessGroupOptions {
-  Backend backend = Backend::Gloo;
-  int rank = 0;
-  int world_size = 1;
-  // Address of the TCPStore: rank 0's, which serves it (or, with
-  // agent_store, the launcher's).
-  std::string host = "127.0.0.1";
-  int port = 29500;
-  // The store is served by the launcher (torchrun's elastic agent,
-  // TORCHELASTIC_USE_AGENT_STORE=True): every rank, rank 0 too, is a client.
-  bool agent_store = false;
-  // With agent_store: the launcher's restart attempt
-  // (TORCHELASTIC_RESTART_COUNT), which scopes the group's keys on the
-  // agent's store as torch's own worker scopes them (rendezvous.h).
-  int restart_count = 0;
-  // Rendezvous and every collective: a peer silent for this long is an error.
-  std::chrono::milliseconds timeout{300000};
-  // torch.distributed puts its default group under PrefixStore("default_pg");
-  // another prefix makes an independent group on the same store.
-  std::string store_prefix = "default_pg";
-  // Exchange a header before each collective (among the pairloss members).
-  bool check_shapes = true;
-  // NCCL only: the CUDA device of this rank (-1: rank % device count).
-  int cuda_device = -1;
-};
 
 class ProcessGroup : public std::enable_shared_from_this<ProcessGroup> {
  public:
@@ -137,7 +109,7 @@ class ProcessGroup : public std::enable_shared_from_this<ProcessGroup> {
 // Autograd-free helpers the losses use under a group. `group` may be null:
 // then they are the identity (one process).
 //
-// Mean over ranks of `x` (the seed: dist.all_reduce(corr); corr /= W).
+// Mean over ranks of `x` (correlation_loss_func: dist.all_reduce(corr); corr /= W).
 at::Tensor mean_over_ranks(ProcessGroup* group, const at::Tensor& x, const std::string& label);
 // Sum over ranks of `x`.
 at::Tensor sum_over_ranks(ProcessGroup* group, const at::Tensor& x, const std::string& label);

@@ -25,7 +25,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #endif
 
-#include "process_group.h"
+#include "process_group_options.h"
 
 namespace pairloss {
 
