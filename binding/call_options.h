@@ -9,7 +9,9 @@
 
 #include <memory>
 
-#include "losses.h"
+#include "barlow_twins.h"
+#include "npairs.h"
+#include "nt_xent.h"
 #include "siglip.h"
 #include "vicreg.h"
 #include "ops.h"

@@ -9,6 +9,7 @@
 #include "exports.h"
 #include "js_errors.h"
 #include "marshal.h"
+#include "process_group.h"
 
 namespace pairloss_binding {
 

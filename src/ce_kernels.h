@@ -3,7 +3,7 @@
 // entropy over a block of logits with its target, forward and backward in one
 // or two passes. fused.cpp runs them over the whole [N, M] similarity matrix,
 // chunked.cpp over blocks of rows, and the group path over this rank's rows
-// against the gathered columns (losses.cpp).
+// against the gathered columns (npairs.cpp).
 //
 // logits L = S / temperature. Row-wise cross entropy against targets q
 // (class indices or probabilities, with label smoothing), and for a

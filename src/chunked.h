@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "losses.h"
+#include "npairs_options.h"
 
 namespace pairloss {
 

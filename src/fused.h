@@ -1,15 +1,17 @@
-// Hand-derived forward + backward of both losses for CPU tensors: the same
-// numbers as LibTorch autograd on the reference expressions (losses.cpp),
-// without building a graph: three matrix products and a few passes over the
-// similarity matrix, each pass one loop.
+// Hand-derived forward + backward of N-pairs, SigLIP and Barlow Twins for
+// CPU tensors: the same numbers as LibTorch autograd on the reference
+// expressions (npairs.cpp, siglip.cpp, barlow_twins.cpp), without building a
+// graph: three matrix products and a few passes over the similarity matrix,
+// each pass one loop.
 #pragma once
 
 #include <ATen/ATen.h>
 
 #include <optional>
 
-#include "losses.h"
-#include "siglip.h"
+#include "barlow_twins_options.h"
+#include "npairs_options.h"
+#include "siglip_options.h"
 
 namespace pairloss {
 

@@ -1,6 +1,8 @@
 // NT-Xent on the N-pairs graph: [z1; z2] against itself, each row leaving
 // out its own view (npairs_loss with exclude_self); with a memory bank,
 // lightly's one-positive-K-negatives form from LibTorch autograd.
+#include "nt_xent.h"
+
 #include <numeric>
 #include <string>
 
@@ -8,8 +10,9 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "errors.h"
-#include "losses.h"
+#include "npairs.h"
 #include "ops.h"
+#include "process_group.h"
 
 namespace pairloss {
 

@@ -164,4 +164,10 @@ at::Tensor batch_norm1d(const at::Tensor& x, double eps) {
                         /*training=*/true, /*momentum=*/0.1, eps, /*cudnn_enabled=*/true);
 }
 
+at::Tensor autograd_leaf(const at::Tensor& t, bool grad) {
+  at::Tensor l = t.detach();
+  if (grad) l.requires_grad_(true);
+  return l;
+}
+
 }  // namespace pairloss

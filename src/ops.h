@@ -58,4 +58,8 @@ at::Tensor output_matrix(const at::Tensor& out, int64_t rows, int64_t cols, at::
 // x [N, C] standardised with its batch mean and biased variance.
 at::Tensor batch_norm1d(const at::Tensor& x, double eps = 1e-5);
 
+// The reference paths' inputs: `t` detached, and a leaf that autograd
+// differentiates with respect to where `grad`.
+at::Tensor autograd_leaf(const at::Tensor& t, bool grad);
+
 }  // namespace pairloss

@@ -441,7 +441,7 @@ void ProcessGroup::destroy() {
 at::Tensor mean_over_ranks(ProcessGroup* group, const at::Tensor& x, const std::string& label) {
   if (!group) return x;
   at::Tensor summed = group->all_reduce(x, ReduceOp::Sum, label);
-  summed.div_(group->world_size());  // the seed: corr /= world_size
+  summed.div_(group->world_size());  // as correlation_loss_func: corr /= world_size
   return summed;
 }
 

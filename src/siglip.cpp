@@ -9,6 +9,7 @@
 #include "errors.h"
 #include "fused.h"
 #include "ops.h"
+#include "process_group.h"
 
 namespace pairloss {
 

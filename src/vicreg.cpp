@@ -6,6 +6,7 @@
 #include "errors.h"
 #include "fused.h"
 #include "ops.h"
+#include "process_group.h"
 
 namespace pairloss {
 

@@ -6,9 +6,9 @@
 
 #include <memory>
 
-#include "process_group.h"
-
 namespace pairloss {
+
+class ProcessGroup;  // process_group.h
 
 struct VicregOptions {
   // lightly's lambda_param, mu_param, nu_param.
