@@ -22,12 +22,14 @@
 #define PAIRLOSS_CE_NS avx2
 #define PAIRLOSS_CE_AVX2 1
 #include "ce_kernels_impl.h"
+#include "ce_kernels_normalize_impl.h"
 #pragma GCC pop_options
 #else
 // Not x86-64: the baseline code under this name (never chosen).
 #define PAIRLOSS_CE_NS avx2
 #define PAIRLOSS_CE_AVX2 0
 #include "ce_kernels_impl.h"
+#include "ce_kernels_normalize_impl.h"
 namespace pairloss::ce::avx2 {
 bool have_sleef() { return false; }
 }  // namespace pairloss::ce::avx2

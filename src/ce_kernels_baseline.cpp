@@ -3,6 +3,7 @@
 #define PAIRLOSS_CE_NS baseline
 #define PAIRLOSS_CE_AVX2 0
 #include "ce_kernels_impl.h"
+#include "ce_kernels_normalize_impl.h"
 
 namespace pairloss::ce {
 
