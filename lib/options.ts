@@ -131,6 +131,9 @@ export const NATIVE_OPTION_KEYS = {
   sigmoidLoss: ['scale', 'bias', 'target', 'eps', 'grad', 'checkFinite', 'device', 'group', 'out'],
   vicregLoss: ['invarianceWeight', 'varianceWeight', 'covarianceWeight', 'gamma', 'eps', 'grad', 'checkFinite', 'device', 'group', 'out'],
   correlationLoss: ['lambda', 'scale', 'eps', 'mode', 'grad', 'checkFinite', 'device', 'group', 'syncBatchNorm', 'out'],
+  processGroupConnect: [
+    'backend', 'rank', 'worldSize', 'host', 'port', 'agentStore', 'restartCount', 'timeoutMs', 'storePrefix', 'checkShapes', 'cudaDevice',
+  ],
 } as const;
 
 /** A native function that takes an options object. */
@@ -244,11 +247,26 @@ export interface NativeOptions {
     syncBatchNorm: boolean;
     out: NativeGradOut;
   };
+  processGroupConnect: {
+    backend: 'gloo' | 'nccl';
+    rank: number;
+    worldSize: number;
+    host: string;
+    port: number;
+    agentStore: boolean;
+    restartCount: number;
+    timeoutMs: number;
+    storePrefix: string;
+    checkShapes: boolean;
+    /** NCCL only: this rank's CUDA device index, or null (rank % device count). */
+    cudaDevice: number | null;
+  };
 }
 
 // The interfaces above and the key lists name the same keys (a compile error otherwise).
 type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const keysAgree: { [K in NativeKind]: SameKeys<keyof NativeOptions[K], (typeof NATIVE_OPTION_KEYS)[K][number]> } = {
   normalize: true, matmul: true, sparseMatmul: true, adam: true, crossEntropy: true, batchNorm1d: true, cosineSimilarity: true, npairsLoss: true, ntXentLoss: true, sigmoidLoss: true, vicregLoss: true, correlationLoss: true,
+  processGroupConnect: true,
 };
 void keysAgree;
