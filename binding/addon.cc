@@ -51,6 +51,9 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   function<BatchNorm1d>(env, exports, "batchNorm1d");
   function<CosineSimilarity>(env, exports, "cosineSimilarity");
   init_losses(env, exports);
+#ifdef PAIRLOSS_BINDING_SELFTEST
+  init_selftest_losses(env, exports);
+#endif
   function<EchoOptions>(env, exports, "_echoOptions");
   init_process_group(env, exports);
   return exports;

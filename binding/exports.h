@@ -42,6 +42,10 @@ Napi::Value Adam(const Napi::CallbackInfo& info);          // (params, grads, ex
 // binding/losses.cc: the losses of binding/loss_specs.h's table (its own
 // names), each (inputs..., options, async) -> a result, or a Promise of one
 void init_losses(Napi::Env env, Napi::Object exports);
+#ifdef PAIRLOSS_BINDING_SELFTEST
+// binding/loss_call_selftest.cc: throwaway 1- and 3-input losses (cmake -DPAIRLOSS_BINDING_SELFTEST=ON only)
+void init_selftest_losses(Napi::Env env, Napi::Object exports);
+#endif
 
 // binding/echo.cc: (kind, options) -> the options as the binding parsed them (tests)
 Napi::Value EchoOptions(const Napi::CallbackInfo& info);
