@@ -111,9 +111,10 @@ export function enumOption<T extends string>(o: Record<string, unknown>, key: st
 /**
  * The keys of each native function's options object: lib sends every one of
  * them on every call, checked (null where a value is absent), and the
- * binding reads exactly these (binding/call_options.cc), rejecting a missing
- * or a left-over key with an Error. A key renamed on one side only fails
- * every call, and test/options.test.ts sends each key across and back.
+ * binding reads exactly these (its field lists, binding/call_options.h and
+ * binding/loss_specs.h, static_assert'ed against binding/generated/native_keys.h),
+ * rejecting a missing or a left-over key with an Error. A key renamed on one
+ * side only fails every call, and test/options.test.ts sends each key across and back.
  */
 export const NATIVE_OPTION_KEYS = {
   normalize: ['p', 'dim', 'eps', 'device'],
