@@ -50,11 +50,10 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   function<CrossEntropy>(env, exports, "crossEntropy");
   function<BatchNorm1d>(env, exports, "batchNorm1d");
   function<CosineSimilarity>(env, exports, "cosineSimilarity");
-  function<NpairsLoss>(env, exports, "npairsLoss");
-  function<CorrelationLoss>(env, exports, "correlationLoss");
-  function<NtXentLoss>(env, exports, "ntXentLoss");
-  function<SigmoidLoss>(env, exports, "sigmoidLoss");
-  function<VicregLoss>(env, exports, "vicregLoss");
+  init_losses(env, exports);
+#ifdef PAIRLOSS_BINDING_SELFTEST
+  init_selftest_losses(env, exports);
+#endif
   function<EchoOptions>(env, exports, "_echoOptions");
   init_process_group(env, exports);
   return exports;

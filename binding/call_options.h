@@ -1,129 +1,97 @@
-// Each native function's options as the binding reads them: the C++ half of
-// lib/options.ts's NATIVE_OPTION_KEYS (every key read here, and no other;
-// see binding/options.h). Values arrive checked by lib/: nothing here checks
-// them again, beyond their types and the enum names it parses.
+// The options of the native functions other than the losses (theirs:
+// binding/loss_specs.h) and of processGroupConnect: each struct with its
+// field list (binding/fields.h), the C++ half of lib/options.ts's
+// NATIVE_OPTION_KEYS, checked against it at compile time. Values arrive
+// checked by lib/: nothing here checks them again, beyond their types and
+// the enum names it parses. Read with read_options<S>(value, name, list);
+// the defaults are lib's (every key is sent), except src's where a struct is src's.
 #pragma once
 
 #include <napi.h>
 #include <ATen/ATen.h>
 
-#include <memory>
-
-#include "barlow_twins.h"
-#include "npairs.h"
-#include "nt_xent.h"
-#include "siglip.h"
-#include "vicreg.h"
+#include "fields.h"
 #include "ops.h"
 #include "optim.h"
-#include "options.h"
+#include "process_group.h"
 
 namespace pairloss_binding {
 
-// normalize: { p, dim, eps, device }
+// normalize
 struct NormalizeOptions {
   double p;
   int64_t dim;
   double eps;
   at::Device device = at::kCPU;
 };
-NormalizeOptions read_normalize_options(const Napi::Value& value);
+inline constexpr auto kNormalizeOptions =
+    fields(field("p", &NormalizeOptions::p), field("dim", &NormalizeOptions::dim), field("eps", &NormalizeOptions::eps),
+           field("device", &NormalizeOptions::device));
+static_assert(same_keys(kNormalizeOptions, native_keys::normalize));
 
-// matmul: { transposeA, transposeB, out, device }; `out` (null: none) is
-// the JS value ({ data, shape } over the caller's memory), read by the call.
+// matmul: `out` (null: none) is the JS value ({ data, shape } over the
+// caller's memory), read by the call.
 struct MatmulOptions {
   bool transpose_a = false;
   bool transpose_b = false;
   Napi::Value out;
   at::Device device = at::kCPU;
 };
-MatmulOptions read_matmul_options(const Napi::Value& value);
+inline constexpr auto kMatmulOptions =
+    fields(field("transposeA", &MatmulOptions::transpose_a), field("transposeB", &MatmulOptions::transpose_b),
+           field("out", &MatmulOptions::out), field("device", &MatmulOptions::device));
+static_assert(same_keys(kMatmulOptions, native_keys::matmul));
 
-// sparseMatmul: { transposeA, out } (CPU only)
+// sparseMatmul (CPU only)
 struct SparseMatmulOptions {
   bool transpose_a = false;
   Napi::Value out;
 };
-SparseMatmulOptions read_sparse_matmul_options(const Napi::Value& value);
+inline constexpr auto kSparseMatmulOptions =
+    fields(field("transposeA", &SparseMatmulOptions::transpose_a), field("out", &SparseMatmulOptions::out));
+static_assert(same_keys(kSparseMatmulOptions, native_keys::sparseMatmul));
 
-// adam: { step, lr, beta1, beta2, eps, weightDecay, decoupledWeightDecay, amsgrad, maximize }
-pairloss::AdamOptions read_adam_options(const Napi::Value& value);
+// adam: src's options as they are
+using pairloss::AdamOptions;
+inline constexpr auto kAdamOptions =
+    fields(field("step", &AdamOptions::step), field("lr", &AdamOptions::lr), field("beta1", &AdamOptions::beta1),
+           field("beta2", &AdamOptions::beta2), field("eps", &AdamOptions::eps),
+           field("weightDecay", &AdamOptions::weight_decay),
+           field("decoupledWeightDecay", &AdamOptions::decoupled_weight_decay),
+           field("amsgrad", &AdamOptions::amsgrad), field("maximize", &AdamOptions::maximize));
+static_assert(same_keys(kAdamOptions, native_keys::adam));
 
-// crossEntropy: { reduction, labelSmoothing, device }
+// crossEntropy
 struct CrossEntropyOptions {
   pairloss::Reduction reduction;
   double label_smoothing;
   at::Device device = at::kCPU;
 };
-CrossEntropyOptions read_cross_entropy_options(const Napi::Value& value);
+inline constexpr auto kCrossEntropyOptions =
+    fields(field("reduction", &CrossEntropyOptions::reduction),
+           field("labelSmoothing", &CrossEntropyOptions::label_smoothing), field("device", &CrossEntropyOptions::device));
+static_assert(same_keys(kCrossEntropyOptions, native_keys::crossEntropy));
 
-// batchNorm1d and cosineSimilarity: { eps, device }
+// batchNorm1d and cosineSimilarity
 struct EpsOptions {
   double eps;
   at::Device device = at::kCPU;
 };
-EpsOptions read_eps_options(const Napi::Value& value, const char* function);
+inline constexpr auto kEpsOptions = fields(field("eps", &EpsOptions::eps), field("device", &EpsOptions::device));
+static_assert(same_keys(kEpsOptions, native_keys::batchNorm1d));
+static_assert(same_keys(kEpsOptions, native_keys::cosineSimilarity));
 
-// A loss's `out` option: null, or { grad1, grad2 }, each null or a
-// { data, shape } over caller memory (lib/out.ts has checked the sizes, the
-// dtype and that nothing overlaps). `grad1`/`grad2` keep the JS values.
-struct GradOut {
-  Napi::Value grad1, grad2;
-  at::Tensor t1, t2;  // CPU views of the caller's memory (undefined: not given)
-};
-GradOut read_grad_out(OptionReader& o);
-
-// npairsLoss: { target, temperature, symmetric, labelSmoothing, reduction,
-// similarity, l2Reg, eps, grad, returnSimilarity, checkFinite, device, group,
-// localLoss, gatherWithGrad, labels, excludeSelf, out }. The target (null: none) is placed on `device`,
-// and copied when `copy` (an async call owns what it reads); `target` keeps
-// the JS value, for results_resident.
-struct NpairsArgs {
-  pairloss::NpairsOptions options;
-  at::Device device = at::kCPU;
-  Napi::Value target;
-  GradOut out;
-};
-NpairsArgs read_npairs_options(const Napi::Value& value, bool copy);
-
-// sigmoidLoss: { scale, bias, target, eps, grad, checkFinite, device, group, out };
-// target (null: SigLIP's diagonal labels) placed as npairsLoss's.
-struct SigmoidArgs {
-  pairloss::SigmoidOptions options;
-  at::Device device = at::kCPU;
-  Napi::Value target;
-  GradOut out;
-};
-SigmoidArgs read_sigmoid_options(const Napi::Value& value, bool copy);
-
-// vicregLoss: { invarianceWeight, varianceWeight, covarianceWeight, gamma,
-// eps, grad, checkFinite, device, group, out }
-struct VicregArgs {
-  pairloss::VicregOptions options;
-  at::Device device = at::kCPU;
-  GradOut out;
-};
-VicregArgs read_vicreg_options(const Napi::Value& value);
-
-// ntXentLoss: { temperature, eps, negatives, grad, checkFinite, device, group, out };
-// negatives (null: none) placed as npairsLoss's target; `negatives` keeps the
-// JS value, for results_resident.
-struct NtXentArgs {
-  pairloss::NtXentOptions options;
-  at::Device device = at::kCPU;
-  Napi::Value negatives;
-  GradOut out;
-};
-NtXentArgs read_nt_xent_options(const Napi::Value& value, bool copy);
-
-// correlationLoss: { lambda, scale, eps, mode, grad, checkFinite, device,
-// group, syncBatchNorm, out }
-struct CorrelationArgs {
-  pairloss::CorrelationOptions options;
-  at::Device device = at::kCPU;
-  GradOut out;
-};
-CorrelationArgs read_correlation_options(const Napi::Value& value);
+// processGroupConnect: src's options as they are; cudaDevice null: -1 (rank % device count)
+using pairloss::ProcessGroupOptions;
+inline constexpr auto kConnectOptions =
+    fields(field("backend", &ProcessGroupOptions::backend), field("rank", &ProcessGroupOptions::rank),
+           field("worldSize", &ProcessGroupOptions::world_size), field("host", &ProcessGroupOptions::host),
+           field("port", &ProcessGroupOptions::port), field("agentStore", &ProcessGroupOptions::agent_store),
+           field("restartCount", &ProcessGroupOptions::restart_count),
+           field("timeoutMs", &ProcessGroupOptions::timeout), field("storePrefix", &ProcessGroupOptions::store_prefix),
+           field("checkShapes", &ProcessGroupOptions::check_shapes),
+           field("cudaDevice", &ProcessGroupOptions::cuda_device, kNullIsDefault));
+static_assert(same_keys(kConnectOptions, native_keys::processGroupConnect));
 
 // `t` (read from `value`) on `device`. An async call (`copy`) owns what it
 // reads: a view over a typed array is copied (JS may write to it later); a

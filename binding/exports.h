@@ -39,12 +39,13 @@ Napi::Value CsrCreate(const Napi::CallbackInfo& info);     // ({ indptr, indices
 Napi::Value SparseMatmul(const Napi::CallbackInfo& info);  // (csr, b, options, async)
 Napi::Value Adam(const Napi::CallbackInfo& info);          // (params, grads, expAvgs, expAvgSqs, maxExpAvgSqs, options, async)
 
-// binding/losses.cc: (x1, x2, options, async) -> a result, or a Promise of one
-Napi::Value NpairsLoss(const Napi::CallbackInfo& info);
-Napi::Value CorrelationLoss(const Napi::CallbackInfo& info);
-Napi::Value NtXentLoss(const Napi::CallbackInfo& info);
-Napi::Value SigmoidLoss(const Napi::CallbackInfo& info);
-Napi::Value VicregLoss(const Napi::CallbackInfo& info);
+// binding/losses.cc: the losses of binding/loss_specs.h's table (its own
+// names), each (inputs..., options, async) -> a result, or a Promise of one
+void init_losses(Napi::Env env, Napi::Object exports);
+#ifdef PAIRLOSS_BINDING_SELFTEST
+// binding/loss_call_selftest.cc: throwaway 1- and 3-input losses (cmake -DPAIRLOSS_BINDING_SELFTEST=ON only)
+void init_selftest_losses(Napi::Env env, Napi::Object exports);
+#endif
 
 // binding/echo.cc: (kind, options) -> the options as the binding parsed them (tests)
 Napi::Value EchoOptions(const Napi::CallbackInfo& info);

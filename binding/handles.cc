@@ -78,7 +78,7 @@ bool is_handle(const Napi::Value& value) {
   return value.IsObject() && !value.As<Napi::Object>().Get("handle").IsUndefined();
 }
 
-bool results_resident(const at::Device& device, std::initializer_list<Napi::Value> inputs) {
+bool results_resident(const at::Device& device, const std::vector<Napi::Value>& inputs) {
   if (!device.is_cpu()) return true;
   for (const Napi::Value& v : inputs) {
     HandleState* h = handle_state(v, "tensor");

@@ -10,7 +10,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
-#include <initializer_list>
+#include <vector>
 #include <string>
 
 namespace pairloss_binding {
@@ -43,7 +43,7 @@ bool is_handle(const Napi::Value& value);
 
 // Whether a call's results go back as handles: when computed on a device other
 // than the CPU, or on the CPU with a resident CPU handle among `inputs`.
-bool results_resident(const at::Device& device, std::initializer_list<Napi::Value> inputs);
+bool results_resident(const at::Device& device, const std::vector<Napi::Value>& inputs);
 
 // A new handle over t. t is cloned (on its device) unless it owns its memory
 // alone, so that disposing one handle frees memory no other handle or JS

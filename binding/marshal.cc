@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -200,11 +201,11 @@ JsOutput js_output(Napi::Env env, int64_t rows, int64_t cols, at::ScalarType dty
   return out;
 }
 
-JsOutput user_output(const Napi::Value& value, const at::Tensor& view, const char* name, bool direct, JsOutput internal) {
+JsOutput user_output(const Napi::Value& value, const at::Tensor& view, std::string name, bool direct, JsOutput internal) {
   JsOutput out = direct ? JsOutput() : std::move(internal);
   if (direct) out.tensor = view;
   out.user = std::make_shared<Napi::Reference<Napi::Object>>(Napi::Persistent(value.As<Napi::Object>()));
-  out.name = name;
+  out.name = std::move(name);
   return out;
 }
 
@@ -214,12 +215,12 @@ namespace {
 // dtype, or a RangeError naming it.
 at::Tensor user_memory(Napi::Env env, const JsOutput& out, const at::Tensor& like) {
   const Napi::Value data = out.user->Value().Get("data");
-  if (!data.IsTypedArray()) throw Napi::TypeError::New(env, std::string(out.name) + ": expected a typed array");
+  if (!data.IsTypedArray()) throw Napi::TypeError::New(env, out.name + ": expected a typed array");
   const Napi::TypedArray array = data.As<Napi::TypedArray>();
   const size_t bytes = static_cast<size_t>(like.numel()) * like.element_size();
   Napi::ArrayBuffer buffer = array.ArrayBuffer();
   if (buffer.Data() == nullptr || array.ByteLength() != bytes) {
-    throw Napi::RangeError::New(env, std::string(out.name) + ": its memory was detached or resized while the call ran");
+    throw Napi::RangeError::New(env, out.name + ": its memory was detached or resized while the call ran");
   }
   return at::from_blob(static_cast<uint8_t*>(buffer.Data()) + array.ByteOffset(), like.sizes(),
                        at::TensorOptions().dtype(like.scalar_type()));

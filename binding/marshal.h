@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace pairloss_binding {
 
@@ -47,7 +48,7 @@ struct JsOutput {
   // Caller memory (a loss's `out`): the { data, shape } object whose array
   // the result must end in, and its name for errors. See user_output.
   std::shared_ptr<Napi::Reference<Napi::Object>> user;
-  const char* name = nullptr;
+  std::string name;
   explicit operator bool() const { return tensor.defined(); }
 };
 // An output into caller memory `value` ({ data, shape }, checked by lib/).
@@ -56,7 +57,7 @@ struct JsOutput {
 // the result over on the JS thread: the caller's array could be transferred
 // or resized while the pool computes, and nothing writes to it off the JS
 // thread.
-JsOutput user_output(const Napi::Value& value, const at::Tensor& view, const char* name, bool direct, JsOutput internal);
+JsOutput user_output(const Napi::Value& value, const at::Tensor& view, std::string name, bool direct, JsOutput internal);
 // An output of [rows, cols] (float32/float64), or an empty one where it would
 // be larger than kJsOutputMaxBytes.
 JsOutput js_output(Napi::Env env, int64_t rows, int64_t cols, at::ScalarType dtype);

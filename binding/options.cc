@@ -16,7 +16,7 @@ Napi::Object options_object(const Napi::Value& value) {
 OptionReader::OptionReader(const Napi::Value& value, const char* function)
     : object_(options_object(value)), function_(function) {}
 
-Napi::Value OptionReader::get(const char* key) {
+Napi::Value OptionReader::value(const char* key) {
   Napi::Value v = object_.Get(key);
   if (v.IsUndefined()) {
     throw Napi::Error::New(env(), std::string(function_) + " options: '" + key +
@@ -27,25 +27,6 @@ Napi::Value OptionReader::get(const char* key) {
   return v;
 }
 
-double OptionReader::number(const char* key) {
-  Napi::Value v = get(key);
-  if (!v.IsNumber()) type_error(env(), std::string(key) + " must be a number");
-  return v.As<Napi::Number>().DoubleValue();
-}
-
-bool OptionReader::boolean(const char* key) {
-  Napi::Value v = get(key);
-  if (!v.IsBoolean()) type_error(env(), std::string(key) + " must be a boolean");
-  return v.As<Napi::Boolean>().Value();
-}
-
-std::string OptionReader::string(const char* key) {
-  Napi::Value v = get(key);
-  if (!v.IsString()) type_error(env(), std::string(key) + " must be a string");
-  return v.As<Napi::String>().Utf8Value();
-}
-
-Napi::Value OptionReader::value(const char* key) { return get(key); }
 
 void OptionReader::done() const {
   // The own enumerable string keys: as many as were read, or some were not.
@@ -69,33 +50,6 @@ void OptionReader::done() const {
   }
   throw Napi::Error::New(env(), std::string(function_) + " options: the binding does not read " + unread +
                                     " (lib/options.ts and the binding disagree on the keys)");
-}
-
-double get_number(const Napi::Object& o, const char* key, double fallback) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return fallback;
-  if (!v.IsNumber()) type_error(o.Env(), std::string(key) + " must be a number");
-  return v.As<Napi::Number>().DoubleValue();
-}
-
-bool get_bool(const Napi::Object& o, const char* key, bool fallback) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return fallback;
-  if (!v.IsBoolean()) type_error(o.Env(), std::string(key) + " must be a boolean");
-  return v.As<Napi::Boolean>().Value();
-}
-
-std::string get_string(const Napi::Object& o, const char* key, const std::string& fallback) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return fallback;
-  if (!v.IsString()) type_error(o.Env(), std::string(key) + " must be a string");
-  return v.As<Napi::String>().Utf8Value();
-}
-
-Napi::Object get_options(const Napi::CallbackInfo& info, size_t index) {
-  if (info.Length() <= index || info[index].IsUndefined()) return Napi::Object::New(info.Env());
-  if (!info[index].IsObject()) type_error(info.Env(), "options must be an object");
-  return info[index].As<Napi::Object>();
 }
 
 }  // namespace pairloss_binding

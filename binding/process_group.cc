@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "async_call.h"
+#include "call_options.h"
 #include "device.h"
 #include "handles.h"
 #include "marshal.h"
-#include "options.h"
 #include "process_group.h"
 
 namespace pairloss_binding {
@@ -94,22 +94,10 @@ Napi::Promise start_group_call(Napi::Env env, const std::shared_ptr<ProcessGroup
 
 namespace {
 
-// processGroupConnect({ backend, rank, worldSize, host, port, timeoutMs, storePrefix, checkShapes, cudaDevice,
-//                       agentStore, restartCount })
+// processGroupConnect({ backend, rank, worldSize, host, port, agentStore, restartCount, timeoutMs, storePrefix,
+//                       checkShapes, cudaDevice }): every key, read by its field list (binding/call_options.h)
 Napi::Value Connect(const Napi::CallbackInfo& info) {
-  Napi::Object o = get_options(info, 0);
-  pairloss::ProcessGroupOptions options;
-  options.backend = pairloss::parse_backend(get_string(o, "backend", "gloo"));
-  options.rank = static_cast<int>(get_number(o, "rank", 0));
-  options.world_size = static_cast<int>(get_number(o, "worldSize", 1));
-  options.host = get_string(o, "host", options.host);
-  options.port = static_cast<int>(get_number(o, "port", options.port));
-  options.timeout = std::chrono::milliseconds(static_cast<int64_t>(get_number(o, "timeoutMs", 300000)));
-  options.store_prefix = get_string(o, "storePrefix", options.store_prefix);
-  options.check_shapes = get_bool(o, "checkShapes", options.check_shapes);
-  options.cuda_device = static_cast<int>(get_number(o, "cudaDevice", -1));
-  options.agent_store = get_bool(o, "agentStore", options.agent_store);
-  options.restart_count = static_cast<int>(get_number(o, "restartCount", options.restart_count));
+  const auto options = read_options<pairloss::ProcessGroupOptions>(info[0], "processGroupConnect", kConnectOptions);
   auto group = std::make_shared<std::shared_ptr<ProcessGroup>>();
   return start_on_pool(
       info.Env(), [options, group] { *group = ProcessGroup::connect(options); },

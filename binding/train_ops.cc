@@ -145,7 +145,7 @@ std::vector<at::Tensor> tensor_list(const Napi::Value& value, const char* name, 
 // matmul(a, b, { transposeA, transposeB, out, device }, async)
 Napi::Value Matmul(const Napi::CallbackInfo& info) {
   const bool async = async_arg(info, 3);
-  const MatmulOptions o = read_matmul_options(info[2]);
+  const auto o = read_options<MatmulOptions>(info[2], "matmul", kMatmulOptions);
   const at::Tensor a = placed(info[0], tensor_from_js(info[0], "a"), o.device, async);
   const at::Tensor b = placed(info[1], tensor_from_js(info[1], "b"), o.device, async);
   const bool ta = o.transpose_a, tb = o.transpose_b;
@@ -175,7 +175,7 @@ Napi::Value CsrCreate(const Napi::CallbackInfo& info) {
 // sparseMatmul(csr, b, { transposeA, out }, async): csr a csrCreate External or a plain CSR object
 Napi::Value SparseMatmul(const Napi::CallbackInfo& info) {
   const bool async = async_arg(info, 3);
-  const SparseMatmulOptions o = read_sparse_matmul_options(info[2]);
+  const auto o = read_options<SparseMatmulOptions>(info[2], "sparseMatmul", kSparseMatmulOptions);
   const std::shared_ptr<const pairloss::CsrMatrix> csr = csr_from_js(info[0]);
   const at::Tensor b = placed(info[1], tensor_from_js(info[1], "b"), at::kCPU, async);
   const bool ta = o.transpose_a;
@@ -188,7 +188,7 @@ Napi::Value SparseMatmul(const Napi::CallbackInfo& info) {
 Napi::Value Adam(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const bool async = async_arg(info, 6);
-  const pairloss::AdamOptions o = read_adam_options(info[5]);
+  const auto o = read_options<pairloss::AdamOptions>(info[5], "adam", kAdamOptions);
   std::vector<at::Tensor> params = tensor_list(info[0], "params", async);
   std::vector<at::Tensor> grads = tensor_list(info[1], "grads", async);
   std::vector<at::Tensor> exp_avgs = tensor_list(info[2], "expAvgs", async);

@@ -188,7 +188,7 @@ export interface Binding {
    */
   _echoOptions<K extends NativeKind>(kind: K, options: RawOptions<K>): Record<string, unknown>;
   // process groups (lib/distributed.ts)
-  processGroupConnect(options: Record<string, unknown>): Promise<unknown>;
+  processGroupConnect(options: RawOptions<'processGroupConnect'>): Promise<unknown>;
   processGroupInfo(handle: unknown): RawGroupInfo;
   processGroupState(handle: unknown): string | undefined;
   processGroupAllReduce(handle: unknown, t: RawInput, op: 'sum' | 'avg' | 'max' | 'min' | 'product'): Promise<RawResult>;

@@ -4,7 +4,7 @@
  * `torch.distributed.init_process_group` (same torch version, same
  * rendezvous) can be members of one group.
  */
-import { binding, Binding } from './binding';
+import { binding, Binding, RawOptions } from './binding';
 import { describe, invalidType, invalidValue, keepStack, rangeError } from './errors';
 import { boolOption, enumOption, optionsObject } from './options';
 import { checkDevice, operand, rawInput, Tensor, tensorFromHandle, tensorFromRaw, TensorLike } from './tensor';
@@ -158,13 +158,17 @@ function backendOption(o: Record<string, unknown>): Backend {
   return backend;
 }
 
-/** The connect options checked; throws TypeError / RangeError naming the option. */
-function connectOptions(o: Record<string, unknown>): Record<string, unknown> {
+/**
+ * The connect options checked (TypeError / RangeError naming the option), as
+ * native code takes them: every key of NATIVE_OPTION_KEYS.processGroupConnect
+ * (lib/options.ts), null where a value is absent.
+ */
+function connectOptions(o: Record<string, unknown>): RawOptions<'processGroupConnect'> {
   const backend = backendOption(o);
   const worldSize = integerOption(o, 'worldSize', undefined, 1, 2 ** 20);
   const rank = integerOption(o, 'rank', undefined, 0, 2 ** 20);
   if (rank >= worldSize) throw rangeError('rank', `must be in [0, worldSize - 1] = [0, ${worldSize - 1}], got ${rank}`);
-  const out: Record<string, unknown> = {
+  const out: RawOptions<'processGroupConnect'> = {
     backend,
     rank,
     worldSize,
@@ -175,6 +179,7 @@ function connectOptions(o: Record<string, unknown>): Record<string, unknown> {
     timeoutMs: timeoutOption(o),
     storePrefix: stringOption(o, 'storePrefix', 'default_pg'),
     checkShapes: boolOption(o, 'checkShapes', true),
+    cudaDevice: null,
   };
   if (o.device !== undefined) {
     const device = checkDevice(o.device, 'device');

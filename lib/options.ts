@@ -111,9 +111,10 @@ export function enumOption<T extends string>(o: Record<string, unknown>, key: st
 /**
  * The keys of each native function's options object: lib sends every one of
  * them on every call, checked (null where a value is absent), and the
- * binding reads exactly these (binding/call_options.cc), rejecting a missing
- * or a left-over key with an Error. A key renamed on one side only fails
- * every call, and test/options.test.ts sends each key across and back.
+ * binding reads exactly these (its field lists, binding/call_options.h and
+ * binding/loss_specs.h, static_assert'ed against binding/generated/native_keys.h),
+ * rejecting a missing or a left-over key with an Error. A key renamed on one
+ * side only fails every call, and test/options.test.ts sends each key across and back.
  */
 export const NATIVE_OPTION_KEYS = {
   normalize: ['p', 'dim', 'eps', 'device'],
@@ -131,6 +132,9 @@ export const NATIVE_OPTION_KEYS = {
   sigmoidLoss: ['scale', 'bias', 'target', 'eps', 'grad', 'checkFinite', 'device', 'group', 'out'],
   vicregLoss: ['invarianceWeight', 'varianceWeight', 'covarianceWeight', 'gamma', 'eps', 'grad', 'checkFinite', 'device', 'group', 'out'],
   correlationLoss: ['lambda', 'scale', 'eps', 'mode', 'grad', 'checkFinite', 'device', 'group', 'syncBatchNorm', 'out'],
+  processGroupConnect: [
+    'backend', 'rank', 'worldSize', 'host', 'port', 'agentStore', 'restartCount', 'timeoutMs', 'storePrefix', 'checkShapes', 'cudaDevice',
+  ],
 } as const;
 
 /** A native function that takes an options object. */
@@ -244,11 +248,26 @@ export interface NativeOptions {
     syncBatchNorm: boolean;
     out: NativeGradOut;
   };
+  processGroupConnect: {
+    backend: 'gloo' | 'nccl';
+    rank: number;
+    worldSize: number;
+    host: string;
+    port: number;
+    agentStore: boolean;
+    restartCount: number;
+    timeoutMs: number;
+    storePrefix: string;
+    checkShapes: boolean;
+    /** NCCL only: this rank's CUDA device index, or null (rank % device count). */
+    cudaDevice: number | null;
+  };
 }
 
 // The interfaces above and the key lists name the same keys (a compile error otherwise).
 type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const keysAgree: { [K in NativeKind]: SameKeys<keyof NativeOptions[K], (typeof NATIVE_OPTION_KEYS)[K][number]> } = {
   normalize: true, matmul: true, sparseMatmul: true, adam: true, crossEntropy: true, batchNorm1d: true, cosineSimilarity: true, npairsLoss: true, ntXentLoss: true, sigmoidLoss: true, vicregLoss: true, correlationLoss: true,
+  processGroupConnect: true,
 };
 void keysAgree;

@@ -1,5 +1,5 @@
-// The lib ↔ binding options contract (lib/options.ts NATIVE_OPTION_KEYS,
-// binding/call_options.cc): every key sent across with a value other than
+// The lib ↔ binding options contract (lib/options.ts NATIVE_OPTION_KEYS, the
+// binding's field lists in binding/call_options.h and binding/loss_specs.h): every key sent across with a value other than
 // its default comes back as the binding read it; a key missing, renamed or
 // left over is an Error; and what the public functions send for every user
 // option is what the binding reads. A key renamed on either side fails here.
@@ -58,6 +58,10 @@ const NON_DEFAULT: { [K in NativeKind]: Options } = {
     lambda: 0.01, scale: 0.5, eps: 1e-3, mode: 'features', grad: false, checkFinite: true, device: 'cpu', group: null,
     syncBatchNorm: true, out: gradOut,
   },
+  processGroupConnect: {
+    backend: 'nccl', rank: 2, worldSize: 3, host: '10.0.0.7', port: 12345, agentStore: true, restartCount: 4, timeoutMs: 1234,
+    storePrefix: 'other_pg', checkShapes: false, cudaDevice: 1,
+  },
 };
 
 /** What the binding gives back for a sent value: tensors as { data, shape } (float32), a group as { rank, worldSize }. */
@@ -106,6 +110,12 @@ describe('every key across and back (binding()._echoOptions)', () => {
     expect(echo('npairsLoss', { ...NON_DEFAULT.npairsLoss, similarity: 'cosine', reduction: 'mean' })).toMatchObject({ similarity: 'cosine', reduction: 'mean' });
     expect(echo('correlationLoss', { ...NON_DEFAULT.correlationLoss, mode: 'samples' }).mode).toBe('samples');
     expect(echo('crossEntropy', { ...NON_DEFAULT.crossEntropy, reduction: 'none' }).reduction).toBe('none');
+    expect(echo('processGroupConnect', { ...NON_DEFAULT.processGroupConnect, backend: 'gloo' }).backend).toBe('gloo');
+  });
+
+  it('processGroupConnect: cudaDevice null (none) comes back null, 0 as 0', () => {
+    expect(echo('processGroupConnect', { ...NON_DEFAULT.processGroupConnect, cudaDevice: null }).cudaDevice).toBeNull();
+    expect(echo('processGroupConnect', { ...NON_DEFAULT.processGroupConnect, cudaDevice: 0 }).cudaDevice).toBe(0);
   });
 });
 
@@ -160,8 +170,9 @@ async function sent<T>(name: NativeKind,
   const b = binding() as unknown as Record<string, (...args: unknown[]) => unknown>;
   const original = b[name];
   let options: Options | undefined;
+  const first = name === 'processGroupConnect' ? 0 : 1;  // the index of the first argument that may be the options
   b[name] = (...args: unknown[]) => {
-    options = args.find((a, i) => i > 0 && a !== null && typeof a === 'object' && !Array.isArray(a) && !('data' in a) && !('handle' in a) && !ArrayBuffer.isView(a)) as Options;
+    options = args.find((a, i) => i >= first && a !== null && typeof a === 'object' && !Array.isArray(a) && !('data' in a) && !('handle' in a) && !ArrayBuffer.isView(a)) as Options;
     return original(...args);
   };
   try {
@@ -206,6 +217,23 @@ describe('the public functions send every user option under its key', () => {
         { ...(hyper as Omit<pl.AdamOptions, 'step'>), step: 7, maxExpAvgSqs: [new Float32Array(2)] }));
       expect(a).toEqual(NON_DEFAULT.adam);
       expectEchoed('adam', a, echo('adam', a));
+    }
+  });
+
+  it('ProcessGroup.init: processGroupConnect gets every key, cudaDevice null without a device', async () => {
+    const port = await freePort();
+    let pg: pl.ProcessGroup | undefined;
+    const o = await sent('processGroupConnect', async () => {
+      pg = await pl.ProcessGroup.init({ rank: 0, worldSize: 1, port, timeoutMs: 10000, storePrefix: 'echo_pg', checkShapes: false });
+    });
+    try {
+      expect(o).toEqual({
+        backend: 'gloo', rank: 0, worldSize: 1, host: '127.0.0.1', port, agentStore: false, restartCount: 0, timeoutMs: 10000,
+        storePrefix: 'echo_pg', checkShapes: false, cudaDevice: null,
+      });
+      expectEchoed('processGroupConnect', o, echo('processGroupConnect', o));
+    } finally {
+      await pg?.destroy();
     }
   });
 

@@ -1,0 +1,136 @@
+// The losses' table: each loss is one row, loss(native name, its inputs,
+// its options' field list, its result's field list, its src function), and
+// the rows are registered by `Losses` at the end (binding/loss_call.h runs
+// them). Each field list is static_assert'ed against lib's key list of the
+// same name (binding/generated/native_keys.h). Adding a loss: its two field
+// lists, its row, its name in `Losses`.
+#pragma once
+
+#include "fields.h"
+#include "loss_call.h"
+#include "barlow_twins.h"
+#include "npairs.h"
+#include "nt_xent.h"
+#include "siglip.h"
+#include "vicreg.h"
+
+namespace pairloss_binding {
+
+using pairloss::CorrelationOptions;
+using pairloss::CorrelationResult;
+using pairloss::NpairsOptions;
+using pairloss::NpairsResult;
+using pairloss::NtXentOptions;
+using pairloss::SigmoidLossResult;
+using pairloss::SigmoidOptions;
+using pairloss::VicregOptions;
+using pairloss::VicregResult;
+
+// ---------- npairsLoss(x1, x2, options, async) ----------
+using NpairsArgs = LossArgs<NpairsOptions>;
+inline constexpr auto kNpairsOptions = fields(
+    field("target", &NpairsOptions::target), field("temperature", &NpairsOptions::temperature),
+    field("symmetric", &NpairsOptions::symmetric), field("labelSmoothing", &NpairsOptions::label_smoothing),
+    field("reduction", &NpairsOptions::reduction), field("similarity", &NpairsOptions::similarity),
+    field("l2Reg", &NpairsOptions::l2_reg), field("eps", &NpairsOptions::eps), field("grad", &NpairsOptions::grad),
+    field("returnSimilarity", &NpairsOptions::return_similarity), field("checkFinite", &NpairsOptions::check_finite),
+    field("device", &NpairsArgs::device), field("group", &NpairsOptions::group),
+    field("localLoss", &NpairsOptions::local_loss), field("gatherWithGrad", &NpairsOptions::gather_with_grad),
+    field("labels", &NpairsOptions::labels), field("excludeSelf", &NpairsOptions::exclude_self),
+    field("out", &NpairsArgs::out));
+static_assert(same_keys(kNpairsOptions, native_keys::npairsLoss));
+
+// also ntXentLoss's result
+inline constexpr auto kNpairsResult =
+    fields(field("loss", &NpairsResult::loss), field("grad1", &NpairsResult::grad1), field("grad2", &NpairsResult::grad2),
+           field("gradTemperature", &NpairsResult::grad_temperature), field("similarity", &NpairsResult::similarity));
+static_assert(same_keys(kNpairsResult, native_keys::npairsLoss_result));
+
+inline constexpr auto kNpairsLoss =
+    loss("npairsLoss",
+         inputs(tensor("x1", "grad1", &NpairsOptions::out_grad1), tensor("x2", "grad2", &NpairsOptions::out_grad2)),
+         kNpairsOptions, kNpairsResult, pairloss::npairs_loss);
+
+// ---------- ntXentLoss(z1, z2, options, async) ----------
+using NtXentArgs = LossArgs<NtXentOptions>;
+inline constexpr auto kNtXentOptions = fields(
+    field("temperature", &NtXentOptions::temperature), field("eps", &NtXentOptions::eps),
+    field("negatives", &NtXentOptions::negatives), field("grad", &NtXentOptions::grad),
+    field("checkFinite", &NtXentOptions::check_finite), field("device", &NtXentArgs::device),
+    field("group", &NtXentOptions::group), field("out", &NtXentArgs::out));
+static_assert(same_keys(kNtXentOptions, native_keys::ntXentLoss));
+static_assert(same_keys(kNpairsResult, native_keys::ntXentLoss_result));
+
+inline constexpr auto kNtXentLoss =
+    loss("ntXentLoss",
+         inputs(tensor("z1", "grad1", &NtXentOptions::out_grad1), tensor("z2", "grad2", &NtXentOptions::out_grad2)),
+         kNtXentOptions, kNpairsResult, pairloss::nt_xent_loss);
+
+// ---------- sigmoidLoss(x1, x2, options, async): SigLIP ----------
+using SigmoidArgs = LossArgs<SigmoidOptions>;
+inline constexpr auto kSigmoidOptions = fields(
+    field("scale", &SigmoidOptions::scale), field("bias", &SigmoidOptions::bias),
+    field("target", &SigmoidOptions::target), field("eps", &SigmoidOptions::eps), field("grad", &SigmoidOptions::grad),
+    field("checkFinite", &SigmoidOptions::check_finite), field("device", &SigmoidArgs::device),
+    field("group", &SigmoidOptions::group), field("out", &SigmoidArgs::out));
+static_assert(same_keys(kSigmoidOptions, native_keys::sigmoidLoss));
+
+inline constexpr auto kSigmoidResult = fields(
+    field("loss", &SigmoidLossResult::loss), field("grad1", &SigmoidLossResult::grad1),
+    field("grad2", &SigmoidLossResult::grad2), field("gradScale", &SigmoidLossResult::grad_scale, kWithGradients),
+    field("gradBias", &SigmoidLossResult::grad_bias, kWithGradients));
+static_assert(same_keys(kSigmoidResult, native_keys::sigmoidLoss_result));
+
+inline constexpr auto kSigmoidLoss =
+    loss("sigmoidLoss",
+         inputs(tensor("x1", "grad1", &SigmoidOptions::out_grad1), tensor("x2", "grad2", &SigmoidOptions::out_grad2)),
+         kSigmoidOptions, kSigmoidResult, pairloss::sigmoid_loss);
+
+// ---------- vicregLoss(z1, z2, options, async) ----------
+using VicregArgs = LossArgs<VicregOptions>;
+inline constexpr auto kVicregOptions = fields(
+    field("invarianceWeight", &VicregOptions::invariance_weight),
+    field("varianceWeight", &VicregOptions::variance_weight),
+    field("covarianceWeight", &VicregOptions::covariance_weight), field("gamma", &VicregOptions::gamma),
+    field("eps", &VicregOptions::eps), field("grad", &VicregOptions::grad),
+    field("checkFinite", &VicregOptions::check_finite), field("device", &VicregArgs::device),
+    field("group", &VicregOptions::group), field("out", &VicregArgs::out));
+static_assert(same_keys(kVicregOptions, native_keys::vicregLoss));
+
+inline constexpr auto kVicregResult =
+    fields(field("loss", &VicregResult::loss), field("invariance", &VicregResult::invariance),
+           field("variance", &VicregResult::variance), field("covariance", &VicregResult::covariance),
+           field("grad1", &VicregResult::grad1), field("grad2", &VicregResult::grad2));
+static_assert(same_keys(kVicregResult, native_keys::vicregLoss_result));
+
+inline constexpr auto kVicregLoss =
+    loss("vicregLoss",
+         inputs(tensor("z1", "grad1", &VicregOptions::out_grad1), tensor("z2", "grad2", &VicregOptions::out_grad2)),
+         kVicregOptions, kVicregResult, pairloss::vicreg_loss);
+
+// ---------- correlationLoss(z1, z2, options, async): Barlow Twins ----------
+using CorrelationArgs = LossArgs<CorrelationOptions>;
+inline constexpr auto kCorrelationOptions = fields(
+    field("lambda", &CorrelationOptions::lambda), field("scale", &CorrelationOptions::scale),
+    field("eps", &CorrelationOptions::eps), field("mode", &CorrelationOptions::mode),
+    field("grad", &CorrelationOptions::grad), field("checkFinite", &CorrelationOptions::check_finite),
+    field("device", &CorrelationArgs::device), field("group", &CorrelationOptions::group),
+    field("syncBatchNorm", &CorrelationOptions::sync_batch_norm), field("out", &CorrelationArgs::out));
+static_assert(same_keys(kCorrelationOptions, native_keys::correlationLoss));
+
+inline constexpr auto kCorrelationResult =
+    fields(field("loss", &CorrelationResult::loss), field("onDiagonal", &CorrelationResult::on_diagonal),
+           field("offDiagonal", &CorrelationResult::off_diagonal), field("grad1", &CorrelationResult::grad1),
+           field("grad2", &CorrelationResult::grad2));
+static_assert(same_keys(kCorrelationResult, native_keys::correlationLoss_result));
+
+inline constexpr auto kCorrelationLoss =
+    loss("correlationLoss",
+         inputs(tensor("z1", "grad1", &CorrelationOptions::out_grad1),
+                tensor("z2", "grad2", &CorrelationOptions::out_grad2)),
+         kCorrelationOptions, kCorrelationResult, pairloss::correlation_loss);
+
+// ---------- the table ----------
+using Losses = LossTable<kNpairsLoss, kNtXentLoss, kSigmoidLoss, kVicregLoss, kCorrelationLoss>;
+
+}  // namespace pairloss_binding
