@@ -1,4 +1,4 @@
-// The lib ↔ binding options contract (lib/options.ts NATIVE_OPTION_KEYS,
+// The lib ↔ binding options contract (lib/contract.ts NATIVE_OPTION_KEYS,
 // binding/call_options.cc): every key sent across with a value other than
 // its default comes back as the binding read it; a key missing, renamed or
 // left over is an Error; and what the public functions send for every user
@@ -7,7 +7,7 @@ import * as pl from '../lib';
 import { freePort } from './helpers/distributed';
 import { binding } from '../lib/binding';
 import { callNative } from '../lib/errors';
-import { NATIVE_OPTION_KEYS, NativeKind } from '../lib/options';
+import { NATIVE_OPTION_KEYS, NativeKind } from '../lib/contract';
 
 type Options = Record<string, unknown>;
 /** What the binding read, tensors' typed arrays as plain arrays (they come from Node's realm, not jest's). */
