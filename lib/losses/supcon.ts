@@ -6,13 +6,13 @@
  */
 import { rangeError } from '../errors';
 import { optionsObject } from '../options';
-import { checkMatrix, checkSameKind, labelList, operand, partnerDType, Indices, Operand, Tensor, TensorLike } from '../tensor';
+import { checkMatrix, checkSameKind, labelList, operand, partnerDType, typedArrayName, Indices, Operand, Tensor, TensorLike } from '../tensor';
 import type { WithGrad, WithoutGrad } from './common';
 import { npairsLoss, npairsLossAsync, NpairsOptions, NpairsResult } from './npairs';
 
 /** Options of {@link supConLoss}. Every option has the default shown (the paper's). */
 export interface SupConOptions {
-  /** logits = cosine similarity / temperature; > 0. Default 0.07 (the paper's, and SupContrast's base temperature: no extra factor). */
+  /** logits = cosine similarity / temperature; > 0. Default 0.07 (the paper's). The loss carries no factor temperature / base temperature: SupContrast's at its defaults (both 0.07). */
   temperature?: number;
   /** Lower bound of the norms in normalize. Default 1e-12. */
   eps?: number;
@@ -46,7 +46,7 @@ function views(z1: unknown, z2: unknown, labels: unknown, opts: unknown): { z: T
   if (n === 0) throw rangeError('z1', 'an empty batch (N = 0); expected at least one row');
   if (d === 0) throw rangeError('z1', 'has D = 0 features; expected at least one column');
   const once = labelList(labels, 'labels', n);
-  const twice = once instanceof BigInt64Array ? new BigInt64Array(2 * n) : new Int32Array(2 * n);
+  const twice = typedArrayName(once) === 'BigInt64Array' ? new BigInt64Array(2 * n) : new Int32Array(2 * n);
   twice.set(once as never);
   twice.set(once as never, n);
   // the views, in host memory (a view held natively is copied there once; `device` computes where the inputs are)
@@ -68,7 +68,7 @@ function split(r: NpairsResult, n: number, d: number, device: string): NpairsRes
   if (r.grad1 !== undefined && r.grad2 !== undefined) {
     const g1 = r.grad1.data();
     const g2 = r.grad2.data();
-    const sum = g1 instanceof Float64Array ? new Float64Array(g1.length) : new Float32Array(g1.length);
+    const sum = r.grad1.dtype === 'float64' ? new Float64Array(g1.length) : new Float32Array(g1.length);
     for (let i = 0; i < sum.length; i++) sum[i] = g1[i] + g2[i];
     out.grad1 = Tensor.from(sum.subarray(0, n * d), [n, d], { device });
     out.grad2 = Tensor.from(sum.subarray(n * d), [n, d], { device });
@@ -84,7 +84,7 @@ function split(r: NpairsResult, n: number, d: number, device: string): NpairsRes
 /**
  * SupCon (Khosla et al. 2020) on two views with the paper's defaults, as
  * HobbitLong/SupContrast's `SupConLoss` computes it (contrast mode 'all',
- * base temperature = temperature) on the views `[z1; z2]` of shape
+ * its defaults temperature = base temperature = 0.07) on the views `[z1; z2]` of shape
  * `[2N, D]` (normalised) with `labels` repeated: each of the 2N anchors
  * against the other 2N − 1 views, its positives every other view with its
  * label (always its own other view), loss the mean over the 2N anchors of
