@@ -138,13 +138,13 @@ const functions = correlation.functions<CorrelationOptions, CorrelationResult<tr
  * the correlation matrix of the batch-normalised views (the seed's
  * `correlation_loss_func` in `'samples'` mode).
  *
+ * @function
  * @param z1 - `[N, D]` projections of view 1.
  * @param z2 - `[N, D]` projections of view 2 (same dtype).
  * @throws TypeError for a wrong type or mixed dtypes; RangeError for mismatched shapes, an empty batch,
  *   D < 2 in 'samples' mode, N < 2 in 'features' mode, or a bad option value.
  * @example
  * const { loss, onDiagonal, offDiagonal, grad1 } = correlationLoss(z1, z2, { mode: 'features' });
- * @function
  */
 export const correlationLoss: ViewsLoss<CorrelationOptions, CorrelationResult<true>, CorrelationResult<false>, CorrelationResult> = functions.sync;
 
@@ -152,9 +152,9 @@ export const correlationLoss: ViewsLoss<CorrelationOptions, CorrelationResult<tr
  * {@link correlationLoss} on a worker thread, off the event loop (inputs are
  * copied at the call, and small calls computed on the calling thread, as in
  * {@link npairsLossAsync}; the work is N·N·D in 'samples' mode, D·D·N in 'features').
+ * @function
  * @example
  * const { loss } = await correlationLossAsync(z1, z2);
- * @function
  */
 export const correlationLossAsync: ViewsLossAsync<CorrelationOptions, CorrelationResult<true>, CorrelationResult<false>, CorrelationResult> = functions.async;
 
@@ -211,13 +211,13 @@ function paperOptions(opts: unknown, sync: boolean): CorrelationOptions {
  * scale: 1 })`: the same native call, the same result fields.
  * Matches PyTorch autograd (float32: rtol 1e-5 / atol 1e-6; float64: 1e-10).
  *
+ * @function
  * @param z1 - `[N, D]` projections of view 1 (float32 or float64), N >= 2.
  * @param z2 - `[N, D]` projections of view 2 (same dtype).
  * @throws TypeError for a wrong type or mixed dtypes; RangeError for mismatched shapes, N < 2
  *   (without a group), an empty batch or a bad option value.
  * @example
  * const { loss, onDiagonal, offDiagonal, grad1, grad2 } = barlowTwinsLoss(z1, z2);
- * @function
  */
 export const barlowTwinsLoss: ViewsLoss<BarlowTwinsOptions, CorrelationResult<true>, CorrelationResult<false>, CorrelationResult> =
   (z1: TensorLike, z2: TensorLike, opts?: BarlowTwinsOptions) => functions.sync(z1, z2, paperOptions(opts, true));
@@ -226,9 +226,9 @@ export const barlowTwinsLoss: ViewsLoss<BarlowTwinsOptions, CorrelationResult<tr
  * {@link barlowTwinsLoss} on a worker thread, off the event loop (inputs
  * copied at the call, small calls computed on the calling thread, as in
  * {@link correlationLossAsync}).
+ * @function
  * @example
  * const { loss } = await barlowTwinsLossAsync(z1, z2);
- * @function
  */
 export const barlowTwinsLossAsync: ViewsLossAsync<BarlowTwinsOptions, CorrelationResult<true>, CorrelationResult<false>, CorrelationResult> =
   async (z1: TensorLike, z2: TensorLike, opts?: BarlowTwinsOptions) => functions.async(z1, z2, paperOptions(opts, false));

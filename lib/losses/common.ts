@@ -32,15 +32,51 @@ export type WithoutGrad = { grad: false };
  * without (`grad: false`), `R` either.
  */
 export interface PairLoss<O, R1, R0, R> {
+  /**
+   * With the gradients: no `grad` option, or `grad: true`.
+   * @param x1 - `[N, D]` embeddings (float32 or float64).
+   * @param x2 - `[M, D]` embeddings of the same dtype.
+   * @param opts - The loss's options.
+   */
   (x1: TensorLike, x2: TensorLike, opts?: O & WithGrad): R1;
+  /**
+   * Without the gradients: `grad: false`.
+   * @param x1 - `[N, D]` embeddings (float32 or float64).
+   * @param x2 - `[M, D]` embeddings of the same dtype.
+   * @param opts - The loss's options.
+   */
   (x1: TensorLike, x2: TensorLike, opts: O & WithoutGrad): R0;
+  /**
+   * With or without the gradients (a `grad` known only at run time).
+   * @param x1 - `[N, D]` embeddings (float32 or float64).
+   * @param x2 - `[M, D]` embeddings of the same dtype.
+   * @param opts - The loss's options.
+   */
   (x1: TensorLike, x2: TensorLike, opts?: O): R;
 }
 
 /** A {@link PairLoss} computed off the event loop, as {@link npairsLossAsync} is. */
 export interface PairLossAsync<O, R1, R0, R> {
+  /**
+   * With the gradients: no `grad` option, or `grad: true`.
+   * @param x1 - `[N, D]` embeddings (float32 or float64).
+   * @param x2 - `[M, D]` embeddings of the same dtype.
+   * @param opts - The loss's options.
+   */
   (x1: TensorLike, x2: TensorLike, opts?: O & WithGrad): Promise<R1>;
+  /**
+   * Without the gradients: `grad: false`.
+   * @param x1 - `[N, D]` embeddings (float32 or float64).
+   * @param x2 - `[M, D]` embeddings of the same dtype.
+   * @param opts - The loss's options.
+   */
   (x1: TensorLike, x2: TensorLike, opts: O & WithoutGrad): Promise<R0>;
+  /**
+   * With or without the gradients (a `grad` known only at run time).
+   * @param x1 - `[N, D]` embeddings (float32 or float64).
+   * @param x2 - `[M, D]` embeddings of the same dtype.
+   * @param opts - The loss's options.
+   */
   (x1: TensorLike, x2: TensorLike, opts?: O): Promise<R>;
 }
 
@@ -50,14 +86,50 @@ export interface PairLossAsync<O, R1, R0, R> {
  * gradients, `R0` without (`grad: false`), `R` either.
  */
 export interface ViewsLoss<O, R1, R0, R> {
+  /**
+   * With the gradients: no `grad` option, or `grad: true`.
+   * @param z1 - `[N, D]` projections of view 1 (float32 or float64).
+   * @param z2 - `[N, D]` projections of view 2 (same dtype).
+   * @param opts - The loss's options.
+   */
   (z1: TensorLike, z2: TensorLike, opts?: O & WithGrad): R1;
+  /**
+   * Without the gradients: `grad: false`.
+   * @param z1 - `[N, D]` projections of view 1 (float32 or float64).
+   * @param z2 - `[N, D]` projections of view 2 (same dtype).
+   * @param opts - The loss's options.
+   */
   (z1: TensorLike, z2: TensorLike, opts: O & WithoutGrad): R0;
+  /**
+   * With or without the gradients (a `grad` known only at run time).
+   * @param z1 - `[N, D]` projections of view 1 (float32 or float64).
+   * @param z2 - `[N, D]` projections of view 2 (same dtype).
+   * @param opts - The loss's options.
+   */
   (z1: TensorLike, z2: TensorLike, opts?: O): R;
 }
 
 /** A {@link ViewsLoss} computed off the event loop, as {@link vicregLossAsync} is. */
 export interface ViewsLossAsync<O, R1, R0, R> {
+  /**
+   * With the gradients: no `grad` option, or `grad: true`.
+   * @param z1 - `[N, D]` projections of view 1 (float32 or float64).
+   * @param z2 - `[N, D]` projections of view 2 (same dtype).
+   * @param opts - The loss's options.
+   */
   (z1: TensorLike, z2: TensorLike, opts?: O & WithGrad): Promise<R1>;
+  /**
+   * Without the gradients: `grad: false`.
+   * @param z1 - `[N, D]` projections of view 1 (float32 or float64).
+   * @param z2 - `[N, D]` projections of view 2 (same dtype).
+   * @param opts - The loss's options.
+   */
   (z1: TensorLike, z2: TensorLike, opts: O & WithoutGrad): Promise<R0>;
+  /**
+   * With or without the gradients (a `grad` known only at run time).
+   * @param z1 - `[N, D]` projections of view 1 (float32 or float64).
+   * @param z2 - `[N, D]` projections of view 2 (same dtype).
+   * @param opts - The loss's options.
+   */
   (z1: TensorLike, z2: TensorLike, opts?: O): Promise<R>;
 }

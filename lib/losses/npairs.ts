@@ -205,13 +205,13 @@ const functions = npairs.functions<NpairsOptions, NpairsResult<true>, NpairsResu
  * Matches PyTorch autograd (float32: rtol 1e-5 / atol 1e-6; float64: 1e-10).
  * Runs on the calling thread; see {@link npairsLossAsync}.
  *
+ * @function
  * @param x1 - `[N, D]` embeddings (float32 or float64).
  * @param x2 - `[M, D]` embeddings of the same dtype (M >= N: extra negatives).
  * @throws TypeError for a wrong type or mixed dtypes; RangeError for mismatched D, an empty batch,
  *   a bad option value or a target out of range.
  * @example
  * const { loss, grad1, grad2 } = npairsLoss(x1, x2, { temperature: 0.07, symmetric: true });
- * @function
  */
 export const npairsLoss: PairLoss<NpairsOptions, NpairsResult<true>, NpairsResult<false>, NpairsResult> = functions.sync;
 
@@ -229,8 +229,8 @@ export const npairsLoss: PairLoss<NpairsOptions, NpairsResult<true>, NpairsResul
  * the same numbers (once such calls have held one turn of the event loop for
  * 1 ms, the next ones settle only after the loop has turned).
  * Bad arguments reject the Promise with the same errors.
+ * @function
  * @example
  * const { loss } = await npairsLossAsync(x1, x2, { symmetric: true });
- * @function
  */
 export const npairsLossAsync: PairLossAsync<NpairsOptions, NpairsResult<true>, NpairsResult<false>, NpairsResult> = functions.async;

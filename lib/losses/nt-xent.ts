@@ -111,6 +111,7 @@ const functions = ntXent.functions<NtXentOptions, NpairsResult<true>, NpairsResu
  * one-positive form, each row of z1 against its z2 row and the bank.
  * Matches PyTorch autograd (float32: rtol 1e-5 / atol 1e-6; float64: 1e-10).
  *
+ * @function
  * @param z1 - `[N, D]` projections of view 1 (float32 or float64).
  * @param z2 - `[N, D]` projections of view 2 (same dtype).
  * @returns `loss`, `grad1` (∂loss/∂z1), `grad2` (∂loss/∂z2), `gradTemperature`.
@@ -118,15 +119,14 @@ const functions = ntXent.functions<NtXentOptions, NpairsResult<true>, NpairsResu
  *   or a bad option value.
  * @example
  * const { loss, grad1, grad2 } = ntXentLoss(z1, z2, { temperature: 0.5 });
- * @function
  */
 export const ntXentLoss: ViewsLoss<NtXentOptions, NpairsResult<true>, NpairsResult<false>, NpairsResult> = functions.sync;
 
 /**
  * {@link ntXentLoss} on a worker thread, off the event loop (inputs copied at
  * the call, small calls computed on the calling thread, as in {@link npairsLossAsync}).
+ * @function
  * @example
  * const { loss } = await ntXentLossAsync(z1, z2);
- * @function
  */
 export const ntXentLossAsync: ViewsLossAsync<NtXentOptions, NpairsResult<true>, NpairsResult<false>, NpairsResult> = functions.async;

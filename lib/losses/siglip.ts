@@ -122,21 +122,21 @@ const functions = siglip.functions<SigmoidOptions, SigmoidResult<true>, SigmoidR
  * two as SigLIP does (t' = log scale: ∂loss/∂t' = gradScale · scale).
  * Matches PyTorch autograd (float32: rtol 1e-5 / atol 1e-6; float64: 1e-10).
  *
+ * @function
  * @param x1 - `[N, D]` embeddings (float32 or float64), e.g. images.
  * @param x2 - `[M, D]` embeddings of the same dtype, e.g. texts.
  * @throws TypeError for a wrong type or mixed dtypes; RangeError for mismatched D, an empty batch,
  *   a bad option value or a target of the wrong shape.
  * @example
  * const { loss, grad1, grad2, gradScale, gradBias } = sigmoidLoss(img, txt, { scale: 10, bias: -10 });
- * @function
  */
 export const sigmoidLoss: PairLoss<SigmoidOptions, SigmoidResult<true>, SigmoidResult<false>, SigmoidResult> = functions.sync;
 
 /**
  * {@link sigmoidLoss} on a worker thread, off the event loop (inputs copied at
  * the call, small calls computed on the calling thread, as in {@link npairsLossAsync}).
+ * @function
  * @example
  * const { loss } = await sigmoidLossAsync(img, txt);
- * @function
  */
 export const sigmoidLossAsync: PairLossAsync<SigmoidOptions, SigmoidResult<true>, SigmoidResult<false>, SigmoidResult> = functions.async;

@@ -122,13 +122,13 @@ const functions = vicreg.functions<VicregOptions, VicregResult<true>, VicregResu
  * by default. The terms come back before their weights.
  * Matches PyTorch autograd (float32: rtol 1e-5 / atol 1e-6; float64: 1e-10).
  *
+ * @function
  * @param z1 - `[N, D]` projections of view 1 (float32 or float64), N >= 2.
  * @param z2 - `[N, D]` projections of view 2 (same dtype).
  * @throws TypeError for a wrong type or mixed dtypes; RangeError for mismatched shapes, N < 2
  *   (without a group), an empty batch or a bad option value.
  * @example
  * const { loss, invariance, variance, covariance, grad1, grad2 } = vicregLoss(z1, z2);
- * @function
  */
 export const vicregLoss: ViewsLoss<VicregOptions, VicregResult<true>, VicregResult<false>, VicregResult> = functions.sync;
 
@@ -136,8 +136,8 @@ export const vicregLoss: ViewsLoss<VicregOptions, VicregResult<true>, VicregResu
  * {@link vicregLoss} on a worker thread, off the event loop (inputs copied at
  * the call, small calls computed on the calling thread, as in {@link npairsLossAsync};
  * the work is 2·D·D·N).
+ * @function
  * @example
  * const { loss } = await vicregLossAsync(z1, z2);
- * @function
  */
 export const vicregLossAsync: ViewsLossAsync<VicregOptions, VicregResult<true>, VicregResult<false>, VicregResult> = functions.async;
