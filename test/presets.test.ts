@@ -49,9 +49,9 @@ function input(c: Case, key: string): pl.Tensor {
 async function ours(c: Case, async: boolean): Promise<Result> {
   const z1 = input(c, 'z1'), z2 = input(c, 'z2');
   if (c.op === 'supcon_views') {
-    const { labels, ...opts } = c.options as { labels: number[] } & pl.SupConOptions;
+    const { labels, ...opts } = c.options as unknown as { labels: number[] } & pl.SupConOptions;
     const res = async ? await pl.supConLossAsync(z1, z2, labels, opts) : pl.supConLoss(z1, z2, labels, opts);
-    return { loss: res.loss, grad1: tensorOut(res.grad1), grad2: tensorOut(res.grad2), gradTemperature: res.gradTemperature };
+    return { loss: res.loss, grad1: tensorOut(res.grad1), grad2: tensorOut(res.grad2), gradTemperature: res.gradTemperature as number };
   }
   const opts = c.options as pl.BarlowTwinsOptions;
   const res = async ? await pl.barlowTwinsLossAsync(z1, z2, opts) : pl.barlowTwinsLoss(z1, z2, opts);
