@@ -7,7 +7,8 @@
 import type { ProcessGroup } from '../distributed';
 import { invalidValue, rangeError } from '../errors';
 import type { GradOut } from '../out';
-import { checkSameKind, indices, isIndices, labelList, operand, rawInput, Indices, Tensor, TensorLike } from '../tensor';
+import { indices, isIndices, labelList } from '../indices';
+import { checkSameKind, operand, rawInput, Indices, Tensor, TensorLike } from '../tensor';
 import type { Gradients, PairLoss, PairLossAsync } from './common';
 import { checkEntries, Checked, defineLoss, SHARED } from './define';
 

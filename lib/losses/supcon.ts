@@ -6,7 +6,8 @@
  */
 import { rangeError } from '../errors';
 import { optionsObject } from '../options';
-import { checkMatrix, checkSameKind, labelList, operand, partnerDType, typedArrayName, Indices, Operand, Tensor, TensorLike } from '../tensor';
+import { labelList } from '../indices';
+import { checkMatrix, checkSameKind, operand, partnerDType, typedArrayName, Indices, Operand, Tensor, TensorLike } from '../tensor';
 import type { WithGrad, WithoutGrad } from './common';
 import { npairsLoss, npairsLossAsync, NpairsOptions, NpairsResult } from './npairs';
 
