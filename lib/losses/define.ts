@@ -159,7 +159,10 @@ export interface DefinedLoss<S extends LossSpec> {
   /**
    * The public sync and async functions, typed: O the public options
    * interface (whose keys must be the spec's: `true` compiles only then), R1,
-   * R0 and R the results with, without and maybe with gradients.
+   * R0 and R the results with, without and maybe with gradients. Their
+   * return type is all three at once so that they fit each overload of
+   * PairLoss / ViewsLoss (lib/losses/common.ts), which the exports are
+   * annotated with: callers see the overloads.
    */
   functions<O, R1, R0, R>(keysAgree: SameKeys<keyof O, PublicKey<S>>): {
     sync: (a: TensorLike, b: TensorLike, opts?: O) => R1 & R0 & R;
