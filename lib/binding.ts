@@ -5,33 +5,9 @@
  */
 import { loadFailureMessage, tryLoadAddon } from './loader';
 import type { NativeKind, NativeOptions } from './options';
+import type { RawHandle, RawIndices, RawInput, RawResult, RawTensor } from './raw';
 
-/** A tensor as it crosses into and out of native code. */
-export interface RawTensor {
-  data: Float32Array | Float64Array;
-  shape: number[];
-}
-
-/**
- * A native tensor handle: an opaque, type-tagged External owning an
- * at::Tensor in native memory (on a CUDA device, or on the CPU in the
- * internal resident mode). Freed by `tensorDispose` at once, or after GC.
- */
-export type NativeHandle = object & { readonly __pairlossTensorHandle: unique symbol };
-
-/** A result held natively, as native code returns it. */
-export interface RawHandle {
-  handle: NativeHandle;
-  shape: number[];
-  dtype: 'float32' | 'float64';
-  device: string;
-}
-
-/** What native code returns for a tensor: host memory, or a handle (see RawHandle). */
-export type RawResult = RawTensor | RawHandle;
-
-/** What native code takes for a tensor: `{ data, shape }` or anything carrying a handle. */
-export type RawInput = RawTensor | { handle: NativeHandle; shape: readonly number[] };
+export type { RawTensor, NativeHandle, RawHandle, RawResult, RawInput, RawIndices } from './raw';
 
 /** True for a result held natively. */
 export function isRawHandle(raw: RawResult): raw is RawHandle {
@@ -49,42 +25,6 @@ export interface RawCsr {
 /** A CSR matrix held natively (binding's csrCreate): an opaque, type-tagged External. */
 export type NativeCsr = object & { readonly __pairlossCsr: unique symbol };
 
-/** Class indices as native code takes them. */
-export type RawIndices = Int32Array | BigInt64Array;
-
-export interface RawNpairsResult {
-  loss: number;
-  grad1?: RawResult;
-  grad2?: RawResult;
-  gradTemperature?: number;
-  similarity?: RawResult;
-}
-
-export interface RawSigmoidResult {
-  loss: number;
-  grad1?: RawResult;
-  grad2?: RawResult;
-  gradScale?: number;
-  gradBias?: number;
-}
-
-export interface RawVicregResult {
-  loss: number;
-  invariance: number;
-  variance: number;
-  covariance: number;
-  grad1?: RawResult;
-  grad2?: RawResult;
-}
-
-export interface RawCorrelationResult {
-  loss: number;
-  onDiagonal: number;
-  offDiagonal: number;
-  grad1?: RawResult;
-  grad2?: RawResult;
-}
-
 /** A process group as native code describes it. */
 export interface RawGroupInfo {
   rank: number;
@@ -95,8 +35,9 @@ export interface RawGroupInfo {
 }
 
 /**
- * Options objects as native code takes them: every key of
- * NATIVE_OPTION_KEYS[kind] (lib/options.ts), checked by lib first.
+ * The options objects of the ops as native code takes them: every key of
+ * NATIVE_OPTION_KEYS[kind] (lib/options.ts), checked by lib first (the
+ * losses': lib/losses/define.ts's NativeOptionsOf).
  */
 export type RawOptions<K extends NativeKind> = NativeOptions[K];
 
@@ -171,22 +112,19 @@ export interface Binding {
   crossEntropy(logits: RawInput, target: RawInput | RawIndices, options: RawOptions<'crossEntropy'>): RawResult;
   batchNorm1d(x: RawInput, options: RawOptions<'batchNorm1d'>): RawResult;
   cosineSimilarity(x1: RawInput, x2: RawInput, options: RawOptions<'cosineSimilarity'>): RawResult;
-  // async: on the libuv pool, or on the group's thread under a group
-  npairsLoss(x1: RawInput, x2: RawInput, options: RawOptions<'npairsLoss'>, async: false): RawNpairsResult;
-  npairsLoss(x1: RawInput, x2: RawInput, options: RawOptions<'npairsLoss'>, async: true): Promise<RawNpairsResult>;
-  sigmoidLoss(x1: RawInput, x2: RawInput, options: RawOptions<'sigmoidLoss'>, async: false): RawSigmoidResult;
-  sigmoidLoss(x1: RawInput, x2: RawInput, options: RawOptions<'sigmoidLoss'>, async: true): Promise<RawSigmoidResult>;
-  vicregLoss(z1: RawInput, z2: RawInput, options: RawOptions<'vicregLoss'>, async: false): RawVicregResult;
-  vicregLoss(z1: RawInput, z2: RawInput, options: RawOptions<'vicregLoss'>, async: true): Promise<RawVicregResult>;
-  ntXentLoss(z1: RawInput, z2: RawInput, options: RawOptions<'ntXentLoss'>, async: false): RawNpairsResult;
-  ntXentLoss(z1: RawInput, z2: RawInput, options: RawOptions<'ntXentLoss'>, async: true): Promise<RawNpairsResult>;
-  correlationLoss(z1: RawInput, z2: RawInput, options: RawOptions<'correlationLoss'>, async: false): RawCorrelationResult;
-  correlationLoss(z1: RawInput, z2: RawInput, options: RawOptions<'correlationLoss'>, async: true): Promise<RawCorrelationResult>;
+  /**
+   * The losses (npairsLoss, ntXentLoss, sigmoidLoss, vicregLoss, correlationLoss):
+   * the inputs, the options object, async or not. Typed exactly by each
+   * loss's spec (lib/losses/define.ts's NativeOptionsOf and RawResultOf), not
+   * here, so that this file imports no loss. async: on the libuv pool, or on
+   * the group's thread under a group.
+   */
+  [loss: `${string}Loss`]: (a: RawInput, b: RawInput, options: object, async: boolean) => unknown;
   /**
    * Tests: `options` read as native function `kind` reads them, written back
    * under the same keys (tensors as { data, shape }, a group as { rank, worldSize }).
    */
-  _echoOptions<K extends NativeKind>(kind: K, options: RawOptions<K>): Record<string, unknown>;
+  _echoOptions(kind: string, options: Record<string, unknown>): Record<string, unknown>;
   // process groups (lib/distributed.ts)
   processGroupConnect(options: RawOptions<'processGroupConnect'>): Promise<unknown>;
   processGroupInfo(handle: unknown): RawGroupInfo;

@@ -467,6 +467,17 @@ export function checkedUnderGroup<T>(opts: unknown, label: string, checks: () =>
 }
 
 /**
+ * A loss's `group` option, the one place it is read: undefined when absent,
+ * else the {@link ProcessGroup} and its native handle (a TypeError naming
+ * `group` for anything else, a RangeError for a destroyed group). @internal
+ */
+export function groupOption(o: Record<string, unknown>, name = 'group'): { group: ProcessGroup; handle: object } | undefined {
+  const g = o[name];
+  if (g === undefined) return undefined;
+  return { group: g as ProcessGroup, handle: groupHandle(g, name) as object };
+}
+
+/**
  * The native handle behind a `group` option (for the losses): a TypeError
  * unless `g` is a {@link ProcessGroup}. @internal
  */

@@ -7,7 +7,8 @@ import type { ProcessGroup } from './distributed';
 import { invalidType, invalidValue, rangeError } from './errors';
 import { npairsLoss, npairsLossAsync, NpairsOptions, NpairsResult } from './losses';
 import { optionsObject } from './options';
-import { checkMatrix, DType, FloatArray, Indices, labelList, operand, Tensor, TensorLike } from './tensor';
+import { labelList } from './indices';
+import { checkMatrix, DType, FloatArray, Indices, operand, Tensor, TensorLike } from './tensor';
 
 /** Options of {@link EmbeddingQueue}'s constructor. */
 export interface EmbeddingQueueOptions {

@@ -11,7 +11,8 @@ import {
   SigmoidResult, VicregOptions, VicregResult,
 } from './losses';
 import { optionsObject } from './options';
-import { checkMatrix, DType, FloatArray, Indices, labelList, operand, Tensor, TensorLike } from './tensor';
+import { labelList } from './indices';
+import { checkMatrix, DType, FloatArray, Indices, operand, Tensor, TensorLike } from './tensor';
 
 /** The losses a {@link GradCache} computes, and the options and result of each. */
 export interface GradCacheLosses {

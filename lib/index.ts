@@ -12,10 +12,11 @@ export { csrTensor, CsrTensor, sparseMatmul, sparseMatmulAsync } from './sparse'
 export type { CsrLike, CsrIndices, SparseMatmulOptions } from './sparse';
 export { adam, adamAsync, Adam } from './optim';
 export type { AdamTensor, AdamOptions, AdamHyperparameters } from './optim';
-export { npairsLoss, npairsLossAsync, ntXentLoss, ntXentLossAsync, sigmoidLoss, sigmoidLossAsync, vicregLoss, vicregLossAsync, correlationLoss, correlationLossAsync } from './losses';
+export { npairsLoss, npairsLossAsync, ntXentLoss, ntXentLossAsync, sigmoidLoss, sigmoidLossAsync, vicregLoss, vicregLossAsync, correlationLoss, correlationLossAsync,
+  supConLoss, supConLossAsync, barlowTwinsLoss, barlowTwinsLossAsync } from './losses';
 export type {
   NpairsOptions, NpairsResult, NpairsGradients, NtXentOptions, SigmoidOptions, SigmoidResult, SigmoidGradients, VicregOptions, VicregResult, VicregGradients, CorrelationOptions, CorrelationResult, CorrelationGradients, GroupLike,
-  Gradients, WithGrad, WithoutGrad,
+  Gradients, WithGrad, WithoutGrad, SupConOptions, BarlowTwinsOptions, PairLoss, PairLossAsync, ViewsLoss, ViewsLossAsync,
 } from './losses';
 export { GradCache } from './grad-cache';
 export type { GradCacheLoss, GradCacheLosses, GradCacheLossOptions, GradCacheOptions, MicroBatchGradients } from './grad-cache';

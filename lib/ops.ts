@@ -6,9 +6,10 @@
 import { binding, RawInput, RawResult } from './binding';
 import { callNative, invalidType, invalidValue, rangeError, withCallerStack } from './errors';
 import { boolOption, enumOption, NativeOptions, numberOption, optionsObject } from './options';
+import { indices, isIndices } from './indices';
 import { CheckedOut, checkOut, hostView, OutBuffer, runOp, snapshot } from './out';
 import {
-  checkMatrix, checkResultSize, checkSameKind, indices, isIndices, operand, partnerDType, rawInput, Indices, Tensor, tensorFromRaw, TensorLike,
+  checkMatrix, checkResultSize, checkSameKind, operand, partnerDType, rawInput, Indices, Tensor, tensorFromRaw, TensorLike,
 } from './tensor';
 
 /** The largest float32: eps must fit the tensors' dtype. */

@@ -3,6 +3,7 @@
  * type and range and returns its value or default. @internal
  */
 import { invalidType, invalidValue } from './errors';
+import type { RawTensor } from './raw';
 
 /** The edit distance of two short strings, a swap of neighbours counting one (for "did you mean"). */
 function editDistance(a: string, b: string): number {
@@ -109,12 +110,14 @@ export function enumOption<T extends string>(o: Record<string, unknown>, key: st
 // ---------- the lib ↔ binding contract ----------
 
 /**
- * The keys of each native function's options object: lib sends every one of
- * them on every call, checked (null where a value is absent), and the
- * binding reads exactly these (its field lists, binding/call_options.h and
- * binding/loss_specs.h, static_assert'ed against binding/generated/native_keys.h),
- * rejecting a missing or a left-over key with an Error. A key renamed on one
- * side only fails every call, and test/options.test.ts sends each key across and back.
+ * The keys of the options object of each native function other than the
+ * losses (whose keys their specs declare: lib/losses/, collected with these
+ * in lib/contract.ts): lib sends every one of them on every call, checked
+ * (null where a value is absent), and the binding reads exactly these
+ * (its field lists, binding/fields.h), rejecting a missing or a left-over key with an
+ * Error. scripts/gen-native-keys.js writes them to
+ * binding/generated/native_keys.h, which the binding static_asserts its
+ * field lists against; test/options.test.ts sends each key across and back.
  */
 export const NATIVE_OPTION_KEYS = {
   normalize: ['p', 'dim', 'eps', 'device'],
@@ -124,44 +127,27 @@ export const NATIVE_OPTION_KEYS = {
   crossEntropy: ['reduction', 'labelSmoothing', 'device'],
   batchNorm1d: ['eps', 'device'],
   cosineSimilarity: ['eps', 'device'],
-  npairsLoss: [
-    'target', 'temperature', 'symmetric', 'labelSmoothing', 'reduction', 'similarity', 'l2Reg', 'eps', 'grad',
-    'returnSimilarity', 'checkFinite', 'device', 'group', 'localLoss', 'gatherWithGrad', 'labels', 'excludeSelf', 'out',
-  ],
-  ntXentLoss: ['temperature', 'eps', 'negatives', 'grad', 'checkFinite', 'device', 'group', 'out'],
-  sigmoidLoss: ['scale', 'bias', 'target', 'eps', 'grad', 'checkFinite', 'device', 'group', 'out'],
-  vicregLoss: ['invarianceWeight', 'varianceWeight', 'covarianceWeight', 'gamma', 'eps', 'grad', 'checkFinite', 'device', 'group', 'out'],
-  correlationLoss: ['lambda', 'scale', 'eps', 'mode', 'grad', 'checkFinite', 'device', 'group', 'syncBatchNorm', 'out'],
   processGroupConnect: [
     'backend', 'rank', 'worldSize', 'host', 'port', 'agentStore', 'restartCount', 'timeoutMs', 'storePrefix', 'checkShapes', 'cudaDevice',
   ],
 } as const;
 
-/** A native function that takes an options object. */
+/** A native function other than a loss that takes an options object. */
 export type NativeKind = keyof typeof NATIVE_OPTION_KEYS;
 
-/** What crosses for a tensor-valued option (see lib/binding.ts's RawInput). */
-type RawTensorOption = import('./binding').RawInput;
-
-/** A process group's native handle (lib/distributed.ts's groupHandle). */
-type NativeGroup = object;
-
-/** Caller memory for a loss's gradients (lib/out.ts's RawGradOut), or null. */
-type NativeGradOut = import('./out').RawGradOut | null;
-
-/** The options object of each native function, every key required (null: none). */
+/** The options object of each of those native functions, every key required (null: none). */
 export interface NativeOptions {
   normalize: { p: number; dim: number; eps: number; device: string };
   matmul: {
     transposeA: boolean;
     transposeB: boolean;
     /** The caller's memory for the result ({ data, shape: [N, M] }), or null. */
-    out: import('./binding').RawTensor | null;
+    out: RawTensor | null;
     device: string;
   };
   sparseMatmul: {
     transposeA: boolean;
-    out: import('./binding').RawTensor | null;
+    out: RawTensor | null;
   };
   adam: {
     step: number;
@@ -177,77 +163,6 @@ export interface NativeOptions {
   crossEntropy: { reduction: 'mean' | 'sum' | 'none'; labelSmoothing: number; device: string };
   batchNorm1d: { eps: number; device: string };
   cosineSimilarity: { eps: number; device: string };
-  npairsLoss: {
-    /** Class indices, a probability matrix, or null (row i -> class i). */
-    target: import('./binding').RawIndices | RawTensorOption | null;
-    temperature: number;
-    symmetric: boolean;
-    labelSmoothing: number;
-    reduction: 'mean' | 'sum';
-    similarity: 'cosine' | 'dot';
-    l2Reg: number;
-    eps: number;
-    grad: boolean;
-    returnSimilarity: boolean;
-    checkFinite: boolean;
-    device: string;
-    /** A process group's native handle, or null. */
-    group: NativeGroup | null;
-    localLoss: boolean;
-    gatherWithGrad: boolean;
-    /** SupCon's class labels of the rows (N integers), or null. */
-    labels: import('./binding').RawIndices | null;
-    excludeSelf: boolean;
-    /** Caller memory for grad1/grad2, or null. */
-    out: NativeGradOut;
-  };
-  sigmoidLoss: {
-    scale: number;
-    bias: number;
-    /** An [N, M] label matrix, or null (SigLIP's diagonal). */
-    target: RawTensorOption | null;
-    eps: number;
-    grad: boolean;
-    checkFinite: boolean;
-    device: string;
-    group: NativeGroup | null;
-    out: NativeGradOut;
-  };
-  vicregLoss: {
-    invarianceWeight: number;
-    varianceWeight: number;
-    covarianceWeight: number;
-    gamma: number;
-    eps: number;
-    grad: boolean;
-    checkFinite: boolean;
-    device: string;
-    group: NativeGroup | null;
-    out: NativeGradOut;
-  };
-  ntXentLoss: {
-    temperature: number;
-    eps: number;
-    /** A memory bank `[K, D]`, or null. */
-    negatives: RawTensorOption | null;
-    grad: boolean;
-    checkFinite: boolean;
-    device: string;
-    group: NativeGroup | null;
-    out: NativeGradOut;
-  };
-  correlationLoss: {
-    lambda: number;
-    scale: number;
-    eps: number;
-    mode: 'samples' | 'features';
-    grad: boolean;
-    checkFinite: boolean;
-    device: string;
-    group: NativeGroup | null;
-    syncBatchNorm: boolean;
-    out: NativeGradOut;
-  };
   processGroupConnect: {
     backend: 'gloo' | 'nccl';
     rank: number;
@@ -264,10 +179,12 @@ export interface NativeOptions {
   };
 }
 
+/** True when A and B are the same set of keys. @internal */
+export type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+
 // The interfaces above and the key lists name the same keys (a compile error otherwise).
-type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const keysAgree: { [K in NativeKind]: SameKeys<keyof NativeOptions[K], (typeof NATIVE_OPTION_KEYS)[K][number]> } = {
-  normalize: true, matmul: true, sparseMatmul: true, adam: true, crossEntropy: true, batchNorm1d: true, cosineSimilarity: true, npairsLoss: true, ntXentLoss: true, sigmoidLoss: true, vicregLoss: true, correlationLoss: true,
+  normalize: true, matmul: true, sparseMatmul: true, adam: true, crossEntropy: true, batchNorm1d: true, cosineSimilarity: true,
   processGroupConnect: true,
 };
 void keysAgree;

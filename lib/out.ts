@@ -5,7 +5,7 @@
  * nothing in steady state (PyTorch's `out=`).
  * @internal
  */
-import { RawInput, RawTensor } from './binding';
+import type { RawGradOut, RawInput, RawTensor } from './raw';
 import { callNative, invalidType, rangeError, withCallerStack } from './errors';
 import { inlineTurnSpent, mustWait, nextTurn, runsInline, schedule } from './queue';
 import { DType, FloatArray, hostData, isDetached, Operand, Tensor, typedArrayName } from './tensor';
@@ -101,11 +101,8 @@ export interface GradOut {
   grad2?: OutBuffer;
 }
 
-/** What crosses to native code for {@link GradOut} (each a `{ data, shape }` view of the caller's memory, or null). */
-export interface RawGradOut {
-  grad1: { data: FloatArray; shape: number[] } | null;
-  grad2: { data: FloatArray; shape: number[] } | null;
-}
+/** What crosses to native code for {@link GradOut} (lib/raw.ts). @internal */
+export type { RawGradOut } from './raw';
 
 /** The host memory of a raw tensor or index array that native code will read (undefined for a handle or none). */
 function memoryOf(x: unknown): ArrayBufferView | undefined {

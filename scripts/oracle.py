@@ -6,7 +6,7 @@ the reference results as JSON: losses, gradients and matrices computed by
 PyTorch itself (Debian's python3-torch), with the seed's code for the
 defaults (F.normalize instead of the seed's F.normalise, no plt.show()).
 
-A case: {"op": "npairs" | "correlation" | "normalize" | "matmul" | "sparse_mm" | "adam" |
+A case: {"op": "npairs" | "correlation" | "supcon_views" | "lightly_barlow_twins" | "normalize" | "matmul" | "sparse_mm" | "adam" |
 "cross_entropy" | "batch_norm1d" | "cosine_similarity", "dtype":
 "float32" | "float64", "inputs": {name: {"data": [...], "shape": [...]}},
 "options": {...}}. Numbers travel as JSON with Python's repr (exact).
@@ -256,6 +256,64 @@ def ntxent(case, dtype):
     return {"loss": loss.item(), "grad1": out(z1.grad), "grad2": out(z2.grad), "gradTemperature": temperature.grad.item()}
 
 
+# ---- the paper-named presets (lib/losses/supcon.ts, lib/losses/barlow-twins.ts),
+# each against its anchor's forward as written there.
+
+# HobbitLong/SupContrast losses.py SupConLoss.forward, contrast_mode 'all', on
+# features [bsz, n_views, D] (the views normalised, as its model does), with
+# base_temperature = temperature (the default 0.07 = 0.07: the factor is 1).
+def supcon_contrast(features, labels, temperature, base_temperature):
+    batch_size = features.shape[0]
+    labels = labels.contiguous().view(-1, 1)
+    mask = torch.eq(labels, labels.T).to(features.dtype)
+    contrast_count = features.shape[1]
+    contrast_feature = torch.cat(torch.unbind(features, dim=1), dim=0)
+    anchor_feature = contrast_feature
+    anchor_count = contrast_count
+    anchor_dot_contrast = torch.div(torch.matmul(anchor_feature, contrast_feature.T), temperature)
+    logits_max, _ = torch.max(anchor_dot_contrast, dim=1, keepdim=True)
+    logits = anchor_dot_contrast - logits_max.detach()
+    mask = mask.repeat(anchor_count, contrast_count)
+    logits_mask = torch.scatter(torch.ones_like(mask), 1, torch.arange(batch_size * anchor_count).view(-1, 1), 0)
+    mask = mask * logits_mask
+    exp_logits = torch.exp(logits) * logits_mask
+    log_prob = logits - torch.log(exp_logits.sum(1, keepdim=True))
+    mean_log_prob_pos = (mask * log_prob).sum(1) / mask.sum(1)
+    loss = - (temperature / base_temperature) * mean_log_prob_pos
+    return loss.view(anchor_count, batch_size).mean()
+
+
+def supcon_views(case, dtype):
+    i, o = case["inputs"], case.get("options", {})
+    temperature = torch.tensor(o.get("temperature", 0.07), dtype=dtype, requires_grad=True)
+    z1, z2 = tensor(i["z1"], dtype, True), tensor(i["z2"], dtype, True)
+    features = torch.stack([F.normalize(z1, dim=1), F.normalize(z2, dim=1)], dim=1)
+    loss = supcon_contrast(features, torch.tensor(o["labels"], dtype=torch.long), temperature, temperature)
+    loss.backward()
+    return {"loss": loss.item(), "grad1": out(z1.grad), "grad2": out(z2.grad), "gradTemperature": temperature.grad.item()}
+
+
+# lightly's BarlowTwinsLoss.forward (lightly/loss/barlow_twins_loss.py, one
+# process): each view F.batch_norm'ed over the batch, C = z_a^T z_b / N.
+def lightly_barlow_twins(case, dtype):
+    i, o = case["inputs"], case.get("options", {})
+    lambda_param = o.get("lambda", 5e-3)
+    z_a, z_b = tensor(i["z1"], dtype, True), tensor(i["z2"], dtype, True)
+    norm = lambda z: F.batch_norm(z, running_mean=None, running_var=None, weight=None, bias=None, training=True)
+    z_a_norm, z_b_norm = norm(z_a), norm(z_b)
+    N = z_a.size(0)
+    c = z_a_norm.T @ z_b_norm
+    c = c / N
+    invariance_loss = torch.diagonal(c).add(-1).pow(2).sum()
+    n = c.shape[0]
+    off_diagonal = c.flatten()[:-1].view(n - 1, n + 1)[:, 1:].flatten()
+    redundancy_reduction_loss = off_diagonal.pow(2).sum()
+    loss = invariance_loss + lambda_param * redundancy_reduction_loss
+    loss.backward()
+    return {"loss": loss.item(), "onDiagonal": invariance_loss.item(), "offDiagonal": redundancy_reduction_loss.item(),
+            "grad1": out(z_a.grad), "grad2": out(z_b.grad)}
+
+
 def sparse_mm(case, dtype):
     """A CSR [N, F] times b: torch.sparse.mm on torch's CSR layout (built
     without its sorted-and-distinct check, so that repeated columns are summed
@@ -344,6 +402,10 @@ def run_case(case):
         return supcon(case, dtype)
     if op == "ntxent":
         return ntxent(case, dtype)
+    if op == "supcon_views":
+        return supcon_views(case, dtype)
+    if op == "lightly_barlow_twins":
+        return lightly_barlow_twins(case, dtype)
     if op == "normalize":
         return {"out": out(F.normalize(tensor(i["x"], dtype), p=o.get("p", 2.0), dim=o.get("dim", 1), eps=o.get("eps", 1e-12)))}
     if op == "matmul":

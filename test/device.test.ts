@@ -385,7 +385,7 @@ describe('dispose frees at once; use after dispose is a clean error', () => {
       }
       expect({ class: error?.constructor?.name, message: error?.message }).toEqual({ class: cls, message: expect.stringMatching(message) });
     };
-    // every option, as lib sends them (lib/options.ts NATIVE_OPTION_KEYS)
+    // every option, as lib sends them (lib/contract.ts NATIVE_OPTION_KEYS)
     const normalizeOptions = { p: 2, dim: 1, eps: 1e-12, device: DEVICE };
     const npairsOptions = {
       target: null, temperature: 1, symmetric: false, labelSmoothing: 0, reduction: 'mean', similarity: 'cosine', l2Reg: 0, eps: 1e-12,

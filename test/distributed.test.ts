@@ -160,8 +160,10 @@ describe('ProcessGroup bad arguments', () => {
     await expect(pg.allGather({ data: new Float32Array(3), shape: [2] })).rejects.toThrow(RangeError);
     await expect(pg.broadcast(x, 1)).rejects.toThrow(/for src/);
     await expect(pg.broadcast(x, '0' as unknown as number)).rejects.toThrow(TypeError);
-    expect(() => pl.correlationLoss(x, x, { group: { rank: 0, worldSize: 1 } })).toThrow(TypeError);
-    expect(() => pl.correlationLoss(x, x, { group: { rank: 0, worldSize: 1 } })).toThrow(/for group/);
+    // (a compile error too: group is typed ProcessGroup)
+    const lookalike = { rank: 0, worldSize: 1 } as unknown as pl.ProcessGroup;
+    expect(() => pl.correlationLoss(x, x, { group: lookalike })).toThrow(TypeError);
+    expect(() => pl.correlationLoss(x, x, { group: lookalike })).toThrow(/for group/);
     expect(() => pl.correlationLoss(pl.tensor([[1, 2, 3], [2, 3, 5]]), pl.tensor([[1, 2, 3], [2, 1, 5]]), { group: pg, syncBatchNorm: true }))
       .toThrow(/syncBatchNorm applies to mode 'features'/);
     await pg.destroy();

@@ -1,5 +1,5 @@
-// The lib ↔ binding options contract (lib/options.ts NATIVE_OPTION_KEYS, the
-// binding's field lists in binding/call_options.h and binding/loss_specs.h): every key sent across with a value other than
+// The lib ↔ binding options contract (lib/contract.ts NATIVE_OPTION_KEYS, the
+// binding's field lists in binding/fields.h and binding/loss_specs.h): every key sent across with a value other than
 // its default comes back as the binding read it; a key missing, renamed or
 // left over is an Error; and what the public functions send for every user
 // option is what the binding reads. A key renamed on either side fails here.
@@ -7,7 +7,7 @@ import * as pl from '../lib';
 import { freePort } from './helpers/distributed';
 import { binding } from '../lib/binding';
 import { callNative } from '../lib/errors';
-import { NATIVE_OPTION_KEYS, NativeKind } from '../lib/options';
+import { NATIVE_OPTION_KEYS, NativeKind } from '../lib/contract';
 
 type Options = Record<string, unknown>;
 /** What the binding read, tensors' typed arrays as plain arrays (they come from Node's realm, not jest's). */

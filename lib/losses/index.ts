@@ -1,0 +1,30 @@
+/**
+ * The losses, value and gradient in one call, one file each: N-pairs /
+ * InfoNCE / CLIP (./npairs.ts) and its SupCon preset (./supcon.ts), NT-Xent
+ * (./nt-xent.ts), SigLIP (./siglip.ts), VICReg (./vicreg.ts) and Barlow Twins
+ * (./barlow-twins.ts: correlationLoss and its paper preset barlowTwinsLoss).
+ * Each is declared once as a spec (./define.ts); ./common.ts holds the types
+ * they share.
+ */
+export type { GroupLike, Gradients, WithGrad, WithoutGrad, PairLoss, PairLossAsync, ViewsLoss, ViewsLossAsync } from './common';
+export { npairsLoss, npairsLossAsync } from './npairs';
+export type { NpairsOptions, NpairsResult, NpairsGradients } from './npairs';
+export { supConLoss, supConLossAsync } from './supcon';
+export type { SupConOptions } from './supcon';
+export { ntXentLoss, ntXentLossAsync } from './nt-xent';
+export type { NtXentOptions } from './nt-xent';
+export { sigmoidLoss, sigmoidLossAsync } from './siglip';
+export type { SigmoidOptions, SigmoidResult, SigmoidGradients } from './siglip';
+export { vicregLoss, vicregLossAsync } from './vicreg';
+export type { VicregOptions, VicregResult, VicregGradients } from './vicreg';
+export { correlationLoss, correlationLossAsync, barlowTwinsLoss, barlowTwinsLossAsync } from './barlow-twins';
+export type { CorrelationOptions, CorrelationResult, CorrelationGradients, BarlowTwinsOptions } from './barlow-twins';
+
+import { correlation } from './barlow-twins';
+import { npairs } from './npairs';
+import { ntXent } from './nt-xent';
+import { siglip } from './siglip';
+import { vicreg } from './vicreg';
+
+/** Every loss's spec, in the native contract's order (lib/contract.ts). @internal */
+export const LOSSES = [npairs, ntXent, siglip, vicreg, correlation] as const;
