@@ -12,15 +12,12 @@ inline constexpr std::array<std::string_view, 9> adam = {"step", "lr", "beta1", 
 inline constexpr std::array<std::string_view, 3> crossEntropy = {"reduction", "labelSmoothing", "device"};
 inline constexpr std::array<std::string_view, 2> batchNorm1d = {"eps", "device"};
 inline constexpr std::array<std::string_view, 2> cosineSimilarity = {"eps", "device"};
+inline constexpr std::array<std::string_view, 11> processGroupConnect = {"backend", "rank", "worldSize", "host", "port", "agentStore", "restartCount", "timeoutMs", "storePrefix", "checkShapes", "cudaDevice"};
 inline constexpr std::array<std::string_view, 18> npairsLoss = {"target", "temperature", "symmetric", "labelSmoothing", "reduction", "similarity", "l2Reg", "eps", "grad", "returnSimilarity", "checkFinite", "device", "group", "localLoss", "gatherWithGrad", "labels", "excludeSelf", "out"};
 inline constexpr std::array<std::string_view, 8> ntXentLoss = {"temperature", "eps", "negatives", "grad", "checkFinite", "device", "group", "out"};
 inline constexpr std::array<std::string_view, 9> sigmoidLoss = {"scale", "bias", "target", "eps", "grad", "checkFinite", "device", "group", "out"};
 inline constexpr std::array<std::string_view, 10> vicregLoss = {"invarianceWeight", "varianceWeight", "covarianceWeight", "gamma", "eps", "grad", "checkFinite", "device", "group", "out"};
 inline constexpr std::array<std::string_view, 10> correlationLoss = {"lambda", "scale", "eps", "mode", "grad", "checkFinite", "device", "group", "syncBatchNorm", "out"};
-<<<<<<< HEAD
-inline constexpr std::array<std::string_view, 11> processGroupConnect = {"backend", "rank", "worldSize", "host", "port", "agentStore", "restartCount", "timeoutMs", "storePrefix", "checkShapes", "cudaDevice"};
-=======
->>>>>>> spec-lib
 // result fields, one array per loss, in the order of the lib spec's result fields
 inline constexpr std::array<std::string_view, 5> npairsLoss_result = {"loss", "grad1", "grad2", "gradTemperature", "similarity"};
 inline constexpr std::array<std::string_view, 5> ntXentLoss_result = {"loss", "grad1", "grad2", "gradTemperature", "similarity"};
