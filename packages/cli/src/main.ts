@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 /**
- * `pairloss-demo`, the demo of pairloss: `train`, `loss`, `heatmap` (the
- * library's own `pairloss` command has `build` and `info`, and nothing of this).
- * Errors are one line saying what went wrong and what to do, with a
- * non-zero exit code: 2 for a usage mistake (then the command's usage line
- * follows), 1 for a failure.
+ * `pairloss-demo`, the command of the demo package (@pairloss/cli): `train`,
+ * `loss`, `heatmap` (the library's own `pairloss` command has `build` and
+ * `info`, and sends a user who asks it for these here). Its help is in the
+ * library's layout (`pairloss/cli/help`), its text its own. Errors are one
+ * line saying what went wrong and what to do, with a non-zero exit code: 2
+ * for a usage mistake (then the command's usage line follows), 1 for a
+ * failure.
  */
+import { programHelp } from 'pairloss/cli/help';
 import { CliError, CommandSpec, FlagValues, helpText, parseCommand, PROGRAM, usageLine, UsageError } from './args';
 import { HEATMAP_SPEC, runHeatmap } from './heatmap';
 import { LOSS_SPEC, runLoss } from './loss';
@@ -29,17 +32,11 @@ const COMMANDS: Record<string, Command> = {
 };
 
 function mainHelp(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length)) + 2;
-  return [
-    `${PROGRAM}: the demo of pairloss (contrastive losses for Node.js on LibTorch): train a model, losses and heatmaps of .npy files`,
-    '',
-    usageLine(null),
-    '',
-    'Commands:',
-    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.spec.summary}`),
-    '',
-    `Run '${PROGRAM} <command> --help' for a command's flags.`,
-  ].join('\n');
+  return programHelp({
+    name: PROGRAM,
+    tagline: 'the demo of pairloss (contrastive losses for Node.js on LibTorch): train a model, losses and heatmaps of .npy files',
+    commands: Object.values(COMMANDS).map((c) => c.spec),
+  });
 }
 
 function oneLine(s: string): string {
