@@ -11,9 +11,9 @@ import { PNG } from 'pngjs';
 import * as pl from '../lib';
 import { readNpyMatrix, writeNpy } from '../packages/cli/src/npy';
 import { heatmapPng, heatmapSvg } from '../lib/heatmap';
-import { BUILD_HELP } from '../lib/cli/build';
-import { CommandHelp, commandHelp, programHelp } from '../lib/cli/help';
-import { INFO_HELP } from '../lib/cli/info';
+import { commandHelp, ProgramHelp, programHelp } from '../lib/cli/help';
+import { PAIRLOSS_HELP } from '../lib/cli/main';
+import { DEMO_HELP } from '../packages/cli/src/main';
 import { HEATMAP_SPEC } from '../packages/cli/src/heatmap';
 import { LOSS_SPEC } from '../packages/cli/src/loss';
 import { TRAIN_SPEC } from '../packages/cli/src/train';
@@ -132,15 +132,25 @@ afterAll(() => {
 
 describe('pairloss and pairloss-demo (no command) and help', () => {
   it.each([
-    ['pairloss', () => CLI, ['build', 'info']],
-    ['pairloss-demo', () => DEMO, ['train', 'loss', 'heatmap']],
-  ])('%s prints its own commands, in the one layout, and exits 0', (name, bin, commands) => {
+    ['pairloss', () => CLI, ['build', 'info'], 'pairloss-demo'],
+    ['pairloss-demo', () => DEMO, ['train', 'loss', 'heatmap'], 'pairloss'],
+  ])('%s prints its own commands, in the one layout, and points at the other command; exits 0', (name, bin, commands, other) => {
     const r = run(bin(), []);
     expect(r.code).toBe(0);
-    const listed = [...r.stdout.matchAll(/^ {2}(\S+) {2,}\S/gm)].map((m) => m[1]);
-    expect(listed).toEqual(commands);
-    expect(r.stdout.split('\n').slice(0, 5)).toEqual([expect.stringMatching(new RegExp(`^${name}: \\S`)), '', `Usage: ${name} <command> [flags]`, '', 'Commands:']);
-    expect(r.stdout).toMatch(new RegExp(`^Run '${name} <command> --help' for a command's flags\\.$`, 'm'));
+    // sections: a heading line, then rows indented by two, then a blank line
+    const section = (heading: string): string[] => {
+      const lines = r.stdout.split('\n');
+      const at = lines.indexOf(heading);
+      expect(at).toBeGreaterThan(0);
+      const end = lines.indexOf('', at);
+      return lines.slice(at + 1, end < 0 ? undefined : end);
+    };
+    expect(section('Commands:').map((l) => /^ {2}(\S+) {2,}\S/.exec(l)?.[1])).toEqual(commands);
+    expect(section('Flags:').map((l) => /^ {2}(.*\S) {2,}\S/.exec(l)?.[1])).toEqual(['-h, --help', '-V, --version']);
+    expect(section('See also:').map((l) => /^ {2}(\S+) {2,}\S/.exec(l)?.[1])).toEqual([other]);
+    expect(r.stdout.split('\n').filter((l) => !/^ {2}/.test(l))).toEqual([
+      expect.stringMatching(new RegExp(`^${name}: \\S`)), '', `Usage: ${name} <command> [flags]`, '', 'Commands:', '', 'Flags:', '',
+      `Run '${name} <command> --help' for a command's flags.`, '', 'See also:', '']);
     expect(run(bin(), ['--help']).stdout).toBe(r.stdout);
   });
 
@@ -184,16 +194,12 @@ describe('pairloss and pairloss-demo (no command) and help', () => {
   });
 
   it('both print their help through the one layout (lib/cli/help.ts), each with its own text', () => {
-    const programs: Array<[string, string, CommandHelp[]]> = [
-      ['pairloss', CLI, [BUILD_HELP, INFO_HELP]],
-      ['pairloss-demo', DEMO, [TRAIN_SPEC, LOSS_SPEC, HEATMAP_SPEC]],
-    ];
-    for (const [name, bin, commands] of programs) {
-      const out = run(bin, []).stdout;
-      const tagline = out.split('\n')[0].slice(`${name}: `.length);
-      expect(out).toBe(`${programHelp({ name, tagline, commands })}\n`);
-      for (const c of commands) expect(run(bin, [c.name, '--help']).stdout).toBe(`${commandHelp(name, c)}\n`);
+    const programs: Array<[string, ProgramHelp]> = [[CLI, PAIRLOSS_HELP], [DEMO, DEMO_HELP]];
+    for (const [bin, help] of programs) {
+      expect(run(bin, []).stdout).toBe(`${programHelp(help)}\n`);
+      for (const c of help.commands) expect(run(bin, [c.name, '--help']).stdout).toBe(`${commandHelp(help.name, c)}\n`);
     }
+    expect(DEMO_HELP.commands).toEqual([TRAIN_SPEC, LOSS_SPEC, HEATMAP_SPEC]);
   });
 
   it('train --help shows the flags of issue 4 with their defaults', () => {

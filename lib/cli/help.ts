@@ -15,7 +15,14 @@
  * Commands:
  *   COMMAND  SUMMARY
  *
+ * Flags:
+ *   -h, --help     show this help and exit
+ *   -V, --version  print the version and exit
+ *
  * Run 'NAME <command> --help' for a command's flags.
+ *
+ * See also:
+ *   OTHER  WHAT IT IS
  * ```
  * A command's help: `NAME COMMAND: SUMMARY`, its usage line, its details,
  * `Flags:` (every flag with its value name and default, `-h, --help` last)
@@ -52,16 +59,24 @@ export interface CommandHelp {
   examples?: string[];
 }
 
-/** A program's help: its name, one line about it, and its commands in the order listed. */
+/** A program's help: its name, one line about it, its commands in the order listed, and where to look next. */
 export interface ProgramHelp {
   /** The command's name as typed, e.g. `pairloss`. */
   name: string;
   /** One line after `NAME: `. */
   tagline: string;
   commands: readonly CommandHelp[];
+  /** Rows under "See also:": another command's name, and what it is and how to reach it. */
+  seeAlso?: ReadonlyArray<readonly [string, string]>;
 }
 
 const HELP_FLAG: FlagHelp = { type: 'boolean', short: 'h', description: 'show this help and exit' };
+
+/** The flags every program takes without a command. */
+const PROGRAM_FLAGS: Record<string, FlagHelp> = {
+  help: HELP_FLAG,
+  version: { type: 'boolean', short: 'V', description: 'print the version and exit' },
+};
 
 /**
  * The one-line synopsis that `--help` shows under its first line, and that
@@ -77,9 +92,17 @@ function table(rows: ReadonlyArray<readonly [string, string]>): string[] {
   return rows.map(([left, right]) => `  ${left.padEnd(width)}${right}`);
 }
 
-/** The `--help` text of a program: its commands and where to read their flags. */
+/** Flags as rows: `-x, --name VALUE` and the description with its default. */
+function flagRows(flags: Record<string, FlagHelp>): Array<readonly [string, string]> {
+  return Object.entries(flags).map(([name, f]) => [
+    `${f.short ? `-${f.short}, ` : '    '}--${name}${f.type === 'string' ? ` ${f.value ?? 'VALUE'}` : ''}`,
+    `${f.description}${f.defaultText !== undefined ? ` (default: ${f.defaultText})` : ''}`,
+  ] as const);
+}
+
+/** The `--help` text of a program: its commands, its own flags, where to read the commands' flags, and where to look next. */
 export function programHelp(program: ProgramHelp): string {
-  return [
+  const lines = [
     `${program.name}: ${program.tagline}`,
     '',
     usageLine(program.name, null),
@@ -87,19 +110,20 @@ export function programHelp(program: ProgramHelp): string {
     'Commands:',
     ...table(program.commands.map((c) => [c.name, c.summary] as const)),
     '',
+    'Flags:',
+    ...table(flagRows(PROGRAM_FLAGS)),
+    '',
     `Run '${program.name} <command> --help' for a command's flags.`,
-  ].join('\n');
+  ];
+  if (program.seeAlso?.length) lines.push('', 'See also:', ...table(program.seeAlso));
+  return lines.join('\n');
 }
 
 /** The `--help` text of one command of `program`. */
 export function commandHelp(program: string, command: CommandHelp): string {
   const lines = [`${program} ${command.name}: ${command.summary}`, '', usageLine(program, command)];
   if (command.details?.length) lines.push('', ...command.details);
-  const flags = Object.entries({ ...command.flags, help: HELP_FLAG }).map(([name, f]) => [
-    `${f.short ? `-${f.short}, ` : '    '}--${name}${f.type === 'string' ? ` ${f.value ?? 'VALUE'}` : ''}`,
-    `${f.description}${f.defaultText !== undefined ? ` (default: ${f.defaultText})` : ''}`,
-  ] as const);
-  lines.push('', 'Flags:', ...table(flags));
+  lines.push('', 'Flags:', ...table(flagRows({ ...command.flags, help: HELP_FLAG })));
   if (command.examples?.length) lines.push('', 'Examples:', ...command.examples.map((e) => `  ${e}`));
   return lines.join('\n');
 }

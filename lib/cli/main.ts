@@ -15,22 +15,24 @@ import { BUILD_HELP, runBuild } from './build';
 import { CommandHelp, ProgramHelp, programHelp, usageLine } from './help';
 import { INFO_HELP, runInfo } from './info';
 
-const PROGRAM: ProgramHelp = {
+/** The help of `pairloss` itself. */
+export const PAIRLOSS_HELP: ProgramHelp = {
   name: 'pairloss',
   tagline: "contrastive and self-supervised losses for Node.js on LibTorch, with PyTorch's numbers",
   commands: [BUILD_HELP, INFO_HELP],
+  seeAlso: [['pairloss-demo', "the demo's command, train, loss and heatmap (the package @pairloss/cli): npx -p @pairloss/cli pairloss-demo --help"]],
 };
 
 /** The demo's commands: not this command's, named only to say where they are. */
 const DEMO_COMMANDS = ['train', 'loss', 'heatmap'];
 
 function command(name: string | undefined): CommandHelp | null {
-  return PROGRAM.commands.find((c) => c.name === name) ?? null;
+  return PAIRLOSS_HELP.commands.find((c) => c.name === name) ?? null;
 }
 
 /** A usage mistake: one line saying what and what to run, then the usage line; exit code 2. */
 function usageError(cmd: CommandHelp | null, message: string, hint?: string): number {
-  const where = cmd ? `run 'pairloss ${cmd.name} --help' for usage` : `the commands are ${PROGRAM.commands.map((c) => c.name).join(', ')}; run 'pairloss --help'`;
+  const where = cmd ? `run 'pairloss ${cmd.name} --help' for usage` : `the commands are ${PAIRLOSS_HELP.commands.map((c) => c.name).join(', ')}; run 'pairloss --help'`;
   process.stderr.write(`pairloss${cmd ? ` ${cmd.name}` : ''}: ${message}; ${hint ?? where}\n${usageLine('pairloss', cmd)}\n`);
   return 2;
 }
@@ -55,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     const topic = first === 'help' ? rest[0] : undefined;
     if (topic === undefined) {
-      process.stdout.write(`${programHelp(PROGRAM)}\n`);
+      process.stdout.write(`${programHelp(PAIRLOSS_HELP)}\n`);
       return 0;
     }
     return main([topic, '--help']);
