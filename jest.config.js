@@ -11,7 +11,7 @@ module.exports = {
   // it gets the same TypeScript sources the tests do, not dist/.
   moduleNameMapper: {
     '^pairloss$': '<rootDir>/lib/index.ts',
-    '^pairloss/(heatmap|tfjs)$': '<rootDir>/lib/$1.ts',
+    '^pairloss/(heatmap|tfjs|cli/help)$': '<rootDir>/lib/$1.ts',
   },
   testTimeout: 60000,
   // The addon and LibTorch are process-wide; two workers fit this 2-core machine.

@@ -77,8 +77,8 @@ function gemmBackward(g, a, b, rows, cols, d, scale) {
 }
 
 /**
- * The seed's N-pairs loss (cosine similarities, cross entropy against the
- * identity, mean over rows) with its gradients.
+ * The seed's N-pairs loss (its `NPairsLoss`, docs/DESIGN.md#the-seed: cosine similarities,
+ * cross entropy against the identity, mean over rows) with its gradients.
  */
 function npairsLoss(x1, x2, n, m, d, eps = 1e-12) {
   const { u: u1, norms: n1 } = normalizeRows(x1, n, d, eps);

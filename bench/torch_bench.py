@@ -1,4 +1,5 @@
-"""PyTorch side of `npm run bench`: the seed's code, timed inside Python.
+"""PyTorch side of `npm run bench`: the seed's code (the PyTorch answer pairloss
+grew from, docs/DESIGN.md#the-seed), timed inside Python.
 
 Run by bench/run.js with /usr/bin/python3 (Debian's python3-torch). It speaks
 one JSON object per line on stdin/stdout so that one Python process serves the
@@ -22,7 +23,7 @@ import torch.nn.functional as F
 import torch.distributed as dist
 
 
-# ---- The seed (the PyTorch answer the project grew from, see docs/DESIGN.md), with F.normalize for F.normalise and without show() ----
+# ---- The seed (the PyTorch answer the project grew from, see docs/DESIGN.md#the-seed), with F.normalize for F.normalise and without show() ----
 class NPairsLoss(nn.Module):
     def __init__(self):
         super(NPairsLoss, self).__init__()

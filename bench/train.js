@@ -102,7 +102,7 @@ function main() {
   const fmt = (x) => `${(100 * x).toFixed(1)}%`;
   const ratio = (s) => (fastest ? `${(s / median(times[fastest])).toFixed(2)}×` : '');
   const p = median(times.pairloss);
-  rows.push([`pairloss train (${facts.pairloss.threads} threads)`, `${p.toFixed(2)} s`, Math.round(pairs / p).toLocaleString('en-US'), ratio(p), fmt(facts.pairloss.recall1), fmt(facts.pairloss.recall10), '']);
+  rows.push([`pairloss-demo train (${facts.pairloss.threads} threads)`, `${p.toFixed(2)} s`, Math.round(pairs / p).toLocaleString('en-US'), ratio(p), fmt(facts.pairloss.recall1), fmt(facts.pairloss.recall10), '']);
   for (const v of variants) {
     const [variant, t, omp] = v.split('-');
     const s = median(times[v]);
@@ -117,7 +117,7 @@ function main() {
     if (i === 0) console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   }
   console.log('');
-  if (fastest) console.log(`pairloss train: ${(p / median(times[fastest])).toFixed(2)}× the training time of the fastest PyTorch setup (${fastest}).`);
+  if (fastest) console.log(`pairloss-demo train: ${(p / median(times[fastest])).toFixed(2)}× the training time of the fastest PyTorch setup (${fastest}).`);
   console.log(`load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   fs.rmSync(work, { recursive: true, force: true });
 }

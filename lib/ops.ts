@@ -211,7 +211,8 @@ export function batchNorm1d(x: TensorLike, opts?: { eps?: number }): Tensor {
 
 /**
  * The `[N, M]` cosine-similarity matrix `normalize(x1) @ normalize(x2).T` of
- * `x1: [N, D]` and `x2: [M, D]` (the seed's `similarities`).
+ * `x1: [N, D]` and `x2: [M, D]` (`NPairsLoss.similarities` of the PyTorch
+ * answer pairloss grew from, "the seed" of docs/DESIGN.md).
  * @param opts.eps - lower bound of the norms (default 1e-12).
  * @throws TypeError for mixed dtypes; RangeError when D differs.
  * @example

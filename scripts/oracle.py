@@ -4,7 +4,8 @@
 Reads a JSON list of cases on stdin (or a file given as argv[1]) and writes
 the reference results as JSON: losses, gradients and matrices computed by
 PyTorch itself (Debian's python3-torch), with the seed's code for the
-defaults (F.normalize instead of the seed's F.normalise, no plt.show()).
+defaults (the seed: the PyTorch answer pairloss grew from, docs/DESIGN.md#the-seed;
+F.normalize instead of its F.normalise, no plt.show()).
 
 A case: {"op": "npairs" | "correlation" | "supcon_views" | "lightly_barlow_twins" | "normalize" | "matmul" | "sparse_mm" | "adam" |
 "cross_entropy" | "batch_norm1d" | "cosine_similarity", "dtype":

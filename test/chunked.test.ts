@@ -3,7 +3,7 @@
 // blocks are forced tiny (3 and 7 rows, N not a multiple) so that small cases
 // cross many block boundaries, and every case is checked against PyTorch
 // (scripts/oracle.py) at DESIGN.md's tolerances; the path actually taken is
-// checked with the native call counter. The seed is printed so a failure can
+// checked with the native call counter. The random seed is printed so a failure can
 // be replayed with PAIRLOSS_PARITY_SEED.
 import * as pl from '../lib';
 import { binding } from '../lib/binding';

@@ -11,6 +11,12 @@ import { PNG } from 'pngjs';
 import * as pl from '../lib';
 import { readNpyMatrix, writeNpy } from '../packages/cli/src/npy';
 import { heatmapPng, heatmapSvg } from '../lib/heatmap';
+import { commandHelp, ProgramHelp, programHelp } from '../lib/cli/help';
+import { PAIRLOSS_HELP } from '../lib/cli/main';
+import { DEMO_HELP } from '../packages/cli/src/main';
+import { HEATMAP_SPEC } from '../packages/cli/src/heatmap';
+import { LOSS_SPEC } from '../packages/cli/src/loss';
+import { TRAIN_SPEC } from '../packages/cli/src/train';
 
 const ROOT = path.resolve(__dirname, '..');
 /** The library's `pairloss` command (build, info). */
@@ -126,24 +132,55 @@ afterAll(() => {
 
 describe('pairloss and pairloss-demo (no command) and help', () => {
   it.each([
-    ['pairloss', () => CLI, ['build', 'info']],
-    ['pairloss-demo', () => DEMO, ['train', 'loss', 'heatmap']],
-  ])('%s prints its own commands, in the one layout, and exits 0', (name, bin, commands) => {
+    ['pairloss', () => CLI, ['build', 'info'], 'pairloss-demo'],
+    ['pairloss-demo', () => DEMO, ['train', 'loss', 'heatmap'], 'pairloss'],
+  ])('%s prints its own commands, in the one layout, and points at the other command; exits 0', (name, bin, commands, other) => {
     const r = run(bin(), []);
     expect(r.code).toBe(0);
-    const listed = [...r.stdout.matchAll(/^ {2}(\S+) {2,}\S/gm)].map((m) => m[1]);
-    expect(listed).toEqual(commands);
-    expect(r.stdout.split('\n').slice(0, 5)).toEqual([expect.stringMatching(new RegExp(`^${name}: \\S`)), '', `Usage: ${name} <command> [flags]`, '', 'Commands:']);
-    expect(r.stdout).toMatch(new RegExp(`^Run '${name} <command> --help' for a command's flags\\.$`, 'm'));
+    // sections: a heading line, then rows indented by two, then a blank line
+    const section = (heading: string): string[] => {
+      const lines = r.stdout.split('\n');
+      const at = lines.indexOf(heading);
+      expect(at).toBeGreaterThan(0);
+      const end = lines.indexOf('', at);
+      return lines.slice(at + 1, end < 0 ? undefined : end);
+    };
+    expect(section('Commands:').map((l) => /^ {2}(\S+) {2,}\S/.exec(l)?.[1])).toEqual(commands);
+    expect(section('Flags:').map((l) => /^ {2}(.*\S) {2,}\S/.exec(l)?.[1])).toEqual(['-h, --help', '-V, --version']);
+    expect(section('See also:').map((l) => /^ {2}(\S+) {2,}\S/.exec(l)?.[1])).toEqual([other]);
+    expect(r.stdout.split('\n').filter((l) => !/^ {2}/.test(l))).toEqual([
+      expect.stringMatching(new RegExp(`^${name}: \\S`)), '', `Usage: ${name} <command> [flags]`, '', 'Commands:', '', 'Flags:', '',
+      `Run '${name} <command> --help' for a command's flags.`, '', 'See also:', '']);
     expect(run(bin(), ['--help']).stdout).toBe(r.stdout);
   });
 
-  it('pairloss knows only build and info: a demo command is an unknown command there', () => {
-    const r = run(CLI, ['train']);
+  it('pairloss knows only build and info: an unknown command is a usage error naming them', () => {
+    const r = run(CLI, ['frobnicate']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe("pairloss: unknown command \"train\"; the commands are build, info; run 'pairloss --help'\nUsage: pairloss <command> [flags]\n");
-    expect(r.stderr).not.toMatch(/@pairloss\/cli|install/);
+    expect(r.stderr).toBe("pairloss: unknown command \"frobnicate\"; the commands are build, info; run 'pairloss --help'\nUsage: pairloss <command> [flags]\n");
   });
+
+  it.each([[['train']], [['loss', 'a.npy', 'b.npy']], [['heatmap', '--help']], [['help', 'train']]])(
+    'pairloss %j: says it is the demo\'s command and how to run it (exit 2), and that command runs', (args: string[]) => {
+      const r = run(CLI, args);
+      const name = args[0] === 'help' ? args[1] : args[0];
+      expect([r.code, r.stdout]).toEqual([2, '']);
+      const lines = r.stderr.trimEnd().split('\n');
+      expect(lines).toHaveLength(2);
+      expect(lines[0]).toMatch(new RegExp(`^pairloss: ${name} is a command of the demo, pairloss-demo \\(the package @pairloss/cli\\), not of the library; run 'npx -p @pairloss/cli pairloss-demo ${name}', or in a checkout of pairloss `));
+      expect(lines[1]).toBe('Usage: pairloss <command> [flags]');
+      // what it says to run in a checkout runs that command of the demo (its --help here)
+      const checkout = /'(node packages\/cli\/dist\/main\.js \w+)'/.exec(lines[0]);
+      expect(checkout?.[1]).toBe(`node packages/cli/dist/main.js ${name}`);
+      const [, script, command] = checkout![1].split(' ');
+      const demo = run(path.join(ROOT, script), [command, '--help']);
+      expect([demo.code, demo.stderr]).toEqual([0, '']);
+      expect(demo.stdout).toMatch(new RegExp(`^pairloss-demo ${name}: \\S`));
+      if (name === 'train') {
+        expect(lines[0]).toContain("'npm start'");
+        expect(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.start).toMatch(/&& node packages\/cli\/dist\/main\.js train$/);
+      }
+    });
 
   it.each(['train', 'loss', 'heatmap', 'info', 'build'])('%s --help lists its usage and flags', (c) => {
     const r = cli([c, '--help']);
@@ -154,6 +191,15 @@ describe('pairloss and pairloss-demo (no command) and help', () => {
     expect(r.stdout).toMatch(/^Flags:$/m);
     expect(r.stdout).toMatch(/^ {2}-h, --help/m);
     expect(cli(['help', c]).stdout).toBe(r.stdout);
+  });
+
+  it('both print their help through the one layout (lib/cli/help.ts), each with its own text', () => {
+    const programs: Array<[string, ProgramHelp]> = [[CLI, PAIRLOSS_HELP], [DEMO, DEMO_HELP]];
+    for (const [bin, help] of programs) {
+      expect(run(bin, []).stdout).toBe(`${programHelp(help)}\n`);
+      for (const c of help.commands) expect(run(bin, [c.name, '--help']).stdout).toBe(`${commandHelp(help.name, c)}\n`);
+    }
+    expect(DEMO_HELP.commands).toEqual([TRAIN_SPEC, LOSS_SPEC, HEATMAP_SPEC]);
   });
 
   it('train --help shows the flags of issue 4 with their defaults', () => {
@@ -210,7 +256,7 @@ describe('usage errors: what to do and the usage line, exit code 2', () => {
   });
 });
 
-describe('pairloss train --out', () => {
+describe('pairloss-demo train --out', () => {
   it.each([
     ['a path through a file', (f: string) => path.join(f, 'run'), /ENOTDIR: a part of the path is a file/],
     ['an existing file', (f: string) => f, /EEXIST: it is a file, not a folder/],
@@ -234,7 +280,7 @@ describe('pairloss train --out', () => {
   });
 });
 
-describe('pairloss loss', () => {
+describe('pairloss-demo loss', () => {
   it.each(Object.keys(EXPECTED.cases))('%s matches PyTorch autograd', (name) => {
     const c = EXPECTED.cases[name];
     const r = cli(['loss', fx(c.x1), fx(c.x2), ...flagsOf(c), '--json']);
@@ -370,7 +416,7 @@ describe('pairloss loss', () => {
   });
 });
 
-describe('pairloss heatmap', () => {
+describe('pairloss-demo heatmap', () => {
   it('draws a .npy matrix as the library draws it (PNG)', () => {
     const out = path.join(tmp, 'sim.png');
     const r = cli(['heatmap', fx('similarity.npy'), '-o', out, '--title', 'identity']);

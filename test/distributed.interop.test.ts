@@ -65,7 +65,8 @@ describeWithPython("correlationLoss under a group equals the seed's code on Pyth
         return { a: { data: round(a), shape: [c.n, c.d] }, b: { data: round(b), shape: [c.n, c.d] } };
       });
       const job = { scenario: 'loss', loss: 'correlation', dtype: c.dtype, options: c.options, inputs, async: true };
-      // the reference: every rank runs the seed's code under torch.distributed
+      // the reference: every rank runs the seed's correlation_loss_func (the PyTorch answer
+      // pairloss grew from, docs/DESIGN.md#the-seed) under torch.distributed
       const reference = resultsOf(await runGroup(Array(w).fill('python'), job, { timeoutMs: 90000 }));
       const results = resultsOf(await runGroup(c.kinds, job, { timeoutMs: 90000 }));
       const { rtol, atol } = TOL[c.dtype];

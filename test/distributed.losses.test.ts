@@ -1,8 +1,8 @@
 // Both losses across 2 and 4 Node.js ranks against references no one can argue
 // with: N-pairs equals one process computing the loss on the concatenated
 // batch (loss and gradients), and so does the correlation loss with
-// syncBatchNorm in 'features' mode. (The seed's per-rank correlation
-// semantics are checked against Python ranks in distributed.interop.test.ts.)
+// syncBatchNorm in 'features' mode. (The per-rank correlation semantics of
+// the seed, docs/DESIGN.md#the-seed, are checked against Python ranks in distributed.interop.test.ts.)
 import * as pl from '../lib';
 import { excess, randn, resultsOf, runGroup } from './helpers/distributed';
 

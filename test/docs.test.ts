@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as pl from '../lib';
 import * as heatmap from '../lib/heatmap';
+import * as cliHelp from '../lib/cli/help';
 
 const ROOT = path.resolve(__dirname, '..');
 const API = path.join(ROOT, 'docs', 'api');
@@ -37,6 +38,7 @@ describe('the API reference (docs/api)', () => {
     ['pairloss', 'lib/index.ts', Object.keys(pl)],
     ['pairloss/heatmap', 'lib/heatmap.ts', Object.keys(heatmap)],
     ['pairloss/tfjs', 'lib/tfjs.ts', []],  // (not loaded here: it needs @tensorflow/tfjs-core)
+    ['pairloss/cli/help', 'lib/cli/help.ts', Object.keys(cliHelp)],
   ])('has a page for every name %s exports (values and types)', (_entry, file, runtime) => {
     const names = [...new Set([...runtime, ...exportedNames(file)])].filter((n) => n !== 'default');
     expect(names.length).toBeGreaterThan(3);

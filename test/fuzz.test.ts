@@ -50,7 +50,7 @@ type FloatArray = Float32Array | Float64Array;
 type DType = 'float32' | 'float64';
 
 /**
- * The seed of `npm test`: recorded, so that every run fuzzes the same cases
+ * The random seed of `npm test`: recorded, so that every run fuzzes the same cases
  * and a failure is a change in the library (or the test), not a new draw. It
  * passed here with 150 runs a property on LibTorch 1.13 (it was CI's pinned
  * seed); change it only together with a run of scripts/fuzz-seeds.sh.

@@ -289,11 +289,10 @@ describe('the installed package', () => {
     const help = node([path.join('node_modules', '.bin', 'pairloss'), 'build', '--help']);
     expect(help.code).toBe(0);
     expect(help.out).toMatch(/^Usage: pairloss build/m);
-    // the library's command knows only its own commands, and points at no package
+    // the library's command knows only its own commands; asked for the demo's, it says whose and how to run it
     const train = node([path.join('node_modules', '.bin', 'pairloss'), 'train']);
     expect(train.code).toBe(2);
-    expect(train.err).toMatch(/^pairloss: unknown command "train"; the commands are build, info/);
-    expect(train.err).not.toMatch(/@pairloss|install/);
+    expect(train.err).toMatch(/^pairloss: train is a command of the demo, pairloss-demo \(the package @pairloss\/cli\), not of the library; run 'npx -p @pairloss\/cli pairloss-demo train'/);
     const example = node([path.join('node_modules', 'pairloss', 'examples', 'basic.js')]);
     expect(example.err).toBe('');
     expect(example.out).toMatch(/^N-pairs loss \d/m);
@@ -359,6 +358,16 @@ describe('the demo package (@pairloss/cli), installed beside the library from it
     const own = run(process.execPath, [path.join('node_modules', '.bin', 'pairloss'), '--help'], { cwd: dir() });
     const layout = (t: string): string[] => t.split('\n').map((l) => l.replace(/^(\S+):.*$/, '$1:').replace(/^( {2}\S+) +.*$/, '$1').replace(/pairloss(-demo)?/g, 'P'));
     expect(layout(help.out).filter((l) => !/^ {2}/.test(l))).toEqual(layout(own.out).filter((l) => !/^ {2}/.test(l)));
+  });
+
+  it('runs as the library\'s `pairloss train` says to run it (npx -p @pairloss/cli pairloss-demo), from the installed package', () => {
+    const said = run(process.execPath, [path.join('node_modules', '.bin', 'pairloss'), 'train'], { cwd: dir() });
+    const command = /run '(npx -p @pairloss\/cli pairloss-demo train)'/.exec(said.err)?.[1];
+    expect(command).toBe('npx -p @pairloss/cli pairloss-demo train');
+    const [npx, ...args] = command!.split(' ');
+    const r = run(npx, ['--offline', ...args, '--help'], { cwd: dir() });
+    expect([r.code, r.err]).toEqual([0, '']);
+    expect(r.out).toMatch(/^pairloss-demo train: \S/);
   });
 
   it('computes a loss with the installed library, as the library does', () => {

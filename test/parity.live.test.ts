@@ -1,5 +1,5 @@
 // Live parity: fresh random inputs each run, PyTorch (python3-torch) computing
-// the same cases next to us. The seed is printed so a failure can be replayed
+// the same cases next to us. The random seed is printed so a failure can be replayed
 // with PAIRLOSS_PARITY_SEED.
 import { binding } from '../lib/binding';
 import { Case, expectedFor, mismatches, NPAIRS_CALLS, oracle, runOurs } from './helpers/parity';

@@ -286,7 +286,7 @@ describe('pairloss-demo train', () => {
     expect(fs.readFileSync(path.join(out1(), 'loss.svg'), 'utf8')).toContain('recall@1');
   });
 
-  it('is deterministic for a seed, and the seed matters', () => {
+  it('is deterministic for a --seed, and --seed matters', () => {
     const out2 = path.join(tmp, 'run2');
     const out3 = path.join(tmp, 'run3');
     expect(cli(['train', ...SMALL, '--seed', '11', '--out', out2]).code).toBe(0);

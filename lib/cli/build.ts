@@ -5,26 +5,30 @@
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { packageRoot } from '../loader';
+import { CommandHelp, commandHelp } from './help';
 
-const HELP = `pairloss build: build the native addon from source, in place
-
-Usage: pairloss build [--quiet]
-
-Builds the native addon from source into <package>/build/Release/pairloss.node with cmake-js,
-against Debian's LibTorch or the one LIBTORCH_DIR (the folder with lib/ and share/cmake/Torch)
-or Torch_DIR (the folder with TorchConfig.cmake) names; about 1.5 minutes on 2 cores. A build
-made in place is loaded before the prebuilt addon shipped in the package. It needs LibTorch,
-cmake, a C++17 compiler, and the npm build tools, which pairloss does not install:
-npm install --save-dev cmake-js node-addon-api
-
-Flags:
-  --quiet      print only the result (the whole output goes to build/build.log)
-  -h, --help   show this help and exit`;
+/** The help of `pairloss build`, in the layout of every pairloss command (./help.ts). */
+export const BUILD_HELP: CommandHelp = {
+  name: 'build',
+  summary: 'build the native addon from source, in place (after installing LibTorch, or to use another one)',
+  usage: '[--quiet]',
+  details: [
+    'Builds the native addon from source into <package>/build/Release/pairloss.node with cmake-js,',
+    'against Debian\'s LibTorch or the one LIBTORCH_DIR (the folder with lib/ and share/cmake/Torch)',
+    'or Torch_DIR (the folder with TorchConfig.cmake) names; about 1.5 minutes on 2 cores. A build',
+    'made in place is loaded before the prebuilt addon shipped in the package. It needs LibTorch,',
+    'cmake, a C++17 compiler, and the npm build tools, which pairloss does not install:',
+    'npm install --save-dev cmake-js node-addon-api',
+  ],
+  flags: {
+    quiet: { type: 'boolean', description: 'print only the result (the whole output goes to build/build.log)' },
+  },
+};
 
 /** Runs `pairloss build`; resolves to the exit code. */
 export async function runBuild(args: string[], usageError: (message: string) => number): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`${HELP}\n`);
+    process.stdout.write(`${commandHelp('pairloss', BUILD_HELP)}\n`);
     return 0;
   }
   const unknown = args.filter((a) => a !== '--quiet');

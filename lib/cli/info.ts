@@ -7,16 +7,22 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { AddonAttempt, packageRoot, platformLine, possibleSolutions, prebuildInfo, tryLoadAddon } from '../loader';
+import { CommandHelp, commandHelp } from './help';
 
-const HELP = `pairloss info: show which native addon loads (or why none does)
-
-Usage: pairloss info [--json]
-
-Shows which native addon loads (or why none does), the LibTorch in use, threads, CUDA and Gloo/NCCL.
-
-Flags:
-  --json       print one JSON object instead of text
-  -h, --help   show this help and exit`;
+/** The help of `pairloss info`, in the layout of every pairloss command (./help.ts). */
+export const INFO_HELP: CommandHelp = {
+  name: 'info',
+  summary: 'show which native addon loads (or why none does), LibTorch, threads, CUDA and Gloo/NCCL',
+  usage: '[--json]',
+  details: [
+    'Lists every place the addon was looked for and why each failed, the prebuilt addon shipped in the',
+    'package, the LibTorch in use and where it was loaded from, threads, the CPU kernels and BLAS, CUDA',
+    'and Gloo/NCCL. Without a loadable addon it prints what to do, and exits 1.',
+  ],
+  flags: {
+    json: { type: 'boolean', description: 'print one JSON object instead of text' },
+  },
+};
 
 /** What `pairloss info` reports. */
 export interface InfoReport {
@@ -124,7 +130,7 @@ export async function infoReport(): Promise<InfoReport> {
 /** Runs `pairloss info`; resolves to the exit code. */
 export async function runInfo(args: string[], usageError: (message: string) => number): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`${HELP}\n`);
+    process.stdout.write(`${commandHelp('pairloss', INFO_HELP)}\n`);
     return 0;
   }
   const unknown = args.filter((a) => a !== '--json');

@@ -59,7 +59,7 @@ function makeCases(seed) {
     const add = (name, op, inputs, options = {}) => cases.push({ name: `${op} ${name} ${dtype}`, op, dtype, inputs, options });
     const np = (name, n, m, d, options = {}, extra = {}) =>
       add(name, 'npairs', { x1: matrix(r, n, d, dtype, extra.x1), x2: matrix(r, m, d, dtype, extra.x2), ...(extra.inputs || {}) }, options);
-    // N-pairs: the seed's defaults and every option
+    // N-pairs: the seed's defaults (the PyTorch answer pairloss grew from, docs/DESIGN.md#the-seed) and every option
     np('default square 8x16', 8, 8, 16);
     np('M > N (extra negatives) 5/9x7', 5, 9, 7);
     np('N = 1, M = 1', 1, 1, 4);
@@ -84,7 +84,7 @@ function makeCases(seed) {
     np('symmetric with probability targets and labelSmoothing', 6, 6, 5, { symmetric: true, temperature: 0.3, labelSmoothing: 0.15 }, { inputs: { target: pts } });
     // rows far below 1/temperature underflow exp(L - 1/t): the row blocks (per-row and per-column maxima) take over
     np('symmetric, temperature 0.004 (two-pass kernel)', 12, 12, 16, { symmetric: true, temperature: 0.004 });
-    // Correlation: the seed ('samples') and Barlow Twins ('features')
+    // Correlation: the seed's correlation_loss_func ('samples') and Barlow Twins ('features')
     const co = (name, n, d, options = {}, extra = {}) =>
       add(name, 'correlation', { z1: matrix(r, n, d, dtype, extra.z1), z2: matrix(r, n, d, dtype, extra.z2) }, options);
     co('samples default 8x16', 8, 16);

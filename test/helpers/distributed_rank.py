@@ -12,7 +12,8 @@ import torch
 import torch.distributed as dist
 import torch.distributed.nn  # all_gather with autograd (open_clip's gather_with_grad)
 
-# The seed's correlation_loss_func, verbatim (seed/000_55209aa8191e8080.txt).
+# The seed's correlation_loss_func, verbatim (the seed: the PyTorch answer pairloss
+# grew from, docs/DESIGN.md#the-seed, https://datascience.stackexchange.com/a/114587).
 def correlation_loss_func(
     z1: torch.Tensor, z2: torch.Tensor, lamb: float = 5e-3, scale_loss: float = 0.025
 ) -> torch.Tensor:

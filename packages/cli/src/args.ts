@@ -1,8 +1,11 @@
 /**
- * Flag parsing and help text for the `pairloss` commands, on `util.parseArgs`,
- * with one-line errors that say what to run instead.
+ * Flag parsing for the `pairloss-demo` commands, on `util.parseArgs`, with
+ * one-line errors that say what to run instead; their help is printed in the
+ * library's layout (`pairloss/cli/help`, which the library's own `pairloss`
+ * command prints its help with too).
  */
 import { parseArgs } from 'util';
+import { commandHelp, CommandHelp, FlagHelp, usageLine as layoutUsageLine } from 'pairloss/cli/help';
 
 /** A usage mistake: printed as one line with a hint, exit code 2. */
 export class UsageError extends Error {
@@ -24,34 +27,17 @@ export class CliError extends Error {
   }
 }
 
-/** One flag of a command. */
-export interface FlagSpec {
-  type: 'string' | 'boolean';
-  short?: string;
-  /** Name of the value in the help text, e.g. `N`. */
-  value?: string;
-  description: string;
-  /** Shown as "(default: ...)" in the help text. */
-  defaultText?: string;
-}
+/** One flag of a command (its help, and whether it takes a value). */
+export type FlagSpec = FlagHelp;
 
 /** A command's flags, positionals and help. */
-export interface CommandSpec {
-  name: string;
-  summary: string;
-  usage: string;
-  /** Lines under "Arguments:" / extra prose. */
-  details?: string[];
-  flags: Record<string, FlagSpec>;
+export interface CommandSpec extends CommandHelp {
   /** Allowed number of positional arguments. */
   positionals: { min: number; max: number };
-  examples?: string[];
 }
 
 /** Parsed flags: strings, booleans, or undefined when not given. */
 export type FlagValues = Record<string, string | boolean | undefined>;
-
-const HELP_FLAG: FlagSpec = { type: 'boolean', short: 'h', description: 'show this help and exit' };
 
 /** The demo's command name (its package's bin); the library's own command is `pairloss`. */
 export const PROGRAM = 'pairloss-demo';
@@ -105,22 +91,12 @@ export function parseCommand(spec: CommandSpec, argv: string[]): { help: boolean
 
 /** The one-line synopsis of a command, as `--help` starts it; printed under every usage error. */
 export function usageLine(spec: CommandSpec | null): string {
-  return spec ? `Usage: ${PROGRAM} ${spec.name} ${spec.usage}` : `Usage: ${PROGRAM} <command> [flags]`;
+  return layoutUsageLine(PROGRAM, spec);
 }
 
 /** The `--help` text of a command. */
 export function helpText(spec: CommandSpec): string {
-  const lines = [`${PROGRAM} ${spec.name}: ${spec.summary}`, '', usageLine(spec)];
-  if (spec.details?.length) lines.push('', ...spec.details);
-  lines.push('', 'Flags:');
-  const rows = Object.entries({ ...spec.flags, help: HELP_FLAG }).map(([name, f]) => {
-    const left = `${f.short ? `-${f.short}, ` : '    '}--${name}${f.type === 'string' ? ` ${f.value ?? 'VALUE'}` : ''}`;
-    return [left, `${f.description}${f.defaultText !== undefined ? ` (default: ${f.defaultText})` : ''}`];
-  });
-  const width = Math.max(...rows.map((r) => r[0].length)) + 2;
-  for (const [l, r] of rows) lines.push(`  ${l.padEnd(width)}${r}`);
-  if (spec.examples?.length) lines.push('', 'Examples:', ...spec.examples.map((e) => `  ${e}`));
-  return lines.join('\n');
+  return commandHelp(PROGRAM, spec);
 }
 
 function given(values: FlagValues, name: string): string | undefined {

@@ -24,7 +24,7 @@ export const LOSS_SPEC: CommandSpec = {
     similarity: { type: 'string', value: 'KIND', description: "npairs: 'cosine' or 'dot' (Sohn's original)", defaultText: 'cosine' },
     'l2-reg': { type: 'string', value: 'W', description: "npairs: Sohn's L2 penalty weight", defaultText: '0' },
     reduction: { type: 'string', value: 'R', description: "npairs: 'mean' or 'sum'", defaultText: 'mean' },
-    mode: { type: 'string', value: 'MODE', description: "correlation: 'samples' (the seed) or 'features' (Barlow Twins)", defaultText: 'samples' },
+    mode: { type: 'string', value: 'MODE', description: "correlation: 'samples' (each sample standardised over its features, corr [N, N]) or 'features' (Barlow Twins: each feature over the batch, corr [D, D])", defaultText: 'samples' },
     lambda: { type: 'string', value: 'L', description: 'correlation: weight of the off-diagonal term', defaultText: '0.005' },
     scale: { type: 'string', value: 'S', description: 'correlation: final scale', defaultText: '0.025' },
     device: { type: 'string', value: 'DEV', description: "'cpu', 'cuda' or 'cuda:N'", defaultText: 'cpu' },

@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 /**
- * `pairloss-demo`, the demo of pairloss: `train`, `loss`, `heatmap` (the
- * library's own `pairloss` command has `build` and `info`, and nothing of this).
- * Errors are one line saying what went wrong and what to do, with a
- * non-zero exit code: 2 for a usage mistake (then the command's usage line
- * follows), 1 for a failure.
+ * `pairloss-demo`, the command of the demo package (@pairloss/cli): `train`,
+ * `loss`, `heatmap` (the library's own `pairloss` command has `build` and
+ * `info`, and sends a user who asks it for these here). Its help is in the
+ * library's layout (`pairloss/cli/help`), its text its own. Errors are one
+ * line saying what went wrong and what to do, with a non-zero exit code: 2
+ * for a usage mistake (then the command's usage line follows), 1 for a
+ * failure.
  */
+import { ProgramHelp, programHelp } from 'pairloss/cli/help';
 import { CliError, CommandSpec, FlagValues, helpText, parseCommand, PROGRAM, usageLine, UsageError } from './args';
 import { HEATMAP_SPEC, runHeatmap } from './heatmap';
 import { LOSS_SPEC, runLoss } from './loss';
@@ -28,19 +31,13 @@ const COMMANDS: Record<string, Command> = {
   heatmap: { spec: HEATMAP_SPEC, run: runHeatmap, inputHint: 'two embedding files must be [N, D] and [M, D] arrays of one dtype' },
 };
 
-function mainHelp(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length)) + 2;
-  return [
-    `${PROGRAM}: the demo of pairloss (contrastive losses for Node.js on LibTorch): train a model, losses and heatmaps of .npy files`,
-    '',
-    usageLine(null),
-    '',
-    'Commands:',
-    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.spec.summary}`),
-    '',
-    `Run '${PROGRAM} <command> --help' for a command's flags.`,
-  ].join('\n');
-}
+/** The help of `pairloss-demo` itself. */
+export const DEMO_HELP: ProgramHelp = {
+  name: PROGRAM,
+  tagline: 'the demo of pairloss (contrastive losses for Node.js on LibTorch): train a model, losses and heatmaps of .npy files',
+  commands: Object.values(COMMANDS).map((c) => c.spec),
+  seeAlso: [['pairloss', "the library's command, build and info (the addon from source, what loads): npx pairloss --help"]],
+};
 
 function oneLine(s: string): string {
   return s.split('\n').map((l) => l.trim()).filter((l) => l.length > 0).join(' ');
@@ -80,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
     if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
       const topic = first === 'help' ? rest[0] : undefined;
       if (topic !== undefined && COMMANDS[topic]) process.stdout.write(`${helpText(COMMANDS[topic].spec)}\n`);
-      else process.stdout.write(`${mainHelp()}\n`);
+      else process.stdout.write(`${programHelp(DEMO_HELP)}\n`);
       return 0;
     }
     if (first === '--version' || first === '-V') {

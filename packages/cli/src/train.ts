@@ -42,7 +42,7 @@ export const TRAIN_SPEC: CommandSpec = {
     out: { type: 'string', short: 'o', value: 'DIR', description: 'output folder', defaultText: D.out },
     'world-size': { type: 'string', value: 'W', description: 'train on W local processes (ranks) through a Gloo process group', defaultText: String(D.worldSize) },
     device: { type: 'string', value: 'DEV', description: "where the loss runs: 'cpu', 'cuda' or 'cuda:N' (the sparse towers run on the CPU)", defaultText: D.device },
-    'test-size': { type: 'string', value: 'N', description: 'held-out pairs (a fixed split, whatever the seed)', defaultText: String(D.testSize) },
+    'test-size': { type: 'string', value: 'N', description: 'held-out pairs (a fixed split, whatever --seed)', defaultText: String(D.testSize) },
     'feature-dim': { type: 'string', value: 'N', description: 'hash buckets per view', defaultText: String(D.featureDim) },
     'max-pairs': { type: 'string', value: 'N', description: 'use only N pairs of the dictionary (quick runs)', defaultText: 'all' },
     threads: { type: 'string', value: 'N', description: "LibTorch's intra-op threads", defaultText: "LibTorch's default" },

@@ -26,7 +26,7 @@ export interface PairDataset {
   readonly pronunciation: SparseRows;
   /** Indices of the training pairs. */
   readonly train: Int32Array;
-  /** Indices of the held-out pairs (fixed by a hash of the spelling, independent of the seed). */
+  /** Indices of the held-out pairs (fixed by a hash of the spelling, independent of the random seed). */
   readonly test: Int32Array;
 }
 
@@ -186,14 +186,14 @@ function checkPositiveInt(name: string, v: unknown, min: number): number {
 
 /**
  * Builds a featurised data set from `[spelling, pronunciation]` pairs. The split is fixed by a hash
- * of the spelling: the `testSize` pairs of lowest hash are held out, whatever the seed.
+ * of the spelling: the `testSize` pairs of lowest hash are held out, whatever the random seed.
  *
  * @throws RangeError when there are fewer than `testSize + 2` pairs.
  */
 export function buildDataset(pairs: Array<[string, string]>, opts: LoadOptions = {}): PairDataset {
   const featureDim = checkPositiveInt('featureDim', opts.featureDim ?? 4096, 16);
   const testSize = checkPositiveInt('testSize', opts.testSize ?? 2000, 1);
-  // the pairs of lowest spelling hash are held out: a fixed, well-mixed choice independent of the seed
+  // the pairs of lowest spelling hash are held out: a fixed, well-mixed choice independent of the random seed
   const hashes = new Uint32Array(pairs.length);
   for (let i = 0; i < pairs.length; i++) hashes[i] = fnv1a(pairs[i][0], 0x5eed);
   const order = Int32Array.from(pairs.keys()).sort((a, b) => hashes[a] - hashes[b] || a - b);
@@ -203,7 +203,7 @@ export function buildDataset(pairs: Array<[string, string]>, opts: LoadOptions =
     throw new RangeError(`testSize must leave at least 2 training pairs: ${chosen.length} pairs, testSize ${testSize}`);
   }
   // held-out pairs first (in hash order), then the training pairs in the input's order, so that
-  // the seed alone decides the batches
+  // the random seed alone decides the batches
   const rest = chosen.slice(testSize).sort();
   const words: string[] = [];
   const prons: string[] = [];

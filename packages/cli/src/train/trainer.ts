@@ -1,7 +1,9 @@
 /**
- * The training loop: two towers (spelling, pronunciation) trained with
- * pairloss's N-pairs or correlation loss on the CMU Pronouncing Dictionary,
- * evaluated by held-out retrieval after every epoch.
+ * The training loop: two towers (spelling, pronunciation) trained on the CMU
+ * Pronouncing Dictionary with one of pairloss's losses ({@link TRAIN_LOSSES}:
+ * N-pairs, SigLIP, SupCon, NT-Xent, VICReg or Barlow Twins' correlation
+ * loss), in one process or as one rank of a process group, evaluated by
+ * held-out retrieval after every epoch.
  */
 import { correlationLossAsync, cosineSimilarity, npairsLossAsync, ntXentLossAsync, sigmoidLossAsync, Tensor, vicregLossAsync } from 'pairloss';
 import type { CsrTensor, ProcessGroup } from 'pairloss';
