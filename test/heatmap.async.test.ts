@@ -249,10 +249,13 @@ test('a process with nothing but a pending render waits for it, then exits on it
   const r = child(`
     hm.heatmapPngAsync([[1, 0], [0, 1]]).then((png) => {
       console.log('rendered', png.subarray(1, 4).toString(), thread.renderThreadStats().alive);
+      // the thread is up and idle now (a Worker that is still starting holds the process anyway): a second render
+      // asked from a timer, after which nothing else is pending
+      setTimeout(() => hm.heatmapPngAsync([[0, 1], [1, 0]]).then((png) => console.log('rendered again', png.subarray(1, 4).toString())), 50);
     });
   `);
-  // without the ref while pending: exits before 'rendered'; without the unref when idle: killed by the timeout (code null)
-  expect([r.code, r.out.trim(), r.err]).toEqual([0, 'rendered PNG true', '']);
+  // without the ref while pending: exits before 'rendered again'; without the unref when idle: killed by the timeout (code null)
+  expect([r.code, r.out.trim().split('\n'), r.err]).toEqual([0, ['rendered PNG true', 'rendered again PNG'], '']);
 });
 
 test('without @resvg/resvg-js: the sync form\'s Error naming the package, at once, and no render thread started; SVG files still written', () => {
