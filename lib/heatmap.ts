@@ -160,9 +160,12 @@ function prepare(matrix: HeatmapMatrix, opts: unknown): { rows: number; cols: nu
  * rejects at once: a waiting render is dropped, a running one finishes on the
  * render thread and its result is discarded.
  *
- * Measured on the 2-CPU development VM (bench/heatmap-loop.js): the sync
- * function holds the loop for the whole render (~360 ms for 32 x 32 annotated
- * cells, quiet); this one holds it well under 10 ms.
+ * Measured on the 2-CPU development VM (bench/heatmap-loop.js, 32 x 32
+ * annotated cells): the sync function holds the loop for the whole render
+ * (~360 ms quiet), 420-530 ms of the JS thread's CPU time; this one 1-6 ms of
+ * it. The first call also starts the thread (~10 ms of the
+ * JS thread's CPU, once). A large `number[][]` is read on the calling thread:
+ * pass big matrices as a typed array (copied at memory speed).
  *
  * @param opts - {@link HeatmapOptions}, and `signal` (an AbortSignal) to cancel.
  * @returns a Promise of the PNG file's bytes.
