@@ -9,17 +9,19 @@
  *
  * The parts live in lib/heatmap/: matrix.ts (reading the input), options.ts,
  * colors.ts (colour maps), text.ts (font metrics), layout.ts (the geometry),
- * svg.ts (drawing), png.ts (the embedded image's encoder), resvg.ts (PNG output).
+ * svg.ts (drawing), png.ts (the embedded image's encoder), resvg.ts (PNG output),
+ * thread.ts and worker.ts (the async functions' render thread).
  */
 import * as fs from 'fs';
 import * as nodePath from 'path';
 import { abortError, invalidType, rangeError, signalOption } from './errors';
 import { readMatrix } from './heatmap/matrix';
 import type { HeatmapMatrix } from './heatmap/matrix';
-import { resolveOptions } from './heatmap/options';
-import type { HeatmapOptions } from './heatmap/options';
-import { renderPng, renderPngAsync } from './heatmap/resvg';
+import { plainOptions, resolveOptions } from './heatmap/options';
+import type { HeatmapOptions, PlainOptions } from './heatmap/options';
+import { checkResvgInstalled, renderPng } from './heatmap/resvg';
 import { buildSvg } from './heatmap/svg';
+import { renderOnThread } from './heatmap/thread';
 
 export { readMatrix } from './heatmap/matrix';
 export type { HeatmapMatrix, MatrixView } from './heatmap/matrix';
@@ -132,42 +134,62 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
 }
 
 /**
- * {@link heatmapPng} rendered off the event loop: the SVG is built on the
- * calling thread (about 1-3 ms for 32 x 32 annotated cells), then resvg parses,
- * lays out the text and rasterises it on libuv's thread pool (the sync
- * function blocks the loop for all of that: ~360 ms for 32 x 32 annotated
- * cells on the development VM). Same bytes as {@link heatmapPng}.
+ * The matrix and options read and checked on the calling thread, as the
+ * render thread takes them: the values copied (a `number[][]` is read into a
+ * new Float64Array anyway, a typed array is copied: the render sees the
+ * values of the call, and the copy's memory moves to the thread).
+ */
+function prepare(matrix: HeatmapMatrix, opts: unknown): { rows: number; cols: number; data: Float32Array | Float64Array; opts: PlainOptions; signal?: AbortSignal } {
+  const [rest, signal] = splitSignal(opts);
+  throwIfAborted(signal);
+  const m = readMatrix(matrix, 'matrix');
+  const o = plainOptions(resolveOptions(rest, m.rows, m.cols));
+  const data = m.data as Float32Array | Float64Array;
+  return { rows: m.rows, cols: m.cols, data: Array.isArray(matrix) ? data : data.slice(), opts: o, signal };
+}
+
+/**
+ * {@link heatmapPng} off the event loop: the calling thread reads the matrix
+ * (copying its values) and checks the options; the SVG is built and rendered
+ * by resvg on a render thread of its own (a `worker_threads` Worker, started
+ * by the first call and kept, unref'd, for the next ones). Same bytes as
+ * {@link heatmapPng}. Renders run one at a time in call order; at most
+ * `getAsyncQueueLimit()` wait (as the losses' queue, `setAsyncQueueLimit` /
+ * `PAIRLOSS_ASYNC_QUEUE_LIMIT`; unbounded by default), beyond which a call
+ * rejects at once with an `AsyncQueueFullError`. When `signal` fires the call
+ * rejects at once: a waiting render is dropped, a running one finishes on the
+ * render thread and its result is discarded.
+ *
+ * Measured on the 2-CPU development VM (bench/heatmap-loop.js, 32 x 32
+ * annotated cells): the sync function holds the loop for the whole render
+ * (~360 ms quiet), 420-530 ms of the JS thread's CPU time; this one 1-6 ms of
+ * it. The first call also starts the thread (~10 ms of the
+ * JS thread's CPU, once). A large `number[][]` is read on the calling thread:
+ * pass big matrices as a typed array (copied at memory speed).
  *
  * @param opts - {@link HeatmapOptions}, and `signal` (an AbortSignal) to cancel.
  * @returns a Promise of the PNG file's bytes.
- * @throws (as a rejection) TypeError / RangeError as {@link heatmapPng}; a DOMException named 'AbortError' when `signal` fires first.
+ * @throws (as a rejection) TypeError / RangeError as {@link heatmapPng}; a DOMException named 'AbortError' when `signal` fires first;
+ *   an `AsyncQueueFullError` (`code: 'PAIRLOSS_QUEUE_FULL'`) when the queue is full.
  * @example
  * ```ts
  * const png = await heatmapPngAsync(similarity, { title: 'step 100', signal: req.signal });
  * ```
  */
 export async function heatmapPngAsync(matrix: HeatmapMatrix, opts?: HeatmapAsyncOptions): Promise<PngBytes> {
-  const [rest, signal] = splitSignal(opts);
-  throwIfAborted(signal);
-  const m = readMatrix(matrix, 'matrix');
-  const o = resolveOptions(rest as HeatmapOptions | undefined, m.rows, m.cols);
-  const svg = buildSvg(m, o);
-  let png: PngBytes;
-  try {
-    png = (await renderPngAsync(svg, o.scale, signal)) as PngBytes;
-  } catch (error) {
-    if (signal?.aborted) throw abortError(signal);
-    throw error;
-  }
-  throwIfAborted(signal);
-  return png;
+  const { rows, cols, data, opts: o, signal } = prepare(matrix, opts);
+  checkResvgInstalled();
+  const png = await renderOnThread('png', rows, cols, data, o, signal);
+  return Buffer.from(png.buffer, png.byteOffset, png.byteLength) as PngBytes;
 }
 
 /**
  * {@link writeHeatmap} off the event loop: the PNG rendered as
- * {@link heatmapPngAsync} renders it, the file written with `fs.promises`.
+ * {@link heatmapPngAsync} renders it (an SVG is built on the same render
+ * thread), the file written with `fs.promises`.
  * Nothing is written when `signal` fires before the write starts.
- * @throws (as a rejection) as {@link writeHeatmap}; an AbortError DOMException when `signal` fires first.
+ * @throws (as a rejection) as {@link writeHeatmap}; an AbortError DOMException when `signal` fires first;
+ *   an `AsyncQueueFullError` as {@link heatmapPngAsync}.
  * @example
  * ```ts
  * await writeHeatmapAsync('out/similarity.png', similarity, { title: 'after training' });
@@ -179,19 +201,13 @@ export async function writeHeatmapAsync(path: string, matrix: HeatmapMatrix, opt
   if (ext !== '.png' && ext !== '.svg') {
     throw rangeError('path', `expected a path ending in .png or .svg (the format is taken from it), got ${JSON.stringify(path)}`);
   }
-  const [rest, signal] = splitSignal(opts);
-  throwIfAborted(signal);
-  const m = readMatrix(matrix, 'matrix');
-  const o = resolveOptions(rest as HeatmapOptions | undefined, m.rows, m.cols);
-  const svg = buildSvg(m, o);
-  let bytes: Uint8Array | string = svg;
+  const { rows, cols, data, opts: o, signal } = prepare(matrix, opts);
+  let bytes: Uint8Array | string;
   if (ext === '.png') {
-    try {
-      bytes = await renderPngAsync(svg, o.scale, signal);
-    } catch (error) {
-      if (signal?.aborted) throw abortError(signal);
-      throw error;
-    }
+    checkResvgInstalled();
+    bytes = await renderOnThread('png', rows, cols, data, o, signal);
+  } else {
+    bytes = await renderOnThread('svg', rows, cols, data, o, signal);
   }
   throwIfAborted(signal);
   await fs.promises.writeFile(path, bytes);

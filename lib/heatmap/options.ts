@@ -68,6 +68,8 @@ export interface ResolvedOptions {
   vmin: number;
   vmax: number;
   cmap: string;
+  /** The `fmt` spec that {@link format} writes. */
+  fmt: string;
   format: Formatter;
   title: string;
   xLabel: string;
@@ -122,6 +124,7 @@ export function resolveOptions(opts: unknown, rows: number, cols: number): Resol
     vmin,
     vmax,
     cmap: cmapRaw,
+    fmt: fmtRaw,
     format,
     title: optString(o, 'title'),
     xLabel: optString(o, 'xLabel'),
@@ -131,6 +134,31 @@ export function resolveOptions(opts: unknown, rows: number, cols: number): Resol
     cellSize,
     colorbar: optBoolean(o, 'colorbar', true),
     scale,
+  };
+}
+
+/**
+ * Resolved options as plain data that `postMessage` can clone (no formatter),
+ * such that {@link resolveOptions} makes the same {@link ResolvedOptions} of it.
+ */
+export type PlainOptions = Omit<HeatmapOptions, 'xTickLabels' | 'yTickLabels'> & { xTickLabels?: string[]; yTickLabels?: string[] };
+
+/** `o` as {@link PlainOptions}: each option's checked value (tick labels as strings), `fmt` instead of the formatter. */
+export function plainOptions(o: ResolvedOptions): PlainOptions {
+  return {
+    annotate: o.annotate,
+    vmin: o.vmin,
+    vmax: o.vmax,
+    cmap: o.cmap,
+    fmt: o.fmt,
+    title: o.title,
+    xLabel: o.xLabel,
+    yLabel: o.yLabel,
+    xTickLabels: o.xTickLabels ?? undefined,
+    yTickLabels: o.yTickLabels ?? undefined,
+    cellSize: o.cellSize ?? undefined,
+    colorbar: o.colorbar,
+    scale: o.scale,
   };
 }
 

@@ -18,34 +18,40 @@ export function renderPng(svg: string, scale: number): Buffer {
   return resvg.render().asPng();
 }
 
-/**
- * {@link renderPng} on libuv's pool (resvg's `renderAsync`: parsing, text
- * layout and rasterising all run there), so the event loop stays free.
- * `signal` is passed to resvg (a render still queued there is dropped).
- */
-export async function renderPngAsync(svg: string, scale: number, signal?: AbortSignal): Promise<Buffer> {
-  const { renderAsync } = resvgModule();
-  const image = await renderAsync(svg, {
-    font: resvgFontOptions(),
-    fitTo: scale === 1 ? { mode: 'original' } : { mode: 'zoom', value: scale },
-    background: '#ffffff',
-  }, signal ?? null);
-  return image.asPng();
-}
-
 /** `@resvg/resvg-js`, or an Error saying how to install it. */
 function resvgModule(): typeof import('@resvg/resvg-js') {
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     return require('@resvg/resvg-js') as typeof import('@resvg/resvg-js');
   } catch (cause) {
-    const error = new Error(
-      'PNG heatmaps are rendered by the package @resvg/resvg-js, which is not installed: `npm install @resvg/resvg-js` ' +
-        '(SVG heatmaps need nothing more).',
-    );
-    (error as Error & { cause?: unknown }).cause = cause;
-    throw error;
+    throw missingResvg(cause);
   }
+}
+
+let resolved = false;
+
+/**
+ * Throws {@link resvgModule}'s Error when `@resvg/resvg-js` cannot be found,
+ * without loading it: the async functions check on the calling thread, then
+ * load and run it on their render thread.
+ */
+export function checkResvgInstalled(): void {
+  if (resolved) return;
+  try {
+    require.resolve('@resvg/resvg-js');
+  } catch (cause) {
+    throw missingResvg(cause);
+  }
+  resolved = true;
+}
+
+function missingResvg(cause: unknown): Error {
+  const error = new Error(
+    'PNG heatmaps are rendered by the package @resvg/resvg-js, which is not installed: `npm install @resvg/resvg-js` ' +
+      '(SVG heatmaps need nothing more).',
+  );
+  (error as Error & { cause?: unknown }).cause = cause;
+  return error;
 }
 
 let fontOptions: ResvgRenderOptions['font'] | undefined;
