@@ -400,6 +400,13 @@ bool chunking_wanted(int64_t n, int64_t m, int64_t element_size) {
          static_cast<double>(budget);
 }
 
+int64_t chunked_rows(int64_t m, int64_t element_size) {
+  const int64_t rows = chunk_rows.load();
+  return rows > 0 ? rows : std::max<int64_t>(1, kBlockBytes / (std::max<int64_t>(m, 1) * element_size));
+}
+
+void count_chunked_call() { chunk_calls.fetch_add(1); }
+
 std::optional<NpairsResult> npairs_chunked(const at::Tensor& x1, const at::Tensor& x2, const at::Tensor& target,
                                            const NpairsOptions& o) {
   std::optional<NpairsResult> r = x1.scalar_type() == at::kDouble ? chunked_impl<double>(x1, x2, target, o)

@@ -36,6 +36,13 @@ void set_chunking(int64_t rows, int64_t budget_bytes);
 // large to hold under the current settings.
 bool chunking_wanted(int64_t n, int64_t m, int64_t element_size);
 
+// Rows per block for an N x M matrix of `element_size`-byte numbers: the
+// setting, or as many as fit in ~32 MiB of one block matrix.
+int64_t chunked_rows(int64_t m, int64_t element_size);
+// Counts a call that took a chunked path in chunking().calls (sigmoid_loss's
+// row blocks; npairs_chunked counts its own).
+void count_chunked_call();
+
 // Same contract as npairs_fused (CPU, float32/float64, cosine similarity,
 // target already checked; return_similarity is not supported). Empty when
 // the inputs need the reference path (a row with norm < eps).

@@ -6,6 +6,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "ce_kernels.h"
+#include "chunked.h"
 #include "errors.h"
 #include "fused.h"
 #include "ops.h"
@@ -154,7 +155,16 @@ SigmoidLossResult sigmoid_loss(const at::Tensor& x1, const at::Tensor& x2, const
     return r;
   }
   if (fused_enabled() && x1.device().is_cpu() && x1.size(1) > 1) {
-    if (auto r = sigmoid_fused(x1, x2, o)) return *r;
+    // the matrix too large to hold: row blocks (chunked.h's settings), the same numbers
+    const int64_t n = x1.size(0), m = x2.size(0), size = static_cast<int64_t>(x1.element_size());
+    if (chunking_wanted(n, m, size)) {
+      if (auto r = sigmoid_fused(x1, x2, o, chunked_rows(m, size))) {
+        count_chunked_call();
+        return *r;
+      }
+    } else if (auto r = sigmoid_fused(x1, x2, o)) {
+      return *r;
+    }
   }
   return reference(x1, x2, o);
 }
