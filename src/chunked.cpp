@@ -30,7 +30,17 @@ int64_t budget_from_env() {
   return (end == v || *end != '\0') ? kDefaultBudget : static_cast<int64_t>(x);
 }
 
-std::atomic<int64_t> chunk_rows{0};
+// PAIRLOSS_CHUNK_ROWS (an integer >= 0; 0: sized to ~32 MiB blocks), read once at load:
+// tests of processes they start (a group's ranks) force small blocks with it.
+int64_t rows_from_env() {
+  const char* v = std::getenv("PAIRLOSS_CHUNK_ROWS");
+  if (v == nullptr || *v == '\0') return 0;
+  char* end = nullptr;
+  const long long x = std::strtoll(v, &end, 10);
+  return (end == v || *end != '\0' || x < 0) ? 0 : static_cast<int64_t>(x);
+}
+
+std::atomic<int64_t> chunk_rows{rows_from_env()};
 std::atomic<int64_t> chunk_budget{budget_from_env()};
 std::atomic<int64_t> chunk_calls{0};
 

@@ -18,7 +18,8 @@
 namespace pairloss {
 
 struct ChunkingSettings {
-  // Rows per block; 0: as many as fit in ~32 MiB of one block matrix.
+  // Rows per block (default 0, or PAIRLOSS_CHUNK_ROWS at load); 0: as many
+  // as fit in ~32 MiB of one block matrix.
   int64_t rows = 0;
   // The chunked path is taken when N * M * element size exceeds this many
   // bytes (default 256 MiB, or PAIRLOSS_CHUNK_BYTES at load); 0: always;
@@ -40,7 +41,8 @@ bool chunking_wanted(int64_t n, int64_t m, int64_t element_size);
 // setting, or as many as fit in ~32 MiB of one block matrix.
 int64_t chunked_rows(int64_t m, int64_t element_size);
 // Counts a call that took a chunked path in chunking().calls (sigmoid_loss's
-// row blocks; npairs_chunked counts its own).
+// row blocks, one count per ring block under a group; npairs_chunked counts
+// its own).
 void count_chunked_call();
 
 // Same contract as npairs_fused (CPU, float32/float64, cosine similarity,
