@@ -30,7 +30,17 @@ int64_t budget_from_env() {
   return (end == v || *end != '\0') ? kDefaultBudget : static_cast<int64_t>(x);
 }
 
-std::atomic<int64_t> chunk_rows{0};
+// PAIRLOSS_CHUNK_ROWS (an integer >= 0; 0: sized to ~32 MiB blocks), read once at load:
+// tests of processes they start (a group's ranks) force small blocks with it.
+int64_t rows_from_env() {
+  const char* v = std::getenv("PAIRLOSS_CHUNK_ROWS");
+  if (v == nullptr || *v == '\0') return 0;
+  char* end = nullptr;
+  const long long x = std::strtoll(v, &end, 10);
+  return (end == v || *end != '\0' || x < 0) ? 0 : static_cast<int64_t>(x);
+}
+
+std::atomic<int64_t> chunk_rows{rows_from_env()};
 std::atomic<int64_t> chunk_budget{budget_from_env()};
 std::atomic<int64_t> chunk_calls{0};
 
@@ -399,6 +409,13 @@ bool chunking_wanted(int64_t n, int64_t m, int64_t element_size) {
   return static_cast<double>(n) * static_cast<double>(m) * static_cast<double>(element_size) >
          static_cast<double>(budget);
 }
+
+int64_t chunked_rows(int64_t m, int64_t element_size) {
+  const int64_t rows = chunk_rows.load();
+  return rows > 0 ? rows : std::max<int64_t>(1, kBlockBytes / (std::max<int64_t>(m, 1) * element_size));
+}
+
+void count_chunked_call() { chunk_calls.fetch_add(1); }
 
 std::optional<NpairsResult> npairs_chunked(const at::Tensor& x1, const at::Tensor& x2, const at::Tensor& target,
                                            const NpairsOptions& o) {

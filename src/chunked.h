@@ -18,7 +18,8 @@
 namespace pairloss {
 
 struct ChunkingSettings {
-  // Rows per block; 0: as many as fit in ~32 MiB of one block matrix.
+  // Rows per block (default 0, or PAIRLOSS_CHUNK_ROWS at load); 0: as many
+  // as fit in ~32 MiB of one block matrix.
   int64_t rows = 0;
   // The chunked path is taken when N * M * element size exceeds this many
   // bytes (default 256 MiB, or PAIRLOSS_CHUNK_BYTES at load); 0: always;
@@ -35,6 +36,14 @@ void set_chunking(int64_t rows, int64_t budget_bytes);
 // Whether an N x M similarity matrix of `element_size`-byte numbers is too
 // large to hold under the current settings.
 bool chunking_wanted(int64_t n, int64_t m, int64_t element_size);
+
+// Rows per block for an N x M matrix of `element_size`-byte numbers: the
+// setting, or as many as fit in ~32 MiB of one block matrix.
+int64_t chunked_rows(int64_t m, int64_t element_size);
+// Counts a call that took a chunked path in chunking().calls (sigmoid_loss's
+// row blocks, one count per ring block under a group; npairs_chunked counts
+// its own).
+void count_chunked_call();
 
 // Same contract as npairs_fused (CPU, float32/float64, cosine similarity,
 // target already checked; return_similarity is not supported). Empty when

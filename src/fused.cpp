@@ -373,10 +373,17 @@ WorkspaceStats workspace_stats(bool release) {
 bool fused_enabled() { return use_fused.load(); }
 void set_fused_enabled(bool enabled) { use_fused.store(enabled); }
 
+// SigLIP over blocks of `rows` rows (rows >= n: one block, the whole matrix).
+// Each block's similarities are formed, turned into dloss/dz in place and
+// multiplied out before the next one, so at most rows x M of the matrix is
+// held: g1's rows of the block are written, g2 gathers every block's
+// G_b^T y1_b (the first block overwrites, the others add in the BLAS).
 template <typename T>
-std::optional<SigmoidLossResult> sigmoid_impl(const at::Tensor& x1_in, const at::Tensor& x2_in, const SigmoidOptions& o) {
+std::optional<SigmoidLossResult> sigmoid_impl(const at::Tensor& x1_in, const at::Tensor& x2_in, const SigmoidOptions& o,
+                                              int64_t rows) {
   const at::Tensor x1 = x1_in.contiguous(), x2 = x2_in.contiguous();
   const int64_t n = x1.size(0), m = x2.size(0), d = x1.size(1);
+  rows = rows <= 0 ? n : std::min(rows, n);
   std::unique_ptr<T[]> buffer = scratch<T>(n + m + (n + m) * d);
   T* norm1 = buffer.get();
   T* norm2 = norm1 + n;
@@ -386,27 +393,47 @@ std::optional<SigmoidLossResult> sigmoid_impl(const at::Tensor& x1_in, const at:
       !ce::normalize_rows(x2.data_ptr<T>(), norm2, y2, m, d, o.eps)) {
     return std::nullopt;
   }
-  Workspace workspace(n, m, x1.options());
+  Workspace workspace(std::max<int64_t>(rows, 1), m, x1.options());
   T* S = workspace.matrix.data_ptr<T>();
-  blas::mm(y1, false, y2, true, S, n, m, d);
-  ce::SigmoidProblem p;
-  p.n = n;
-  p.m = m;
-  p.scale = o.scale;
-  p.bias = o.bias;
   const at::Tensor labels = o.target.defined() ? o.target.contiguous() : at::Tensor();
-  p.labels = labels.defined() ? labels.data_ptr<T>() : nullptr;
-  p.w = 1.0 / static_cast<double>(n);
-  p.grad = o.grad;
-  const ce::SigmoidResult sums = ce::sigmoid_run(S, S, p);
+  at::Tensor g1, g2;
+  if (o.grad) {
+    g1 = output(o.out_grad1, n, d, x1.options());
+    g2 = output(o.out_grad2, m, d, x1.options());
+    if (n == 0) g2.zero_();
+  }
+  ce::SigmoidResult sums;
+  for (int64_t r0 = 0; r0 < n; r0 += rows) {
+    const int64_t b = std::min(rows, n - r0);
+    blas::mm(y1 + r0 * d, false, y2, true, S, b, m, d);
+    ce::SigmoidProblem p;
+    p.n = b;
+    p.m = m;
+    p.scale = o.scale;
+    p.bias = o.bias;
+    p.labels = labels.defined() ? labels.data_ptr<T>() + r0 * m : nullptr;
+    p.positive_from = r0;  // row i of the block (global r0 + i) is positive at column r0 + i
+    p.w = 1.0 / static_cast<double>(n);
+    p.grad = o.grad;
+    const ce::SigmoidResult s = ce::sigmoid_run(S, S, p);
+    sums.loss += s.loss;
+    sums.gscale += s.gscale;
+    sums.gbias += s.gbias;
+    if (!o.grad) continue;
+    blas::mm(S, false, y2, false, g1.data_ptr<T>() + r0 * d, b, d, m);
+    if (r0 == 0) {
+      blas::mm(S, true, y1, false, g2.data_ptr<T>(), m, d, b);
+    } else {
+      const at::Tensor G = at::from_blob(S, {b, m}, x1.options());
+      const at::Tensor Y = at::from_blob(y1 + r0 * d, {b, d}, x1.options());
+      g2.addmm_(G.t(), Y);
+    }
+  }
   SigmoidLossResult r;
   r.loss = sums.loss / static_cast<double>(n);
   if (!o.grad) return r;
   r.grad_scale = sums.gscale;
   r.grad_bias = sums.gbias;
-  at::Tensor g1 = output(o.out_grad1, n, d, x1.options()), g2 = output(o.out_grad2, m, d, x1.options());
-  blas::mm(S, false, y2, false, g1.data_ptr<T>(), n, d, m);
-  blas::mm(S, true, y1, false, g2.data_ptr<T>(), m, d, n);
   ce::normalize_backward(g1.data_ptr<T>(), y1, norm1, n, d, o.eps);
   ce::normalize_backward(g2.data_ptr<T>(), y2, norm2, m, d, o.eps);
   r.grad1 = g1;
@@ -414,8 +441,9 @@ std::optional<SigmoidLossResult> sigmoid_impl(const at::Tensor& x1_in, const at:
   return r;
 }
 
-std::optional<SigmoidLossResult> sigmoid_fused(const at::Tensor& x1, const at::Tensor& x2, const SigmoidOptions& o) {
-  return x1.scalar_type() == at::kDouble ? sigmoid_impl<double>(x1, x2, o) : sigmoid_impl<float>(x1, x2, o);
+std::optional<SigmoidLossResult> sigmoid_fused(const at::Tensor& x1, const at::Tensor& x2, const SigmoidOptions& o,
+                                               int64_t rows) {
+  return x1.scalar_type() == at::kDouble ? sigmoid_impl<double>(x1, x2, o, rows) : sigmoid_impl<float>(x1, x2, o, rows);
 }
 
 std::optional<NpairsResult> npairs_fused(const at::Tensor& x1, const at::Tensor& x2, const at::Tensor& target,

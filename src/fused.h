@@ -38,8 +38,11 @@ std::optional<NpairsResult> npairs_fused(const at::Tensor& x1, const at::Tensor&
                                          const NpairsOptions& options);
 
 // SigLIP without a group: normalise, one product, one pass over the matrix
-// (ce::sigmoid_run), two products back. Empty where a row's norm is below eps.
-std::optional<SigmoidLossResult> sigmoid_fused(const at::Tensor& x1, const at::Tensor& x2, const SigmoidOptions& options);
+// (ce::sigmoid_run), two products back. With `rows` in (0, N): the same in
+// blocks of that many rows, never holding more than rows x M of the matrix
+// (the chunked path). Empty where a row's norm is below eps.
+std::optional<SigmoidLossResult> sigmoid_fused(const at::Tensor& x1, const at::Tensor& x2, const SigmoidOptions& options,
+                                               int64_t rows = 0);
 
 CorrelationResult correlation_fused(const at::Tensor& z1, const at::Tensor& z2,
                                     const CorrelationOptions& options);

@@ -1,11 +1,13 @@
 #include "siglip.h"
 
+#include <algorithm>
 #include <string>
 
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "ce_kernels.h"
+#include "chunked.h"
 #include "errors.h"
 #include "fused.h"
 #include "ops.h"
@@ -51,11 +53,12 @@ SigmoidLossResult reference(const at::Tensor& x1_in, const at::Tensor& x2_in, co
 // One block of the group path: this rank's rows y1 against one rank's
 // normalised columns y2. Returns the block's summed loss and adds
 // dloss/dS-weighted products to the gradients: g1 += G @ y2, g2 += G.T @ y1.
+// A block too large to hold (chunked.h's budget) goes in row slices.
 struct BlockSums {
   double loss = 0, gscale = 0, gbias = 0;
 };
-BlockSums sigmoid_block(const at::Tensor& y1, const at::Tensor& y2, const at::Tensor& labels, int64_t positive_from,
-                        const SigmoidOptions& o, double w, at::Tensor* g1, at::Tensor* g2) {
+BlockSums sigmoid_rows(const at::Tensor& y1, const at::Tensor& y2, const at::Tensor& labels, int64_t positive_from,
+                       const SigmoidOptions& o, double w, at::Tensor* g1, at::Tensor* g2) {
   at::NoGradGuard no_grad;
   at::Tensor S = y1.matmul(y2.t()).contiguous();
   BlockSums b;
@@ -91,6 +94,25 @@ BlockSums sigmoid_block(const at::Tensor& y1, const at::Tensor& y2, const at::Te
     g2->addmm_(G.t(), y1);
   }
   return b;
+}
+
+BlockSums sigmoid_block(const at::Tensor& y1, const at::Tensor& y2, const at::Tensor& labels, int64_t positive_from,
+                        const SigmoidOptions& o, double w, at::Tensor* g1, at::Tensor* g2) {
+  const int64_t n = y1.size(0), m = y2.size(0), size = static_cast<int64_t>(y1.element_size());
+  if (!chunking_wanted(n, m, size)) return sigmoid_rows(y1, y2, labels, positive_from, o, w, g1, g2);
+  const int64_t rows = chunked_rows(m, size);
+  BlockSums total;
+  for (int64_t r0 = 0; r0 < n; r0 += rows) {
+    const int64_t b = std::min(rows, n - r0);
+    at::Tensor g1b = g1->narrow(0, r0, b);
+    const BlockSums s = sigmoid_rows(y1.narrow(0, r0, b), y2, labels.defined() ? labels.narrow(0, r0, b) : labels,
+                                     positive_from < 0 ? -1 : positive_from + r0, o, w, &g1b, g2);
+    total.loss += s.loss;
+    total.gscale += s.gscale;
+    total.gbias += s.gbias;
+  }
+  count_chunked_call();
+  return total;
 }
 
 // Under a group, on the group's thread: open_clip's neighbour exchange. The
@@ -155,7 +177,16 @@ SigmoidLossResult sigmoid_loss(const at::Tensor& x1, const at::Tensor& x2, const
     return r;
   }
   if (fused_enabled() && x1.device().is_cpu() && x1.size(1) > 1) {
-    if (auto r = sigmoid_fused(x1, x2, o)) return *r;
+    // the matrix too large to hold: row blocks (chunked.h's settings), the same numbers
+    const int64_t n = x1.size(0), m = x2.size(0), size = static_cast<int64_t>(x1.element_size());
+    if (chunking_wanted(n, m, size)) {
+      if (auto r = sigmoid_fused(x1, x2, o, chunked_rows(m, size))) {
+        count_chunked_call();
+        return *r;
+      }
+    } else if (auto r = sigmoid_fused(x1, x2, o)) {
+      return *r;
+    }
   }
   return reference(x1, x2, o);
 }

@@ -244,15 +244,19 @@ describe('SupCon and NT-Xent under a group equal one process on the concatenated
 // SigLIP's neighbour exchange: x2 around the ring, no all-gather; the same
 // loss and gradients as one process on the concatenated batch.
 describe('sigmoidLoss under a group (the ring) equals one process on the concatenated batch', () => {
-  const cases: { w: number; n: number; d: number; dtype: DType; async: boolean; options: Record<string, unknown>; target?: boolean; fused?: boolean }[] = [
+  const cases: { w: number; n: number; d: number; dtype: DType; async: boolean; options: Record<string, unknown>; target?: boolean; fused?: boolean; chunked?: boolean }[] = [
     { w: 2, n: 3, d: 4, dtype: 'float64', async: true, options: {} },
     { w: 3, n: 4, d: 3, dtype: 'float32', async: false, options: { scale: 5, bias: -2 } },
     { w: 4, n: 2, d: 5, dtype: 'float64', async: true, options: { scale: 12, bias: -8 } },
     { w: 4, n: 3, d: 4, dtype: 'float32', async: true, options: {} },
     { w: 3, n: 3, d: 4, dtype: 'float64', async: false, options: { scale: 2, bias: 0.5 }, target: true },
+    // each ring block in row slices of 2 (the block too large to hold: PAIRLOSS_CHUNK_BYTES=0)
+    { w: 2, n: 5, d: 4, dtype: 'float64', async: true, options: { scale: 3, bias: -1 }, chunked: true },
+    { w: 3, n: 3, d: 4, dtype: 'float32', async: false, options: {}, chunked: true },
+    { w: 2, n: 5, d: 3, dtype: 'float64', async: false, options: { scale: 2, bias: 0.5 }, target: true, chunked: true },
   ];
   for (const c of cases) {
-    test(`W = ${c.w}, N = ${c.n}, ${c.dtype}, ${c.async ? 'async' : 'sync'}, ${JSON.stringify(c.options)}${c.target ? ', per-rank labels' : ''}`, async () => {
+    test(`W = ${c.w}, N = ${c.n}, ${c.dtype}, ${c.async ? 'async' : 'sync'}, ${JSON.stringify(c.options)}${c.target ? ', per-rank labels' : ''}${c.chunked ? ', row slices of 2' : ''}`, async () => {
       const inputs = makeInputs(c.w, c.n, c.d, 6000 + c.w * 10 + c.n, c.dtype);
       const refOptions = { ...c.options } as pl.SigmoidOptions;
       if (c.target) {
@@ -265,15 +269,26 @@ describe('sigmoidLoss under a group (the ring) equals one process on the concate
         });
         refOptions.target = pl.Tensor.from(c.dtype === 'float64' ? full : Float32Array.from(full), [wn, wn]);
       }
-      const results = resultsOf(await runGroup(Array(c.w).fill('node'), {
-        scenario: 'loss', loss: 'siglip', dtype: c.dtype, async: c.async, options: c.options, inputs,
-      }));
+      const saved = [process.env.PAIRLOSS_CHUNK_BYTES, process.env.PAIRLOSS_CHUNK_ROWS];
+      if (c.chunked) Object.assign(process.env, { PAIRLOSS_CHUNK_BYTES: '0', PAIRLOSS_CHUNK_ROWS: '2' });
+      let results;
+      try {
+        results = resultsOf(await runGroup(Array(c.w).fill('node'), {
+          scenario: 'loss', loss: 'siglip', dtype: c.dtype, async: c.async, options: c.options, inputs,
+        }));
+      } finally {
+        ['PAIRLOSS_CHUNK_BYTES', 'PAIRLOSS_CHUNK_ROWS'].forEach((k, i) => {
+          if (saved[i] === undefined) delete process.env[k]; else process.env[k] = saved[i];
+        });
+      }
       const ref = pl.sigmoidLoss(concat(inputs.map((i) => i.a), c.dtype), concat(inputs.map((i) => i.b), c.dtype), refOptions);
       results.forEach((r, rank) => {
         expectClose([r.loss], [ref.loss], c.dtype, `rank ${rank} loss`);
         expectClose([r.gradScale, r.gradBias], [ref.gradScale as number, ref.gradBias as number], c.dtype, `rank ${rank} gradScale, gradBias`);
         expectClose(r.grad1.data, rowsOf(ref.grad1, rank * c.n, c.n), c.dtype, `rank ${rank} grad1`);
         expectClose(r.grad2.data, rowsOf(ref.grad2, rank * c.n, c.n), c.dtype, `rank ${rank} grad2`);
+        // one count per ring block sliced (W blocks), none without slicing
+        expect(r.chunkedCalls).toBe(c.chunked ? c.w : 0);
       });
       expect(new Set(results.map((r) => r.loss)).size).toBe(1);
     });

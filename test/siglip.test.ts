@@ -48,6 +48,45 @@ describe('sigmoidLoss: parity with open_clip\'s SigLipLoss in PyTorch', () => {
   });
 });
 
+// Row blocks (the matrix too large to hold; src/fused.cpp's sigmoid_impl in
+// blocks): forced tiny here (3 and 7 rows, N not a multiple of either) so
+// that small cases cross block boundaries, against the same PyTorch results;
+// the path taken is checked with the native counter of chunked calls.
+describe('sigmoidLoss in row blocks: parity with open_clip\'s SigLipLoss', () => {
+  let initial: { rows: number; budgetBytes: number; calls: number };
+  beforeAll(() => {
+    initial = binding().chunking();
+  });
+  afterAll(() => binding().chunking(initial.rows, initial.budgetBytes));
+  describe.each([[3], [7], [0]])('blocks of %i rows (0: sized to ~32 MiB)', (rows) => {
+    beforeAll(() => binding().chunking(rows, 0));
+    it.each(cases.map((c, i) => [c.name, i] as const))('%s', (_name, i) => {
+      const before = binding().chunking().calls;
+      const got = runOurs(cases[i]);
+      const taken = binding().chunking().calls - before;
+      // D = 1 and a zero row take the autograd path, as without blocks
+      const blocked = !/D=1 |a zero row/.test(cases[i].name);
+      expect(taken).toBe(blocked ? 1 : 0);
+      expect(mismatches(got, reference.results[i], cases[i].dtype)).toEqual([]);
+    });
+  });
+  it('blocks equal the whole matrix: float64 within 1e-12, the same gradScale and gradBias', () => {
+    const x1 = pl.tensor(Float64Array.from(matrix(rng(5), 50, 9, 'float64').data), [50, 9]);
+    const x2 = pl.tensor(Float64Array.from(matrix(rng(6), 37, 9, 'float64').data), [37, 9]);
+    binding().chunking(initial.rows, -1);
+    const whole = pl.sigmoidLoss(x1, x2, { scale: 7, bias: -2 });
+    binding().chunking(4, 0);
+    const blocks = pl.sigmoidLoss(x1, x2, { scale: 7, bias: -2 });
+    expect(Math.abs(blocks.loss - whole.loss)).toBeLessThan(1e-12);
+    expect(Math.abs(blocks.gradScale! - whole.gradScale!)).toBeLessThan(1e-12);
+    expect(Math.abs(blocks.gradBias! - whole.gradBias!)).toBeLessThan(1e-12);
+    const d1 = blocks.grad1!.data(), e1 = whole.grad1!.data();
+    const d2 = blocks.grad2!.data(), e2 = whole.grad2!.data();
+    for (let k = 0; k < d1.length; k++) expect(Math.abs(d1[k] - e1[k])).toBeLessThan(1e-12);
+    for (let k = 0; k < d2.length; k++) expect(Math.abs(d2[k] - e2[k])).toBeLessThan(1e-12);
+  });
+});
+
 const t = (n: number, d: number, seed: number): pl.Tensor => pl.tensor(Float64Array.from(matrix(rng(seed), n, d, 'float64').data), [n, d]);
 
 describe('sigmoidLoss', () => {
