@@ -99,8 +99,8 @@ void row_pass_f32(const float* s, float* dst, int64_t m, float t, float c, doubl
   int64_t j = 0;
   for (; j + 8 <= m; j += 8) lanes(s + j, dst + j, pcs + j, pcu + j);
   if (j < m) {
-    // the tail: s padded with -1 (a logit far below c, whose u is all but
-    // 0), its u and column sums kept for the tail's own lanes only
+    // the tail: s padded with -1 (any finite cosine would do), the lane
+    // group's u and column sums kept for the tail's own lanes only
     alignas(32) float st[8] = {-1, -1, -1, -1, -1, -1, -1, -1}, ut[8];
     alignas(32) double ct[8] = {0, 0, 0, 0, 0, 0, 0, 0}, cut[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     const int64_t k = m - j;
