@@ -9,7 +9,8 @@
  * failure.
  */
 import { ProgramHelp, programHelp } from 'pairloss/cli/help';
-import { CliError, CommandSpec, FlagValues, helpText, parseCommand, PROGRAM, usageLine, UsageError } from './args';
+import { CliError, CommandSpec, FlagValues, helpText, parseCommand, PROGRAM, stringFlag, usageLine, UsageError } from './args';
+import { rerunWithAvx2Kernels } from './blas';
 import { HEATMAP_SPEC, runHeatmap } from './heatmap';
 import { LOSS_SPEC, runLoss } from './loss';
 import { runTrain, TRAIN_SPEC } from './train';
@@ -108,8 +109,37 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * The command line's entry: `train` first asks OpenBLAS which kernels it
+ * chose and, where it fell back to its generic ones on an AVX2+FMA CPU, runs
+ * itself again with OPENBLAS_CORETYPE=Haswell (blas.ts); then main(). Flag
+ * mistakes are left to main() to report.
+ */
+export async function entry(script: string, argv: string[]): Promise<number> {
+  if (argv[0] === 'train') {
+    let flag: string | undefined;
+    let parsed = false;
+    try {
+      const p = parseCommand(TRAIN_SPEC, argv.slice(1));
+      parsed = !p.help;
+      flag = stringFlag(p.values, 'blas-kernels');
+    } catch {
+      // main() reports it
+    }
+    if (parsed) {
+      try {
+        const code = await rerunWithAvx2Kernels(script, argv, flag);
+        if (code !== null) return code;
+      } catch {
+        // a bad --blas-kernels value: main() reports it
+      }
+    }
+  }
+  return main(argv);
+}
+
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
+  entry(__filename, process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
     },

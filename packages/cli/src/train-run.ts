@@ -20,6 +20,8 @@ export interface TrainArgs {
   maxPairs: number | undefined;
   threads: number | undefined;
   progress: boolean;
+  /** `--blas-kernels` (main.ts acts on it before this process trains). */
+  blasKernels: import('./blas').BlasKernelChoice;
 }
 
 /**
@@ -70,6 +72,7 @@ export async function trainInProcess(a: TrainArgs, rank: RankContext | null): Pr
   if (a.threads !== undefined) lib.setNumThreads(a.threads);
   const world = rank ? rank.group.worldSize : 1;
   log(`pairloss ${lib.version} on LibTorch ${lib.torchVersion} (${c.device}, ${lib.getNumThreads()} thread${lib.getNumThreads() === 1 ? '' : 's'}${world > 1 ? ` x ${world} ranks` : ''})`);
+  log((await import('./blas')).blasLine(lib.blasCore, a.blasKernels));
   const t0 = process.hrtime.bigint();
   const ds = loadCmudict({ featureDim: a.featureDim, testSize: a.testSize, maxPairs: a.maxPairs });
   const loadSeconds = Number(process.hrtime.bigint() - t0) / 1e9;

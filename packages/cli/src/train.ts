@@ -5,6 +5,7 @@
  */
 import * as path from 'path';
 import { CliError, CommandSpec, enumFlag, FlagValues, intFlag, numberFlag, stringFlag, UsageError, helpHint } from './args';
+import { BLAS_KERNEL_CHOICES, BLAS_KERNELS_ENV, blasKernelChoice } from './blas';
 import { trainInProcess, TrainArgs } from './train-run';
 import { DEFAULT_TRAIN_CONFIG, TrainConfig, TRAIN_LOSSES } from './train/trainer';
 
@@ -46,6 +47,12 @@ export const TRAIN_SPEC: CommandSpec = {
     'feature-dim': { type: 'string', value: 'N', description: 'hash buckets per view', defaultText: String(D.featureDim) },
     'max-pairs': { type: 'string', value: 'N', description: 'use only N pairs of the dictionary (quick runs)', defaultText: 'all' },
     threads: { type: 'string', value: 'N', description: "LibTorch's intra-op threads", defaultText: "LibTorch's default" },
+    'blas-kernels': {
+      type: 'string',
+      value: 'WHICH',
+      description: `'auto': where OpenBLAS does not know the CPU and falls back to its generic Prescott kernels on a CPU with AVX2 and FMA (and OPENBLAS_CORETYPE is unset), the run restarts itself once with OPENBLAS_CORETYPE=Haswell; 'openblas': OpenBLAS's own choice (also ${BLAS_KERNELS_ENV}=openblas)`,
+      defaultText: 'auto',
+    },
     'no-progress': { type: 'boolean', description: 'no progress bar' },
   },
   positionals: { min: 0, max: 0 },
@@ -98,6 +105,7 @@ export function trainArgs(v: FlagValues): TrainArgs {
     maxPairs,
     threads: stringFlag(v, 'threads') === undefined ? undefined : intFlag(c, v, 'threads', 1, 1, 1024),
     progress: v['no-progress'] !== true,
+    blasKernels: stringFlag(v, 'blas-kernels') === undefined ? blasKernelChoice(undefined) : enumFlag(c, v, 'blas-kernels', BLAS_KERNEL_CHOICES, 'auto'),
   };
 }
 
