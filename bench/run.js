@@ -724,6 +724,23 @@ async function main() {
     } else {
       rrows.push([chunkLabel, 'failed', (cr.stderr || '').trim().split('\n').pop(), '', '', '']);
     }
+    // SigLIP in row blocks: its N×M matrix (16384² float32 = 1 GiB) never held.
+    const [sn, sd] = [16384, 64];
+    progress(`peak RSS and time of one SigLIP call at ${sn}×${sd} (row blocks)`);
+    const si = inputs(sn, sd, dir);
+    const sr = fresh(process.execPath, [path.join(__dirname, 'rss_child.js'), 'siglip', si.file, String(sn), String(sd), String(threads)]);
+    fs.rmSync(si.file, { force: true });
+    const sigLabel = `pairloss sync, SigLIP ${sn}×${sd}`;
+    if (sr.status === 0) {
+      const j = JSON.parse(sr.stdout.trim().split('\n').pop());
+      out.rss.push({ loss: 'siglip', n: sn, d: sd, ours: j, gemmLimitS: (3 * 2 * sn * sn * sd) / gq.rate });
+      rrows.push([`${sigLabel}${j.chunked ? ' (row blocks)' : ' (whole matrix)'}`, mb(j.baselineKB), mb(j.peakKB), mb(j.peakKB - j.baselineKB), mb(j.hwmKB),
+        `inputs + gradients: ${mb((4 * sn * sd * 4) / 1024)}; whole matrix: ${mb((sn * sn * 4) / 1024)}`]);
+      chunkNote += `${chunkNote ? '\n' : ''}${sn}×${sd} SigLIP (forward + backward, one sync call): ${(j.ms / 1e3).toFixed(1)} s ` +
+        `(${fmtRatio(j.ms / 1e3 / ((3 * 2 * sn * sn * sd) / gq.rate))} its 3 GEMMs at ${(gq.rate / 1e9).toFixed(0)} GFLOP/s), growth ${mb(j.peakKB - j.baselineKB)}.`;
+    } else {
+      rrows.push([sigLabel, 'failed', (sr.stderr || '').trim().split('\n').pop(), '', '', '']);
+    }
     log(`## Peak RSS of one call at ${rn}×${rd} (and one chunked call at ${cn}×${cd}), fresh process each (process.resourceUsage().maxRSS / getrusage ru_maxrss)`);
     log('growth = peak − high-water mark before the call (library loaded, inputs read, code warmed on 32×D); VmHWM = /proc/self/status cross-check of the peak;');
     log(`budget for growth = the two gradients + two N×N float32 matrices = ${mb(budgetBytes / 1024)} (issue 5; the inputs are already in 'before'), before a fixed overhead`);
