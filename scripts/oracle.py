@@ -7,7 +7,8 @@ PyTorch itself (Debian's python3-torch), with the seed's code for the
 defaults (F.normalize instead of the seed's F.normalise, no plt.show()).
 
 A case: {"op": "npairs" | "correlation" | "normalize" | "matmul" | "sparse_mm" | "adam" |
-"cross_entropy" | "batch_norm1d" | "cosine_similarity", "dtype":
+"cross_entropy" | "batch_norm1d" | "cosine_similarity" | the ops of oracle_lightly.py
+("negative_cosine" | "koleo" | "alignment_uniformity" | "dcl"), "dtype":
 "float32" | "float64", "inputs": {name: {"data": [...], "shape": [...]}},
 "options": {...}}. Numbers travel as JSON with Python's repr (exact).
 """
@@ -366,6 +367,10 @@ def run_case(case):
         target = tensor(i["target"], dtype) if "target" in i else torch.tensor(o["targetIndices"], dtype=torch.long)
         r = F.cross_entropy(logits, target, reduction=o.get("reduction", "mean"), label_smoothing=o.get("labelSmoothing", 0.0))
         return {"out": out(r.reshape(-1))}
+    from oracle_lightly import run_case as run_lightly_case  # the losses anchored on lightly
+    result = run_lightly_case(case, dtype)
+    if result is not None:
+        return result
     raise ValueError(f"unknown op {op}")
 
 
