@@ -1,9 +1,13 @@
 #include "alignment_uniformity.h"
 
+#include <ATen/Parallel.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
+#include <vector>
 
 #include "blas.h"
 #include "errors.h"
@@ -42,16 +46,6 @@ AlignmentUniformityResult reference(const at::Tensor& z1_in, const at::Tensor& z
   return r;
 }
 
-at::Tensor gram(const at::Tensor& x) {
-  const int64_t n = x.size(0), d = x.size(1);
-  if (!x.device().is_cpu()) return at::mm(x, x.t());
-  at::Tensor g = at::empty({n, n}, x.options());
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "alignment_uniformity_gram", [&] {
-    blas::mm(x.data_ptr<scalar_t>(), false, x.data_ptr<scalar_t>(), true, g.data_ptr<scalar_t>(), n, n, d);
-  });
-  return g;
-}
-
 // Uniformity of one view and its gradient with respect to the normalised
 // rows: |x_i - x_j|^2 = s_i + s_j - 2 x_i . x_j (s_i = |x_i|^2; clamped at 0),
 // e_ij = exp(-t (|x_i - x_j|^2 - m)) with m the smallest distance of a pair
@@ -62,10 +56,11 @@ struct Uniformity {
   double value = 0;
   at::Tensor grad;
 };
-Uniformity uniformity(const at::Tensor& x, const AlignmentUniformityOptions& o, bool grad) {
+
+Uniformity uniformity_aten(const at::Tensor& x, const AlignmentUniformityOptions& o, bool grad) {
   const int64_t n = x.size(0);
   at::Tensor s = x.pow(2).sum(1);
-  at::Tensor d2 = gram(x).mul_(-2.0).add_(s.unsqueeze(1)).add_(s.unsqueeze(0)).clamp_min_(0.0);
+  at::Tensor d2 = at::mm(x, x.t()).mul_(-2.0).add_(s.unsqueeze(1)).add_(s.unsqueeze(0)).clamp_min_(0.0);
   at::Tensor off = ~at::eye(n, x.options().dtype(at::kBool));
   const double m = at::where(off, d2, at::full({}, std::numeric_limits<double>::infinity(), d2.options()))
                        .min()
@@ -77,6 +72,69 @@ Uniformity uniformity(const at::Tensor& x, const AlignmentUniformityOptions& o, 
   u.value = std::log(sum / pairs) - o.t * m;
   if (grad) u.grad = (x * e.sum(1, true) - at::mm(e, x)).mul_(-2.0 * o.t / sum);
   return u;
+}
+
+// The same on the CPU: the Gram matrix from syrk, then two passes over it in
+// place (the distances and their minimum; the exponentials and row sums).
+template <typename T>
+Uniformity uniformity_cpu(const at::Tensor& x, const AlignmentUniformityOptions& o, bool grad) {
+  const int64_t n = x.size(0), d = x.size(1);
+  at::Tensor g = at::empty({n, n}, x.options());
+  T* e = g.data_ptr<T>();
+  const T* xp = x.data_ptr<T>();
+  blas::gram(xp, e, n, d);
+  std::vector<double> sq(static_cast<size_t>(n)), row_min(static_cast<size_t>(n)), row_sum(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) sq[static_cast<size_t>(i)] = static_cast<double>(e[i * n + i]);
+  const int64_t grain = std::max<int64_t>(1, 32768 / n);
+  at::parallel_for(0, n, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      T* row = e + i * n;
+      double mn = std::numeric_limits<double>::infinity();
+      for (int64_t j = 0; j < n; ++j) {
+        const double v = std::max(0.0, sq[static_cast<size_t>(i)] + sq[static_cast<size_t>(j)] - 2.0 * static_cast<double>(row[j]));
+        row[j] = static_cast<T>(v);
+        if (j != i && v < mn) mn = v;
+      }
+      row_min[static_cast<size_t>(i)] = mn;
+    }
+  });
+  const double m = *std::min_element(row_min.begin(), row_min.end());
+  at::parallel_for(0, n, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      T* row = e + i * n;
+      double total = 0;
+      for (int64_t j = 0; j < n; ++j) {
+        const T v = j == i ? T(0) : static_cast<T>(std::exp(-o.t * (static_cast<double>(row[j]) - m)));
+        row[j] = v;
+        total += v;
+      }
+      row_sum[static_cast<size_t>(i)] = total;
+    }
+  });
+  double sum = 0;
+  for (double v : row_sum) sum += v;
+  sum /= 2.0;
+  const double pairs = 0.5 * static_cast<double>(n) * static_cast<double>(n - 1);
+  Uniformity u;
+  u.value = std::log(sum / pairs) - o.t * m;
+  if (grad) {
+    u.grad = at::empty({n, d}, x.options());
+    T* gp = u.grad.data_ptr<T>();
+    blas::mm(e, false, xp, false, gp, n, d, n);
+    const double k = -2.0 * o.t / sum;
+    for (int64_t i = 0; i < n; ++i) {
+      const double rs = row_sum[static_cast<size_t>(i)];
+      for (int64_t c = 0; c < d; ++c) {
+        gp[i * d + c] = static_cast<T>(k * (static_cast<double>(xp[i * d + c]) * rs - static_cast<double>(gp[i * d + c])));
+      }
+    }
+  }
+  return u;
+}
+
+Uniformity uniformity(const at::Tensor& x, const AlignmentUniformityOptions& o, bool grad) {
+  if (!x.device().is_cpu()) return uniformity_aten(x, o, grad);
+  return x.scalar_type() == at::kFloat ? uniformity_cpu<float>(x, o, grad) : uniformity_cpu<double>(x, o, grad);
 }
 
 // normalize's backward: (g - xh (g . xh)) / |z| where |z| >= eps, g / eps where not.

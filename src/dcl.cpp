@@ -114,9 +114,16 @@ double rows(T* s, int64_t n, int64_t cols, int64_t base, const double* w, double
   return total;
 }
 
-// a [r, d] @ b^T ([c, d]) on the CPU through BLAS, elsewhere at::mm.
+// a [r, d] @ b^T ([c, d]) on the CPU through BLAS (a @ a^T: syrk), elsewhere at::mm.
 at::Tensor mm_nt(const at::Tensor& a, const at::Tensor& b) {
   if (!a.device().is_cpu()) return at::mm(a, b.t());
+  if (a.is_same(b)) {
+    at::Tensor c = at::empty({a.size(0), a.size(0)}, a.options());
+    AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "dcl_gram", [&] {
+      blas::gram(a.data_ptr<scalar_t>(), c.data_ptr<scalar_t>(), a.size(0), a.size(1));
+    });
+    return c;
+  }
   at::Tensor c = at::empty({a.size(0), b.size(0)}, a.options());
   AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "dcl_mm_nt", [&] {
     blas::mm(a.data_ptr<scalar_t>(), false, b.data_ptr<scalar_t>(), true, c.data_ptr<scalar_t>(), a.size(0),
