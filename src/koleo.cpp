@@ -35,8 +35,8 @@ KoleoResult reference(const at::Tensor& x_in, const KoleoOptions& o) {
 // The hand-derived form, any device. xh = x / max(|x|, eps) (bit for bit as
 // F.normalize), the Gram matrix as at::mm computes it (the same BLAS call, so
 // the same nearest neighbours), v_i = xh_i - xh_nn(i) + eps, d_i = |v_i|.
-// dloss/dv_i = -v_i / (N d_i (d_i + eps)) (0 where d_i = 0), added to row i
-// and taken from row nn(i); then normalize's backward: (g - xh (g . xh)) / |x|
+// dloss/dv_i = -v_i / (N d_i (d_i + eps)) (0 where d_i = 0), taken from row
+// nn(i) and added to row i; then normalize's backward: (g - xh (g . xh)) / |x|
 // where |x| >= eps, g / eps where not (the clamp's own gradient).
 KoleoResult direct(const at::Tensor& x, const KoleoOptions& o) {
   at::NoGradGuard no_grad;
@@ -60,9 +60,14 @@ KoleoResult direct(const at::Tensor& x, const KoleoOptions& o) {
   KoleoResult r;
   r.loss = -plus.log().sum().item<double>() / static_cast<double>(n);
   if (o.grad) {
-    at::Tensor k = at::where(dist > 0, -1.0 / (static_cast<double>(n) * dist * plus), at::zeros_like(dist));
+    // rounded as autograd rounds lightly's graph (mean, log, then the norm's
+    // backward; the neighbours' share scattered in row order, then the rows'
+    // own added): two equal rows make terms of 1 / (N eps) that cancel, and
+    // only the same roundings leave the same remainder
+    at::Tensor k = at::full_like(dist, -1.0).div_(static_cast<double>(n)).div_(plus).div_(dist);
+    k.masked_fill_(dist == 0, 0.0);
     at::Tensor gv = v.mul_(k);
-    at::Tensor g = gv.clone().index_add_(0, nn, gv, -1.0);
+    at::Tensor g = at::zeros_like(gv).index_add_(0, nn, gv, -1.0).add_(gv);
     at::Tensor along = (g * xh).sum(1, true);
     r.grad = at::where(norm >= o.eps, (g - xh * along) / norm, g / o.eps);
   }
