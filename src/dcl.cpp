@@ -90,13 +90,14 @@ double rows(T* s, int64_t n, int64_t cols, int64_t base, const double* w, double
         if (j != c1 && j != c2 && row[j] > mx) mx = row[j];
       }
       const double wi = w != nullptr ? w[i] : 1.0;
-      const double positive = static_cast<double>(row[pos]) * inv_t;
-      const T scaled_t = static_cast<T>(inv_t);
-      const T shift = mx * scaled_t;
+      const double positive = static_cast<double>(row[pos] / static_cast<T>(temperature));
+      // logits divided by the temperature in T, as lightly's einsum(...) / T
+      const T temp = static_cast<T>(temperature);
+      const T shift = mx / temp;
       row[c1] = row[c2] = mx;  // left out below; mx keeps their exp finite
       double sum = 0;
       for (int64_t j = 0; j < cols; ++j) {
-        const T e = std::exp(row[j] * scaled_t - shift);
+        const T e = std::exp(row[j] / temp - shift);
         row[j] = e;
         sum += e;
       }
