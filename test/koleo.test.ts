@@ -21,7 +21,10 @@ function makeCases(): Case[] {
     add('', 8, 5);
     add('', 32, 128);
     add('', 200, 24);
-    add('D = 1', 6, 1);
+    // (No D = 1 case: every row normalises to +-1 at distance eps from its neighbour, and its share of
+    // the gradient, 1 / (N eps) along the row, is projected out by the normalisation's backward, exactly
+    // here and up to an ulp of it in PyTorch: 2.0 in float32, 4e-9 in float64 at N = 6. The test below
+    // checks that it is 0.)
     add('eps', 6, 4, { eps: 1e-3 });
     // a zero row normalises to 0 (norm < eps: the clamp's gradient g / eps)
     add('a zero row', 6, 4, {}, { zeroRows: [3] });
@@ -58,6 +61,14 @@ describe('koleoLoss', () => {
       for (let k = 0; k < 4; k++) dot += g[i * 4 + k] * xs[i * 4 + k];
       expect(Math.abs(dot)).toBeLessThan(1e-10);
     }
+  });
+
+  it("D = 1: the gradient is 0 up to rounding (each row's share, 1 / (N eps), lies along the row)", () => {
+    const x = t(6, 1, 8);
+    const a = pl.koleoLoss(x);
+    expect(Number.isFinite(a.loss)).toBe(true);
+    const scale = 1 / (6 * 1e-8);
+    for (const v of Array.from(a.grad.data() as ArrayLike<number>)) expect(Math.abs(v)).toBeLessThan(1e-6 * scale);
   });
 
   it('out: the gradient in caller memory', () => {
