@@ -145,7 +145,6 @@ at::Tensor mm_nn(const at::Tensor& a, bool ta, const at::Tensor& b) {
 
 // rows() on any device: the same as ATen ops.
 double rows_aten(at::Tensor& s, int64_t n, int64_t base, const at::Tensor& w, double temperature, bool grad) {
-  const int64_t cols = s.size(1);
   at::Tensor i = at::arange(n, s.options().dtype(at::kLong));
   at::Tensor k0 = i, k1 = i + n, c1 = i + base, c2 = i + base + n;
   at::Tensor ks = at::cat({k0, k1}), own = at::cat({c1, c2}), pos = at::cat({c2, c1});
@@ -157,7 +156,6 @@ double rows_aten(at::Tensor& s, int64_t n, int64_t base, const at::Tensor& w, do
   logits.index_put_({ks, pos}, at::full({}, -inf, s.options()));
   at::Tensor lse = at::logsumexp(logits, 1);
   const double loss = (lse - weights * positive).sum().item<double>();
-  (void)cols;
   if (grad) {
     s = (logits - lse.unsqueeze(1)).exp_().div_(temperature);
     s.index_put_({ks, pos}, -weights / temperature);
