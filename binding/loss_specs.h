@@ -9,6 +9,7 @@
 #include "fields.h"
 #include "loss_call.h"
 #include "barlow_twins.h"
+#include "negative_cosine.h"
 #include "npairs.h"
 #include "nt_xent.h"
 #include "siglip.h"
@@ -130,7 +131,27 @@ inline constexpr auto kCorrelationLoss =
                 tensor("z2", "grad2", &CorrelationOptions::out_grad2)),
          kCorrelationOptions, kCorrelationResult, pairloss::correlation_loss);
 
+// ---------- negativeCosineLoss(x1, x2, options, async): SimSiam / BYOL ----------
+using pairloss::NegativeCosineOptions;
+using NegativeCosineArgs = LossArgs<NegativeCosineOptions>;
+inline constexpr auto kNegativeCosineOptions = fields(
+    field("eps", &NegativeCosineOptions::eps), field("grad", &NegativeCosineOptions::grad),
+    field("checkFinite", &NegativeCosineOptions::check_finite), field("device", &NegativeCosineArgs::device),
+    field("out", &NegativeCosineArgs::out));
+static_assert(same_keys(kNegativeCosineOptions, native_keys::negativeCosineLoss));
+
+inline constexpr auto kNegativeCosineResult =
+    fields(field("loss", &pairloss::NegativeCosineResult::loss), field("grad1", &pairloss::NegativeCosineResult::grad1),
+           field("grad2", &pairloss::NegativeCosineResult::grad2));
+static_assert(same_keys(kNegativeCosineResult, native_keys::negativeCosineLoss_result));
+
+inline constexpr auto kNegativeCosineLoss = loss(
+    "negativeCosineLoss",
+    inputs(tensor("x1", "grad1", &NegativeCosineOptions::out_grad1), tensor("x2", "grad2", &NegativeCosineOptions::out_grad2)),
+    kNegativeCosineOptions, kNegativeCosineResult, pairloss::negative_cosine_loss);
+
 // ---------- the table ----------
-using Losses = LossTable<kNpairsLoss, kNtXentLoss, kSigmoidLoss, kVicregLoss, kCorrelationLoss>;
+using Losses = LossTable<kNpairsLoss, kNtXentLoss, kSigmoidLoss, kVicregLoss, kCorrelationLoss,
+                          kNegativeCosineLoss>;
 
 }  // namespace pairloss_binding

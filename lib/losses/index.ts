@@ -2,7 +2,8 @@
  * The losses, value and gradient in one call, one file each: N-pairs /
  * InfoNCE / CLIP (./npairs.ts) and its SupCon preset (./supcon.ts), NT-Xent
  * (./nt-xent.ts), SigLIP (./siglip.ts), VICReg (./vicreg.ts) and Barlow Twins
- * (./barlow-twins.ts: correlationLoss and its paper preset barlowTwinsLoss).
+ * (./barlow-twins.ts: correlationLoss and its paper preset barlowTwinsLoss),
+ * SimSiam/BYOL's negative cosine (./negative-cosine.ts).
  * Each is declared once as a spec (./define.ts); ./common.ts holds the types
  * they share.
  */
@@ -19,12 +20,15 @@ export { vicregLoss, vicregLossAsync } from './vicreg';
 export type { VicregOptions, VicregResult, VicregGradients } from './vicreg';
 export { correlationLoss, correlationLossAsync, barlowTwinsLoss, barlowTwinsLossAsync } from './barlow-twins';
 export type { CorrelationOptions, CorrelationResult, CorrelationGradients, BarlowTwinsOptions } from './barlow-twins';
+export { negativeCosineLoss, negativeCosineLossAsync } from './negative-cosine';
+export type { NegativeCosineOptions, NegativeCosineResult, NegativeCosineGradients } from './negative-cosine';
 
 import { correlation } from './barlow-twins';
+import { negativeCosine } from './negative-cosine';
 import { npairs } from './npairs';
 import { ntXent } from './nt-xent';
 import { siglip } from './siglip';
 import { vicreg } from './vicreg';
 
 /** Every loss's spec, in the native contract's order (lib/contract.ts). @internal */
-export const LOSSES = [npairs, ntXent, siglip, vicreg, correlation] as const;
+export const LOSSES = [npairs, ntXent, siglip, vicreg, correlation, negativeCosine] as const;
