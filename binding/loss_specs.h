@@ -9,6 +9,7 @@
 #include "fields.h"
 #include "loss_call.h"
 #include "barlow_twins.h"
+#include "koleo.h"
 #include "negative_cosine.h"
 #include "npairs.h"
 #include "nt_xent.h"
@@ -150,8 +151,24 @@ inline constexpr auto kNegativeCosineLoss = loss(
     inputs(tensor("x1", "grad1", &NegativeCosineOptions::out_grad1), tensor("x2", "grad2", &NegativeCosineOptions::out_grad2)),
     kNegativeCosineOptions, kNegativeCosineResult, pairloss::negative_cosine_loss);
 
+// ---------- koleoLoss(x, options, async): KoLeo ----------
+using pairloss::KoleoOptions;
+using KoleoArgs = LossArgs<KoleoOptions>;
+inline constexpr auto kKoleoOptions =
+    fields(field("eps", &KoleoOptions::eps), field("grad", &KoleoOptions::grad),
+           field("checkFinite", &KoleoOptions::check_finite), field("device", &KoleoArgs::device),
+           field("out", &KoleoArgs::out));
+static_assert(same_keys(kKoleoOptions, native_keys::koleoLoss));
+
+inline constexpr auto kKoleoResult =
+    fields(field("loss", &pairloss::KoleoResult::loss), field("grad", &pairloss::KoleoResult::grad));
+static_assert(same_keys(kKoleoResult, native_keys::koleoLoss_result));
+
+inline constexpr auto kKoleoLoss = loss("koleoLoss", inputs(tensor("x", "grad", &KoleoOptions::out_grad)),
+                                        kKoleoOptions, kKoleoResult, pairloss::koleo_loss);
+
 // ---------- the table ----------
 using Losses = LossTable<kNpairsLoss, kNtXentLoss, kSigmoidLoss, kVicregLoss, kCorrelationLoss,
-                          kNegativeCosineLoss>;
+                          kNegativeCosineLoss, kKoleoLoss>;
 
 }  // namespace pairloss_binding

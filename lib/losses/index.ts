@@ -3,7 +3,7 @@
  * InfoNCE / CLIP (./npairs.ts) and its SupCon preset (./supcon.ts), NT-Xent
  * (./nt-xent.ts), SigLIP (./siglip.ts), VICReg (./vicreg.ts) and Barlow Twins
  * (./barlow-twins.ts: correlationLoss and its paper preset barlowTwinsLoss),
- * SimSiam/BYOL's negative cosine (./negative-cosine.ts).
+ * SimSiam/BYOL's negative cosine (./negative-cosine.ts), KoLeo (./koleo.ts).
  * Each is declared once as a spec (./define.ts); ./common.ts holds the types
  * they share.
  */
@@ -22,8 +22,11 @@ export { correlationLoss, correlationLossAsync, barlowTwinsLoss, barlowTwinsLoss
 export type { CorrelationOptions, CorrelationResult, CorrelationGradients, BarlowTwinsOptions } from './barlow-twins';
 export { negativeCosineLoss, negativeCosineLossAsync } from './negative-cosine';
 export type { NegativeCosineOptions, NegativeCosineResult, NegativeCosineGradients } from './negative-cosine';
+export { koleoLoss, koleoLossAsync } from './koleo';
+export type { KoleoOptions, KoleoResult } from './koleo';
 
 import { correlation } from './barlow-twins';
+import { koleo } from './koleo';
 import { negativeCosine } from './negative-cosine';
 import { npairs } from './npairs';
 import { ntXent } from './nt-xent';
@@ -31,4 +34,4 @@ import { siglip } from './siglip';
 import { vicreg } from './vicreg';
 
 /** Every loss's spec, in the native contract's order (lib/contract.ts). @internal */
-export const LOSSES = [npairs, ntXent, siglip, vicreg, correlation, negativeCosine] as const;
+export const LOSSES = [npairs, ntXent, siglip, vicreg, correlation, negativeCosine, koleo] as const;
