@@ -8,6 +8,7 @@
 
 #include "fields.h"
 #include "loss_call.h"
+#include "alignment_uniformity.h"
 #include "barlow_twins.h"
 #include "koleo.h"
 #include "negative_cosine.h"
@@ -167,8 +168,32 @@ static_assert(same_keys(kKoleoResult, native_keys::koleoLoss_result));
 inline constexpr auto kKoleoLoss = loss("koleoLoss", inputs(tensor("x", "grad", &KoleoOptions::out_grad)),
                                         kKoleoOptions, kKoleoResult, pairloss::koleo_loss);
 
+// ---------- alignmentUniformityLoss(z1, z2, options, async): Wang & Isola ----------
+using pairloss::AlignmentUniformityOptions;
+using pairloss::AlignmentUniformityResult;
+using AlignmentUniformityArgs = LossArgs<AlignmentUniformityOptions>;
+inline constexpr auto kAlignmentUniformityOptions = fields(
+    field("t", &AlignmentUniformityOptions::t), field("lambda", &AlignmentUniformityOptions::lambda),
+    field("alpha", &AlignmentUniformityOptions::alpha), field("grad", &AlignmentUniformityOptions::grad),
+    field("checkFinite", &AlignmentUniformityOptions::check_finite), field("device", &AlignmentUniformityArgs::device),
+    field("out", &AlignmentUniformityArgs::out));
+static_assert(same_keys(kAlignmentUniformityOptions, native_keys::alignmentUniformityLoss));
+
+inline constexpr auto kAlignmentUniformityResult =
+    fields(field("loss", &AlignmentUniformityResult::loss), field("alignment", &AlignmentUniformityResult::alignment),
+           field("uniformity", &AlignmentUniformityResult::uniformity), field("grad1", &AlignmentUniformityResult::grad1),
+           field("grad2", &AlignmentUniformityResult::grad2));
+static_assert(same_keys(kAlignmentUniformityResult, native_keys::alignmentUniformityLoss_result));
+
+inline constexpr auto kAlignmentUniformityLoss =
+    loss("alignmentUniformityLoss",
+         inputs(tensor("z1", "grad1", &AlignmentUniformityOptions::out_grad1),
+                tensor("z2", "grad2", &AlignmentUniformityOptions::out_grad2)),
+         kAlignmentUniformityOptions, kAlignmentUniformityResult, pairloss::alignment_uniformity_loss);
+
 // ---------- the table ----------
 using Losses = LossTable<kNpairsLoss, kNtXentLoss, kSigmoidLoss, kVicregLoss, kCorrelationLoss,
-                          kNegativeCosineLoss, kKoleoLoss>;
+                          kNegativeCosineLoss, kKoleoLoss,
+                          kAlignmentUniformityLoss>;
 
 }  // namespace pairloss_binding

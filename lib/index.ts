@@ -16,6 +16,8 @@ export { npairsLoss, npairsLossAsync, ntXentLoss, ntXentLossAsync, sigmoidLoss, 
   supConLoss, supConLossAsync, barlowTwinsLoss, barlowTwinsLossAsync } from './losses';
 export { negativeCosineLoss, negativeCosineLossAsync, koleoLoss, koleoLossAsync } from './losses';
 export type { NegativeCosineOptions, NegativeCosineResult, NegativeCosineGradients, KoleoOptions, KoleoResult } from './losses';
+export { alignmentUniformityLoss, alignmentUniformityLossAsync } from './losses';
+export type { AlignmentUniformityOptions, AlignmentUniformityResult, AlignmentUniformityGradients } from './losses';
 export type {
   NpairsOptions, NpairsResult, NpairsGradients, NtXentOptions, SigmoidOptions, SigmoidResult, SigmoidGradients, VicregOptions, VicregResult, VicregGradients, CorrelationOptions, CorrelationResult, CorrelationGradients, GroupLike,
   Gradients, WithGrad, WithoutGrad, SupConOptions, BarlowTwinsOptions, PairLoss, PairLossAsync, ViewsLoss, ViewsLossAsync,

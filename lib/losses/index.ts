@@ -3,7 +3,8 @@
  * InfoNCE / CLIP (./npairs.ts) and its SupCon preset (./supcon.ts), NT-Xent
  * (./nt-xent.ts), SigLIP (./siglip.ts), VICReg (./vicreg.ts) and Barlow Twins
  * (./barlow-twins.ts: correlationLoss and its paper preset barlowTwinsLoss),
- * SimSiam/BYOL's negative cosine (./negative-cosine.ts), KoLeo (./koleo.ts).
+ * SimSiam/BYOL's negative cosine (./negative-cosine.ts), KoLeo (./koleo.ts),
+ * Wang & Isola's alignment–uniformity (./alignment-uniformity.ts).
  * Each is declared once as a spec (./define.ts); ./common.ts holds the types
  * they share.
  */
@@ -24,7 +25,10 @@ export { negativeCosineLoss, negativeCosineLossAsync } from './negative-cosine';
 export type { NegativeCosineOptions, NegativeCosineResult, NegativeCosineGradients } from './negative-cosine';
 export { koleoLoss, koleoLossAsync } from './koleo';
 export type { KoleoOptions, KoleoResult } from './koleo';
+export { alignmentUniformityLoss, alignmentUniformityLossAsync } from './alignment-uniformity';
+export type { AlignmentUniformityOptions, AlignmentUniformityResult, AlignmentUniformityGradients } from './alignment-uniformity';
 
+import { alignmentUniformity } from './alignment-uniformity';
 import { correlation } from './barlow-twins';
 import { koleo } from './koleo';
 import { negativeCosine } from './negative-cosine';
@@ -34,4 +38,4 @@ import { siglip } from './siglip';
 import { vicreg } from './vicreg';
 
 /** Every loss's spec, in the native contract's order (lib/contract.ts). @internal */
-export const LOSSES = [npairs, ntXent, siglip, vicreg, correlation, negativeCosine, koleo] as const;
+export const LOSSES = [npairs, ntXent, siglip, vicreg, correlation, negativeCosine, koleo, alignmentUniformity] as const;
