@@ -10,6 +10,7 @@
 #include "loss_call.h"
 #include "alignment_uniformity.h"
 #include "barlow_twins.h"
+#include "dcl.h"
 #include "koleo.h"
 #include "negative_cosine.h"
 #include "npairs.h"
@@ -191,9 +192,27 @@ inline constexpr auto kAlignmentUniformityLoss =
                 tensor("z2", "grad2", &AlignmentUniformityOptions::out_grad2)),
          kAlignmentUniformityOptions, kAlignmentUniformityResult, pairloss::alignment_uniformity_loss);
 
+// ---------- dclLoss(z1, z2, options, async): DCL and DCLW ----------
+using pairloss::DclOptions;
+using DclArgs = LossArgs<DclOptions>;
+inline constexpr auto kDclOptions = fields(
+    field("temperature", &DclOptions::temperature), field("weighted", &DclOptions::weighted),
+    field("sigma", &DclOptions::sigma), field("grad", &DclOptions::grad),
+    field("checkFinite", &DclOptions::check_finite), field("device", &DclArgs::device),
+    field("group", &DclOptions::group), field("out", &DclArgs::out));
+static_assert(same_keys(kDclOptions, native_keys::dclLoss));
+
+inline constexpr auto kDclResult = fields(field("loss", &pairloss::DclResult::loss),
+                                          field("grad1", &pairloss::DclResult::grad1), field("grad2", &pairloss::DclResult::grad2));
+static_assert(same_keys(kDclResult, native_keys::dclLoss_result));
+
+inline constexpr auto kDclLoss =
+    loss("dclLoss", inputs(tensor("z1", "grad1", &DclOptions::out_grad1), tensor("z2", "grad2", &DclOptions::out_grad2)),
+         kDclOptions, kDclResult, pairloss::dcl_loss);
+
 // ---------- the table ----------
 using Losses = LossTable<kNpairsLoss, kNtXentLoss, kSigmoidLoss, kVicregLoss, kCorrelationLoss,
                           kNegativeCosineLoss, kKoleoLoss,
-                          kAlignmentUniformityLoss>;
+                          kAlignmentUniformityLoss, kDclLoss>;
 
 }  // namespace pairloss_binding

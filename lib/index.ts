@@ -18,6 +18,8 @@ export { negativeCosineLoss, negativeCosineLossAsync, koleoLoss, koleoLossAsync 
 export type { NegativeCosineOptions, NegativeCosineResult, NegativeCosineGradients, KoleoOptions, KoleoResult } from './losses';
 export { alignmentUniformityLoss, alignmentUniformityLossAsync } from './losses';
 export type { AlignmentUniformityOptions, AlignmentUniformityResult, AlignmentUniformityGradients } from './losses';
+export { dclLoss, dclLossAsync } from './losses';
+export type { DclOptions, DclResult, DclGradients } from './losses';
 export type {
   NpairsOptions, NpairsResult, NpairsGradients, NtXentOptions, SigmoidOptions, SigmoidResult, SigmoidGradients, VicregOptions, VicregResult, VicregGradients, CorrelationOptions, CorrelationResult, CorrelationGradients, GroupLike,
   Gradients, WithGrad, WithoutGrad, SupConOptions, BarlowTwinsOptions, PairLoss, PairLossAsync, ViewsLoss, ViewsLossAsync,

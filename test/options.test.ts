@@ -61,6 +61,7 @@ const NON_DEFAULT: { [K in NativeKind]: Options } = {
   negativeCosineLoss: { eps: 1e-6, grad: false, checkFinite: true, device: 'cpu', out: gradOut },
   koleoLoss: { eps: 1e-6, grad: false, checkFinite: true, device: 'cpu', out: { grad: gradOut.grad1 } },
   alignmentUniformityLoss: { t: 2, lambda: 0.5, alpha: 1.5, grad: false, checkFinite: true, device: 'cpu', out: gradOut },
+  dclLoss: { temperature: 0.2, weighted: true, sigma: 0.7, grad: false, checkFinite: true, device: 'cpu', group: null, out: gradOut },
   processGroupConnect: {
     backend: 'nccl', rank: 2, worldSize: 3, host: '10.0.0.7', port: 12345, agentStore: true, restartCount: 4, timeoutMs: 1234,
     storePrefix: 'other_pg', checkShapes: false, cudaDevice: 1,
