@@ -153,18 +153,27 @@ class Torch {
   }
 }
 
-const LOSSES = ['npairs', 'correlation', 'siglip', 'supcon', 'ntxent', 'vicreg'];
-const LOSS_LABEL = { npairs: 'N-pairs', correlation: 'correlation', siglip: 'SigLIP', supcon: 'SupCon', ntxent: 'NT-Xent', vicreg: 'VICReg' };
+const LOSSES = ['npairs', 'correlation', 'siglip', 'supcon', 'ntxent', 'vicreg', 'negcos', 'koleo', 'hypersphere', 'dcl'];
+const LOSS_LABEL = {
+  npairs: 'N-pairs', correlation: 'correlation', siglip: 'SigLIP', supcon: 'SupCon', ntxent: 'NT-Xent', vicreg: 'VICReg',
+  negcos: 'neg. cosine', koleo: 'KoLeo', hypersphere: 'align.–unif.', dcl: 'DCL',
+};
 /** The losses the Node.js alternatives (tfjs, plain JS) implement, and the ones the extra sections (concurrency, threads, RSS) measure. */
 const CORE_LOSSES = ['npairs', 'correlation'];
 const PEER_LOSSES = CORE_LOSSES;
 /**
  * The GEMM flop of one forward + backward, for the GEMM limit: 3 GEMMs over the loss's matrix (N×N; SupCon over
- * both views and NT-Xent 2N×2N), and VICReg's 4 of D×D×N (each view's covariance and its gradient). Also the
+ * both views and NT-Xent 2N×2N), and VICReg's 4 of D×D×N (each view's covariance and its gradient); the negative
+ * cosine has no product (one pass over the inputs), KoLeo 2 N×N×D (the similarities and the gradient's), the
+ * alignment–uniformity 4 (each view's Gram matrix and its gradient's), DCL those of a 2N×2N matrix. Also the
  * matrix's elements, for the one memory pass.
  */
 function gemmWork(loss, n, d) {
   if (loss === 'vicreg') return { flops: 4 * 2 * d * d * n, elements: 2 * d * d };
+  if (loss === 'negcos') return { flops: 0, elements: 4 * n * d };
+  if (loss === 'koleo') return { flops: 2 * 2 * n * n * d, elements: n * n };
+  if (loss === 'hypersphere') return { flops: 4 * 2 * n * n * d, elements: 2 * n * n };
+  if (loss === 'dcl') return { flops: 3 * 2 * 4 * n * n * d, elements: 4 * n * n };
   const side = (loss === 'supcon' || loss === 'ntxent' ? 2 : 1) * n;
   return { flops: 3 * 2 * side * side * d, elements: side * side };
 }
@@ -359,6 +368,7 @@ async function main() {
     const supcon = { labels: supconLabels(inp.n), excludeSelf: true, temperature: 0.07 };
     const settle = (r) => {
       if (onDevice && !keep) {
+        if (r.grad) r.grad.dispose();
         if (r.grad1) r.grad1.dispose();
         if (r.grad2) r.grad2.dispose();
       }
@@ -375,11 +385,15 @@ async function main() {
         npairs: syncCall(pl.npairsLoss), correlation: syncCall(pl.correlationLoss),
         supcon: syncCall(() => pl.npairsLoss(z, z, supcon)), ntxent: syncCall(pl.ntXentLoss),
         siglip: syncCall(pl.sigmoidLoss), vicreg: syncCall(pl.vicregLoss),
+        negcos: syncCall(pl.negativeCosineLoss), koleo: syncCall((a) => pl.koleoLoss(a)),
+        hypersphere: syncCall(pl.alignmentUniformityLoss), dcl: syncCall(pl.dclLoss),
       },
       async: {
         npairs: asyncCall(pl.npairsLossAsync), correlation: asyncCall(pl.correlationLossAsync),
         supcon: asyncCall(() => pl.npairsLossAsync(z, z, supcon)), ntxent: asyncCall(pl.ntXentLossAsync),
         siglip: asyncCall(pl.sigmoidLossAsync), vicreg: asyncCall(pl.vicregLossAsync),
+        negcos: asyncCall(pl.negativeCosineLossAsync), koleo: asyncCall((a) => pl.koleoLossAsync(a)),
+        hypersphere: asyncCall(pl.alignmentUniformityLossAsync), dcl: asyncCall(pl.dclLossAsync),
       },
       dispose() {
         if (onDevice) {
@@ -391,6 +405,7 @@ async function main() {
     };
   };
   const disposeResult = (r) => {
+    if (r && r.grad && typeof r.grad.dispose === 'function') r.grad.dispose();
     if (r && r.grad1 && typeof r.grad1.dispose === 'function') r.grad1.dispose();
     if (r && r.grad2 && typeof r.grad2.dispose === 'function') r.grad2.dispose();
   };
@@ -433,10 +448,13 @@ async function main() {
         if (ref) {
           const rel = Math.abs(r.loss - ref.loss[loss]) / Math.abs(ref.loss[loss]);
           // SupCon over both views: z = [x1; x2] is x1 and x2 of npairsLoss, its gradient grad1 + grad2
-          const [a1, a2] = loss === 'supcon' ? viewGradients(toArray(r.grad1), toArray(r.grad2)) : [toArray(r.grad1), toArray(r.grad2)];
+          // KoLeo has one input (x1): x2's gradient is 0 on both sides
+          const [a1, a2] = loss === 'supcon' ? viewGradients(toArray(r.grad1), toArray(r.grad2))
+            : loss === 'koleo' ? [toArray(r.grad), new Float32Array(inp.n * inp.d)] : [toArray(r.grad1), toArray(r.grad2)];
           const g1 = compareGrads(a1, ref.grads[loss][0]);
           const g2 = compareGrads(a2, ref.grads[loss][1]);
-          const grel = Math.max(g1.rel, g2.rel);
+          // (KoLeo: x2's gradient is 0 on both sides, its rel 0/0)
+          const grel = loss === 'koleo' ? g1.rel : Math.max(g1.rel, g2.rel);
           // pairloss is held to DESIGN.md's bar (every element within rtol 1e-5 / atol 1e-6, loss rel 1e-5);
           // peers to float32 agreement (tfjs wasm accumulates sums in float32: loss rel 1e-3, grad rel 1e-4).
           const ours = impl === 'sync' || impl === 'async';
@@ -557,7 +575,7 @@ async function main() {
   log(`## Forward + backward, float32, ${opts.device}: median (p10–p90) per call`);
   log(table(['N×D', 'loss', 'pairloss sync', 'pairloss async', 'PyTorch', 'sync/torch', 'async/torch', 'async − sync', 'GEMM limit', 'sync/limit', 'tfjs wasm', 'tfjs cpu', 'plain JS'], mainRows));
   log('GEMM limit @R: computed with the sgemm rate R GFLOP/s measured just before that size (see above).');
-  log(`pairloss async: one call at a time (await); async − sync: the difference of the two medians. PyTorch: the seed's NPairsLoss (docs/DESIGN.md, "The seed") with torch.eye(N) built once outside the loop, and correlation_loss_func; HobbitLong's SupConLoss over both views (temperature 0.07, classes i mod N/4; ours: npairsLoss(z, z, { labels, excludeSelf })) lightly's NTXentLoss (temperature 0.5), open_clip's SigLipLoss (scale 10 and bias −10, learnable) and lightly's VICRegLoss: each with .backward(), timed with time.perf_counter in Python.`);
+  log(`pairloss async: one call at a time (await); async − sync: the difference of the two medians. PyTorch: the seed's NPairsLoss (docs/DESIGN.md, "The seed") with torch.eye(N) built once outside the loop, and correlation_loss_func; HobbitLong's SupConLoss over both views (temperature 0.07, classes i mod N/4; ours: npairsLoss(z, z, { labels, excludeSelf })) lightly's NTXentLoss (temperature 0.5), open_clip's SigLipLoss (scale 10 and bias −10, learnable) lightly's VICRegLoss, and lightly's NegativeCosineSimilarity, KoLeoLoss (of x1), HypersphereLoss and DCLLoss with their defaults: each with .backward(), timed with time.perf_counter in Python.`);
   log(flagged.length ? `WARNING: cells marked ⚠ returned a loss further from PyTorch's on the same inputs than rel. 1e-5 (pairloss) / 1e-3 (peers): ${flagged.join('; ')}` +
       (flagged.every((f) => f.startsWith('tfjs-wasm')) ? ' (tfjs wasm accumulates its sums in float32; its gradients agree, see the agreement check)' : '')
     : 'Every timed call returned PyTorch\'s loss on the same inputs (rel. difference ≤ 1e-5 for pairloss, ≤ 1e-3 for the peers).');

@@ -62,6 +62,8 @@ def correlation_loss_func(z1, z2, lamb=5e-3, scale_loss=0.025):
 # SigLipLoss, lightly's VICRegLoss).
 sys.path.insert(0, __import__("os").path.join(__import__("os").path.dirname(__file__), "..", "scripts"))
 from oracle import nt_xent_loss, sigmoid_loss, supcon_loss, vicreg_loss  # noqa: E402
+# lightly's own modules for the losses of issue 25 (scripts/oracle_lightly.py, copied from lightly/loss/)
+from oracle_lightly import DCLLoss, HypersphereLoss, KoLeoLoss, NegativeCosineSimilarity  # noqa: E402
 
 
 def supcon_labels(n, device):
@@ -141,9 +143,24 @@ def make_call(loss, x1, x2):
             out.backward()
             sync()
             return out.item()
+    elif loss in LIGHTLY:
+        crit = LIGHTLY[loss]()
+        one = loss == "koleo"
+
+        def call():
+            x1.grad = None
+            x2.grad = None
+            out = crit(x1) if one else crit(x1, x2)
+            out.backward()
+            sync()
+            return out.item()
     else:
         raise ValueError(f"unknown loss {loss}")
     return call
+
+
+# lightly's modules with their defaults; KoLeo of x1 only
+LIGHTLY = {"negcos": NegativeCosineSimilarity, "koleo": KoLeoLoss, "hypersphere": HypersphereLoss, "dcl": DCLLoss}
 
 
 def reps_for(first_ms, policy):
@@ -226,7 +243,8 @@ def handle(req):
         for loss in req["losses"]:
             call = make_call(loss, x1, x2)
             out[loss] = measure(call, req["policy"])
-            grads += [x1.grad.detach().cpu().numpy().ravel(), x2.grad.detach().cpu().numpy().ravel()]
+            g2 = x2.grad if x2.grad is not None else torch.zeros_like(x2)  # KoLeo: x1 only
+            grads += [x1.grad.detach().cpu().numpy().ravel(), g2.detach().cpu().numpy().ravel()]
         if req.get("gradsOut"):
             np.concatenate(grads).astype(np.float32).tofile(req["gradsOut"])
         return out

@@ -8,7 +8,11 @@
 
 #include "fields.h"
 #include "loss_call.h"
+#include "alignment_uniformity.h"
 #include "barlow_twins.h"
+#include "dcl.h"
+#include "koleo.h"
+#include "negative_cosine.h"
 #include "npairs.h"
 #include "nt_xent.h"
 #include "siglip.h"
@@ -130,7 +134,85 @@ inline constexpr auto kCorrelationLoss =
                 tensor("z2", "grad2", &CorrelationOptions::out_grad2)),
          kCorrelationOptions, kCorrelationResult, pairloss::correlation_loss);
 
+// ---------- negativeCosineLoss(x1, x2, options, async): SimSiam / BYOL ----------
+using pairloss::NegativeCosineOptions;
+using NegativeCosineArgs = LossArgs<NegativeCosineOptions>;
+inline constexpr auto kNegativeCosineOptions = fields(
+    field("eps", &NegativeCosineOptions::eps), field("grad", &NegativeCosineOptions::grad),
+    field("checkFinite", &NegativeCosineOptions::check_finite), field("device", &NegativeCosineArgs::device),
+    field("out", &NegativeCosineArgs::out));
+static_assert(same_keys(kNegativeCosineOptions, native_keys::negativeCosineLoss));
+
+inline constexpr auto kNegativeCosineResult =
+    fields(field("loss", &pairloss::NegativeCosineResult::loss), field("grad1", &pairloss::NegativeCosineResult::grad1),
+           field("grad2", &pairloss::NegativeCosineResult::grad2));
+static_assert(same_keys(kNegativeCosineResult, native_keys::negativeCosineLoss_result));
+
+inline constexpr auto kNegativeCosineLoss = loss(
+    "negativeCosineLoss",
+    inputs(tensor("x1", "grad1", &NegativeCosineOptions::out_grad1), tensor("x2", "grad2", &NegativeCosineOptions::out_grad2)),
+    kNegativeCosineOptions, kNegativeCosineResult, pairloss::negative_cosine_loss);
+
+// ---------- koleoLoss(x, options, async): KoLeo ----------
+using pairloss::KoleoOptions;
+using KoleoArgs = LossArgs<KoleoOptions>;
+inline constexpr auto kKoleoOptions =
+    fields(field("eps", &KoleoOptions::eps), field("grad", &KoleoOptions::grad),
+           field("checkFinite", &KoleoOptions::check_finite), field("device", &KoleoArgs::device),
+           field("out", &KoleoArgs::out));
+static_assert(same_keys(kKoleoOptions, native_keys::koleoLoss));
+
+inline constexpr auto kKoleoResult =
+    fields(field("loss", &pairloss::KoleoResult::loss), field("grad", &pairloss::KoleoResult::grad));
+static_assert(same_keys(kKoleoResult, native_keys::koleoLoss_result));
+
+inline constexpr auto kKoleoLoss = loss("koleoLoss", inputs(tensor("x", "grad", &KoleoOptions::out_grad)),
+                                        kKoleoOptions, kKoleoResult, pairloss::koleo_loss);
+
+// ---------- alignmentUniformityLoss(z1, z2, options, async): Wang & Isola ----------
+using pairloss::AlignmentUniformityOptions;
+using pairloss::AlignmentUniformityResult;
+using AlignmentUniformityArgs = LossArgs<AlignmentUniformityOptions>;
+inline constexpr auto kAlignmentUniformityOptions = fields(
+    field("t", &AlignmentUniformityOptions::t), field("lambda", &AlignmentUniformityOptions::lambda),
+    field("alpha", &AlignmentUniformityOptions::alpha), field("grad", &AlignmentUniformityOptions::grad),
+    field("checkFinite", &AlignmentUniformityOptions::check_finite), field("device", &AlignmentUniformityArgs::device),
+    field("out", &AlignmentUniformityArgs::out));
+static_assert(same_keys(kAlignmentUniformityOptions, native_keys::alignmentUniformityLoss));
+
+inline constexpr auto kAlignmentUniformityResult =
+    fields(field("loss", &AlignmentUniformityResult::loss), field("alignment", &AlignmentUniformityResult::alignment),
+           field("uniformity", &AlignmentUniformityResult::uniformity), field("grad1", &AlignmentUniformityResult::grad1),
+           field("grad2", &AlignmentUniformityResult::grad2));
+static_assert(same_keys(kAlignmentUniformityResult, native_keys::alignmentUniformityLoss_result));
+
+inline constexpr auto kAlignmentUniformityLoss =
+    loss("alignmentUniformityLoss",
+         inputs(tensor("z1", "grad1", &AlignmentUniformityOptions::out_grad1),
+                tensor("z2", "grad2", &AlignmentUniformityOptions::out_grad2)),
+         kAlignmentUniformityOptions, kAlignmentUniformityResult, pairloss::alignment_uniformity_loss);
+
+// ---------- dclLoss(z1, z2, options, async): DCL and DCLW ----------
+using pairloss::DclOptions;
+using DclArgs = LossArgs<DclOptions>;
+inline constexpr auto kDclOptions = fields(
+    field("temperature", &DclOptions::temperature), field("weighted", &DclOptions::weighted),
+    field("sigma", &DclOptions::sigma), field("grad", &DclOptions::grad),
+    field("checkFinite", &DclOptions::check_finite), field("device", &DclArgs::device),
+    field("group", &DclOptions::group), field("out", &DclArgs::out));
+static_assert(same_keys(kDclOptions, native_keys::dclLoss));
+
+inline constexpr auto kDclResult = fields(field("loss", &pairloss::DclResult::loss),
+                                          field("grad1", &pairloss::DclResult::grad1), field("grad2", &pairloss::DclResult::grad2));
+static_assert(same_keys(kDclResult, native_keys::dclLoss_result));
+
+inline constexpr auto kDclLoss =
+    loss("dclLoss", inputs(tensor("z1", "grad1", &DclOptions::out_grad1), tensor("z2", "grad2", &DclOptions::out_grad2)),
+         kDclOptions, kDclResult, pairloss::dcl_loss);
+
 // ---------- the table ----------
-using Losses = LossTable<kNpairsLoss, kNtXentLoss, kSigmoidLoss, kVicregLoss, kCorrelationLoss>;
+using Losses = LossTable<kNpairsLoss, kNtXentLoss, kSigmoidLoss, kVicregLoss, kCorrelationLoss,
+                          kNegativeCosineLoss, kKoleoLoss,
+                          kAlignmentUniformityLoss, kDclLoss>;
 
 }  // namespace pairloss_binding

@@ -14,6 +14,12 @@ export { adam, adamAsync, Adam } from './optim';
 export type { AdamTensor, AdamOptions, AdamHyperparameters } from './optim';
 export { npairsLoss, npairsLossAsync, ntXentLoss, ntXentLossAsync, sigmoidLoss, sigmoidLossAsync, vicregLoss, vicregLossAsync, correlationLoss, correlationLossAsync,
   supConLoss, supConLossAsync, barlowTwinsLoss, barlowTwinsLossAsync } from './losses';
+export { negativeCosineLoss, negativeCosineLossAsync, koleoLoss, koleoLossAsync } from './losses';
+export type { NegativeCosineOptions, NegativeCosineResult, NegativeCosineGradients, KoleoOptions, KoleoResult } from './losses';
+export { alignmentUniformityLoss, alignmentUniformityLossAsync } from './losses';
+export type { AlignmentUniformityOptions, AlignmentUniformityResult, AlignmentUniformityGradients } from './losses';
+export { dclLoss, dclLossAsync } from './losses';
+export type { DclOptions, DclResult, DclGradients } from './losses';
 export type {
   NpairsOptions, NpairsResult, NpairsGradients, NtXentOptions, SigmoidOptions, SigmoidResult, SigmoidGradients, VicregOptions, VicregResult, VicregGradients, CorrelationOptions, CorrelationResult, CorrelationGradients, GroupLike,
   Gradients, WithGrad, WithoutGrad, SupConOptions, BarlowTwinsOptions, PairLoss, PairLossAsync, ViewsLoss, ViewsLossAsync,

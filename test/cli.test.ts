@@ -227,7 +227,7 @@ describe('usage errors: what to do and the usage line, exit code 2', () => {
     [['train', '--epochs', 'three'], /--epochs must be an integer in \[0, 10000\], got "three"/],
     [['train', '--batch-size', '1'], /--batch-size must be an integer in \[2, /],
     [['train', '--temperature', '0'], /--temperature must be a number > 0, got "0"/],
-    [['train', '--loss', 'triplet'], /--loss must be one of npairs, siglip, supcon, ntxent, vicreg, correlation, got "triplet"/],
+    [['train', '--loss', 'triplet'], /--loss must be one of npairs, siglip, supcon, ntxent, vicreg, correlation, dcl, got "triplet"/],
     [['train', '--device', 'tpu'], /--device must be 'cpu', 'cuda' or 'cuda:N'/],
     [['train', 'extra'], /expected 0 argument\(s\)/],
     [['train', '--seed'], /--seed/],

@@ -58,6 +58,10 @@ const NON_DEFAULT: { [K in NativeKind]: Options } = {
     lambda: 0.01, scale: 0.5, eps: 1e-3, mode: 'features', grad: false, checkFinite: true, device: 'cpu', group: null,
     syncBatchNorm: true, out: gradOut,
   },
+  negativeCosineLoss: { eps: 1e-6, grad: false, checkFinite: true, device: 'cpu', out: gradOut },
+  koleoLoss: { eps: 1e-6, grad: false, checkFinite: true, device: 'cpu', out: { grad: gradOut.grad1 } },
+  alignmentUniformityLoss: { t: 2, lambda: 0.5, alpha: 1.5, grad: false, checkFinite: true, device: 'cpu', out: gradOut },
+  dclLoss: { temperature: 0.2, weighted: true, sigma: 0.7, grad: false, checkFinite: true, device: 'cpu', group: null, out: gradOut },
   processGroupConnect: {
     backend: 'nccl', rank: 2, worldSize: 3, host: '10.0.0.7', port: 12345, agentStore: true, restartCount: 4, timeoutMs: 1234,
     storePrefix: 'other_pg', checkShapes: false, cudaDevice: 1,

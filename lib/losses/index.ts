@@ -2,7 +2,10 @@
  * The losses, value and gradient in one call, one file each: N-pairs /
  * InfoNCE / CLIP (./npairs.ts) and its SupCon preset (./supcon.ts), NT-Xent
  * (./nt-xent.ts), SigLIP (./siglip.ts), VICReg (./vicreg.ts) and Barlow Twins
- * (./barlow-twins.ts: correlationLoss and its paper preset barlowTwinsLoss).
+ * (./barlow-twins.ts: correlationLoss and its paper preset barlowTwinsLoss),
+ * SimSiam/BYOL's negative cosine (./negative-cosine.ts), KoLeo (./koleo.ts),
+ * Wang & Isola's alignment–uniformity (./alignment-uniformity.ts),
+ * DCL and DCLW (./dcl.ts).
  * Each is declared once as a spec (./define.ts); ./common.ts holds the types
  * they share.
  */
@@ -19,12 +22,24 @@ export { vicregLoss, vicregLossAsync } from './vicreg';
 export type { VicregOptions, VicregResult, VicregGradients } from './vicreg';
 export { correlationLoss, correlationLossAsync, barlowTwinsLoss, barlowTwinsLossAsync } from './barlow-twins';
 export type { CorrelationOptions, CorrelationResult, CorrelationGradients, BarlowTwinsOptions } from './barlow-twins';
+export { negativeCosineLoss, negativeCosineLossAsync } from './negative-cosine';
+export type { NegativeCosineOptions, NegativeCosineResult, NegativeCosineGradients } from './negative-cosine';
+export { koleoLoss, koleoLossAsync } from './koleo';
+export type { KoleoOptions, KoleoResult } from './koleo';
+export { alignmentUniformityLoss, alignmentUniformityLossAsync } from './alignment-uniformity';
+export type { AlignmentUniformityOptions, AlignmentUniformityResult, AlignmentUniformityGradients } from './alignment-uniformity';
+export { dclLoss, dclLossAsync } from './dcl';
+export type { DclOptions, DclResult, DclGradients } from './dcl';
 
+import { alignmentUniformity } from './alignment-uniformity';
 import { correlation } from './barlow-twins';
+import { dcl } from './dcl';
+import { koleo } from './koleo';
+import { negativeCosine } from './negative-cosine';
 import { npairs } from './npairs';
 import { ntXent } from './nt-xent';
 import { siglip } from './siglip';
 import { vicreg } from './vicreg';
 
 /** Every loss's spec, in the native contract's order (lib/contract.ts). @internal */
-export const LOSSES = [npairs, ntXent, siglip, vicreg, correlation] as const;
+export const LOSSES = [npairs, ntXent, siglip, vicreg, correlation, negativeCosine, koleo, alignmentUniformity, dcl] as const;

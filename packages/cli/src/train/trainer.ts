@@ -1,11 +1,11 @@
 /**
  * The training loop: two towers (spelling, pronunciation) trained on the CMU
  * Pronouncing Dictionary with one of pairloss's losses ({@link TRAIN_LOSSES}:
- * N-pairs, SigLIP, SupCon, NT-Xent, VICReg or Barlow Twins' correlation
- * loss), in one process or as one rank of a process group, evaluated by
+ * N-pairs, SigLIP, SupCon, NT-Xent, VICReg, Barlow Twins' correlation
+ * loss or DCL), in one process or as one rank of a process group, evaluated by
  * held-out retrieval after every epoch.
  */
-import { correlationLossAsync, cosineSimilarity, npairsLossAsync, ntXentLossAsync, sigmoidLossAsync, Tensor, vicregLossAsync } from 'pairloss';
+import { correlationLossAsync, cosineSimilarity, dclLossAsync, npairsLossAsync, ntXentLossAsync, sigmoidLossAsync, Tensor, vicregLossAsync } from 'pairloss';
 import type { CsrTensor, ProcessGroup } from 'pairloss';
 import { PairDataset } from './data';
 import { recallAtK, Recall, retrievalTask, RetrievalTask } from './metrics';
@@ -14,7 +14,7 @@ import { release, take } from './host';
 import { createRng, shuffleInPlace } from './rng';
 
 /** The losses `pairloss-demo train` can train with. */
-export const TRAIN_LOSSES = ['npairs', 'siglip', 'supcon', 'ntxent', 'vicreg', 'correlation'] as const;
+export const TRAIN_LOSSES = ['npairs', 'siglip', 'supcon', 'ntxent', 'vicreg', 'correlation', 'dcl'] as const;
 export type TrainLoss = (typeof TRAIN_LOSSES)[number];
 
 /** What a run's loss is, in words (the console and the loss plot's title). */
@@ -25,6 +25,7 @@ export function describeLoss(c: Pick<TrainConfig, 'loss' | 'temperature'>): stri
     case 'ntxent': return `NT-Xent, SimCLR over both views (temperature ${c.temperature})`;
     case 'siglip': return 'SigLIP sigmoid loss (scale and bias learned from 10 and -10)';
     case 'vicreg': return 'VICReg loss (weights 25 / 25 / 1)';
+    case 'dcl': return `DCL, decoupled contrastive loss over both views (temperature ${c.temperature})`;
     default: return "Barlow Twins correlation loss (mode 'features')";
   }
 }
@@ -35,7 +36,7 @@ export interface TrainConfig {
    * `'npairs'`: symmetric N-pairs (CLIP) loss; `'supcon'`: SupCon over both views (a view's positives:
    * the other view of its pair and both views of words that sound alike); `'ntxent'`: SimCLR's NT-Xent over both
    * views; `'siglip'`: SigLIP's sigmoid loss with its scale and bias learned; `'vicreg'`: VICReg;
-   * `'correlation'`: Barlow Twins loss (`mode: 'features'`).
+   * `'correlation'`: Barlow Twins loss (`mode: 'features'`); `'dcl'`: DCL (decoupled contrastive learning, unweighted).
    */
   loss: TrainLoss;
   /** Passes over the training pairs. */
@@ -303,6 +304,8 @@ export async function train(ds: PairDataset, config: TrainConfig, options: Train
         });
       } else if (config.loss === 'vicreg') {
         pending = vicregLossAsync(z1, z2, { ...lossGroup, ...out }).then((r) => (grads(r), r.loss));
+      } else if (config.loss === 'dcl') {
+        pending = dclLossAsync(z1, z2, { temperature: config.temperature, ...lossGroup, ...out }).then((r) => (grads(r), r.loss));
       } else if (config.loss === 'ntxent') {
         pending = ntXentLossAsync(z1, z2, { temperature: config.temperature, ...lossGroup, ...out }).then((r) => (grads(r), r.loss));
       } else {
