@@ -7,7 +7,8 @@ PyTorch itself (Debian's python3-torch), with the seed's code for the
 defaults (F.normalize instead of the seed's F.normalise, no plt.show()).
 
 A case: {"op": "npairs" | "correlation" | "normalize" | "matmul" | "sparse_mm" | "adam" |
-"cross_entropy" | "batch_norm1d" | "cosine_similarity", "dtype":
+"cross_entropy" | "batch_norm1d" | "cosine_similarity" | "triplet" | "arcface"
+(scripts/oracle_pml.py), "dtype":
 "float32" | "float64", "inputs": {name: {"data": [...], "shape": [...]}},
 "options": {...}}. Numbers travel as JSON with Python's repr (exact).
 """
@@ -18,6 +19,8 @@ import sys
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+import oracle_pml
 
 
 def tensor(spec, dtype, requires_grad=False):
@@ -344,6 +347,10 @@ def run_case(case):
         return supcon(case, dtype)
     if op == "ntxent":
         return ntxent(case, dtype)
+    if op == "triplet":
+        return oracle_pml.triplet(case, dtype)
+    if op == "arcface":
+        return oracle_pml.arcface(case, dtype)
     if op == "normalize":
         return {"out": out(F.normalize(tensor(i["x"], dtype), p=o.get("p", 2.0), dim=o.get("dim", 1), eps=o.get("eps", 1e-12)))}
     if op == "matmul":
