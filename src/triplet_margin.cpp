@@ -154,9 +154,12 @@ Coefficients<T> batch_hard(const T* mat, const int64_t* labels, int64_t n, const
   return c;
 }
 
-// All triplets: per anchor, the negatives sorted by key; a positive's active
-// negatives are a prefix (v falls as key(a, n) grows, rounding included), a
-// negative's active positives a suffix of the positives sorted by key.
+// All triplets: per anchor, its positives sorted by key. v falls as
+// key(a, n) grows and rises with key(a, p), rounding included, so a
+// negative's active positives are a suffix of them: c_n of them, found by
+// bisection. The positive at sorted position i is then active with the
+// negatives of c_n >= P - i: a histogram of c_n (counts and key sums) gives
+// each positive's count and sum of v without sorting the negatives.
 // coef[a, j] gets the count of active triplets through (a, j), signed as
 // d v / d key(a, j).
 template <typename T>
@@ -166,43 +169,46 @@ Coefficients<T> all_triplets(const T* mat, const int64_t* labels, int64_t n, con
   std::vector<double> sums(n, 0.0);
   std::vector<int64_t> counts(n, 0);
   at::parallel_for(0, n, std::max<int64_t>(1, grain(n * 16)), [&](int64_t begin, int64_t end) {
-    std::vector<std::pair<T, int64_t>> ps, ns;
-    std::vector<double> prefix;
+    std::vector<std::pair<T, int64_t>> ps;  // (key, column) of the positives, sorted
+    std::vector<int64_t> hist_count;
+    std::vector<double> hist_sum;
     for (int64_t a = begin; a < end; a++) {
       const T* row = mat + a * n;
+      auto key = [&](int64_t j) { return inverted ? T(-row[j]) : row[j]; };
       ps.clear();
-      ns.clear();
+      bool any_negative = false;
       for (int64_t j = 0; j < n; j++) {
-        const T key = inverted ? T(-row[j]) : row[j];
         if (labels[j] != labels[a]) {
-          ns.emplace_back(key, j);
+          any_negative = true;
         } else if (j != a) {
-          ps.emplace_back(key, j);
+          ps.emplace_back(key(j), j);
         }
       }
-      if (ps.empty() || ns.empty()) continue;
+      if (ps.empty() || !any_negative) continue;
       std::sort(ps.begin(), ps.end());
-      std::sort(ns.begin(), ns.end());
-      prefix.assign(ns.size() + 1, 0.0);
-      for (size_t k = 0; k < ns.size(); k++) prefix[k + 1] = prefix[k] + static_cast<double>(ns[k].first);
+      const int64_t np = static_cast<int64_t>(ps.size());
+      hist_count.assign(np + 1, 0);
+      hist_sum.assign(np + 1, 0.0);
       T* crow = coef + a * n;
-      double sum = 0;
-      int64_t count = 0;
-      for (const auto& p : ps) {
-        const T kp = p.first;
-        auto active = [&](const std::pair<T, int64_t>& q) { return T(T(kp - q.first) + margin) > T(0); };
-        const int64_t c = std::partition_point(ns.begin(), ns.end(), active) - ns.begin();
-        if (c == 0) continue;
-        sum += static_cast<double>(c) * (static_cast<double>(kp) + static_cast<double>(margin)) - prefix[c];
-        count += c;
-        crow[p.second] = static_cast<T>(c);
-      }
-      if (count == 0) continue;
-      for (const auto& q : ns) {
-        const T kn = q.first;
+      for (int64_t j = 0; j < n; j++) {
+        if (labels[j] == labels[a]) continue;
+        const T kn = key(j);
         auto inactive = [&](const std::pair<T, int64_t>& p) { return !(T(T(p.first - kn) + margin) > T(0)); };
         const int64_t c = ps.end() - std::partition_point(ps.begin(), ps.end(), inactive);
-        if (c > 0) crow[q.second] = -static_cast<T>(c);
+        hist_count[c]++;
+        hist_sum[c] += static_cast<double>(kn);
+        if (c > 0) crow[j] = -static_cast<T>(c);
+      }
+      double sum = 0;
+      int64_t count = 0, active = 0;
+      double active_keys = 0;
+      for (int64_t i = 0; i < np; i++) {
+        active += hist_count[np - i];
+        active_keys += hist_sum[np - i];
+        if (active == 0) continue;
+        sum += static_cast<double>(active) * (static_cast<double>(ps[i].first) + static_cast<double>(margin)) - active_keys;
+        count += active;
+        crow[ps[i].second] = static_cast<T>(active);
       }
       sums[a] = sum;
       counts[a] = count;
