@@ -8,7 +8,8 @@ defaults (the seed: the PyTorch answer pairloss grew from, docs/DESIGN.md#the-se
 F.normalize instead of its F.normalise, no plt.show()).
 
 A case: {"op": "npairs" | "correlation" | "supcon_views" | "lightly_barlow_twins" | "normalize" | "matmul" | "sparse_mm" | "adam" |
-"cross_entropy" | "batch_norm1d" | "cosine_similarity", "dtype":
+"cross_entropy" | "batch_norm1d" | "cosine_similarity" | "triplet" | "arcface"
+(scripts/oracle_pml.py), "dtype":
 "float32" | "float64", "inputs": {name: {"data": [...], "shape": [...]}},
 "options": {...}}. Numbers travel as JSON with Python's repr (exact).
 """
@@ -19,6 +20,8 @@ import sys
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+import oracle_pml
 
 
 def tensor(spec, dtype, requires_grad=False):
@@ -407,6 +410,10 @@ def run_case(case):
         return supcon_views(case, dtype)
     if op == "lightly_barlow_twins":
         return lightly_barlow_twins(case, dtype)
+    if op == "triplet":
+        return oracle_pml.triplet(case, dtype)
+    if op == "arcface":
+        return oracle_pml.arcface(case, dtype)
     if op == "normalize":
         return {"out": out(F.normalize(tensor(i["x"], dtype), p=o.get("p", 2.0), dim=o.get("dim", 1), eps=o.get("eps", 1e-12)))}
     if op == "matmul":
