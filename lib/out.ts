@@ -112,30 +112,46 @@ function memoryOf(x: unknown): ArrayBufferView | undefined {
   return (x as { handle?: unknown }).handle === undefined && ArrayBuffer.isView(data) ? data : undefined;
 }
 
+/** A tensor input of a loss as {@link gradOut} checks `out` against it: its gradient's field, its name, its operand. @internal */
+export interface GradInput {
+  grad: string;
+  name: string;
+  x: Operand;
+}
+
 /**
- * Checks a loss's `out` option (undefined: null) against its inputs `a` and
- * `b` (named `names`; and `extra`, the other arrays it reads by name: a
- * target, labels, a memory bank): each given array holds that input's shape, in its dtype, on the
- * CPU (as {@link checkOut}), overlapping no input and not the other array.
+ * Checks a loss's `out` option (undefined: null) against its tensor inputs
+ * `inputs` (`out`'s keys are their gradient fields: grad1/grad2, grad,
+ * gradCenters…; `extra`, the other arrays it reads by name: class labels, a
+ * target, a memory bank): each given array holds its input's shape, in its
+ * dtype, on the CPU (as {@link checkOut}), overlapping no input and no other
+ * array of `out`. Every gradient field crosses, null where not given.
  * @internal
  */
-export function gradOut(value: unknown, a: Operand, b: Operand, names: [string, string], device: string, grad: boolean,
+export function gradOut(value: unknown, inputs: readonly GradInput[], device: string, grad: boolean,
   extra: readonly [string, unknown][] = []): RawGradOut | null {
   if (value === undefined) return null;
+  const keys = inputs.map((i) => i.grad);
   if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value) || value instanceof Tensor) {
-    throw invalidType('out', 'an object { grad1?, grad2? }', value);
+    throw invalidType('out', `an object { ${keys.map((k) => `${k}?`).join(', ')} }`, value);
   }
   for (const key of Object.keys(value)) {
-    if (key !== 'grad1' && key !== 'grad2') throw new RangeError(`Unknown key '${key}' in out; expected grad1, grad2`);
+    if (!keys.includes(key)) throw new RangeError(`Unknown key '${key}' in out; expected ${keys.join(', ')}`);
   }
   if (!grad) throw rangeError('out', 'holds gradients, and grad: false computes none');
-  if (a.handle !== undefined || b.handle !== undefined) throw rangeError('out', 'holds host memory, and these inputs are held natively');
-  const o = value as GradOut;
-  const inputs: [string, ArrayBufferView | undefined][] = [[names[0], hostView(a)], [names[1], hostView(b)],
+  if (inputs.some((i) => i.x.handle !== undefined)) throw rangeError('out', 'holds host memory, and these inputs are held natively');
+  const o = value as Record<string, unknown>;
+  const views: [string, ArrayBufferView | undefined][] = [...inputs.map((i): [string, ArrayBufferView | undefined] => [i.name, hostView(i.x)]),
     ...extra.map(([name, x]): [string, ArrayBufferView | undefined] => [name, memoryOf(x)])];
-  const matrix = (x: Operand): [number, number] => [x.shape[0], x.shape[1]];
-  const g1 = o.grad1 === undefined ? null : checkOut(o.grad1, matrix(a), a.dtype, device, inputs, 'out.grad1').raw;
-  const g2 = o.grad2 === undefined ? null : checkOut(o.grad2, matrix(b), b.dtype, device, inputs, 'out.grad2').raw;
-  if (g1 && g2 && viewsOverlap(g1.data, g2.data)) throw rangeError('out.grad2', 'overlaps out.grad1; each gradient needs memory of its own');
-  return { grad1: g1, grad2: g2 };
+  const raw: RawGradOut = {};
+  const given: string[] = [];
+  for (const { grad: key, x } of inputs) {
+    const g = o[key] === undefined ? null : checkOut(o[key], [x.shape[0], x.shape[1]], x.dtype, device, views, `out.${key}`).raw;
+    for (const other of given) {
+      if (g && viewsOverlap(g.data, (raw[other] as RawTensor).data)) throw rangeError(`out.${key}`, `overlaps out.${other}; each gradient needs memory of its own`);
+    }
+    if (g) given.push(key);
+    raw[key] = g;
+  }
+  return raw;
 }

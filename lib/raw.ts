@@ -39,8 +39,9 @@ export type RawIndices = Int32Array | BigInt64Array;
 /** A process group's native handle (lib/distributed.ts's groupHandle). */
 export type NativeGroup = object;
 
-/** What crosses to native code for a loss's `out` (each a `{ data, shape }` view of the caller's memory, or null). */
-export interface RawGradOut {
-  grad1: { data: Float32Array | Float64Array; shape: number[] } | null;
-  grad2: { data: Float32Array | Float64Array; shape: number[] } | null;
-}
+/**
+ * What crosses to native code for a loss's `out`: one key per gradient field
+ * of its tensor inputs (grad1/grad2, grad, gradCenters…), each a `{ data,
+ * shape }` view of the caller's memory, or null.
+ */
+export type RawGradOut = { [gradField: string]: { data: Float32Array | Float64Array; shape: number[] } | null };

@@ -8,7 +8,8 @@ defaults (the seed: the PyTorch answer pairloss grew from, docs/DESIGN.md#the-se
 F.normalize instead of its F.normalise, no plt.show()).
 
 A case: {"op": "npairs" | "correlation" | "supcon_views" | "lightly_barlow_twins" | "normalize" | "matmul" | "sparse_mm" | "adam" |
-"cross_entropy" | "batch_norm1d" | "cosine_similarity" | "triplet" | "arcface"
+"cross_entropy" | "batch_norm1d" | "cosine_similarity" | the ops of oracle_lightly.py
+("negative_cosine" | "koleo" | "alignment_uniformity" | "dcl") | "triplet" | "arcface"
 (scripts/oracle_pml.py), "dtype":
 "float32" | "float64", "inputs": {name: {"data": [...], "shape": [...]}},
 "options": {...}}. Numbers travel as JSON with Python's repr (exact).
@@ -436,6 +437,10 @@ def run_case(case):
         target = tensor(i["target"], dtype) if "target" in i else torch.tensor(o["targetIndices"], dtype=torch.long)
         r = F.cross_entropy(logits, target, reduction=o.get("reduction", "mean"), label_smoothing=o.get("labelSmoothing", 0.0))
         return {"out": out(r.reshape(-1))}
+    from oracle_lightly import run_case as run_lightly_case  # the losses anchored on lightly
+    result = run_lightly_case(case, dtype)
+    if result is not None:
+        return result
     raise ValueError(f"unknown op {op}")
 
 

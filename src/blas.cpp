@@ -14,9 +14,16 @@ using Sgemm = void (*)(const char*, const char*, const int*, const int*, const i
 using Dgemm = void (*)(const char*, const char*, const int*, const int*, const int*, const double*, const double*,
                        const int*, const double*, const int*, const double*, double*, const int*);
 
+using Ssyrk = void (*)(const char*, const char*, const int*, const int*, const float*, const float*, const int*,
+                      const float*, float*, const int*);
+using Dsyrk = void (*)(const char*, const char*, const int*, const int*, const double*, const double*, const int*,
+                      const double*, double*, const int*);
+
 struct Symbols {
   Sgemm s = nullptr;
   Dgemm d = nullptr;
+  Ssyrk ssyrk = nullptr;
+  Dsyrk dsyrk = nullptr;
 };
 
 // The gemm LibTorch's own calls resolve to: looked up from libtorch_cpu's
@@ -32,6 +39,9 @@ const Symbols& symbols() {
     if (h != nullptr) {
       r.s = reinterpret_cast<Sgemm>(dlsym(h, "sgemm_"));
       r.d = reinterpret_cast<Dgemm>(dlsym(h, "dgemm_"));
+      r.ssyrk = reinterpret_cast<Ssyrk>(dlsym(h, "ssyrk_"));
+      r.dsyrk = reinterpret_cast<Dsyrk>(dlsym(h, "dsyrk_"));
+      if (r.ssyrk == nullptr || r.dsyrk == nullptr) r.ssyrk = nullptr, r.dsyrk = nullptr;
       dlclose(h);  // still loaded: we link it
     }
     if (r.s == nullptr || r.d == nullptr) r = Symbols{};
@@ -85,7 +95,36 @@ void fallback(const T* a, bool ta, const T* b, bool tb, T* c, int64_t rows, int6
   at::mm_out(C, A, B);
 }
 
+// Row-major A [n, k] is the column-major A^T [k, n] (lda = k): syrk with
+// trans 'T' gives C = (A^T)^T A^T = A A^T; uplo 'U' of the column-major C
+// is the row-major lower triangle, mirrored to the upper one after.
+template <typename T, typename F>
+bool call_syrk(F syrk, const T* a, T* c, int64_t rows, int64_t inner) {
+  if (syrk == nullptr || !fits_int(rows) || !fits_int(inner) || rows == 0) return false;
+  const char uplo = 'U', trans = 'T';
+  const int n = static_cast<int>(rows), k = static_cast<int>(inner);
+  const int lda = std::max(k, 1), ldc = std::max(n, 1);
+  const T one = 1, zero = 0;
+  syrk(&uplo, &trans, &n, &k, &one, a, &lda, &zero, c, &ldc);
+  at::parallel_for(0, rows, std::max<int64_t>(1, 65536 / rows), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      for (int64_t j = i + 1; j < rows; ++j) c[i * rows + j] = c[j * rows + i];
+    }
+  });
+  return true;
+}
+
 }  // namespace
+
+void gram(const float* a, float* c, int64_t rows, int64_t inner) {
+  if (rows == 0) return;
+  if (!call_syrk(symbols().ssyrk, a, c, rows, inner)) mm(a, false, a, true, c, rows, rows, inner);
+}
+
+void gram(const double* a, double* c, int64_t rows, int64_t inner) {
+  if (rows == 0) return;
+  if (!call_syrk(symbols().dsyrk, a, c, rows, inner)) mm(a, false, a, true, c, rows, rows, inner);
+}
 
 void mm(const float* a, bool ta, const float* b, bool tb, float* c, int64_t rows, int64_t cols, int64_t inner) {
   if (rows == 0 || cols == 0) return;

@@ -17,6 +17,13 @@ namespace pairloss::blas {
 void mm(const float* a, bool ta, const float* b, bool tb, float* c, int64_t rows, int64_t cols, int64_t inner);
 void mm(const double* a, bool ta, const double* b, bool tb, double* c, int64_t rows, int64_t cols, int64_t inner);
 
+// C = A @ A^T for a row-major contiguous A [rows, inner], both triangles of
+// C [rows, rows] written: the BLAS's syrk (half the multiply-adds of mm) and
+// the triangle mirrored; mm where no syrk symbol is found. Its rounding is
+// syrk's, not mm's (use mm where a comparison must pick what at::mm picks).
+void gram(const float* a, float* c, int64_t rows, int64_t inner);
+void gram(const double* a, double* c, int64_t rows, int64_t inner);
+
 // Whether mm calls the BLAS directly ("sgemm_"/"dgemm_" found), for tests.
 bool direct();
 

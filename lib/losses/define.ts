@@ -11,11 +11,12 @@
 import { binding } from '../binding';
 import { checkedUnderGroup, groupOption } from '../distributed';
 import { callNative, invalidValue, rangeError, signalOption, withCallerStack } from '../errors';
+import { labelList } from '../indices';
 import { boolOption, enumOption, NumberRule, numberOption, optionsObject, SameKeys } from '../options';
 import { gradOut } from '../out';
 import { inlineTurnSpent, mustWait, nextTurn, runsInline, schedule, throwIfAborted, unlessAborted } from '../queue';
 import type { NativeGroup, RawGradOut, RawIndices, RawInput, RawResult } from '../raw';
-import { checkDevice, checkMatrix, checkSameKind, operand, partnerDType, rawInput, Operand, tensorFromRaw, TensorLike } from '../tensor';
+import { checkDevice, checkMatrix, checkSameKind, Indices, operand, partnerDType, rawInput, Operand, tensorFromRaw, TensorLike } from '../tensor';
 
 /** Largest float32: the bound of the `eps` options (they cross to float32 kernels). */
 export const FLOAT32_MAX = 3.4028234663852886e38;
@@ -37,11 +38,31 @@ export type OptionSpec =
   | { readonly kind: 'enum'; readonly values: readonly string[]; readonly default: string }
   | { readonly kind: 'tensor' | 'indices' | 'target' | 'group' | 'device' | 'out' | 'signal' };
 
-/** A tensor input of a loss: its argument name and the result field of its gradient. */
-export interface InputSpec {
-  readonly name: string;
-  readonly grad: string;
-}
+/**
+ * An input of a loss, by argument position: a tensor input (`[rows, D]`, its
+ * argument name and the result field of its gradient: `grad1`/`grad2`,
+ * `grad`, `gradCenters`…) or an index input (`kind: 'indices'`: class labels,
+ * number[] / Int32Array / BigInt64Array, N of them, copied and checked as
+ * lib/indices.ts's labelList; no gradient). The binding's row
+ * (binding/loss_specs.h: `tensor(...)` / `index(...)`) lists the same inputs.
+ */
+export type InputSpec =
+  | { readonly name: string; readonly kind?: 'tensor'; readonly grad: string }
+  | { readonly name: string; readonly kind: 'indices' };
+
+/** A loss's inputs: 1 to 3, the first a tensor input (its rows are the batch's N). */
+export type InputsSpec =
+  | readonly [InputSpec & { kind?: 'tensor' }]
+  | readonly [InputSpec & { kind?: 'tensor' }, InputSpec]
+  | readonly [InputSpec & { kind?: 'tensor' }, InputSpec, InputSpec];
+
+/** What a caller passes for input I: a tensor, or class labels. */
+type InputArg<I> = I extends { kind: 'indices' } ? Indices : TensorLike;
+/** The positional arguments of loss S: one per input, in order. */
+export type InputArgs<S extends LossSpec> = S['inputs'] extends readonly [infer A] ? [InputArg<A>]
+  : S['inputs'] extends readonly [infer A, infer B] ? [InputArg<A>, InputArg<B>]
+  : S['inputs'] extends readonly [infer A, infer B, infer C] ? [InputArg<A>, InputArg<B>, InputArg<C>]
+  : never;
 
 /** What a loss's result holds besides `loss`: a number or a tensor (RawResult natively, a Tensor in lib). */
 export type ResultField = 'scalar' | 'tensor';
@@ -53,9 +74,12 @@ export type OptionsSpec = { readonly [key: string]: OptionSpec };
 export interface Checked<O extends OptionsSpec = OptionsSpec> {
   /** The caller's options object (keys checked against the spec's). */
   o: Record<string, unknown>;
+  /** The first tensor input, and the second (the first again where there is one). */
   a: Operand;
   b: Operand;
-  /** Rows of the two inputs, and their common number of columns. */
+  /** Every input in argument order: a checked tensor, or the copied class labels. */
+  inputs: (Operand | RawIndices)[];
+  /** Rows of a and b, and the tensor inputs' common number of columns. */
   n: number;
   m: number;
   d: number;
@@ -69,9 +93,9 @@ export interface Checked<O extends OptionsSpec = OptionsSpec> {
 export interface LossSpec {
   /** The native function and the public sync function: `<name>` and `<name>Async`. */
   readonly name: string;
-  /** Its two tensor inputs, in argument order. */
-  readonly inputs: readonly [InputSpec, InputSpec];
-  /** Both inputs must have the same number of rows (the two views of one batch). */
+  /** Its inputs, in argument order (1 to 3; see {@link InputSpec}). */
+  readonly inputs: InputsSpec;
+  /** The first two tensor inputs must have the same number of rows (the two views of one batch). */
   readonly sameRows?: boolean;
   readonly options: OptionsSpec;
   /** The result fields in the native order, `loss` first. */
@@ -126,14 +150,12 @@ export type RawResultOf<S extends LossSpec> = { loss: number } & {
 export type PublicKey<S extends LossSpec> = keyof S['options'] & string;
 
 /** Native loss functions as the binding exports them: the inputs, the options object, async or not. */
-type NativeLoss<S extends LossSpec> = {
-  (a: RawInput, b: RawInput, options: NativeOptionsOf<S>, async: false): RawResultOf<S>;
-  (a: RawInput, b: RawInput, options: NativeOptionsOf<S>, async: true): Promise<RawResultOf<S>>;
-};
+type NativeLoss<S extends LossSpec> = (...args: [...(RawInput | RawIndices)[], NativeOptionsOf<S>, boolean]) => RawResultOf<S> | Promise<RawResultOf<S>>;
 
 /** A loss's arguments checked and converted for its native function. */
 export interface Prepared<S extends LossSpec> {
-  inputs: [RawInput, RawInput];
+  /** One per input: a tensor's `{ data, shape }` or handle, or class labels. */
+  inputs: (RawInput | RawIndices)[];
   options: NativeOptionsOf<S>;
   device: string;
   work: number;
@@ -149,8 +171,8 @@ export interface DefinedLoss<S extends LossSpec> {
   readonly nativeKeys: readonly string[];
   /** The native result's fields, in order (binding/generated/native_keys.h). */
   readonly resultFields: readonly string[];
-  /** Checks the arguments and converts them for the native function (no call). */
-  prepare(x1: unknown, x2: unknown, opts: unknown): Prepared<S>;
+  /** Checks the arguments (one per input, then the options) and converts them for the native function (no call). */
+  prepare(args: readonly unknown[], opts: unknown): Prepared<S>;
   /** The native call, sync or async, on prepared arguments. */
   call(p: Prepared<S>, async: false): RawResultOf<S>;
   call(p: Prepared<S>, async: true): Promise<RawResultOf<S>>;
@@ -161,29 +183,51 @@ export interface DefinedLoss<S extends LossSpec> {
    * interface (whose keys must be the spec's: `true` compiles only then), R1,
    * R0 and R the results with, without and maybe with gradients. Their
    * return type is all three at once so that they fit each overload of
-   * PairLoss / ViewsLoss (lib/losses/common.ts), which the exports are
-   * annotated with: callers see the overloads.
+   * PairLoss / ViewsLoss (lib/losses/common.ts) or the loss's own
+   * overloads, which the exports are annotated with: callers see the
+   * overloads. Their arguments: one per input ({@link InputArgs}), then the options.
    */
   functions<O, R1, R0, R>(keysAgree: SameKeys<keyof O, PublicKey<S>>): {
-    sync: (a: TensorLike, b: TensorLike, opts?: O) => R1 & R0 & R;
-    async: (a: TensorLike, b: TensorLike, opts?: O) => Promise<R1 & R0 & R>;
+    sync: (...args: [...InputArgs<S>, O?]) => R1 & R0 & R;
+    async: (...args: [...InputArgs<S>, O?]) => Promise<R1 & R0 & R>;
   };
 }
 
-/** The two inputs of a loss: same dtype, same device kind, [N, D] and [M, D], neither empty. */
-function pair(x1: unknown, x2: unknown, n1: string, n2: string): [Operand, Operand] {
-  const dtype = partnerDType(x1, x2);
-  const a = operand(x1, n1, dtype);
-  const b = operand(x2, n2, dtype);
-  checkMatrix(a, n1);
-  checkMatrix(b, n2);
-  checkSameKind(a, b, n1, n2);
-  if (a.shape[1] !== b.shape[1]) throw rangeError(n2, `must have D = ${a.shape[1]} columns like ${n1}, got ${b.shape[1]}`);
-  if (a.shape[0] === 0) throw rangeError(n1, 'an empty batch (N = 0); expected at least one row');
-  if (b.shape[0] === 0) throw rangeError(n2, 'an empty batch (0 rows); expected at least one row');
-  if (a.shape[1] === 0) throw rangeError(n1, 'has D = 0 features; expected at least one column');
-  return [a, b];
+/**
+ * The inputs of a loss, checked: its tensor inputs of one dtype and device
+ * kind, each `[rows, D]` with one D, none empty; then its index inputs,
+ * N labels each (N: the first input's rows).
+ */
+function checkInputs(args: readonly unknown[], specs: InputsSpec): (Operand | RawIndices)[] {
+  const tensors = specs.flatMap((s, k) => (s.kind === 'indices' ? [] : [k]));
+  const dtype = partnerDType(...tensors.map((k) => args[k]));
+  const out: (Operand | RawIndices)[] = [];
+  let a: Operand | undefined;
+  let n1 = '';
+  for (const k of tensors) {
+    const name = specs[k].name;
+    const x = operand(args[k], name, dtype);
+    checkMatrix(x, name);
+    if (a === undefined) {
+      if (x.shape[0] === 0) throw rangeError(name, 'an empty batch (N = 0); expected at least one row');
+      if (x.shape[1] === 0) throw rangeError(name, 'has D = 0 features; expected at least one column');
+      a = x;
+      n1 = name;
+    } else {
+      checkSameKind(a, x, n1, name);
+      if (a.shape[1] !== x.shape[1]) throw rangeError(name, `must have D = ${a.shape[1]} columns like ${n1}, got ${x.shape[1]}`);
+      if (x.shape[0] === 0) throw rangeError(name, 'an empty batch (0 rows); expected at least one row');
+    }
+    out[k] = x;
+  }
+  const n = (a as Operand).shape[0];
+  specs.forEach((s, k) => {
+    if (s.kind === 'indices') out[k] = labelList(args[k], s.name, n);
+  });
+  return out;
 }
+
+const isOperand = (x: Operand | RawIndices): x is Operand => !ArrayBuffer.isView(x);
 
 /**
  * A RangeError naming the first entry of a target held in host memory that is
@@ -236,7 +280,8 @@ function runAsync<T>(p: Prepared<LossSpec>, copied: readonly string[], grouped: 
     shared.push(s);
     return s;
   };
-  p.inputs = [keep(p.inputs[0]), keep(p.inputs[1])];
+  // class labels are lib's copies already (labelList)
+  p.inputs = p.inputs.map((x) => (ArrayBuffer.isView(x) ? x : keep(x)));
   const options = p.options as unknown as Record<string, RawInput | RawIndices | null>;
   for (const key of copied) {
     const t = options[key];
@@ -254,14 +299,19 @@ export function defineLoss<const S extends LossSpec>(spec: S): DefinedLoss<S> {
   const resultFields = Object.keys(spec.results);
   /** The tensor and index options: copied for a queued call, and named in out's overlap check. */
   const arrays = entries.filter(([, o]) => o.kind === 'tensor' || o.kind === 'indices' || o.kind === 'target').map(([key]) => key);
-  const [in1, in2] = spec.inputs;
+  const k = spec.inputs.length;
+  const tensorInputs = spec.inputs.flatMap((s, i) => (s.kind === 'indices' ? [] : [{ name: s.name, grad: s.grad, i }]));
   const asyncName = `${spec.name}Async`;
   const native = (): NativeLoss<S> => binding()[spec.name] as NativeLoss<S>;
 
-  function prepare(x1: unknown, x2: unknown, opts: unknown): Prepared<S> {
+  function prepare(args: readonly unknown[], opts: unknown): Prepared<S> {
     const o = optionsObject(opts, publicKeys);
-    const [a, b] = pair(x1, x2, in1.name, in2.name);
-    if (spec.sameRows && a.shape[0] !== b.shape[0]) throw rangeError(in2.name, `must have N = ${a.shape[0]} rows like ${in1.name}, got ${b.shape[0]}`);
+    const checked = checkInputs(args, spec.inputs);
+    const tensors = checked.filter(isOperand);
+    const [a, b = a] = tensors;
+    if (spec.sameRows && a.shape[0] !== b.shape[0]) {
+      throw rangeError(tensorInputs[1].name, `must have N = ${a.shape[0]} rows like ${tensorInputs[0].name}, got ${b.shape[0]}`);
+    }
     const g = groupOption(o);
     const device = o.device === undefined ? a.device : checkDevice(o.device);
     const options: Record<string, unknown> = {};
@@ -276,18 +326,26 @@ export function defineLoss<const S extends LossSpec>(spec: S): DefinedLoss<S> {
         default: options[key] = null; // tensor, indices, target: the spec's check; out: below
       }
     }
-    const c: Checked<S['options']> = { o, a, b, n: a.shape[0], m: b.shape[0], d: a.shape[1], grouped: g !== undefined, options: options as NativeOptionsOf<S> };
+    const c: Checked<S['options']> = {
+      o, a, b, inputs: checked, n: a.shape[0], m: b.shape[0], d: a.shape[1], grouped: g !== undefined, options: options as NativeOptionsOf<S>,
+    };
     spec.check?.(c as unknown as Checked);
     if ('out' in spec.options) {
-      options.out = gradOut(o.out, a, b, [in1.name, in2.name], device, options.grad !== false, arrays.map((k): [string, unknown] => [k, options[k]]));
+      const grads = tensorInputs.map((t) => ({ grad: t.grad, name: t.name, x: checked[t.i] as Operand }));
+      const extra = [
+        ...spec.inputs.flatMap((s, i): [string, unknown][] => (s.kind === 'indices' ? [[s.name, checked[i]]] : [])),
+        ...arrays.map((key): [string, unknown] => [key, options[key]]),
+      ];
+      options.out = gradOut(o.out, grads, device, options.grad !== false, extra);
     }
-    return { inputs: [rawInput(a), rawInput(b)], options: c.options, device, work: spec.work(c as unknown as Checked), signal: signalOption(o.signal) };
+    const inputs = checked.map((x) => (isOperand(x) ? rawInput(x) : x));
+    return { inputs, options: c.options, device, work: spec.work(c as unknown as Checked), signal: signalOption(o.signal) };
   }
 
   function call(p: Prepared<S>, async: false): RawResultOf<S>;
   function call(p: Prepared<S>, async: true): Promise<RawResultOf<S>>;
   function call(p: Prepared<S>, async: boolean): RawResultOf<S> | Promise<RawResultOf<S>> {
-    return async ? native()(p.inputs[0], p.inputs[1], p.options, true) : native()(p.inputs[0], p.inputs[1], p.options, false);
+    return native()(...p.inputs, p.options, async);
   }
 
   function result(raw: RawResultOf<S>, p: Prepared<S>): Record<string, unknown> {
@@ -308,9 +366,10 @@ export function defineLoss<const S extends LossSpec>(spec: S): DefinedLoss<S> {
 
   const grouped = (p: Prepared<S>): boolean => (p.options as { group?: unknown }).group != null;
 
-  function sync(x1: unknown, x2: unknown, opts?: unknown): Record<string, unknown> {
+  function sync(...args: unknown[]): Record<string, unknown> {
+    const opts = args[k];
     const p = checkedUnderGroup(opts, spec.name, () => {
-      const q = prepare(x1, x2, opts);
+      const q = prepare(args.slice(0, k), opts);
       if (q.signal !== undefined) throw rangeError('signal', `applies to the async functions (${asyncName}); a sync call runs to its end on this thread`);
       return q;
     });
@@ -321,8 +380,9 @@ export function defineLoss<const S extends LossSpec>(spec: S): DefinedLoss<S> {
    * Computed inline (as the sync call) where {@link inline} says so, else
    * started or queued by {@link runAsync}. Errors carry the caller's stack.
    */
-  async function async(x1: unknown, x2: unknown, opts?: unknown): Promise<Record<string, unknown>> {
-    const p = checkedUnderGroup(opts, spec.name, () => prepare(x1, x2, opts));
+  async function async(...args: unknown[]): Promise<Record<string, unknown>> {
+    const opts = args[k];
+    const p = checkedUnderGroup(opts, spec.name, () => prepare(args.slice(0, k), opts));
     let raw: RawResultOf<S>;
     try {
       if (inline(p as Prepared<LossSpec>, grouped(p))) {

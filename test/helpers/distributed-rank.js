@@ -66,6 +66,7 @@ const scenarios = {
       siglip: [pl.sigmoidLoss, pl.sigmoidLossAsync],
       vicreg: [pl.vicregLoss, pl.vicregLossAsync],
       correlation: [pl.correlationLoss, pl.correlationLossAsync],
+      dcl: [pl.dclLoss, pl.dclLossAsync],
     };
     const fn = losses[job.loss][job.async ? 1 : 0];
     const results = [];
