@@ -12,6 +12,7 @@
 #include "npairs.h"
 #include "nt_xent.h"
 #include "siglip.h"
+#include "triplet_margin.h"
 #include "vicreg.h"
 
 namespace pairloss_binding {
@@ -23,6 +24,8 @@ using pairloss::NpairsResult;
 using pairloss::NtXentOptions;
 using pairloss::SigmoidLossResult;
 using pairloss::SigmoidOptions;
+using pairloss::TripletMarginOptions;
+using pairloss::TripletMarginResult;
 using pairloss::VicregOptions;
 using pairloss::VicregResult;
 
@@ -130,7 +133,25 @@ inline constexpr auto kCorrelationLoss =
                 tensor("z2", "grad2", &CorrelationOptions::out_grad2)),
          kCorrelationOptions, kCorrelationResult, pairloss::correlation_loss);
 
+// ---------- tripletMarginLoss(x, labels, options, async) ----------
+using TripletMarginArgs = LossArgs<TripletMarginOptions>;
+inline constexpr auto kTripletMarginOptions = fields(
+    field("margin", &TripletMarginOptions::margin), field("mining", &TripletMarginOptions::mining),
+    field("distance", &TripletMarginOptions::distance), field("grad", &TripletMarginOptions::grad),
+    field("checkFinite", &TripletMarginOptions::check_finite), field("device", &TripletMarginArgs::device),
+    field("out", &TripletMarginArgs::out));
+static_assert(same_keys(kTripletMarginOptions, native_keys::tripletMarginLoss));
+
+inline constexpr auto kTripletMarginResult =
+    fields(field("loss", &TripletMarginResult::loss), field("grad", &TripletMarginResult::grad));
+static_assert(same_keys(kTripletMarginResult, native_keys::tripletMarginLoss_result));
+
+inline constexpr auto kTripletMarginLoss =
+    loss("tripletMarginLoss", inputs(tensor("x", "grad", &TripletMarginOptions::out_grad), index("labels")),
+         kTripletMarginOptions, kTripletMarginResult, pairloss::triplet_margin_loss);
+
 // ---------- the table ----------
-using Losses = LossTable<kNpairsLoss, kNtXentLoss, kSigmoidLoss, kVicregLoss, kCorrelationLoss>;
+using Losses = LossTable<kNpairsLoss, kNtXentLoss, kSigmoidLoss, kVicregLoss, kCorrelationLoss,
+                         kTripletMarginLoss>;
 
 }  // namespace pairloss_binding

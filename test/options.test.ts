@@ -58,6 +58,7 @@ const NON_DEFAULT: { [K in NativeKind]: Options } = {
     lambda: 0.01, scale: 0.5, eps: 1e-3, mode: 'features', grad: false, checkFinite: true, device: 'cpu', group: null,
     syncBatchNorm: true, out: gradOut,
   },
+  tripletMarginLoss: { margin: 0.2, mining: 'all', distance: 'cosine', grad: false, checkFinite: true, device: 'cpu', out: { grad: gradOut.grad1 } },
   processGroupConnect: {
     backend: 'nccl', rank: 2, worldSize: 3, host: '10.0.0.7', port: 12345, agentStore: true, restartCount: 4, timeoutMs: 1234,
     storePrefix: 'other_pg', checkShapes: false, cudaDevice: 1,
@@ -106,11 +107,12 @@ describe('every key across and back (binding()._echoOptions)', () => {
     expect(echo('npairsLoss', { ...NON_DEFAULT.npairsLoss, target: null }).target).toBeNull();
   });
 
-  it('enum values other than the first: similarity cosine, mode samples, reduction mean and none', () => {
+  it('enum values other than the first: similarity cosine, mode samples, reduction mean and none, mining batch-hard, distance euclidean', () => {
     expect(echo('npairsLoss', { ...NON_DEFAULT.npairsLoss, similarity: 'cosine', reduction: 'mean' })).toMatchObject({ similarity: 'cosine', reduction: 'mean' });
     expect(echo('correlationLoss', { ...NON_DEFAULT.correlationLoss, mode: 'samples' }).mode).toBe('samples');
     expect(echo('crossEntropy', { ...NON_DEFAULT.crossEntropy, reduction: 'none' }).reduction).toBe('none');
     expect(echo('processGroupConnect', { ...NON_DEFAULT.processGroupConnect, backend: 'gloo' }).backend).toBe('gloo');
+    expect(echo('tripletMarginLoss', { ...NON_DEFAULT.tripletMarginLoss, mining: 'batch-hard', distance: 'euclidean' })).toMatchObject({ mining: 'batch-hard', distance: 'euclidean' });
   });
 
   it('processGroupConnect: cudaDevice null (none) comes back null, 0 as 0', () => {

@@ -2,7 +2,8 @@
  * The losses, value and gradient in one call, one file each: N-pairs /
  * InfoNCE / CLIP (./npairs.ts) and its SupCon preset (./supcon.ts), NT-Xent
  * (./nt-xent.ts), SigLIP (./siglip.ts), VICReg (./vicreg.ts) and Barlow Twins
- * (./barlow-twins.ts: correlationLoss and its paper preset barlowTwinsLoss).
+ * (./barlow-twins.ts: correlationLoss and its paper preset barlowTwinsLoss),
+ * the triplet margin loss (./triplet-margin.ts).
  * Each is declared once as a spec (./define.ts); ./common.ts holds the types
  * they share.
  */
@@ -19,12 +20,15 @@ export { vicregLoss, vicregLossAsync } from './vicreg';
 export type { VicregOptions, VicregResult, VicregGradients } from './vicreg';
 export { correlationLoss, correlationLossAsync, barlowTwinsLoss, barlowTwinsLossAsync } from './barlow-twins';
 export type { CorrelationOptions, CorrelationResult, CorrelationGradients, BarlowTwinsOptions } from './barlow-twins';
+export { tripletMarginLoss, tripletMarginLossAsync } from './triplet-margin';
+export type { TripletMarginOptions, TripletMarginResult, TripletMarginGradients, TripletMarginLoss, TripletMarginLossAsync } from './triplet-margin';
 
 import { correlation } from './barlow-twins';
 import { npairs } from './npairs';
 import { ntXent } from './nt-xent';
 import { siglip } from './siglip';
+import { tripletMargin } from './triplet-margin';
 import { vicreg } from './vicreg';
 
 /** Every loss's spec, in the native contract's order (lib/contract.ts). @internal */
-export const LOSSES = [npairs, ntXent, siglip, vicreg, correlation] as const;
+export const LOSSES = [npairs, ntXent, siglip, vicreg, correlation, tripletMargin] as const;
