@@ -8,6 +8,7 @@
 
 #include "fields.h"
 #include "loss_call.h"
+#include "arcface.h"
 #include "barlow_twins.h"
 #include "npairs.h"
 #include "nt_xent.h"
@@ -17,6 +18,8 @@
 
 namespace pairloss_binding {
 
+using pairloss::ArcFaceOptions;
+using pairloss::ArcFaceResult;
 using pairloss::CorrelationOptions;
 using pairloss::CorrelationResult;
 using pairloss::NpairsOptions;
@@ -150,8 +153,26 @@ inline constexpr auto kTripletMarginLoss =
     loss("tripletMarginLoss", inputs(tensor("x", "grad", &TripletMarginOptions::out_grad), index("labels")),
          kTripletMarginOptions, kTripletMarginResult, pairloss::triplet_margin_loss);
 
+// ---------- arcFaceLoss(x, labels, centers, options, async) ----------
+using ArcFaceArgs = LossArgs<ArcFaceOptions>;
+inline constexpr auto kArcFaceOptions =
+    fields(field("margin", &ArcFaceOptions::margin), field("scale", &ArcFaceOptions::scale),
+           field("grad", &ArcFaceOptions::grad), field("checkFinite", &ArcFaceOptions::check_finite),
+           field("device", &ArcFaceArgs::device), field("out", &ArcFaceArgs::out));
+static_assert(same_keys(kArcFaceOptions, native_keys::arcFaceLoss));
+
+inline constexpr auto kArcFaceResult = fields(field("loss", &ArcFaceResult::loss), field("grad", &ArcFaceResult::grad),
+                                              field("gradCenters", &ArcFaceResult::grad_centers));
+static_assert(same_keys(kArcFaceResult, native_keys::arcFaceLoss_result));
+
+inline constexpr auto kArcFaceLoss =
+    loss("arcFaceLoss",
+         inputs(tensor("x", "grad", &ArcFaceOptions::out_grad), index("labels"),
+                tensor("centers", "gradCenters", &ArcFaceOptions::out_grad_centers)),
+         kArcFaceOptions, kArcFaceResult, pairloss::arcface_loss);
+
 // ---------- the table ----------
 using Losses = LossTable<kNpairsLoss, kNtXentLoss, kSigmoidLoss, kVicregLoss, kCorrelationLoss,
-                         kTripletMarginLoss>;
+                         kTripletMarginLoss, kArcFaceLoss>;
 
 }  // namespace pairloss_binding

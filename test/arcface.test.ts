@@ -2,32 +2,17 @@
 // (scripts/oracle_pml.py; PML's W [D, C] is the transpose of centers
 // [C, D]), on the direct and the autograd path.
 //
-// Tests ahead of registration: written against the public API of issue 25,
-// which is registered on the loss spec of issue 21. Until then they fail
-// (arcFaceLoss is not exported yet). The API is typed here so that the file
-// type-checks before and after; once registered, `api` can be `pl`.
+// Written ahead of registration against the public API of issue 25; the
+// loss is registered on the loss spec of issue 21 (lib/losses/arcface.ts).
 import * as pl from '../lib';
 import { binding } from '../lib/binding';
 import { Case, DEVICE, Result, Spec, mismatches, oracle } from './helpers/parity';
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { rng, matrix } = require('./helpers/cases.js');
 
-interface ArcFaceOptions {
-  margin?: number;
-  scale?: number;
-  grad?: boolean;
-  checkFinite?: boolean;
-}
-interface ArcFaceResult {
-  loss: number;
-  grad: pl.Tensor;
-  gradCenters: pl.Tensor;
-}
-interface Api {
-  arcFaceLoss(x: pl.Tensor, labels: pl.Indices, centers: pl.Tensor, options?: ArcFaceOptions): ArcFaceResult;
-  arcFaceLossAsync(x: pl.Tensor, labels: pl.Indices, centers: pl.Tensor, options?: ArcFaceOptions): Promise<ArcFaceResult>;
-}
-const api = pl as unknown as Api;
+type ArcFaceOptions = pl.ArcFaceOptions;
+type ArcFaceResult = pl.ArcFaceResult<true>;
+const api = pl;
 
 const r = rng(4242);
 const labelsOf = (n: number, k: number): number[] => Array.from({ length: n }, () => Math.floor(r() * k));
@@ -60,9 +45,9 @@ const tensorOf = (s: Spec, dtype: string): pl.Tensor =>
   pl.Tensor.from(dtype === 'float64' ? Float64Array.from(s.data) : Float32Array.from(s.data), s.shape, { device: DEVICE });
 const out = (v: pl.Tensor) => ({ data: v.data(), shape: v.shape });
 
-function options(c: Case): ArcFaceOptions {
+function options(c: Case): ArcFaceOptions & pl.WithGrad {
   const { labels: _labels, ...rest } = c.options;
-  return rest as ArcFaceOptions;
+  return rest as ArcFaceOptions & pl.WithGrad;
 }
 const toResult = (res: ArcFaceResult): Result => ({ loss: res.loss, grad: out(res.grad), gradCenters: out(res.gradCenters) });
 const ours = (c: Case): Result =>

@@ -59,6 +59,7 @@ const NON_DEFAULT: { [K in NativeKind]: Options } = {
     syncBatchNorm: true, out: gradOut,
   },
   tripletMarginLoss: { margin: 0.2, mining: 'all', distance: 'cosine', grad: false, checkFinite: true, device: 'cpu', out: { grad: gradOut.grad1 } },
+  arcFaceLoss: { margin: 30, scale: 32, grad: false, checkFinite: true, device: 'cpu', out: { grad: gradOut.grad1, gradCenters: gradOut.grad2 } },
   processGroupConnect: {
     backend: 'nccl', rank: 2, worldSize: 3, host: '10.0.0.7', port: 12345, agentStore: true, restartCount: 4, timeoutMs: 1234,
     storePrefix: 'other_pg', checkShapes: false, cudaDevice: 1,

@@ -19,6 +19,7 @@ inline constexpr std::array<std::string_view, 9> sigmoidLoss = {"scale", "bias",
 inline constexpr std::array<std::string_view, 10> vicregLoss = {"invarianceWeight", "varianceWeight", "covarianceWeight", "gamma", "eps", "grad", "checkFinite", "device", "group", "out"};
 inline constexpr std::array<std::string_view, 10> correlationLoss = {"lambda", "scale", "eps", "mode", "grad", "checkFinite", "device", "group", "syncBatchNorm", "out"};
 inline constexpr std::array<std::string_view, 7> tripletMarginLoss = {"margin", "mining", "distance", "grad", "checkFinite", "device", "out"};
+inline constexpr std::array<std::string_view, 6> arcFaceLoss = {"margin", "scale", "grad", "checkFinite", "device", "out"};
 // result fields, one array per loss, in the order of the lib spec's result fields
 inline constexpr std::array<std::string_view, 5> npairsLoss_result = {"loss", "grad1", "grad2", "gradTemperature", "similarity"};
 inline constexpr std::array<std::string_view, 5> ntXentLoss_result = {"loss", "grad1", "grad2", "gradTemperature", "similarity"};
@@ -26,4 +27,5 @@ inline constexpr std::array<std::string_view, 5> sigmoidLoss_result = {"loss", "
 inline constexpr std::array<std::string_view, 6> vicregLoss_result = {"loss", "invariance", "variance", "covariance", "grad1", "grad2"};
 inline constexpr std::array<std::string_view, 5> correlationLoss_result = {"loss", "onDiagonal", "offDiagonal", "grad1", "grad2"};
 inline constexpr std::array<std::string_view, 2> tripletMarginLoss_result = {"loss", "grad"};
+inline constexpr std::array<std::string_view, 3> arcFaceLoss_result = {"loss", "grad", "gradCenters"};
 }  // namespace pairloss_binding::native_keys

@@ -3,7 +3,7 @@
  * InfoNCE / CLIP (./npairs.ts) and its SupCon preset (./supcon.ts), NT-Xent
  * (./nt-xent.ts), SigLIP (./siglip.ts), VICReg (./vicreg.ts) and Barlow Twins
  * (./barlow-twins.ts: correlationLoss and its paper preset barlowTwinsLoss),
- * the triplet margin loss (./triplet-margin.ts).
+ * the triplet margin loss (./triplet-margin.ts) and ArcFace (./arcface.ts).
  * Each is declared once as a spec (./define.ts); ./common.ts holds the types
  * they share.
  */
@@ -22,13 +22,16 @@ export { correlationLoss, correlationLossAsync, barlowTwinsLoss, barlowTwinsLoss
 export type { CorrelationOptions, CorrelationResult, CorrelationGradients, BarlowTwinsOptions } from './barlow-twins';
 export { tripletMarginLoss, tripletMarginLossAsync } from './triplet-margin';
 export type { TripletMarginOptions, TripletMarginResult, TripletMarginGradients, TripletMarginLoss, TripletMarginLossAsync } from './triplet-margin';
+export { arcFaceLoss, arcFaceLossAsync } from './arcface';
+export type { ArcFaceOptions, ArcFaceResult, ArcFaceGradients, ArcFaceLoss, ArcFaceLossAsync } from './arcface';
 
 import { correlation } from './barlow-twins';
 import { npairs } from './npairs';
 import { ntXent } from './nt-xent';
 import { siglip } from './siglip';
 import { tripletMargin } from './triplet-margin';
+import { arcFace } from './arcface';
 import { vicreg } from './vicreg';
 
 /** Every loss's spec, in the native contract's order (lib/contract.ts). @internal */
-export const LOSSES = [npairs, ntXent, siglip, vicreg, correlation, tripletMargin] as const;
+export const LOSSES = [npairs, ntXent, siglip, vicreg, correlation, tripletMargin, arcFace] as const;
