@@ -153,8 +153,8 @@ class Torch {
   }
 }
 
-const LOSSES = ['npairs', 'correlation', 'siglip', 'supcon', 'ntxent', 'vicreg'];
-const LOSS_LABEL = { npairs: 'N-pairs', correlation: 'correlation', siglip: 'SigLIP', supcon: 'SupCon', ntxent: 'NT-Xent', vicreg: 'VICReg' };
+const LOSSES = ['npairs', 'correlation', 'siglip', 'supcon', 'ntxent', 'vicreg', 'triplet', 'arcface'];
+const LOSS_LABEL = { npairs: 'N-pairs', correlation: 'correlation', siglip: 'SigLIP', supcon: 'SupCon', ntxent: 'NT-Xent', vicreg: 'VICReg', triplet: 'triplet', arcface: 'ArcFace' };
 /** The losses the Node.js alternatives (tfjs, plain JS) implement, and the ones the extra sections (concurrency, threads, RSS) measure. */
 const CORE_LOSSES = ['npairs', 'correlation'];
 const PEER_LOSSES = CORE_LOSSES;
@@ -165,6 +165,8 @@ const PEER_LOSSES = CORE_LOSSES;
  */
 function gemmWork(loss, n, d) {
   if (loss === 'vicreg') return { flops: 4 * 2 * d * d * n, elements: 2 * d * d };
+  // triplet: the N×N distance matrix and one product of its weights with x
+  if (loss === 'triplet') return { flops: 2 * 2 * n * n * d, elements: n * n };
   const side = (loss === 'supcon' || loss === 'ntxent' ? 2 : 1) * n;
   return { flops: 3 * 2 * side * side * d, elements: side * side };
 }
@@ -203,7 +205,8 @@ function compareGrads(a, b) {
     if (Math.abs(b[i]) > maxRef) maxRef = Math.abs(b[i]);
     if (!(diff <= 1e-6 + 1e-5 * Math.abs(b[i]))) close = false;
   }
-  return { rel: maxDiff / maxRef, close };
+  // a zero reference (triplet's unused x2): the absolute difference
+  return { rel: maxRef === 0 ? maxDiff : maxDiff / maxRef, close };
 }
 
 const toArray = (g) => (g && typeof g.data === 'function' ? g.data() : g);
@@ -357,6 +360,10 @@ async function main() {
     both.set(inp.x2, inp.n * inp.d);
     const z = place(both, [2 * inp.n, inp.d]);
     const supcon = { labels: supconLabels(inp.n), excludeSelf: true, temperature: 0.07 };
+    // triplet (x1 alone) and ArcFace (x1 against C = N centres x2): labels i mod max(1, N/4), as torch_bench.py's
+    const classes = supconLabels(inp.n).subarray(0, inp.n);
+    // their gradients under the names the tables read: grad1 of x1, grad2 of x2 (ArcFace's centres; triplet: none)
+    const asPair = (r) => ({ loss: r.loss, grad1: r.grad, grad2: r.gradCenters });
     const settle = (r) => {
       if (onDevice && !keep) {
         if (r.grad1) r.grad1.dispose();
@@ -375,11 +382,14 @@ async function main() {
         npairs: syncCall(pl.npairsLoss), correlation: syncCall(pl.correlationLoss),
         supcon: syncCall(() => pl.npairsLoss(z, z, supcon)), ntxent: syncCall(pl.ntXentLoss),
         siglip: syncCall(pl.sigmoidLoss), vicreg: syncCall(pl.vicregLoss),
+        triplet: syncCall(() => asPair(pl.tripletMarginLoss(x1, classes))), arcface: syncCall(() => asPair(pl.arcFaceLoss(x1, classes, x2))),
       },
       async: {
         npairs: asyncCall(pl.npairsLossAsync), correlation: asyncCall(pl.correlationLossAsync),
         supcon: asyncCall(() => pl.npairsLossAsync(z, z, supcon)), ntxent: asyncCall(pl.ntXentLossAsync),
         siglip: asyncCall(pl.sigmoidLossAsync), vicreg: asyncCall(pl.vicregLossAsync),
+        triplet: asyncCall(() => pl.tripletMarginLossAsync(x1, classes).then(asPair)),
+        arcface: asyncCall(() => pl.arcFaceLossAsync(x1, classes, x2).then(asPair)),
       },
       dispose() {
         if (onDevice) {
@@ -433,7 +443,8 @@ async function main() {
         if (ref) {
           const rel = Math.abs(r.loss - ref.loss[loss]) / Math.abs(ref.loss[loss]);
           // SupCon over both views: z = [x1; x2] is x1 and x2 of npairsLoss, its gradient grad1 + grad2
-          const [a1, a2] = loss === 'supcon' ? viewGradients(toArray(r.grad1), toArray(r.grad2)) : [toArray(r.grad1), toArray(r.grad2)];
+          const [a1, a2] = loss === 'supcon' ? viewGradients(toArray(r.grad1), toArray(r.grad2))
+            : [toArray(r.grad1), r.grad2 ? toArray(r.grad2) : new Float32Array(ref.grads[loss][1].length)]; // triplet: x2 unused
           const g1 = compareGrads(a1, ref.grads[loss][0]);
           const g2 = compareGrads(a2, ref.grads[loss][1]);
           const grel = Math.max(g1.rel, g2.rel);
@@ -557,7 +568,7 @@ async function main() {
   log(`## Forward + backward, float32, ${opts.device}: median (p10–p90) per call`);
   log(table(['N×D', 'loss', 'pairloss sync', 'pairloss async', 'PyTorch', 'sync/torch', 'async/torch', 'async − sync', 'GEMM limit', 'sync/limit', 'tfjs wasm', 'tfjs cpu', 'plain JS'], mainRows));
   log('GEMM limit @R: computed with the sgemm rate R GFLOP/s measured just before that size (see above).');
-  log(`pairloss async: one call at a time (await); async − sync: the difference of the two medians. PyTorch: the seed's NPairsLoss (docs/DESIGN.md, "The seed") with torch.eye(N) built once outside the loop, and correlation_loss_func; HobbitLong's SupConLoss over both views (temperature 0.07, classes i mod N/4; ours: npairsLoss(z, z, { labels, excludeSelf })) lightly's NTXentLoss (temperature 0.5), open_clip's SigLipLoss (scale 10 and bias −10, learnable) and lightly's VICRegLoss: each with .backward(), timed with time.perf_counter in Python.`);
+  log(`pairloss async: one call at a time (await); async − sync: the difference of the two medians. PyTorch: the seed's NPairsLoss (docs/DESIGN.md, "The seed") with torch.eye(N) built once outside the loop, and correlation_loss_func; HobbitLong's SupConLoss over both views (temperature 0.07, classes i mod N/4; ours: npairsLoss(z, z, { labels, excludeSelf })) lightly's NTXentLoss (temperature 0.5), open_clip's SigLipLoss (scale 10 and bias −10, learnable), lightly's VICRegLoss, and pytorch-metric-learning's TripletMarginLoss with BatchHardMiner (x1, classes i mod N/4) and ArcFaceLoss (x1 against C = N centres x2, W = x2ᵀ) as scripts/oracle_pml.py writes them from PML's code (PML is not installed): each with .backward(), timed with time.perf_counter in Python.`);
   log(flagged.length ? `WARNING: cells marked ⚠ returned a loss further from PyTorch's on the same inputs than rel. 1e-5 (pairloss) / 1e-3 (peers): ${flagged.join('; ')}` +
       (flagged.every((f) => f.startsWith('tfjs-wasm')) ? ' (tfjs wasm accumulates its sums in float32; its gradients agree, see the agreement check)' : '')
     : 'Every timed call returned PyTorch\'s loss on the same inputs (rel. difference ≤ 1e-5 for pairloss, ≤ 1e-3 for the peers).');

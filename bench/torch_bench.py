@@ -62,6 +62,9 @@ def correlation_loss_func(z1, z2, lamb=5e-3, scale_loss=0.025):
 # SigLipLoss, lightly's VICRegLoss).
 sys.path.insert(0, __import__("os").path.join(__import__("os").path.dirname(__file__), "..", "scripts"))
 from oracle import nt_xent_loss, sigmoid_loss, supcon_loss, vicreg_loss  # noqa: E402
+# pytorch-metric-learning's TripletMarginLoss (BatchHardMiner) and ArcFaceLoss as
+# scripts/oracle_pml.py writes them from PML's code (PML itself is not installed here).
+from oracle_pml import arcface_loss, triplet_margin_loss  # noqa: E402
 
 
 def supcon_labels(n, device):
@@ -138,6 +141,28 @@ def make_call(loss, x1, x2):
             x1.grad = None
             x2.grad = None
             out = nt_xent_loss(x1, x2, 0.5)
+            out.backward()
+            sync()
+            return out.item()
+    elif loss == "triplet":
+        # x1 alone, labelled i mod max(1, N/4) (bench/run.js: the same); x2 unused
+        labels = torch.arange(x1.shape[0], device=x1.device) % max(1, x1.shape[0] // 4)
+
+        def call():
+            x1.grad = None
+            x2.grad = None
+            out = triplet_margin_loss(x1, labels)
+            out.backward()
+            sync()
+            return out.item()
+    elif loss == "arcface":
+        # x1 against C = N class centres x2 (PML's W = x2.T), labels i mod max(1, N/4)
+        labels = torch.arange(x1.shape[0], device=x1.device) % max(1, x1.shape[0] // 4)
+
+        def call():
+            x1.grad = None
+            x2.grad = None
+            out = arcface_loss(x1, labels, x2.t())
             out.backward()
             sync()
             return out.item()
@@ -226,7 +251,7 @@ def handle(req):
         for loss in req["losses"]:
             call = make_call(loss, x1, x2)
             out[loss] = measure(call, req["policy"])
-            grads += [x1.grad.detach().cpu().numpy().ravel(), x2.grad.detach().cpu().numpy().ravel()]
+            grads += [(x.grad if x.grad is not None else torch.zeros_like(x)).detach().cpu().numpy().ravel() for x in (x1, x2)]
         if req.get("gradsOut"):
             np.concatenate(grads).astype(np.float32).tofile(req["gradsOut"])
         return out
