@@ -123,6 +123,26 @@ describe('arcFaceLoss', () => {
     await expect(api.arcFaceLossAsync(x, [0, 1, 2, 3, 4, 5], centers)).rejects.toThrow(RangeError);
   });
 
+  it('out: both gradients written into caller memory (sync and async); a wrong shape is a RangeError naming it', async () => {
+    const a = api.arcFaceLoss(x, labels, centers);
+    for (const run of [
+      (out: { grad: Float64Array; gradCenters: Float64Array }) => Promise.resolve(api.arcFaceLoss(x, labels, centers, { out })),
+      (out: { grad: Float64Array; gradCenters: Float64Array }) => api.arcFaceLossAsync(x, labels, centers, { out }),
+    ]) {
+      const out = { grad: new Float64Array(6 * 4), gradCenters: new Float64Array(5 * 4) };
+      const r = await run(out);
+      expect(r.loss).toBe(a.loss);
+      expect(Array.from(out.grad)).toEqual(Array.from(a.grad.data()));
+      expect(Array.from(out.gradCenters)).toEqual(Array.from(a.gradCenters.data()));
+      expect(out.gradCenters.some((v) => v !== 0)).toBe(true);
+    }
+    const only = new Float64Array(5 * 4);
+    const r = api.arcFaceLoss(x, labels, centers, { out: { gradCenters: only } });
+    expect(Array.from(only)).toEqual(Array.from(a.gradCenters.data()));
+    expect(Array.from(r.grad.data())).toEqual(Array.from(a.grad.data()));
+    expect(() => api.arcFaceLoss(x, labels, centers, { out: { gradCenters: new Float64Array(6 * 4) } })).toThrow(/out\.gradCenters/);
+  });
+
   it('checkFinite refuses NaN, naming the input', () => {
     const bad = pl.tensor(Float64Array.from([1, NaN, 0, 2, 2, 2, 1, 1]), [2, 4]);
     expect(() => api.arcFaceLoss(bad, [0, 1], centers, { checkFinite: true })).toThrow(/x/);

@@ -152,6 +152,21 @@ describe('tripletMarginLoss', () => {
     await expect(api.tripletMarginLossAsync(x, labels, { mining: 'hard' as Mining })).rejects.toThrow(/mining/);
   });
 
+  it('out: the gradient written into caller memory (sync and async); a wrong key or shape is a RangeError naming it', async () => {
+    const a = api.tripletMarginLoss(x, labels);
+    const mem = new Float64Array(12 * 5);
+    const r = api.tripletMarginLoss(x, labels, { out: { grad: mem } });
+    expect(r.loss).toBe(a.loss);
+    expect(Array.from(mem)).toEqual(Array.from(a.grad.data()));
+    expect(mem.some((v) => v !== 0)).toBe(true);
+    const mem2 = new Float64Array(12 * 5);
+    await api.tripletMarginLossAsync(x, labels, { out: { grad: mem2 } });
+    expect(Array.from(mem2)).toEqual(Array.from(a.grad.data()));
+    expect(() => api.tripletMarginLoss(x, labels, { out: { grad1: mem } } as unknown as TripletMarginOptions)).toThrow(/grad1/);
+    expect(() => api.tripletMarginLoss(x, labels, { out: { grad: new Float64Array(7) } })).toThrow(RangeError);
+    expect(() => api.tripletMarginLoss(x, labels, { out: { grad: new Float64Array(7) } })).toThrow(/out\.grad/);
+  });
+
   it('checkFinite refuses NaN, naming x', () => {
     const bad = pl.tensor(Float64Array.from([1, NaN, 0, 2, 2, 2]), [2, 3]);
     expect(() => api.tripletMarginLoss(bad, [0, 1], { checkFinite: true })).toThrow(/x/);
