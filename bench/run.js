@@ -153,10 +153,10 @@ class Torch {
   }
 }
 
-const LOSSES = ['npairs', 'correlation', 'siglip', 'supcon', 'ntxent', 'vicreg', 'negcos', 'koleo', 'hypersphere', 'dcl'];
+const LOSSES = ['npairs', 'correlation', 'siglip', 'supcon', 'ntxent', 'vicreg', 'negcos', 'koleo', 'hypersphere', 'dcl', 'triplet', 'arcface'];
 const LOSS_LABEL = {
   npairs: 'N-pairs', correlation: 'correlation', siglip: 'SigLIP', supcon: 'SupCon', ntxent: 'NT-Xent', vicreg: 'VICReg',
-  negcos: 'neg. cosine', koleo: 'KoLeo', hypersphere: 'align.–unif.', dcl: 'DCL',
+  negcos: 'neg. cosine', koleo: 'KoLeo', hypersphere: 'align.–unif.', dcl: 'DCL', triplet: 'triplet', arcface: 'ArcFace',
 };
 /** The losses the Node.js alternatives (tfjs, plain JS) implement, and the ones the extra sections (concurrency, threads, RSS) measure. */
 const CORE_LOSSES = ['npairs', 'correlation'];
@@ -174,6 +174,8 @@ function gemmWork(loss, n, d) {
   if (loss === 'koleo') return { flops: 2 * 2 * n * n * d, elements: n * n };
   if (loss === 'hypersphere') return { flops: 4 * 2 * n * n * d, elements: 2 * n * n };
   if (loss === 'dcl') return { flops: 3 * 2 * 4 * n * n * d, elements: 4 * n * n };
+  // triplet: the N×N distance matrix and one product of its weights with x
+  if (loss === 'triplet') return { flops: 2 * 2 * n * n * d, elements: n * n };
   const side = (loss === 'supcon' || loss === 'ntxent' ? 2 : 1) * n;
   return { flops: 3 * 2 * side * side * d, elements: side * side };
 }
@@ -212,7 +214,8 @@ function compareGrads(a, b) {
     if (Math.abs(b[i]) > maxRef) maxRef = Math.abs(b[i]);
     if (!(diff <= 1e-6 + 1e-5 * Math.abs(b[i]))) close = false;
   }
-  return { rel: maxDiff / maxRef, close };
+  // a zero reference (triplet's unused x2): the absolute difference
+  return { rel: maxRef === 0 ? maxDiff : maxDiff / maxRef, close };
 }
 
 const toArray = (g) => (g && typeof g.data === 'function' ? g.data() : g);
@@ -366,6 +369,10 @@ async function main() {
     both.set(inp.x2, inp.n * inp.d);
     const z = place(both, [2 * inp.n, inp.d]);
     const supcon = { labels: supconLabels(inp.n), excludeSelf: true, temperature: 0.07 };
+    // triplet (x1 alone) and ArcFace (x1 against C = N centres x2): labels i mod max(1, N/4), as torch_bench.py's
+    const classes = supconLabels(inp.n).subarray(0, inp.n);
+    // their gradients under the names the tables read: grad1 of x1, grad2 of x2 (ArcFace's centres; triplet: none)
+    const asPair = (r) => ({ loss: r.loss, grad1: r.grad, grad2: r.gradCenters });
     const settle = (r) => {
       if (onDevice && !keep) {
         if (r.grad) r.grad.dispose();
@@ -387,6 +394,7 @@ async function main() {
         siglip: syncCall(pl.sigmoidLoss), vicreg: syncCall(pl.vicregLoss),
         negcos: syncCall(pl.negativeCosineLoss), koleo: syncCall((a) => pl.koleoLoss(a)),
         hypersphere: syncCall(pl.alignmentUniformityLoss), dcl: syncCall(pl.dclLoss),
+        triplet: syncCall(() => asPair(pl.tripletMarginLoss(x1, classes))), arcface: syncCall(() => asPair(pl.arcFaceLoss(x1, classes, x2))),
       },
       async: {
         npairs: asyncCall(pl.npairsLossAsync), correlation: asyncCall(pl.correlationLossAsync),
@@ -394,6 +402,8 @@ async function main() {
         siglip: asyncCall(pl.sigmoidLossAsync), vicreg: asyncCall(pl.vicregLossAsync),
         negcos: asyncCall(pl.negativeCosineLossAsync), koleo: asyncCall((a) => pl.koleoLossAsync(a)),
         hypersphere: asyncCall(pl.alignmentUniformityLossAsync), dcl: asyncCall(pl.dclLossAsync),
+        triplet: asyncCall(() => pl.tripletMarginLossAsync(x1, classes).then(asPair)),
+        arcface: asyncCall(() => pl.arcFaceLossAsync(x1, classes, x2).then(asPair)),
       },
       dispose() {
         if (onDevice) {
@@ -448,9 +458,10 @@ async function main() {
         if (ref) {
           const rel = Math.abs(r.loss - ref.loss[loss]) / Math.abs(ref.loss[loss]);
           // SupCon over both views: z = [x1; x2] is x1 and x2 of npairsLoss, its gradient grad1 + grad2
-          // KoLeo has one input (x1): x2's gradient is 0 on both sides
+          // KoLeo has one input (x1), triplet leaves x2 unused: x2's gradient is 0 on both sides
           const [a1, a2] = loss === 'supcon' ? viewGradients(toArray(r.grad1), toArray(r.grad2))
-            : loss === 'koleo' ? [toArray(r.grad), new Float32Array(inp.n * inp.d)] : [toArray(r.grad1), toArray(r.grad2)];
+            : loss === 'koleo' ? [toArray(r.grad), new Float32Array(inp.n * inp.d)]
+              : [toArray(r.grad1), r.grad2 ? toArray(r.grad2) : new Float32Array(ref.grads[loss][1].length)];
           const g1 = compareGrads(a1, ref.grads[loss][0]);
           const g2 = compareGrads(a2, ref.grads[loss][1]);
           // (KoLeo: x2's gradient is 0 on both sides, its rel 0/0)
@@ -575,7 +586,7 @@ async function main() {
   log(`## Forward + backward, float32, ${opts.device}: median (p10–p90) per call`);
   log(table(['N×D', 'loss', 'pairloss sync', 'pairloss async', 'PyTorch', 'sync/torch', 'async/torch', 'async − sync', 'GEMM limit', 'sync/limit', 'tfjs wasm', 'tfjs cpu', 'plain JS'], mainRows));
   log('GEMM limit @R: computed with the sgemm rate R GFLOP/s measured just before that size (see above).');
-  log(`pairloss async: one call at a time (await); async − sync: the difference of the two medians. PyTorch: the seed's NPairsLoss (docs/DESIGN.md, "The seed") with torch.eye(N) built once outside the loop, and correlation_loss_func; HobbitLong's SupConLoss over both views (temperature 0.07, classes i mod N/4; ours: npairsLoss(z, z, { labels, excludeSelf })) lightly's NTXentLoss (temperature 0.5), open_clip's SigLipLoss (scale 10 and bias −10, learnable) lightly's VICRegLoss, and lightly's NegativeCosineSimilarity, KoLeoLoss (of x1), HypersphereLoss and DCLLoss with their defaults: each with .backward(), timed with time.perf_counter in Python.`);
+  log(`pairloss async: one call at a time (await); async − sync: the difference of the two medians. PyTorch: the seed's NPairsLoss (docs/DESIGN.md, "The seed") with torch.eye(N) built once outside the loop, and correlation_loss_func; HobbitLong's SupConLoss over both views (temperature 0.07, classes i mod N/4; ours: npairsLoss(z, z, { labels, excludeSelf })) lightly's NTXentLoss (temperature 0.5), open_clip's SigLipLoss (scale 10 and bias −10, learnable) lightly's VICRegLoss, and lightly's NegativeCosineSimilarity, KoLeoLoss (of x1), HypersphereLoss and DCLLoss with their defaults, and pytorch-metric-learning's TripletMarginLoss with BatchHardMiner (x1, classes i mod N/4) and ArcFaceLoss (x1 against C = N centres x2, W = x2ᵀ) as scripts/oracle_pml.py writes them from PML's code (PML is not installed): each with .backward(), timed with time.perf_counter in Python.`);
   log(flagged.length ? `WARNING: cells marked ⚠ returned a loss further from PyTorch's on the same inputs than rel. 1e-5 (pairloss) / 1e-3 (peers): ${flagged.join('; ')}` +
       (flagged.every((f) => f.startsWith('tfjs-wasm')) ? ' (tfjs wasm accumulates its sums in float32; its gradients agree, see the agreement check)' : '')
     : 'Every timed call returned PyTorch\'s loss on the same inputs (rel. difference ≤ 1e-5 for pairloss, ≤ 1e-3 for the peers).');

@@ -64,6 +64,9 @@ sys.path.insert(0, __import__("os").path.join(__import__("os").path.dirname(__fi
 from oracle import nt_xent_loss, sigmoid_loss, supcon_loss, vicreg_loss  # noqa: E402
 # lightly's own modules for the losses of issue 25 (scripts/oracle_lightly.py, copied from lightly/loss/)
 from oracle_lightly import DCLLoss, HypersphereLoss, KoLeoLoss, NegativeCosineSimilarity  # noqa: E402
+# pytorch-metric-learning's TripletMarginLoss (BatchHardMiner) and ArcFaceLoss as
+# scripts/oracle_pml.py writes them from PML's code (PML itself is not installed here).
+from oracle_pml import arcface_loss, triplet_margin_loss  # noqa: E402
 
 
 def supcon_labels(n, device):
@@ -140,6 +143,28 @@ def make_call(loss, x1, x2):
             x1.grad = None
             x2.grad = None
             out = nt_xent_loss(x1, x2, 0.5)
+            out.backward()
+            sync()
+            return out.item()
+    elif loss == "triplet":
+        # x1 alone, labelled i mod max(1, N/4) (bench/run.js: the same); x2 unused
+        labels = torch.arange(x1.shape[0], device=x1.device) % max(1, x1.shape[0] // 4)
+
+        def call():
+            x1.grad = None
+            x2.grad = None
+            out = triplet_margin_loss(x1, labels)
+            out.backward()
+            sync()
+            return out.item()
+    elif loss == "arcface":
+        # x1 against C = N class centres x2 (PML's W = x2.T), labels i mod max(1, N/4)
+        labels = torch.arange(x1.shape[0], device=x1.device) % max(1, x1.shape[0] // 4)
+
+        def call():
+            x1.grad = None
+            x2.grad = None
+            out = arcface_loss(x1, labels, x2.t())
             out.backward()
             sync()
             return out.item()
@@ -243,8 +268,7 @@ def handle(req):
         for loss in req["losses"]:
             call = make_call(loss, x1, x2)
             out[loss] = measure(call, req["policy"])
-            g2 = x2.grad if x2.grad is not None else torch.zeros_like(x2)  # KoLeo: x1 only
-            grads += [x1.grad.detach().cpu().numpy().ravel(), g2.detach().cpu().numpy().ravel()]
+            grads += [(x.grad if x.grad is not None else torch.zeros_like(x)).detach().cpu().numpy().ravel() for x in (x1, x2)]
         if req.get("gradsOut"):
             np.concatenate(grads).astype(np.float32).tofile(req["gradsOut"])
         return out

@@ -25,6 +25,10 @@ constexpr EnumName<pairloss::Similarity> kSimilarities[] = {{"cosine", pairloss:
                                                             {"dot", pairloss::Similarity::Dot}};
 constexpr EnumName<pairloss::CorrelationMode> kModes[] = {{"samples", pairloss::CorrelationMode::Samples},
                                                           {"features", pairloss::CorrelationMode::Features}};
+constexpr EnumName<pairloss::TripletMining> kMinings[] = {{"batch-hard", pairloss::TripletMining::BatchHard},
+                                                          {"all", pairloss::TripletMining::All}};
+constexpr EnumName<pairloss::TripletDistance> kDistances[] = {{"euclidean", pairloss::TripletDistance::Euclidean},
+                                                              {"cosine", pairloss::TripletDistance::Cosine}};
 constexpr EnumName<pairloss::Backend> kBackends[] = {{"gloo", pairloss::Backend::Gloo},
                                                      {"nccl", pairloss::Backend::Nccl}};
 
@@ -87,6 +91,8 @@ void from_js(const Napi::Value& v, const char* key, at::Device& out) {
 void from_js(const Napi::Value& v, const char* key, pairloss::Reduction& out) { enum_from_js(v, key, kReductions, out); }
 void from_js(const Napi::Value& v, const char* key, pairloss::Similarity& out) { enum_from_js(v, key, kSimilarities, out); }
 void from_js(const Napi::Value& v, const char* key, pairloss::CorrelationMode& out) { enum_from_js(v, key, kModes, out); }
+void from_js(const Napi::Value& v, const char* key, pairloss::TripletMining& out) { enum_from_js(v, key, kMinings, out); }
+void from_js(const Napi::Value& v, const char* key, pairloss::TripletDistance& out) { enum_from_js(v, key, kDistances, out); }
 void from_js(const Napi::Value& v, const char* key, pairloss::Backend& out) { enum_from_js(v, key, kBackends, out); }
 
 void from_js(const Napi::Value& v, const char* key, std::shared_ptr<pairloss::ProcessGroup>& out) {
@@ -117,6 +123,8 @@ Napi::Value to_js(Napi::Env env, const at::Device& v) { return Napi::String::New
 Napi::Value to_js(Napi::Env env, pairloss::Reduction v) { return enum_to_js(env, kReductions, v); }
 Napi::Value to_js(Napi::Env env, pairloss::Similarity v) { return enum_to_js(env, kSimilarities, v); }
 Napi::Value to_js(Napi::Env env, pairloss::CorrelationMode v) { return enum_to_js(env, kModes, v); }
+Napi::Value to_js(Napi::Env env, pairloss::TripletMining v) { return enum_to_js(env, kMinings, v); }
+Napi::Value to_js(Napi::Env env, pairloss::TripletDistance v) { return enum_to_js(env, kDistances, v); }
 Napi::Value to_js(Napi::Env env, pairloss::Backend v) { return enum_to_js(env, kBackends, v); }
 
 Napi::Value to_js(Napi::Env env, const std::shared_ptr<pairloss::ProcessGroup>& v) {

@@ -29,6 +29,7 @@
 #include "process_group.h"
 #include "barlow_twins_options.h"
 #include "npairs_options.h"
+#include "triplet_margin.h"
 
 namespace pairloss_binding {
 
@@ -103,6 +104,8 @@ void from_js(const Napi::Value& v, const char* key, at::Device& out);
 void from_js(const Napi::Value& v, const char* key, pairloss::Reduction& out);
 void from_js(const Napi::Value& v, const char* key, pairloss::Similarity& out);
 void from_js(const Napi::Value& v, const char* key, pairloss::CorrelationMode& out);
+void from_js(const Napi::Value& v, const char* key, pairloss::TripletMining& out);
+void from_js(const Napi::Value& v, const char* key, pairloss::TripletDistance& out);
 void from_js(const Napi::Value& v, const char* key, pairloss::Backend& out);
 // a process group handle, or null for none
 void from_js(const Napi::Value& v, const char* key, std::shared_ptr<pairloss::ProcessGroup>& out);
@@ -125,6 +128,8 @@ Napi::Value to_js(Napi::Env env, const at::Device& v);
 Napi::Value to_js(Napi::Env env, pairloss::Reduction v);
 Napi::Value to_js(Napi::Env env, pairloss::Similarity v);
 Napi::Value to_js(Napi::Env env, pairloss::CorrelationMode v);
+Napi::Value to_js(Napi::Env env, pairloss::TripletMining v);
+Napi::Value to_js(Napi::Env env, pairloss::TripletDistance v);
 Napi::Value to_js(Napi::Env env, pairloss::Backend v);
 Napi::Value to_js(Napi::Env env, const std::shared_ptr<pairloss::ProcessGroup>& v);
 Napi::Value to_js(Napi::Env env, const Napi::Value& v);

@@ -9,6 +9,7 @@
 #include "fields.h"
 #include "loss_call.h"
 #include "alignment_uniformity.h"
+#include "arcface.h"
 #include "barlow_twins.h"
 #include "dcl.h"
 #include "koleo.h"
@@ -16,10 +17,13 @@
 #include "npairs.h"
 #include "nt_xent.h"
 #include "siglip.h"
+#include "triplet_margin.h"
 #include "vicreg.h"
 
 namespace pairloss_binding {
 
+using pairloss::ArcFaceOptions;
+using pairloss::ArcFaceResult;
 using pairloss::CorrelationOptions;
 using pairloss::CorrelationResult;
 using pairloss::NpairsOptions;
@@ -27,6 +31,8 @@ using pairloss::NpairsResult;
 using pairloss::NtXentOptions;
 using pairloss::SigmoidLossResult;
 using pairloss::SigmoidOptions;
+using pairloss::TripletMarginOptions;
+using pairloss::TripletMarginResult;
 using pairloss::VicregOptions;
 using pairloss::VicregResult;
 
@@ -210,9 +216,44 @@ inline constexpr auto kDclLoss =
     loss("dclLoss", inputs(tensor("z1", "grad1", &DclOptions::out_grad1), tensor("z2", "grad2", &DclOptions::out_grad2)),
          kDclOptions, kDclResult, pairloss::dcl_loss);
 
+// ---------- tripletMarginLoss(x, labels, options, async) ----------
+using TripletMarginArgs = LossArgs<TripletMarginOptions>;
+inline constexpr auto kTripletMarginOptions = fields(
+    field("margin", &TripletMarginOptions::margin), field("mining", &TripletMarginOptions::mining),
+    field("distance", &TripletMarginOptions::distance), field("grad", &TripletMarginOptions::grad),
+    field("checkFinite", &TripletMarginOptions::check_finite), field("device", &TripletMarginArgs::device),
+    field("out", &TripletMarginArgs::out));
+static_assert(same_keys(kTripletMarginOptions, native_keys::tripletMarginLoss));
+
+inline constexpr auto kTripletMarginResult =
+    fields(field("loss", &TripletMarginResult::loss), field("grad", &TripletMarginResult::grad));
+static_assert(same_keys(kTripletMarginResult, native_keys::tripletMarginLoss_result));
+
+inline constexpr auto kTripletMarginLoss =
+    loss("tripletMarginLoss", inputs(tensor("x", "grad", &TripletMarginOptions::out_grad), index("labels")),
+         kTripletMarginOptions, kTripletMarginResult, pairloss::triplet_margin_loss);
+
+// ---------- arcFaceLoss(x, labels, centers, options, async) ----------
+using ArcFaceArgs = LossArgs<ArcFaceOptions>;
+inline constexpr auto kArcFaceOptions =
+    fields(field("margin", &ArcFaceOptions::margin), field("scale", &ArcFaceOptions::scale),
+           field("grad", &ArcFaceOptions::grad), field("checkFinite", &ArcFaceOptions::check_finite),
+           field("device", &ArcFaceArgs::device), field("out", &ArcFaceArgs::out));
+static_assert(same_keys(kArcFaceOptions, native_keys::arcFaceLoss));
+
+inline constexpr auto kArcFaceResult = fields(field("loss", &ArcFaceResult::loss), field("grad", &ArcFaceResult::grad),
+                                              field("gradCenters", &ArcFaceResult::grad_centers));
+static_assert(same_keys(kArcFaceResult, native_keys::arcFaceLoss_result));
+
+inline constexpr auto kArcFaceLoss =
+    loss("arcFaceLoss",
+         inputs(tensor("x", "grad", &ArcFaceOptions::out_grad), index("labels"),
+                tensor("centers", "gradCenters", &ArcFaceOptions::out_grad_centers)),
+         kArcFaceOptions, kArcFaceResult, pairloss::arcface_loss);
+
 // ---------- the table ----------
 using Losses = LossTable<kNpairsLoss, kNtXentLoss, kSigmoidLoss, kVicregLoss, kCorrelationLoss,
-                          kNegativeCosineLoss, kKoleoLoss,
-                          kAlignmentUniformityLoss, kDclLoss>;
+                         kNegativeCosineLoss, kKoleoLoss, kAlignmentUniformityLoss, kDclLoss,
+                         kTripletMarginLoss, kArcFaceLoss>;
 
 }  // namespace pairloss_binding

@@ -24,6 +24,9 @@ export type {
   NpairsOptions, NpairsResult, NpairsGradients, NtXentOptions, SigmoidOptions, SigmoidResult, SigmoidGradients, VicregOptions, VicregResult, VicregGradients, CorrelationOptions, CorrelationResult, CorrelationGradients, GroupLike,
   Gradients, WithGrad, WithoutGrad, SupConOptions, BarlowTwinsOptions, PairLoss, PairLossAsync, ViewsLoss, ViewsLossAsync,
 } from './losses';
+export { tripletMarginLoss, tripletMarginLossAsync, arcFaceLoss, arcFaceLossAsync } from './losses';
+export type { TripletMarginOptions, TripletMarginResult, TripletMarginGradients, TripletMarginLoss, TripletMarginLossAsync } from './losses';
+export type { ArcFaceOptions, ArcFaceResult, ArcFaceGradients, ArcFaceLoss, ArcFaceLossAsync } from './losses';
 export { GradCache } from './grad-cache';
 export type { GradCacheLoss, GradCacheLosses, GradCacheLossOptions, GradCacheOptions, MicroBatchGradients } from './grad-cache';
 export { EmbeddingQueue } from './embedding-queue';

@@ -9,7 +9,8 @@ F.normalize instead of its F.normalise, no plt.show()).
 
 A case: {"op": "npairs" | "correlation" | "supcon_views" | "lightly_barlow_twins" | "normalize" | "matmul" | "sparse_mm" | "adam" |
 "cross_entropy" | "batch_norm1d" | "cosine_similarity" | the ops of oracle_lightly.py
-("negative_cosine" | "koleo" | "alignment_uniformity" | "dcl"), "dtype":
+("negative_cosine" | "koleo" | "alignment_uniformity" | "dcl") | "triplet" | "arcface"
+(scripts/oracle_pml.py), "dtype":
 "float32" | "float64", "inputs": {name: {"data": [...], "shape": [...]}},
 "options": {...}}. Numbers travel as JSON with Python's repr (exact).
 """
@@ -20,6 +21,8 @@ import sys
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+import oracle_pml
 
 
 def tensor(spec, dtype, requires_grad=False):
@@ -408,6 +411,10 @@ def run_case(case):
         return supcon_views(case, dtype)
     if op == "lightly_barlow_twins":
         return lightly_barlow_twins(case, dtype)
+    if op == "triplet":
+        return oracle_pml.triplet(case, dtype)
+    if op == "arcface":
+        return oracle_pml.arcface(case, dtype)
     if op == "normalize":
         return {"out": out(F.normalize(tensor(i["x"], dtype), p=o.get("p", 2.0), dim=o.get("dim", 1), eps=o.get("eps", 1e-12)))}
     if op == "matmul":

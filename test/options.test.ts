@@ -62,6 +62,8 @@ const NON_DEFAULT: { [K in NativeKind]: Options } = {
   koleoLoss: { eps: 1e-6, grad: false, checkFinite: true, device: 'cpu', out: { grad: gradOut.grad1 } },
   alignmentUniformityLoss: { t: 2, lambda: 0.5, alpha: 1.5, grad: false, checkFinite: true, device: 'cpu', out: gradOut },
   dclLoss: { temperature: 0.2, weighted: true, sigma: 0.7, grad: false, checkFinite: true, device: 'cpu', group: null, out: gradOut },
+  tripletMarginLoss: { margin: 0.2, mining: 'all', distance: 'cosine', grad: false, checkFinite: true, device: 'cpu', out: { grad: gradOut.grad1 } },
+  arcFaceLoss: { margin: 30, scale: 32, grad: false, checkFinite: true, device: 'cpu', out: { grad: gradOut.grad1, gradCenters: gradOut.grad2 } },
   processGroupConnect: {
     backend: 'nccl', rank: 2, worldSize: 3, host: '10.0.0.7', port: 12345, agentStore: true, restartCount: 4, timeoutMs: 1234,
     storePrefix: 'other_pg', checkShapes: false, cudaDevice: 1,
@@ -110,11 +112,12 @@ describe('every key across and back (binding()._echoOptions)', () => {
     expect(echo('npairsLoss', { ...NON_DEFAULT.npairsLoss, target: null }).target).toBeNull();
   });
 
-  it('enum values other than the first: similarity cosine, mode samples, reduction mean and none', () => {
+  it('enum values other than the first: similarity cosine, mode samples, reduction mean and none, mining batch-hard, distance euclidean', () => {
     expect(echo('npairsLoss', { ...NON_DEFAULT.npairsLoss, similarity: 'cosine', reduction: 'mean' })).toMatchObject({ similarity: 'cosine', reduction: 'mean' });
     expect(echo('correlationLoss', { ...NON_DEFAULT.correlationLoss, mode: 'samples' }).mode).toBe('samples');
     expect(echo('crossEntropy', { ...NON_DEFAULT.crossEntropy, reduction: 'none' }).reduction).toBe('none');
     expect(echo('processGroupConnect', { ...NON_DEFAULT.processGroupConnect, backend: 'gloo' }).backend).toBe('gloo');
+    expect(echo('tripletMarginLoss', { ...NON_DEFAULT.tripletMarginLoss, mining: 'batch-hard', distance: 'euclidean' })).toMatchObject({ mining: 'batch-hard', distance: 'euclidean' });
   });
 
   it('processGroupConnect: cudaDevice null (none) comes back null, 0 as 0', () => {

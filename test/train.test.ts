@@ -332,6 +332,7 @@ describe('pairloss-demo train', () => {
     ['siglip', /SigLIP sigmoid loss \(scale and bias learned from 10 and -10\)/],
     ['vicreg', /VICReg loss \(weights 25 \/ 25 \/ 1\)/],
     ['dcl', /DCL, decoupled contrastive loss over both views \(temperature 0\.05\)/],
+    ['triplet', /triplet margin loss, batch-hard over both views, homophones as positives too \(margin 0\.05\)/],
   ])('trains with --loss %s', (loss, described) => {
     const out = path.join(tmp, loss);
     const r = cli(['train', ...SMALL, '--loss', loss, '--out', out]);

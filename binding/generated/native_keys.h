@@ -22,6 +22,8 @@ inline constexpr std::array<std::string_view, 5> negativeCosineLoss = {"eps", "g
 inline constexpr std::array<std::string_view, 5> koleoLoss = {"eps", "grad", "checkFinite", "device", "out"};
 inline constexpr std::array<std::string_view, 7> alignmentUniformityLoss = {"t", "lambda", "alpha", "grad", "checkFinite", "device", "out"};
 inline constexpr std::array<std::string_view, 8> dclLoss = {"temperature", "weighted", "sigma", "grad", "checkFinite", "device", "group", "out"};
+inline constexpr std::array<std::string_view, 7> tripletMarginLoss = {"margin", "mining", "distance", "grad", "checkFinite", "device", "out"};
+inline constexpr std::array<std::string_view, 6> arcFaceLoss = {"margin", "scale", "grad", "checkFinite", "device", "out"};
 // result fields, one array per loss, in the order of the lib spec's result fields
 inline constexpr std::array<std::string_view, 5> npairsLoss_result = {"loss", "grad1", "grad2", "gradTemperature", "similarity"};
 inline constexpr std::array<std::string_view, 5> ntXentLoss_result = {"loss", "grad1", "grad2", "gradTemperature", "similarity"};
@@ -32,4 +34,6 @@ inline constexpr std::array<std::string_view, 3> negativeCosineLoss_result = {"l
 inline constexpr std::array<std::string_view, 2> koleoLoss_result = {"loss", "grad"};
 inline constexpr std::array<std::string_view, 5> alignmentUniformityLoss_result = {"loss", "alignment", "uniformity", "grad1", "grad2"};
 inline constexpr std::array<std::string_view, 3> dclLoss_result = {"loss", "grad1", "grad2"};
+inline constexpr std::array<std::string_view, 2> tripletMarginLoss_result = {"loss", "grad"};
+inline constexpr std::array<std::string_view, 3> arcFaceLoss_result = {"loss", "grad", "gradCenters"};
 }  // namespace pairloss_binding::native_keys

@@ -5,7 +5,8 @@
  * (./barlow-twins.ts: correlationLoss and its paper preset barlowTwinsLoss),
  * SimSiam/BYOL's negative cosine (./negative-cosine.ts), KoLeo (./koleo.ts),
  * Wang & Isola's alignment–uniformity (./alignment-uniformity.ts),
- * DCL and DCLW (./dcl.ts).
+ * DCL and DCLW (./dcl.ts),
+ * the triplet margin loss (./triplet-margin.ts) and ArcFace (./arcface.ts).
  * Each is declared once as a spec (./define.ts); ./common.ts holds the types
  * they share.
  */
@@ -30,6 +31,10 @@ export { alignmentUniformityLoss, alignmentUniformityLossAsync } from './alignme
 export type { AlignmentUniformityOptions, AlignmentUniformityResult, AlignmentUniformityGradients } from './alignment-uniformity';
 export { dclLoss, dclLossAsync } from './dcl';
 export type { DclOptions, DclResult, DclGradients } from './dcl';
+export { tripletMarginLoss, tripletMarginLossAsync } from './triplet-margin';
+export type { TripletMarginOptions, TripletMarginResult, TripletMarginGradients, TripletMarginLoss, TripletMarginLossAsync } from './triplet-margin';
+export { arcFaceLoss, arcFaceLossAsync } from './arcface';
+export type { ArcFaceOptions, ArcFaceResult, ArcFaceGradients, ArcFaceLoss, ArcFaceLossAsync } from './arcface';
 
 import { alignmentUniformity } from './alignment-uniformity';
 import { correlation } from './barlow-twins';
@@ -39,7 +44,9 @@ import { negativeCosine } from './negative-cosine';
 import { npairs } from './npairs';
 import { ntXent } from './nt-xent';
 import { siglip } from './siglip';
+import { tripletMargin } from './triplet-margin';
+import { arcFace } from './arcface';
 import { vicreg } from './vicreg';
 
 /** Every loss's spec, in the native contract's order (lib/contract.ts). @internal */
-export const LOSSES = [npairs, ntXent, siglip, vicreg, correlation, negativeCosine, koleo, alignmentUniformity, dcl] as const;
+export const LOSSES = [npairs, ntXent, siglip, vicreg, correlation, negativeCosine, koleo, alignmentUniformity, dcl, tripletMargin, arcFace] as const;

@@ -32,7 +32,7 @@ export const TRAIN_SPEC: CommandSpec = {
     'Writes heatmap-before/after.{png,svg}, loss.{png,svg} and summary.json into --out.',
   ],
   flags: {
-    loss: { type: 'string', value: 'NAME', description: "'npairs' (symmetric, CLIP style), 'siglip' (sigmoid), 'supcon' (homophones as extra positives), 'ntxent' (SimCLR), 'vicreg', 'correlation' (Barlow Twins) or 'dcl' (decoupled contrastive)", defaultText: D.loss },
+    loss: { type: 'string', value: 'NAME', description: "'npairs' (symmetric, CLIP style), 'siglip' (sigmoid), 'supcon' (homophones as extra positives), 'ntxent' (SimCLR), 'vicreg', 'correlation' (Barlow Twins) 'dcl' (decoupled contrastive) or 'triplet' (batch-hard triplet margin)", defaultText: D.loss },
     epochs: { type: 'string', value: 'N', description: 'passes over the training pairs', defaultText: String(D.epochs) },
     'batch-size': { type: 'string', value: 'N', description: 'pairs per step (global, across ranks)', defaultText: String(D.batchSize) },
     dim: { type: 'string', value: 'N', description: 'embedding size', defaultText: String(D.dim) },
@@ -90,6 +90,9 @@ export function trainArgs(v: FlagValues): TrainArgs {
     );
   }
   const worldSize = intFlag(c, v, 'world-size', D.worldSize, 1, 64);
+  if (config.loss === 'triplet' && worldSize > 1) {
+    throw new UsageError('--loss triplet runs in one process (tripletMarginLoss has no process group)', 'drop --world-size, or use another --loss');
+  }
   if (config.batchSize % worldSize !== 0) {
     throw new UsageError(
       `--batch-size ${config.batchSize} is not a multiple of --world-size ${worldSize}`,

@@ -2,10 +2,10 @@
  * The training loop: two towers (spelling, pronunciation) trained on the CMU
  * Pronouncing Dictionary with one of pairloss's losses ({@link TRAIN_LOSSES}:
  * N-pairs, SigLIP, SupCon, NT-Xent, VICReg, Barlow Twins' correlation
- * loss or DCL), in one process or as one rank of a process group, evaluated by
+ * loss, DCL or the triplet margin loss), in one process or as one rank of a process group, evaluated by
  * held-out retrieval after every epoch.
  */
-import { correlationLossAsync, cosineSimilarity, dclLossAsync, npairsLossAsync, ntXentLossAsync, sigmoidLossAsync, Tensor, vicregLossAsync } from 'pairloss';
+import { correlationLossAsync, cosineSimilarity, dclLossAsync, npairsLossAsync, ntXentLossAsync, sigmoidLossAsync, Tensor, tripletMarginLossAsync, vicregLossAsync } from 'pairloss';
 import type { CsrTensor, ProcessGroup } from 'pairloss';
 import { PairDataset } from './data';
 import { recallAtK, Recall, retrievalTask, RetrievalTask } from './metrics';
@@ -14,7 +14,7 @@ import { release, take } from './host';
 import { createRng, shuffleInPlace } from './rng';
 
 /** The losses `pairloss-demo train` can train with. */
-export const TRAIN_LOSSES = ['npairs', 'siglip', 'supcon', 'ntxent', 'vicreg', 'correlation', 'dcl'] as const;
+export const TRAIN_LOSSES = ['npairs', 'siglip', 'supcon', 'ntxent', 'vicreg', 'correlation', 'dcl', 'triplet'] as const;
 export type TrainLoss = (typeof TRAIN_LOSSES)[number];
 
 /** What a run's loss is, in words (the console and the loss plot's title). */
@@ -26,6 +26,7 @@ export function describeLoss(c: Pick<TrainConfig, 'loss' | 'temperature'>): stri
     case 'siglip': return 'SigLIP sigmoid loss (scale and bias learned from 10 and -10)';
     case 'vicreg': return 'VICReg loss (weights 25 / 25 / 1)';
     case 'dcl': return `DCL, decoupled contrastive loss over both views (temperature ${c.temperature})`;
+    case 'triplet': return 'triplet margin loss, batch-hard over both views, homophones as positives too (margin 0.05)';
     default: return "Barlow Twins correlation loss (mode 'features')";
   }
 }
@@ -36,7 +37,9 @@ export interface TrainConfig {
    * `'npairs'`: symmetric N-pairs (CLIP) loss; `'supcon'`: SupCon over both views (a view's positives:
    * the other view of its pair and both views of words that sound alike); `'ntxent'`: SimCLR's NT-Xent over both
    * views; `'siglip'`: SigLIP's sigmoid loss with its scale and bias learned; `'vicreg'`: VICReg;
-   * `'correlation'`: Barlow Twins loss (`mode: 'features'`); `'dcl'`: DCL (decoupled contrastive learning, unweighted).
+   * `'correlation'`: Barlow Twins loss (`mode: 'features'`); `'dcl'`: DCL (decoupled contrastive learning, unweighted);
+   * `'triplet'`: the triplet margin loss with
+   * batch-hard mining over both views, labelled as SupCon's (one process only).
    */
   loss: TrainLoss;
   /** Passes over the training pairs. */
@@ -199,6 +202,7 @@ export async function train(ds: PairDataset, config: TrainConfig, options: Train
   if (batchSize % world !== 0) {
     throw new RangeError(`batchSize must be a multiple of the world size ${world}, got ${batchSize}`);
   }
+  if (group && config.loss === 'triplet') throw new RangeError("loss 'triplet' runs in one process (tripletMarginLoss has no process group)");
   const local = batchSize / world;
   const steps = Math.floor(ds.train.length / batchSize);
   if (steps < 1) {
@@ -232,9 +236,9 @@ export async function train(ds: PairDataset, config: TrainConfig, options: Train
   const flat = group ? new Float32Array(params.reduce((n, p) => n + p.grad.length, 0)) : null;
   const lossGroup = group ? { group } : {};
   // SupCon's classes: one per pronunciation (homophones are positives of each other)
-  const classOf = config.loss === 'supcon' ? pronunciationClasses(ds) : null;
+  const classOf = config.loss === 'supcon' || config.loss === 'triplet' ? pronunciationClasses(ds) : null;
   const labels = new Int32Array(2 * local);
-  const both = config.loss === 'supcon' ? new Float32Array(2 * local * dim) : null;
+  const both = classOf ? new Float32Array(2 * local * dim) : null;
   // SigLIP's learned logit scale (as t' = log scale) and bias, at the paper's init
   const siglip = { name: 'siglip', shape: [2], value: Float32Array.from([Math.log(10), -10]), grad: new Float32Array(2) };
   const siglipOptimizer = new Adam([siglip], { lr: config.lr });
@@ -290,6 +294,20 @@ export async function train(ds: PairDataset, config: TrainConfig, options: Train
             g1[k] = ga[k] + gb[k];
             g2[k] = ga[half + k] + gb[half + k];
           }
+          return r.loss;
+        });
+      } else if (config.loss === 'triplet' && classOf && both && gBoth) {
+        // the triplet margin loss over all views z = [z1; z2], labelled as SupCon's: each view's
+        // positives the other view of its pair and every view of a homophone (batch-hard mining)
+        for (let i = 0; i < local; i++) labels[i] = labels[local + i] = classOf[rows[i]];
+        both.set(e1, 0);
+        both.set(e2, local * dim);
+        const z = Tensor.from(both, [2 * local, dim], { device });
+        pending = tripletMarginLossAsync(z, labels, onCpu ? { out: { grad: gBoth[0] } } : {}).then((r) => {
+          release(z);
+          const g = onCpu ? gBoth[0] : take(r.grad);
+          g1.set(g.subarray(0, local * dim));
+          g2.set(g.subarray(local * dim));
           return r.loss;
         });
       } else if (config.loss === 'siglip') {
