@@ -4,7 +4,10 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include <atomic>
 #include <cmath>
+#include <optional>
+#include <vector>
 
 #include "errors.h"
 #include "fused.h"
@@ -38,7 +41,12 @@ NegativeCosineResult reference(const at::Tensor& x1_in, const at::Tensor& x2_in,
 // The hand-derived form, any device: ca = max(|x1_i|, eps) (cb for x2),
 // c_i = x1_i . x2_i / (ca cb); d c_i / d x1_i = x2_i / (ca cb) - c_i x1_i / ca^2
 // (torch's graph: the clamped norm's sqrt differentiated at its clamped
-// value), and symmetrically for x2.
+// value), and symmetrically for x2. Only where every norm is >= eps: below
+// it LibTorch versions differ (1.13 clamps the product of the squared norms
+// to eps^2, 2.x each norm to eps, with other gradients), so such inputs take
+// the reference path, the linked LibTorch's own cosine_similarity.
+bool has_short_row(const at::Tensor& x, double eps) { return (x.norm(2, 1) < eps).any().item<bool>(); }
+
 NegativeCosineResult direct_aten(const at::Tensor& x1, const at::Tensor& x2, const NegativeCosineOptions& o) {
   at::NoGradGuard no_grad;
   const double inv_n = 1.0 / static_cast<double>(x1.size(0));
@@ -57,8 +65,9 @@ NegativeCosineResult direct_aten(const at::Tensor& x1, const at::Tensor& x2, con
 }
 
 // The same on the CPU in one pass over the rows, in double.
+// Empty where a row's norm is below eps (see above).
 template <typename T>
-NegativeCosineResult direct_cpu(const at::Tensor& x1_in, const at::Tensor& x2_in, const NegativeCosineOptions& o) {
+std::optional<NegativeCosineResult> direct_cpu(const at::Tensor& x1_in, const at::Tensor& x2_in, const NegativeCosineOptions& o) {
   const at::Tensor x1 = x1_in.contiguous(), x2 = x2_in.contiguous();
   const int64_t n = x1.size(0), d = x1.size(1);
   const double inv_n = 1.0 / static_cast<double>(n), eps = o.eps;
@@ -72,6 +81,7 @@ NegativeCosineResult direct_cpu(const at::Tensor& x1_in, const at::Tensor& x2_in
   T* g1 = o.grad ? r.grad1.data_ptr<T>() : nullptr;
   T* g2 = o.grad ? r.grad2.data_ptr<T>() : nullptr;
   std::vector<double> cos(static_cast<size_t>(n));
+  std::atomic<bool> short_row{false};
   at::parallel_for(0, n, std::max<int64_t>(1, 16384 / std::max<int64_t>(d, 1)), [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const T* u = p1 + i * d;
@@ -84,6 +94,10 @@ NegativeCosineResult direct_cpu(const at::Tensor& x1_in, const at::Tensor& x2_in
         uv += s * t;
       }
       const double a = std::sqrt(uu), b = std::sqrt(vv);
+      if (a < eps || b < eps) {
+        short_row.store(true, std::memory_order_relaxed);
+        continue;
+      }
       const double ca = std::max(a, eps), cb = std::max(b, eps);
       const double c = uv / (ca * cb);
       cos[static_cast<size_t>(i)] = c;
@@ -99,6 +113,7 @@ NegativeCosineResult direct_cpu(const at::Tensor& x1_in, const at::Tensor& x2_in
       }
     }
   });
+  if (short_row.load()) return std::nullopt;
   double sum = 0;
   for (double c : cos) sum += c;
   r.loss = -sum * inv_n;
@@ -121,7 +136,11 @@ NegativeCosineResult negative_cosine_loss(const at::Tensor& x1, const at::Tensor
   if (!fused_enabled()) {
     r = reference(x1, x2, o);
   } else if (x1.device().is_cpu()) {
-    r = x1.scalar_type() == at::kFloat ? direct_cpu<float>(x1, x2, o) : direct_cpu<double>(x1, x2, o);
+    std::optional<NegativeCosineResult> d =
+        x1.scalar_type() == at::kFloat ? direct_cpu<float>(x1, x2, o) : direct_cpu<double>(x1, x2, o);
+    r = d ? std::move(*d) : reference(x1, x2, o);
+  } else if (has_short_row(x1, o.eps) || has_short_row(x2, o.eps)) {
+    r = reference(x1, x2, o);
   } else {
     r = direct_aten(x1, x2, o);
   }
