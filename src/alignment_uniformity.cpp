@@ -167,13 +167,6 @@ AlignmentUniformityResult direct(const at::Tensor& z1, const at::Tensor& z2, con
   return r;
 }
 
-void place_gradient(at::Tensor& g, const at::Tensor& out) {
-  if (g.defined() && out.defined() && out.device() == g.device() && out.sizes().equals(g.sizes()) &&
-      out.scalar_type() == g.scalar_type() && out.is_contiguous()) {
-    g = out.copy_(g);
-  }
-}
-
 }  // namespace
 
 AlignmentUniformityResult alignment_uniformity_loss(const at::Tensor& z1, const at::Tensor& z2,

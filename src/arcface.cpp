@@ -130,13 +130,6 @@ ArcFaceResult direct(const at::Tensor& x_in, const at::Tensor& labels, const at:
   return r;
 }
 
-void place_gradient(at::Tensor& g, const at::Tensor& out) {
-  if (g.defined() && out.defined() && out.device() == g.device() && out.sizes().equals(g.sizes()) &&
-      out.scalar_type() == g.scalar_type() && out.is_contiguous()) {
-    g = out.copy_(g);
-  }
-}
-
 }  // namespace
 
 ArcFaceResult arcface_loss(const at::Tensor& x, const at::Tensor& labels_in, const at::Tensor& centers,

@@ -255,13 +255,6 @@ DclResult grouped(const at::Tensor& z1, const at::Tensor& z2, const DclOptions& 
   return r;
 }
 
-void place_gradient(at::Tensor& g, const at::Tensor& out) {
-  if (g.defined() && out.defined() && out.device() == g.device() && out.sizes().equals(g.sizes()) &&
-      out.scalar_type() == g.scalar_type() && out.is_contiguous()) {
-    g = out.copy_(g);
-  }
-}
-
 }  // namespace
 
 DclResult dcl_loss(const at::Tensor& z1, const at::Tensor& z2, const DclOptions& o) {

@@ -120,14 +120,6 @@ std::optional<NegativeCosineResult> direct_cpu(const at::Tensor& x1_in, const at
   return r;
 }
 
-// The gradient in the caller's memory where it fits.
-void place_gradient(at::Tensor& g, const at::Tensor& out) {
-  if (g.defined() && out.defined() && out.device() == g.device() && out.sizes().equals(g.sizes()) &&
-      out.scalar_type() == g.scalar_type() && out.is_contiguous()) {
-    g = out.copy_(g);
-  }
-}
-
 }  // namespace
 
 NegativeCosineResult negative_cosine_loss(const at::Tensor& x1, const at::Tensor& x2, const NegativeCosineOptions& o) {

@@ -170,4 +170,11 @@ at::Tensor autograd_leaf(const at::Tensor& t, bool grad) {
   return l;
 }
 
+void place_gradient(at::Tensor& g, const at::Tensor& out) {
+  if (g.defined() && out.defined() && out.device() == g.device() && out.sizes().equals(g.sizes()) &&
+      out.scalar_type() == g.scalar_type() && out.is_contiguous()) {
+    g = out.copy_(g);
+  }
+}
+
 }  // namespace pairloss

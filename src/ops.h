@@ -62,4 +62,9 @@ at::Tensor batch_norm1d(const at::Tensor& x, double eps = 1e-5);
 // differentiates with respect to where `grad`.
 at::Tensor autograd_leaf(const at::Tensor& t, bool grad);
 
+// A loss's gradient `g` moved into the caller's memory `out` (an
+// options struct's out_grad*) where `out` is given and fits (device, shape,
+// dtype, contiguous); otherwise `g` stays as it is.
+void place_gradient(at::Tensor& g, const at::Tensor& out);
+
 }  // namespace pairloss

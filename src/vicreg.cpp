@@ -96,14 +96,6 @@ VicregResult direct(const at::Tensor& z1, const at::Tensor& z2, const VicregOpti
   return r;
 }
 
-// The gradient in the caller's memory (VicregOptions::out_grad1/2) where it fits.
-void place_gradient(at::Tensor& g, const at::Tensor& out) {
-  if (g.defined() && out.defined() && out.device() == g.device() && out.sizes().equals(g.sizes()) &&
-      out.scalar_type() == g.scalar_type() && out.is_contiguous()) {
-    g = out.copy_(g);
-  }
-}
-
 VicregResult local(const at::Tensor& z1, const at::Tensor& z2, const VicregOptions& o) {
   VicregResult r = fused_enabled() ? direct(z1, z2, o) : reference(z1, z2, o);
   place_gradient(r.grad1, o.out_grad1);
