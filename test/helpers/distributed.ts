@@ -82,7 +82,10 @@ function startRank(kind: RankKind, jobFile: string, rank: number, outcome: RankO
   if (kind === 'node') {
     child = fork(RANK_JS, [jobFile, String(rank)], { execArgv: ['-r', REGISTER], env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     child.on('message', (m: any) => { // eslint-disable-line @typescript-eslint/no-explicit-any
-      if (m.type === 'result') outcome.result = m.result;
+      if (m.type === 'result') {
+        outcome.result = m.result;
+        onMessage({ rank, name: 'result', time: Date.now() });
+      }
       else if (m.type === 'error') outcome.error = { name: m.name, message: m.message };
       else if (m.type === 'event') {
         const e = { rank, name: m.name, time: m.time };
@@ -91,12 +94,18 @@ function startRank(kind: RankKind, jobFile: string, rank: number, outcome: RankO
       }
     });
   } else {
-    child = spawn(PYTHON, [RANK_PY, jobFile, String(rank)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // stdin: the harness writes "exit" once every rank has its result or has
+    // exited (a Python rank waits for it, then leaves without a teardown)
+    child = spawn(PYTHON, [RANK_PY, jobFile, String(rank)], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin!.on('error', () => {}); // a rank that already exited
     let out = '';
     child.stdout!.on('data', (d) => {
       out += d;
       const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      if (line) outcome.result = JSON.parse(line.slice(7));
+      if (line && outcome.result === undefined) {
+        outcome.result = JSON.parse(line.slice(7));
+        onMessage({ rank, name: 'result', time: Date.now() });
+      }
     });
   }
   child.stderr!.on('data', (d) => {
@@ -122,7 +131,16 @@ export async function runGroup(kinds: RankKind[], job: Record<string, unknown>, 
     const outcomes: RankOutcome[] = kinds.map((kind, rank) => ({ rank, kind, code: null, signal: null, stderr: '' }));
     const children: ChildProcess[] = [];
     // job.startTogether (Node ranks only): every rank loads LibTorch, then all are told to go at once
+    // Python ranks leave only when every rank is done (its result out, or exited):
+    // no rank closes its sockets while a peer may still be in a collective
+    let released = false;
+    const release = (): void => {
+      if (released || !outcomes.every((o) => o.result !== undefined || o.code !== null || o.signal !== null)) return;
+      released = true;
+      children.forEach((c, r) => { if (kinds[r] === 'python') c.stdin?.end('exit\n'); });
+    };
     const onEvent = (e: Event): void => {
+      if (e.name === 'result') { release(); return; }
       if (job.startTogether && e.name === 'loaded' && events.filter((x) => x.name === 'loaded').length === kinds.length) {
         for (const c of children) c.send('go');
       }
@@ -136,6 +154,7 @@ export async function runGroup(kinds: RankKind[], job: Record<string, unknown>, 
           outcomes[rank].code = code;
           outcomes[rank].signal = signal;
           outcomes[rank].exitTime = Date.now();
+          release();
           resolve();
         });
       });

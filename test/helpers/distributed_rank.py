@@ -5,7 +5,6 @@
 import datetime
 import json
 import os
-import threading
 import sys
 
 import torch
@@ -411,14 +410,14 @@ def main():
     else:
         raise ValueError(job["scenario"])
     print("RESULT " + json.dumps(out), flush=True)
-    # The result is out; the teardown gets a bound: torch 2.6's Gloo group hung
-    # once in it on rank 0 (the store's host) after every collective had
-    # finished (the LibTorch 2.6 leg, a SupCon group whose rank 1 had exited 0).
-    teardown = threading.Thread(target=dist.destroy_process_group, daemon=True)
-    teardown.start()
-    teardown.join(20)
-    sys.stdout.flush()
+    # No destroy_process_group: torch 2.6's hung, now and then, holding the GIL
+    # (faulthandler showed the teardown thread in it and the main thread unable
+    # to go on; the CI rehearsals' stuck Python ranks). Instead the rank waits
+    # for the harness's "exit" (sent once every rank has its result or has
+    # exited, so no peer is still in a collective with it; EOF if the harness
+    # is gone) and leaves at once.
     sys.stderr.flush()
+    sys.stdin.readline()
     os._exit(0)
 
 
