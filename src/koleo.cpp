@@ -7,11 +7,11 @@
 
 #include <cmath>
 #include <memory>
-#include <type_traits>
 
 #include "blas.h"
 #include "ce_kernels.h"
 #include "errors.h"
+#include "exact_norms.h"
 #include "fused.h"
 #include "ops.h"
 #include "parallel.h"
@@ -83,21 +83,6 @@ KoleoResult direct(const at::Tensor& x, const KoleoOptions& o) {
 }
 
 
-// Row norms bit for bit as x.norm(2, 1) (F.normalize's): ce::row_norms sums
-// in LibTorch's lane order, identical to at::norm for float64 and for float32
-// rows of a multiple of 8 (an ulp off in some rows with a remainder), so
-// those take at::norm itself.
-template <typename T>
-void exact_row_norms(const T* x, T* norms, int64_t n, int64_t d) {
-  if (std::is_same<T, double>::value || d % 8 == 0) {
-    ce::row_norms(x, norms, n, d);
-  } else {
-    const auto options = at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value);
-    at::Tensor out = at::from_blob(norms, {n}, options);
-    at::norm_out(out, at::from_blob(const_cast<T*>(x), {n, d}, options), 2.0, {1});
-  }
-}
-
 // direct() on raw CPU memory: the same operations in the same order and
 // dtype (xh, the Gram matrix by the same BLAS call, v, the norms, k and the
 // neighbours' shares scattered in row order), as loops over one workspace
@@ -165,15 +150,9 @@ bool direct_cpu(const at::Tensor& x_t, const KoleoOptions& o, KoleoResult& r) {
     for (int64_t i = begin; i < end; ++i) {
       T* gi = g + i * d;
       const T* yi = xh + i * d;
-      double acc[4] = {0, 0, 0, 0};
-      int64_t c = 0;
-      for (; c + 4 <= d; c += 4) {
-        for (int l = 0; l < 4; ++l) acc[l] += static_cast<double>(gi[c + l]) * yi[c + l];
-      }
-      for (; c < d; ++c) acc[0] += static_cast<double>(gi[c]) * yi[c];
-      const T along = static_cast<T>((acc[0] + acc[1]) + (acc[2] + acc[3]));
+      const T along = static_cast<T>(dot_double(gi, yi, d));
       const T den = norm[i];
-      for (c = 0; c < d; ++c) gi[c] = T(gi[c] - T(yi[c] * along)) / den;
+      for (int64_t c = 0; c < d; ++c) gi[c] = T(gi[c] - T(yi[c] * along)) / den;
     }
   });
   r.grad = grad_t;
