@@ -112,9 +112,33 @@ bool direct_cpu(const at::Tensor& x_t, const KoleoOptions& o, KoleoResult& r) {
     for (int64_t i = begin; i < end; ++i) {
       T* row = cos + i * n;
       row[i] = -2;  // fill_diagonal_(-2), then argmax: the first of the largest
+      // (every value finite here), in 8 lanes of columns j = l mod 8, each the
+      // first of its largest; merged by value, ties to the smaller index
       int64_t best = 0;
-      for (int64_t j = 1; j < n; ++j) {
-        if (row[j] > row[best]) best = j;
+      if (n >= 16) {
+        T lv[8];
+        int64_t li[8];
+        for (int l = 0; l < 8; ++l) lv[l] = row[l], li[l] = l;
+        int64_t j = 8;
+        for (; j + 8 <= n; j += 8) {
+          for (int l = 0; l < 8; ++l) {
+            const bool more = row[j + l] > lv[l];
+            lv[l] = more ? row[j + l] : lv[l];
+            li[l] = more ? j + l : li[l];
+          }
+        }
+        for (; j < n; ++j) {
+          if (row[j] > lv[j % 8]) lv[j % 8] = row[j], li[j % 8] = j;
+        }
+        best = li[0];
+        T bv = lv[0];
+        for (int l = 1; l < 8; ++l) {
+          if (lv[l] > bv || (lv[l] == bv && li[l] < best)) bv = lv[l], best = li[l];
+        }
+      } else {
+        for (int64_t j = 1; j < n; ++j) {
+          if (row[j] > row[best]) best = j;
+        }
       }
       nn[i] = best;
       const T* a = xh + i * d;
