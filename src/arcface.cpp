@@ -125,25 +125,6 @@ double rows(T* cos, const int64_t* labels, int64_t n, int64_t c, const ArcFaceOp
   return total * inv_n;
 }
 
-// normalize_backward() on raw rows, in place: g_i <- (g_i - [|x_i| >= eps]
-// xn_i (g_i . xn_i)) / max(|x_i|, eps), the dot summed in double.
-template <typename T>
-void normalize_backward_rows(T* g, const T* xn, const T* norm, int64_t r, int64_t d) {
-  at::parallel_for(0, r, grain(d), [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; i++) {
-      T* gi = g + i * d;
-      const T* yi = xn + i * d;
-      const T den = std::max(norm[i], static_cast<T>(kNormEps));
-      if (norm[i] >= static_cast<T>(kNormEps)) {
-        const T along = static_cast<T>(dot_double(gi, yi, d));
-        for (int64_t k = 0; k < d; k++) gi[k] = T(gi[k] - T(yi[k] * along)) / den;
-      } else {
-        for (int64_t k = 0; k < d; k++) gi[k] = gi[k] / den;
-      }
-    }
-  });
-}
-
 // normalise, one product forward (the BLAS call at::mm makes), rows(), two
 // products back, on one workspace (no LibTorch op but the outputs').
 template <typename T>
@@ -171,8 +152,9 @@ ArcFaceResult direct(const at::Tensor& x_in, const at::Tensor& labels, const at:
   T* gw = r.grad_centers.data_ptr<T>();
   blas::mm(cos, false, wn, false, gx, n, d, c);
   blas::mm(cos, true, xn, false, gw, c, d, n);
-  normalize_backward_rows(gx, xn, xnorm, n, d);
-  normalize_backward_rows(gw, wn, wnorm, c, d);
+  // normalize's backward in place: (g - [|x| >= eps] xn (g . xn)) / max(|x|, eps)
+  ce::normalize_backward(gx, xn, xnorm, n, d, kNormEps);
+  ce::normalize_backward(gw, wn, wnorm, c, d, kNormEps);
   return r;
 }
 

@@ -4,6 +4,7 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -289,17 +290,10 @@ bool direct_cpu(const at::Tensor& z1, const at::Tensor& z2, const DclOptions& o,
   at::Tensor g1 = at::empty({n, d}, z1.options()), g2 = at::empty({n, d}, z1.options());
   T* out1 = g1.data_ptr<T>();
   T* out2 = g2.data_ptr<T>();
-  at::parallel_for(0, m, grain(d), [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      T* pi = p + i * d;
-      const T* xi = x + i * d;
-      for (int64_t c = 0; c < d; ++c) pi[c] *= scale;
-      const T along = static_cast<T>(dot_double(pi, xi, d));
-      const T den = norm[i];
-      T* gi = i < n ? out1 + i * d : out2 + (i - n) * d;
-      for (int64_t c = 0; c < d; ++c) gi[c] = T(pi[c] - T(xi[c] * along)) / den;
-    }
-  });
+  for (int64_t i = 0; i < m * d; ++i) p[i] *= scale;
+  ce::normalize_backward(p, x, norm, m, d, kNormalizeEps);
+  std::copy(p, p + n * d, out1);
+  std::copy(p + n * d, p + m * d, out2);
   r.grad1 = g1;
   r.grad2 = g2;
   return true;
