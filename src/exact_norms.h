@@ -26,16 +26,4 @@ void exact_row_norms(const T* x, T* norms, int64_t n, int64_t d) {
   }
 }
 
-// The dot product of two rows summed in double, four partial sums.
-template <typename T>
-double dot_double(const T* a, const T* b, int64_t d) {
-  double acc[4] = {0, 0, 0, 0};
-  int64_t c = 0;
-  for (; c + 4 <= d; c += 4) {
-    for (int l = 0; l < 4; ++l) acc[l] += static_cast<double>(a[c + l]) * b[c + l];
-  }
-  for (; c < d; ++c) acc[0] += static_cast<double>(a[c]) * b[c];
-  return (acc[0] + acc[1]) + (acc[2] + acc[3]);
-}
-
 }  // namespace pairloss

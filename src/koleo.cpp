@@ -87,8 +87,10 @@ KoleoResult direct(const at::Tensor& x, const KoleoOptions& o) {
 // dtype (xh, the Gram matrix by the same BLAS call, v, the norms, k and the
 // neighbours' shares scattered in row order), as loops over one workspace
 // instead of ~25 LibTorch ops (a fixed ~100 us a call at 32 x 128). The loss
-// is summed in double. False (the caller takes direct()) where a row's norm
-// is below eps or not finite.
+// is summed in double, and normalize's backward is ce::normalize_backward's
+// (the dot in double, times 1 / |x|): an ulp from direct()'s where g is not
+// 0 (two equal rows cancel to exactly 0 in both). False (the caller takes
+// direct()) where a row's norm is below eps or not finite.
 template <typename T>
 bool direct_cpu(const at::Tensor& x_t, const KoleoOptions& o, KoleoResult& r) {
   const int64_t n = x_t.size(0), d = x_t.size(1);
@@ -169,16 +171,8 @@ bool direct_cpu(const at::Tensor& x_t, const KoleoOptions& o, KoleoResult& r) {
     for (int64_t c = 0; c < d; ++c) gi[c] = gi[c] + T(-1) * vi[c];
   }
   for (int64_t i = 0; i < n * d; ++i) g[i] += v[i];
-  // normalize's backward: (g - xh (g . xh)) / |x| (every |x| >= eps here)
-  at::parallel_for(0, n, grain(d), [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      T* gi = g + i * d;
-      const T* yi = xh + i * d;
-      const T along = static_cast<T>(dot_double(gi, yi, d));
-      const T den = norm[i];
-      for (int64_t c = 0; c < d; ++c) gi[c] = T(gi[c] - T(yi[c] * along)) / den;
-    }
-  });
+  // normalize's backward in place (every |x| >= eps here): (g - xh (g . xh)) / |x|
+  ce::normalize_backward(g, xh, norm, n, d, o.eps);
   r.grad = grad_t;
   return true;
 }
