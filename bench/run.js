@@ -164,16 +164,17 @@ const PEER_LOSSES = CORE_LOSSES;
 /**
  * The GEMM flop of one forward + backward, for the GEMM limit: 3 GEMMs over the loss's matrix (N×N; SupCon over
  * both views and NT-Xent 2N×2N), and VICReg's 4 of D×D×N (each view's covariance and its gradient); the negative
- * cosine has no product (one pass over the inputs), KoLeo 2 N×N×D (the similarities and the gradient's), the
- * alignment–uniformity 4 (each view's Gram matrix and its gradient's), DCL those of a 2N×2N matrix. Also the
- * matrix's elements, for the one memory pass.
+ * cosine has no product (one pass over the inputs), KoLeo 1 N×N×D (the similarities: the nearest neighbours are
+ * constants of the gradient, which needs no product, in lightly's graph as in ours), the alignment–uniformity 4
+ * (each view's Gram matrix and its gradient's), DCL 1.5 of a 2N×2N matrix (X = [z1; z2] is both sides: its Gram
+ * matrix by syrk, half a product, and (G + Gᵀ) X back). Also the matrix's elements, for the one memory pass.
  */
 function gemmWork(loss, n, d) {
   if (loss === 'vicreg') return { flops: 4 * 2 * d * d * n, elements: 2 * d * d };
   if (loss === 'negcos') return { flops: 0, elements: 4 * n * d };
-  if (loss === 'koleo') return { flops: 2 * 2 * n * n * d, elements: n * n };
+  if (loss === 'koleo') return { flops: 2 * n * n * d, elements: n * n };
   if (loss === 'hypersphere') return { flops: 4 * 2 * n * n * d, elements: 2 * n * n };
-  if (loss === 'dcl') return { flops: 3 * 2 * 4 * n * n * d, elements: 4 * n * n };
+  if (loss === 'dcl') return { flops: 1.5 * 2 * 4 * n * n * d, elements: 4 * n * n };
   // triplet: the N×N distance matrix and one product of its weights with x
   if (loss === 'triplet') return { flops: 2 * 2 * n * n * d, elements: n * n };
   const side = (loss === 'supcon' || loss === 'ntxent' ? 2 : 1) * n;
@@ -336,7 +337,7 @@ async function main() {
   out.limits = { ourGflops, torchGflops, rateGflops: rate / 1e9, copyGBs: bandwidth / 1e9 };
   log(`sgemm 1024³: pairloss matmul ${ourGflops.toFixed(1)} GFLOP/s, torch.mm ${Number.isFinite(torchGflops) ? torchGflops.toFixed(1) : 'n/a'} GFLOP/s ` +
     `(the faster, ${(rate / 1e9).toFixed(1)} GFLOP/s, is the machine's rate; it is measured again before each size); memory copy ${(bandwidth / 1e9).toFixed(1)} GB/s`);
-  log('GEMM limit = 3 GEMMs of 2·N·M·D flop (forward, and the two of the backward; M = N) at that rate + one copy-speed pass over the N×M float32 matrix; SupCon over both views and NT-Xent: the same over their 2N×2N matrix; VICReg: 4 GEMMs of 2·D·D·N flop');
+  log('GEMM limit = 3 GEMMs of 2·N·M·D flop (forward, and the two of the backward; M = N) at that rate + one copy-speed pass over the N×M float32 matrix; SupCon over both views and NT-Xent: the same over their 2N×2N matrix; VICReg: 4 GEMMs of 2·D·D·N flop; KoLeo: 1 GEMM (no product in its gradient); DCL: 1.5 over its 2N×2N matrix (syrk forward, one product back)');
   log();
 
   // ---------- peers ----------

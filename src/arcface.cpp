@@ -6,9 +6,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <vector>
 
+#include "blas.h"
+#include "ce_kernels.h"
 #include "errors.h"
+#include "exact_norms.h"
 #include "fused.h"
 #include "ops.h"
 #include "parallel.h"
@@ -60,12 +64,6 @@ ArcFaceResult reference(const at::Tensor& x_in, const at::Tensor& labels_cpu, co
 
 // ---- the direct path: one product forward, two back ----
 
-// F.normalize's backward: g / c - [|x| >= eps] (g . x) x / (c^2 |x|), c = max(|x|, eps).
-at::Tensor normalize_backward(const at::Tensor& g, const at::Tensor& xn, const at::Tensor& norm, const at::Tensor& den) {
-  at::Tensor dot = (g * xn).sum(1, true);
-  return at::where(norm.ge(kNormEps), (g - xn * dot) / den, g / den);
-}
-
 // Over the rows of cos [N, C]: the loss of each row, and (with grad) d loss /
 // d cos written over cos. The target logit and its derivative follow
 // autograd's steps in the dtype (clamp, acos, the branch, cos), so that
@@ -89,21 +87,34 @@ double rows(T* cos, const int64_t* labels, int64_t n, int64_t c, const ArcFaceOp
       const bool near = angle <= threshold;
       const T modified = near ? T(std::cos(T(angle + margin))) : T(T(std::cos(angle)) - shift);
       const T diff = modified - target;
+      const T zero_diff = T(0) * diff;
       double max = -INFINITY;
       for (int64_t j = 0; j < c; j++) {
-        const T logit = (j == t ? T(target + diff) : T(row[j] + T(0) * diff)) * scale;
+        const T logit = T(row[j] + zero_diff) * scale;
         z[j] = static_cast<double>(logit);
         max = std::max(max, z[j]);
       }
-      double sum = 0;
-      for (int64_t j = 0; j < c; j++) sum += std::exp(z[j] - max);
+      const double zt = static_cast<double>(T(T(target + diff) * scale));
+      z[t] = zt;
+      max = std::max(max, zt);
+      // e_j = exp(z_j - max) in double (SLEEF's 4 lanes), summed in four
+      for (int64_t j = 0; j < c; j++) z[j] -= max;
+      ce::exp_values(z.data(), c);
+      double part[4] = {0, 0, 0, 0};
+      int64_t j = 0;
+      for (; j + 4 <= c; j += 4) {
+        for (int l = 0; l < 4; ++l) part[l] += z[j + l];
+      }
+      for (; j < c; j++) part[0] += z[j];
+      const double sum = (part[0] + part[1]) + (part[2] + part[3]);
       const double lse = max + std::log(sum);
-      losses[i] = lse - z[t];
+      losses[i] = lse - zt;
       if (!o.grad) continue;
       const double k = static_cast<double>(scale) * inv_n;
-      for (int64_t j = 0; j < c; j++) row[j] = static_cast<T>(k * std::exp(z[j] - lse));
+      const double ks = k / sum;
+      for (j = 0; j < c; j++) row[j] = static_cast<T>(ks * z[j]);
       // the target: d/dcos of (cos + (U(cos) - cos)) = U'(cos), through clamp and acos
-      const T g = static_cast<T>(k * (std::exp(z[t] - lse) - 1.0));
+      const T g = static_cast<T>(k * (z[t] / sum - 1.0));
       const T g_angle = g * (near ? T(-std::sin(T(angle + margin))) : T(-std::sin(angle)));
       const T g_clamped = g_angle * -(T(1) / std::sqrt(T(T(1) - clamped * clamped)));
       row[t] = (target >= T(-1) && target <= T(1)) ? g_clamped : T(0);
@@ -114,19 +125,36 @@ double rows(T* cos, const int64_t* labels, int64_t n, int64_t c, const ArcFaceOp
   return total * inv_n;
 }
 
+// normalise, one product forward (the BLAS call at::mm makes), rows(), two
+// products back, on one workspace (no LibTorch op but the outputs').
 template <typename T>
 ArcFaceResult direct(const at::Tensor& x_in, const at::Tensor& labels, const at::Tensor& w_in, const ArcFaceOptions& o) {
   at::NoGradGuard no_grad;
-  at::Tensor x = x_in.contiguous(), w = w_in.contiguous();
-  at::Tensor xnorm = x.norm(2, 1, true), wnorm = w.norm(2, 1, true);
-  at::Tensor xden = xnorm.clamp_min(kNormEps), wden = wnorm.clamp_min(kNormEps);
-  at::Tensor xn = x / xden, wn = w / wden;
-  at::Tensor cos = at::mm(xn, wn.t());
+  const at::Tensor x = x_in.contiguous(), w = w_in.contiguous();
+  const int64_t n = x.size(0), c = w.size(0), d = x.size(1);
+  std::unique_ptr<T[]> work(new T[static_cast<size_t>((n + c) * d + n * c + n + c)]);
+  T* xn = work.get();
+  T* wn = xn + n * d;
+  T* cos = wn + c * d;
+  T* xnorm = cos + n * c;
+  T* wnorm = xnorm + n;
+  exact_row_norms(x.data_ptr<T>(), xnorm, n, d);
+  exact_row_norms(w.data_ptr<T>(), wnorm, c, d);
+  ce::divide_rows(x.data_ptr<T>(), xnorm, xn, n, d, kNormEps);
+  ce::divide_rows(w.data_ptr<T>(), wnorm, wn, c, d, kNormEps);
+  blas::mm(xn, false, wn, true, cos, n, c, d);
   ArcFaceResult r;
-  r.loss = rows<T>(cos.data_ptr<T>(), labels.data_ptr<int64_t>(), x.size(0), w.size(0), o);
+  r.loss = rows<T>(cos, labels.data_ptr<int64_t>(), n, c, o);
   if (!o.grad) return r;
-  r.grad = normalize_backward(at::mm(cos, wn), xn, xnorm, xden);
-  r.grad_centers = normalize_backward(at::mm(cos.t(), xn), wn, wnorm, wden);
+  r.grad = at::empty({n, d}, x.options());
+  r.grad_centers = at::empty({c, d}, x.options());
+  T* gx = r.grad.data_ptr<T>();
+  T* gw = r.grad_centers.data_ptr<T>();
+  blas::mm(cos, false, wn, false, gx, n, d, c);
+  blas::mm(cos, true, xn, false, gw, c, d, n);
+  // normalize's backward in place: (g - [|x| >= eps] xn (g . xn)) / max(|x|, eps)
+  ce::normalize_backward(gx, xn, xnorm, n, d, kNormEps);
+  ce::normalize_backward(gw, wn, wnorm, c, d, kNormEps);
   return r;
 }
 

@@ -106,9 +106,20 @@ bool call_syrk(F syrk, const T* a, T* c, int64_t rows, int64_t inner) {
   const int lda = std::max(k, 1), ldc = std::max(n, 1);
   const T one = 1, zero = 0;
   syrk(&uplo, &trans, &n, &k, &one, a, &lda, &zero, c, &ldc);
-  at::parallel_for(0, rows, std::max<int64_t>(1, 65536 / rows), [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      for (int64_t j = i + 1; j < rows; ++j) c[i * rows + j] = c[j * rows + i];
+  // c[i][j] = c[j][i] for j > i, in strips of 8 rows i: the column walk
+  // reads 8 adjacent values of row j at a time (a tile of more rows, `rows`
+  // apart, thrashes the L1 cache where `rows` is a power of two)
+  constexpr int64_t B = 8;
+  at::parallel_for(0, (rows + B - 1) / B, std::max<int64_t>(1, 65536 / (B * rows)), [&](int64_t begin, int64_t end) {
+    for (int64_t ib = begin * B; ib < std::min(end * B, rows); ib += B) {
+      const int64_t ie = std::min(ib + B, rows);
+      for (int64_t i = ib; i < ie; ++i) {
+        for (int64_t j = i + 1; j < ie; ++j) c[i * rows + j] = c[j * rows + i];
+      }
+      for (int64_t j = ie; j < rows; ++j) {
+        const T* rj = c + j * rows;
+        for (int64_t i = ib; i < ie; ++i) c[i * rows + j] = rj[i];
+      }
     }
   });
   return true;

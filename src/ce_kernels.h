@@ -108,6 +108,11 @@ bool normalize_rows(const T* x, T* norms, T* y, int64_t r, int64_t d, double eps
   return true;
 }
 
+// x <- exp(x), n values: SLEEF's vectorised exp where the AVX2 build runs and
+// SLEEF is found (LibTorch's own), else std::exp.
+void exp_values(float* x, int64_t n);
+void exp_values(double* x, int64_t n);
+
 // Which build runs: "avx2+sleef", "avx2" (no SLEEF found) or "baseline".
 const char* kernel_name();
 
@@ -121,7 +126,9 @@ const char* kernel_name();
   void row_norms(const float* x, float* norms, int64_t r, int64_t d);                                    \
   void row_norms(const double* x, double* norms, int64_t r, int64_t d);                                  \
   void normalize_backward(float* g, const float* y, const float* norms, int64_t r, int64_t d, double eps); \
-  void normalize_backward(double* g, const double* y, const double* norms, int64_t r, int64_t d, double eps);
+  void normalize_backward(double* g, const double* y, const double* norms, int64_t r, int64_t d, double eps); \
+  void exp_values(float* x, int64_t n);                                                                   \
+  void exp_values(double* x, int64_t n);
 namespace baseline {
 PAIRLOSS_CE_DECLARE
 }  // namespace baseline

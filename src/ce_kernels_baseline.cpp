@@ -47,6 +47,9 @@ void normalize_backward(double* g, const double* y, const double* n, int64_t r, 
   use_avx2() ? avx2::normalize_backward(g, y, n, r, d, eps) : baseline::normalize_backward(g, y, n, r, d, eps);
 }
 
+void exp_values(float* x, int64_t n) { use_avx2() ? avx2::exp_values(x, n) : baseline::exp_values(x, n); }
+void exp_values(double* x, int64_t n) { use_avx2() ? avx2::exp_values(x, n) : baseline::exp_values(x, n); }
+
 const char* kernel_name() {
   if (!use_avx2()) return "baseline";
   return avx2::have_sleef() ? "avx2+sleef" : "avx2";

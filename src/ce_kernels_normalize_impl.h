@@ -121,4 +121,7 @@ void normalize_backward(double* g, const double* y, const double* norms, int64_t
   normalize_backward_impl(g, y, norms, r, d, eps);
 }
 
+void exp_values(float* x, int64_t n) { exp_inplace(x, n); }
+void exp_values(double* x, int64_t n) { exp_inplace(x, n); }
+
 }  // namespace pairloss::ce::PAIRLOSS_CE_NS

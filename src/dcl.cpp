@@ -4,14 +4,19 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "blas.h"
+#include "ce_kernels.h"
 #include "errors.h"
+#include "exact_norms.h"
 #include "fused.h"
 #include "ops.h"
+#include "parallel.h"
 
 namespace pairloss {
 
@@ -85,22 +90,32 @@ double rows(T* s, int64_t n, int64_t cols, int64_t base, const double* w, double
       const int64_t c1 = base + i, c2 = base + n + i;  // c1 < c2
       const int64_t self = k < n ? c1 : c2, pos = k < n ? c2 : c1;
       T* row = s + k * cols;
-      T mx = -std::numeric_limits<T>::infinity();
-      for (int64_t j = 0; j < cols; ++j) {
-        if (j != c1 && j != c2 && row[j] > mx) mx = row[j];
-      }
       const double wi = w != nullptr ? w[i] : 1.0;
       const double positive = static_cast<double>(row[pos] / static_cast<T>(temperature));
+      // the largest logit but the two left out (NaN skipped, as the
+      // comparison skips it), in eight lanes
+      const T lowest = -std::numeric_limits<T>::infinity();
+      row[c1] = row[c2] = lowest;
+      T lane[8] = {lowest, lowest, lowest, lowest, lowest, lowest, lowest, lowest};
+      int64_t j = 0;
+      for (; j + 8 <= cols; j += 8) {
+        for (int l = 0; l < 8; ++l) lane[l] = row[j + l] > lane[l] ? row[j + l] : lane[l];
+      }
+      for (; j < cols; ++j) lane[0] = row[j] > lane[0] ? row[j] : lane[0];
+      T mx = lane[0];
+      for (int l = 1; l < 8; ++l) mx = lane[l] > mx ? lane[l] : mx;
       // logits divided by the temperature in T, as lightly's einsum(...) / T
       const T temp = static_cast<T>(temperature);
       const T shift = mx / temp;
       row[c1] = row[c2] = mx;  // left out below; mx keeps their exp finite
-      double sum = 0;
-      for (int64_t j = 0; j < cols; ++j) {
-        const T e = std::exp(row[j] / temp - shift);
-        row[j] = e;
-        sum += e;
+      for (j = 0; j < cols; ++j) row[j] = row[j] / temp - shift;
+      ce::exp_values(row, cols);
+      double part[4] = {0, 0, 0, 0};
+      for (j = 0; j + 4 <= cols; j += 4) {
+        for (int l = 0; l < 4; ++l) part[l] += static_cast<double>(row[j + l]);
       }
+      for (; j < cols; ++j) part[0] += static_cast<double>(row[j]);
+      double sum = (part[0] + part[1]) + (part[2] + part[3]);
       sum -= static_cast<double>(row[c1]) + static_cast<double>(row[c2]);
       loss[static_cast<size_t>(k)] = static_cast<double>(shift) + std::log(sum) - wi * positive;
       if (!grad) continue;
@@ -209,6 +224,81 @@ void normalize_backward(const at::Tensor& gx, const Normalized& v, int64_t n, Dc
   r.grad2 = back(gx.narrow(0, n, n), v.x.narrow(0, n, n), v.norm2);
 }
 
+// G + G^T in place, the same sums as l.g + l.g.t(): in strips of 8 rows j,
+// each pair {j, i >= j} once (in the strip of j), the column walk reading 8
+// adjacent values of row i at a time (rows 2N apart: a power-of-two stride
+// that a tile of more rows would thrash the L1 cache with).
+template <typename T>
+void symmetrize(T* g, int64_t m) {
+  constexpr int64_t B = 8;
+  at::parallel_for(0, (m + B - 1) / B, grain(B * m), [&](int64_t begin, int64_t end) {
+    for (int64_t jb = begin * B; jb < std::min(end * B, m); jb += B) {
+      const int64_t je = std::min(jb + B, m);
+      for (int64_t j = jb; j < je; ++j) {
+        for (int64_t i = j; i < je; ++i) {
+          const T a = g[j * m + i] + g[i * m + j];
+          g[j * m + i] = a;
+          g[i * m + j] = a;
+        }
+      }
+      for (int64_t i = je; i < m; ++i) {
+        T* ri = g + i * m;
+        for (int64_t j = jb; j < je; ++j) {
+          const T a = g[j * m + i] + ri[j];
+          g[j * m + i] = a;
+          ri[j] = a;
+        }
+      }
+    }
+  });
+}
+
+// direct() on raw CPU memory, one process: the norms and X, one syrk, rows(),
+// G + G^T, one product, normalize's backward, as loops over one workspace
+// instead of ~20 LibTorch ops. False (the caller takes direct()) where a
+// row's norm is below eps or not finite.
+template <typename T>
+bool direct_cpu(const at::Tensor& z1, const at::Tensor& z2, const DclOptions& o, DclResult& r) {
+  const int64_t n = z1.size(0), d = z1.size(1), m = 2 * n;
+  std::unique_ptr<T[]> work(new T[static_cast<size_t>(2 * m * d + m * m + m)]);
+  T* x = work.get();
+  T* p = x + m * d;
+  T* s = p + m * d;
+  T* norm = s + m * m;
+  exact_row_norms(z1.data_ptr<T>(), norm, n, d);
+  exact_row_norms(z2.data_ptr<T>(), norm + n, n, d);
+  for (int64_t i = 0; i < m; ++i) {
+    if (!(norm[i] >= static_cast<T>(kNormalizeEps)) || !std::isfinite(norm[i])) return false;
+  }
+  ce::divide_rows(z1.data_ptr<T>(), norm, x, n, d, kNormalizeEps);
+  ce::divide_rows(z2.data_ptr<T>(), norm + n, x + n * d, n, d, kNormalizeEps);
+  at::Tensor wd;
+  if (o.weighted) {
+    const auto options = z1.options();
+    wd = mises_fisher_weights(at::from_blob(x, {n, d}, options), at::from_blob(x + n * d, {n, d}, options), o.sigma)
+             .to(at::kDouble)
+             .contiguous();
+  }
+  blas::gram(x, s, m, d);
+  r.loss = rows<T>(s, n, m, 0, wd.defined() ? wd.data_ptr<double>() : nullptr, o.temperature, o.grad) /
+           static_cast<double>(m);
+  if (!o.grad) return true;
+  // dX = (G + G^T) X / 2N, then normalize's backward
+  symmetrize(s, m);
+  blas::mm(s, false, x, false, p, m, d, m);
+  const T scale = static_cast<T>(1.0 / static_cast<double>(m));
+  at::Tensor g1 = at::empty({n, d}, z1.options()), g2 = at::empty({n, d}, z1.options());
+  T* out1 = g1.data_ptr<T>();
+  T* out2 = g2.data_ptr<T>();
+  for (int64_t i = 0; i < m * d; ++i) p[i] *= scale;
+  ce::normalize_backward(p, x, norm, m, d, kNormalizeEps);
+  std::copy(p, p + n * d, out1);
+  std::copy(p + n * d, p + m * d, out2);
+  r.grad1 = g1;
+  r.grad2 = g2;
+  return true;
+}
+
 DclResult direct(const at::Tensor& z1, const at::Tensor& z2, const DclOptions& o) {
   at::NoGradGuard no_grad;
   const int64_t n = z1.size(0);
@@ -264,7 +354,16 @@ DclResult dcl_loss(const at::Tensor& z1, const at::Tensor& z2, const DclOptions&
   DclResult r;
   if (!o.group) {
     if (n < 2) throw_range_error("z1: DCL's negatives need N >= 2 rows, got N = " + std::to_string(n));
-    r = fused_enabled() ? direct(z1.contiguous(), z2.contiguous(), o) : reference(z1, z2, o);
+    if (!fused_enabled()) {
+      r = reference(z1, z2, o);
+    } else {
+      const at::Tensor a = z1.contiguous(), b = z2.contiguous();
+      bool done = false;
+      if (a.device().is_cpu()) {
+        AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "dcl_cpu", [&] { done = direct_cpu<scalar_t>(a, b, o, r); });
+      }
+      if (!done) r = direct(a, b, o);
+    }
   } else {
     if (n * o.group->world_size() < 2) {
       throw_range_error("z1: DCL's negatives need W * N >= 2 rows over the group, got 1");

@@ -30,6 +30,16 @@ function makeCases(): Case[] {
     add('a zero row', 6, 4, {}, { zeroRows: [3] });
     // two equal rows: distance eps * sqrt(D) between them, the first of the tied neighbours
     add('two equal rows', 5, 3, {}, { constantRows: [1, 3] });
+    // N >= 16: the CPU path's argmax runs in 8 lanes of columns (j mod 8). Row 30 = e1 has two
+    // neighbours at exactly the same similarity, rows 13 (lane 5) and 18 (lane 2): (0.9, 0.1, 0, ...)
+    // and (0.9, 0, 0.1, ...) (the same norm and the same products in any order); the first, 13, wins
+    const tie = matrix(r, 40, 8, dtype);
+    const round = dtype === 'float32' ? Math.fround : (v: number) => v;
+    for (const [row, values] of [[30, [1]], [13, [0.9, 0.1]], [18, [0.9, 0, 0.1]]] as const) {
+      for (let k = 0; k < 8; k++) tie.data[row * 8 + k] = round((values as readonly number[])[k] ?? 0);
+    }
+    cases.push({ name: `a tie across the argmax lanes N=40 D=8 ${dtype}`, op: 'koleo', dtype, inputs: { x: tie }, options: {} });
+    add('two equal rows, N not a multiple of 8', 21, 16, {}, { constantRows: [20, 4] });
   }
   return cases;
 }
