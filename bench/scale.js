@@ -16,7 +16,8 @@
 //
 //   --case     siglip-1024x512, siglip-4096x256, npairs-32768x256 (repeatable;
 //              default: all three)
-//   --pairs    pairs per case (default: 41 / 11 / 3 by size)
+//   --pairs    pairs per case (default: 41 / 11 / 3 by size; the 32768 case
+//              prints each pair as it comes: 1-3 minutes a pair at 1 thread)
 //   --threads  LibTorch's and OpenBLAS's threads (pl.setNumThreads; default:
 //              as loaded). With 1, also set OPENBLAS_NUM_THREADS=1.
 //   --clock    cpu: the process's CPU time (user + system): with --threads 1
@@ -32,7 +33,7 @@ const path = require('path');
 
 const argv = process.argv.slice(2);
 if (argv.includes('--help') || argv.includes('-h')) {
-  process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 28).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+  process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 29).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
   process.exit(0);
 }
 function values(name) {
@@ -101,10 +102,13 @@ function measure(name) {
       pl.matmul(Gb, y1b, { transposeA: true, out: p2 });
     }
   };
+  // warm-up: the pair itself at the small sizes; at 32768 (15 s and more a
+  // call) the first pair is warm enough, and each pair is printed as it comes
   const chunkedBefore = binding().chunking().calls;
-  lossCall();
-  const chunked = binding().chunking().calls > chunkedBefore;
-  products();
+  if (!big) {
+    lossCall();
+    products();
+  }
   const ratios = [], lt = [], pt = [];
   for (let i = 0; i < pairs; i++) {
     const t0 = now();
@@ -115,7 +119,9 @@ function measure(name) {
     lt.push(t1 - t0);
     pt.push(t2 - t1);
     ratios.push((t1 - t0) / (t2 - t1));
+    if (big) console.log(`  pair ${i + 1}: loss ${(t1 - t0).toFixed(0)} ms, products ${(t2 - t1).toFixed(0)} ms, ratio ${ratios[i].toFixed(3)}x`);
   }
+  const chunked = binding().chunking().calls > chunkedBefore;
   const label = big ? `npairsLoss symmetric ${n}x${d}, T 0.07` : `sigmoidLoss ${n}x${d}`;
   console.log(`${label}${chunked ? ' (chunked, ' + rows + '-row blocks)' : ''}: loss ${q(lt, 0.5).toFixed(1)} ms, ` +
     `products ${q(pt, 0.5).toFixed(1)} ms; ratio median ${q(ratios, 0.5).toFixed(3)}x ` +
