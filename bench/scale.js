@@ -13,7 +13,7 @@
 // floor is 4/3 of these three products: its ratio against those 4 (the S
 // products timed on their own within the three) is printed too.
 //
-//   node bench/scale.js [--case NAME]... [--pairs N] [--threads N] [--clock wall|cpu]
+//   node bench/scale.js (or npm run bench:scale --) [--case NAME]... [--pairs N] [--threads N] [--clock wall|cpu]
 //
 //   --case     siglip-1024x512, siglip-4096x256, npairs-32768x256 (repeatable;
 //              default: all three)
