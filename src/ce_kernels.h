@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 namespace pairloss::ce {
 
@@ -62,6 +63,35 @@ struct Result {
 
 Result run(float* S, float* G, const Problem& p);
 Result run(double* S, double* G, const Problem& p);
+
+// The one shift c of the symmetric form's exponentials, u = exp(L - c), for
+// temperature t (in T): 1 / t, the bound of a cosine logit, for double;
+// 1 / t - 80 for float (u then up to e^80, and normal down to 167 below the
+// bound; ce_kernels_symmetric.h says why).
+template <typename T>
+T symmetric_shift(T t) {
+  return std::is_same<T, float>::value ? T(1) / t - T(80) : T(1) / t;
+}
+
+// ---- the symmetric cross entropy over row blocks (chunked.cpp) ----
+// run()'s symmetric form with index targets and no label smoothing, split
+// into its two passes so that a caller can go through an N x M matrix one
+// block of rows S [b, m] at a time, forming each block twice:
+// symmetric_block_sums: each row's sum of u and of u * s into rs[i], ru[i]
+// (i < b), and the block's column sums of the same added to cs[j], cu[j];
+// symmetric_block_grad: dloss/dS in S's own memory from the row weights
+// a_i = w_rows / rs_i (this block's rows), the column weights b_j = w_cols /
+// cs_j (all rows' sums), the rows' targets `index` (this block's rows) and
+// w_target = w_rows + w_cols: u (a_i + b_j) / t, less w_target / t at the
+// target. The loss is sum_i (c + log rs_i) and sum_j (c + log cs_j) less the
+// target logits; a sum below ~1e-30 (float) or ~1e-290 (double) says that
+// the one shift underflows there (the caller then keeps per-row maxima).
+void symmetric_block_sums(const float* S, int64_t b, int64_t m, double t, double* rs, double* ru, double* cs, double* cu);
+void symmetric_block_sums(const double* S, int64_t b, int64_t m, double t, double* rs, double* ru, double* cs, double* cu);
+void symmetric_block_grad(float* S, int64_t b, int64_t m, double t, const double* a, const double* bc, const int64_t* index,
+                          double w_target);
+void symmetric_block_grad(double* S, int64_t b, int64_t m, double t, const double* a, const double* bc, const int64_t* index,
+                          double w_target);
 
 // ---- SigLIP's pairwise sigmoid loss over a block of similarities ----
 // logits z = scale * S + bias (rounded as LibTorch rounds the two ops), the
@@ -119,6 +149,10 @@ const char* kernel_name();
 #define PAIRLOSS_CE_DECLARE                                                                              \
   Result run(float* S, float* G, const Problem& p);                                                      \
   Result run(double* S, double* G, const Problem& p);                                                    \
+  void symmetric_block_sums(const float* S, int64_t b, int64_t m, double t, double* rs, double* ru, double* cs, double* cu); \
+  void symmetric_block_sums(const double* S, int64_t b, int64_t m, double t, double* rs, double* ru, double* cs, double* cu); \
+  void symmetric_block_grad(float* S, int64_t b, int64_t m, double t, const double* a, const double* bc, const int64_t* i, double w); \
+  void symmetric_block_grad(double* S, int64_t b, int64_t m, double t, const double* a, const double* bc, const int64_t* i, double w); \
   SigmoidResult sigmoid_run(float* S, float* G, const SigmoidProblem& p);                                \
   SigmoidResult sigmoid_run(double* S, double* G, const SigmoidProblem& p);                              \
   void divide_rows(const float* x, const float* norms, float* out, int64_t r, int64_t d, double eps);    \

@@ -28,6 +28,21 @@ SigmoidResult sigmoid_run(double* S, double* G, const SigmoidProblem& p) {
   return use_avx2() ? avx2::sigmoid_run(S, G, p) : baseline::sigmoid_run(S, G, p);
 }
 
+void symmetric_block_sums(const float* S, int64_t b, int64_t m, double t, double* rs, double* ru, double* cs, double* cu) {
+  use_avx2() ? avx2::symmetric_block_sums(S, b, m, t, rs, ru, cs, cu) : baseline::symmetric_block_sums(S, b, m, t, rs, ru, cs, cu);
+}
+void symmetric_block_sums(const double* S, int64_t b, int64_t m, double t, double* rs, double* ru, double* cs, double* cu) {
+  use_avx2() ? avx2::symmetric_block_sums(S, b, m, t, rs, ru, cs, cu) : baseline::symmetric_block_sums(S, b, m, t, rs, ru, cs, cu);
+}
+void symmetric_block_grad(float* S, int64_t b, int64_t m, double t, const double* a, const double* bc, const int64_t* index,
+                          double w) {
+  use_avx2() ? avx2::symmetric_block_grad(S, b, m, t, a, bc, index, w) : baseline::symmetric_block_grad(S, b, m, t, a, bc, index, w);
+}
+void symmetric_block_grad(double* S, int64_t b, int64_t m, double t, const double* a, const double* bc, const int64_t* index,
+                          double w) {
+  use_avx2() ? avx2::symmetric_block_grad(S, b, m, t, a, bc, index, w) : baseline::symmetric_block_grad(S, b, m, t, a, bc, index, w);
+}
+
 void divide_rows(const float* x, const float* n, float* o, int64_t r, int64_t d, double eps) {
   use_avx2() ? avx2::divide_rows(x, n, o, r, d, eps) : baseline::divide_rows(x, n, o, r, d, eps);
 }

@@ -231,6 +231,7 @@ Result rows_only(T* S, T* G, const Problem& p) {
 }
 
 #include "ce_kernels_symmetric.h"
+#include "ce_kernels_blocks.h"
 
 template <typename T>
 Result run_impl(T* S, T* G, const Problem& p) {
@@ -333,6 +334,20 @@ Result run(float* S, float* G, const Problem& p) { return run_impl(S, G, p); }
 SigmoidResult sigmoid_run(float* S, float* G, const SigmoidProblem& p) { return sigmoid_impl(S, G, p); }
 SigmoidResult sigmoid_run(double* S, double* G, const SigmoidProblem& p) { return sigmoid_impl(S, G, p); }
 Result run(double* S, double* G, const Problem& p) { return run_impl(S, G, p); }
+void symmetric_block_sums(const float* S, int64_t b, int64_t m, double t, double* rs, double* ru, double* cs, double* cu) {
+  block_sums(S, b, m, t, rs, ru, cs, cu);
+}
+void symmetric_block_sums(const double* S, int64_t b, int64_t m, double t, double* rs, double* ru, double* cs, double* cu) {
+  block_sums(S, b, m, t, rs, ru, cs, cu);
+}
+void symmetric_block_grad(float* S, int64_t b, int64_t m, double t, const double* a, const double* bc, const int64_t* index,
+                          double w_target) {
+  block_grad(S, b, m, t, a, bc, index, w_target);
+}
+void symmetric_block_grad(double* S, int64_t b, int64_t m, double t, const double* a, const double* bc, const int64_t* index,
+                          double w_target) {
+  block_grad(S, b, m, t, a, bc, index, w_target);
+}
 
 #if PAIRLOSS_CE_AVX2
 bool have_sleef() { return sleef().f8 != nullptr; }

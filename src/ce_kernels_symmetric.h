@@ -166,7 +166,7 @@ Result symmetric(T* S, T* G, const Problem& p) {
   const int64_t n = p.n, m = p.m;  // n == m
   const T t = static_cast<T>(p.temperature);
   const double inv_t = 1.0 / static_cast<double>(t);
-  const T c = std::is_same<T, float>::value ? T(1) / t - T(80) : T(1) / t;
+  const T c = symmetric_shift<T>(t);
   const double ls = p.label_smoothing;
   const double smooth_r = ls / static_cast<double>(m), smooth_c = ls / static_cast<double>(n);
   const T* P = static_cast<const T*>(p.probs);

@@ -8,8 +8,11 @@
 #include <cstdlib>
 #include <limits>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
+#include "blas.h"
 #include "ce_kernels.h"
 #include "errors.h"
 #include "parallel.h"
@@ -44,6 +47,75 @@ std::atomic<int64_t> chunk_rows{rows_from_env()};
 std::atomic<int64_t> chunk_budget{budget_from_env()};
 std::atomic<int64_t> chunk_calls{0};
 
+// The symmetric loss with index targets and no label smoothing, as the
+// fused kernel computes it (ce_kernels.h's block form of its symmetric pass):
+// one shift c for every exponential, u = exp(L - c), so that each pass takes
+// one exp an element and no row or column maxima. Pass 1 forms each block of
+// S and gathers the row and column sums; pass 2 forms it again (the minimum
+// without holding the N x M matrix: the column-wise softmax needs every row
+// first), turns it into dloss/dS in place and does the two products. Returns
+// the loss and sum(dloss/dL * S), empty where the shift underflows a row or a
+// column (the caller then takes the per-row and per-column maxima below).
+template <typename T>
+std::optional<std::pair<double, double>> one_shift(const T* y1, const T* y2, const int64_t* idx, int64_t n, int64_t m,
+                                                   int64_t d, int64_t rows, T t, double w_r, double w_c, bool grad,
+                                                   at::Tensor& g1, at::Tensor& g2, const at::TensorOptions& options) {
+  at::Tensor Sbuf = at::empty({rows, m}, options);
+  T* S = Sbuf.data_ptr<T>();
+  std::vector<double> rs(static_cast<size_t>(n)), ru(static_cast<size_t>(n));
+  std::vector<double> cs(static_cast<size_t>(m), 0.0), cu(static_cast<size_t>(m), 0.0);
+  double tl = 0, tsum = 0;  // the target logits (rounded as the reference rounds them) and similarities
+  for (int64_t r0 = 0; r0 < n; r0 += rows) {
+    const int64_t b = std::min(rows, n - r0);
+    blas::mm(y1 + r0 * d, false, y2, true, S, b, m, d);
+    ce::symmetric_block_sums(S, b, m, static_cast<double>(t), rs.data() + r0, ru.data() + r0, cs.data(), cu.data());
+    for (int64_t i = 0; i < b; ++i) {
+      const T st = S[i * m + idx[r0 + i]];
+      tl += static_cast<double>(st / t);
+      tsum += st;
+    }
+  }
+  const double tiny = std::is_same<T, float>::value ? 1e-30 : 1e-290;
+  const double huge = std::numeric_limits<double>::max();
+  for (const std::vector<double>* v : {&rs, &cs}) {
+    for (const double x : *v)
+      if (!(x >= tiny && x <= huge)) return std::nullopt;
+  }
+  const double c = static_cast<double>(ce::symmetric_shift<T>(t));
+  double lr = 0, lc = 0;
+  for (int64_t i = 0; i < n; ++i) lr += c + std::log(rs[i]);
+  for (int64_t j = 0; j < m; ++j) lc += c + std::log(cs[j]);
+  // w_r = r_rows / 2, w_c = r_cols / 2: the mean of the two directions' means
+  const double loss = w_r * (lr - tl) + w_c * (lc - tl);
+  if (!grad) return std::make_pair(loss, 0.0);
+  std::vector<double> a(static_cast<size_t>(n)), bcol(static_cast<size_t>(m));
+  double gs = -(w_r + w_c) * tsum;
+  for (int64_t i = 0; i < n; ++i) {
+    a[i] = w_r / rs[i];
+    gs += a[i] * ru[i];
+  }
+  for (int64_t j = 0; j < m; ++j) {
+    bcol[j] = w_c / cs[j];
+    gs += bcol[j] * cu[j];
+  }
+  T* pg1 = g1.data_ptr<T>();
+  for (int64_t r0 = 0; r0 < n; r0 += rows) {
+    const int64_t b = std::min(rows, n - r0);
+    blas::mm(y1 + r0 * d, false, y2, true, S, b, m, d);
+    ce::symmetric_block_grad(S, b, m, static_cast<double>(t), a.data() + r0, bcol.data(), idx + r0, w_r + w_c);
+    // dy1 = dS @ y2 (this block's rows), dy2 += dS.T @ y1 (this block's share)
+    blas::mm(S, false, y2, false, pg1 + r0 * d, b, d, m);
+    if (r0 == 0) {
+      blas::mm(S, true, y1, false, g2.data_ptr<T>(), m, d, b);
+    } else {
+      const at::Tensor G = Sbuf.narrow(0, 0, b);
+      const at::Tensor Y = at::from_blob(const_cast<T*>(y1 + r0 * d), {b, d}, options);
+      g2.addmm_(G.t(), Y);
+    }
+  }
+  return std::make_pair(loss, gs);
+}
+
 // Notation: block rows i (global row r0 + i), columns j; S the block's
 // similarities, L = S / temperature its logits. The cross-entropy target of
 // entry (i, j), row-wise (M classes) and column-wise (N classes), is
@@ -53,7 +125,7 @@ std::atomic<int64_t> chunk_calls{0};
 // same entry: one q serves both.
 template <typename T>
 std::optional<NpairsResult> chunked_impl(const at::Tensor& x1_in, const at::Tensor& x2_in, const at::Tensor& target,
-                                         const NpairsOptions& o) {
+                                         const NpairsOptions& o, bool try_one_shift) {
   const at::Tensor x1 = x1_in.contiguous(), x2 = x2_in.contiguous();
   const int64_t n = x1.size(0), m = x2.size(0), d = x1.size(1);
   // D = 1 goes to the reference path, as in fused.cpp: every normalised row
@@ -162,6 +234,15 @@ std::optional<NpairsResult> chunked_impl(const at::Tensor& x1_in, const at::Tens
       }
     }
     return finish(r_rows * loss, gs);
+  }
+
+  // symmetric, index targets, unsmoothed: one shift (fused.cpp's fallback to
+  // this function has already seen it underflow, and skips it)
+  if (try_one_shift && idx && ls == 0 && m == n) {
+    if (auto sums = one_shift<T>(x1n.data_ptr<T>(), x2n.data_ptr<T>(), idx, n, m, d, rows, temperature, w_r, w_c, grad, g1,
+                                 g2, x1.options())) {
+      return finish(sums->first, sums->second);
+    }
   }
 
   // symmetric: the column-wise cross entropy gathers its log-sum-exp across
@@ -419,16 +500,16 @@ void count_chunked_call() { chunk_calls.fetch_add(1); }
 
 std::optional<NpairsResult> npairs_chunked(const at::Tensor& x1, const at::Tensor& x2, const at::Tensor& target,
                                            const NpairsOptions& o) {
-  std::optional<NpairsResult> r = x1.scalar_type() == at::kDouble ? chunked_impl<double>(x1, x2, target, o)
-                                                                   : chunked_impl<float>(x1, x2, target, o);
+  std::optional<NpairsResult> r = x1.scalar_type() == at::kDouble ? chunked_impl<double>(x1, x2, target, o, true)
+                                                                   : chunked_impl<float>(x1, x2, target, o, true);
   if (r) chunk_calls.fetch_add(1);
   return r;
 }
 
 std::optional<NpairsResult> npairs_blocks(const at::Tensor& x1, const at::Tensor& x2, const at::Tensor& target,
                                           const NpairsOptions& o) {
-  return x1.scalar_type() == at::kDouble ? chunked_impl<double>(x1, x2, target, o)
-                                         : chunked_impl<float>(x1, x2, target, o);
+  return x1.scalar_type() == at::kDouble ? chunked_impl<double>(x1, x2, target, o, false)
+                                         : chunked_impl<float>(x1, x2, target, o, false);
 }
 
 }  // namespace pairloss

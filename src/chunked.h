@@ -4,8 +4,11 @@
 // same building blocks (ce_kernels.h). Each block of rows is recomputed from
 // the normalised embeddings, as open_clip does with one block per rank: the
 // row-wise cross entropy is complete within a block (the shared row kernel),
-// the column-wise one (symmetric) gathers its log-sum-exp across blocks with
-// an online maximum and rescaled sums, and a second pass forms the gradient.
+// the column-wise one (symmetric) gathers its log-sum-exp across blocks, and
+// a second pass forms each block again and its gradient: with index targets
+// and no label smoothing as the fused kernel does, one shift for every exp
+// (ce_kernels.h's symmetric_block_sums/_grad), otherwise, or where that
+// shift underflows, with an online maximum per column and rescaled sums.
 #pragma once
 
 #include <ATen/ATen.h>

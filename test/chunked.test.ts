@@ -52,6 +52,17 @@ function makeCases(s: number): Case[] {
     np('larger symmetric 61 D=32', 61, 61, 32, { symmetric: true, temperature: 0.05 });
     np('grad false', 10, 12, 6, { grad: false, temperature: 0.2 });
     np('grad false, symmetric', 11, 11, 6, { grad: false, symmetric: true, labelSmoothing: 0.1 });
+    // rows 0 and 3 of x1 opposite every column (x2 near +e0) at temperature
+    // 0.002: the one shift of the symmetric form (exp(L - c), c near 1 / t)
+    // underflows there, and the chunked path keeps per-row and per-column maxima
+    const near = (rows: number, sign: (i: number) => number) => {
+      const round = dtype === 'float32' ? Math.fround : (v: number) => v;
+      const x = matrix(r, rows, 5, dtype, { scale: 0.3 });
+      for (let i = 0; i < rows; i++) if (sign(i) !== 0) x.data[i * 5] = round(x.data[i * 5] + sign(i) * 3);
+      return x;
+    };
+    np('symmetric, temperature 0.002, rows opposite every column', 10, 10, 5, { symmetric: true, temperature: 0.002 },
+      { x1: near(10, (i) => (i === 0 || i === 3 ? -1 : 0)), x2: near(10, () => 1) });
   }
   return cases;
 }
@@ -144,6 +155,10 @@ describe(`chunked N-pairs against PyTorch (seed ${seed}; replay: PAIRLOSS_PARITY
       { name: 'M > N 600/1100 D=16, index targets with repeats', op: 'npairs', dtype: 'float32',
         options: { temperature: 0.1, targetIndices: Array.from({ length: 600 }, () => Math.floor(r() * 1100)) },
         inputs: { x1: matrix(r, 600, 16, 'float32'), x2: matrix(r, 1100, 16, 'float32') } },
+      // unsmoothed, index targets: the one-shift passes (column sums gathered per task, merged in row order)
+      { name: 'symmetric 1030 D=16, permutation targets, temperature 0.07', op: 'npairs', dtype: 'float32',
+        options: { symmetric: true, temperature: 0.07, targetIndices: permutation(r, 1030) },
+        inputs: { x1: matrix(r, 1030, 16, 'float32'), x2: matrix(r, 1030, 16, 'float32') } },
     ];
     const rowsOf = (c: Case) => (c.inputs.x1.shape[0] > 1000 ? 512 : 480);  // 512·1030 and 480·1100 > 2·256k
     // reduction 'sum' at this size: gradients of O(N / temperature) whose
