@@ -2,7 +2,7 @@
 // symmetric form's two passes (ce_kernels_symmetric.h) over one block of rows
 // at a time, for chunked.cpp. Part of ce_kernels_impl.h, included there inside
 // its build's namespace after ce_kernels_symmetric.h, whose helpers
-// (shifted_exp, row_pass_f32, FlushToZero, kOneSweep) it uses.
+// (shifted_exp, row_exp_sums, FlushToZero, kOneSweep) it uses.
 
 #if PAIRLOSS_CE_AVX2
 // u = exp(L - c) of one float row, exactly as row_pass_f32 forms it (the same
@@ -59,22 +59,7 @@ void block_sums(const T* S, int64_t b, int64_t m, double temperature, double* rs
     for (int64_t i = rb; i < re; ++i) {
       const T* s = S + i * m;
       double r = 0, rus = 0;
-#if PAIRLOSS_CE_AVX2
-      if constexpr (kOneSweep<T>) {
-        row_pass_f32(s, u, m, t, c, pcs, pcu, r, rus);
-      } else
-#endif
-      {
-        shifted_exp(s, u, low.data(), m, t, c);
-#pragma omp simd reduction(+ : r, rus)
-        for (int64_t j = 0; j < m; ++j) {
-          const double uj = u[j];
-          r += uj;
-          rus += uj * s[j];
-          pcs[j] += uj;
-          pcu[j] += uj * s[j];
-        }
-      }
+      row_exp_sums(s, u, u, low.data(), m, t, c, pcs, pcu, r, rus);
       rs[i] = r;
       ru[i] = rus;
     }

@@ -150,6 +150,31 @@ struct FlushToZero {
 template <typename T>
 constexpr bool kOneSweep = PAIRLOSS_CE_AVX2 && std::is_same<T, float>::value;
 
+// Pass 1 of one row: u = exp(s / t - c) and its sums, r = sum u, rus =
+// sum u s, with u and u s added to the column partials pcs and pcu. The
+// one-sweep form writes u into dst; the other into u (lo: its scratch).
+template <typename T>
+void row_exp_sums(const T* s, T* dst, T* u, T* lo, int64_t m, T t, T c, double* pcs, double* pcu, double& r,
+                  double& rus) {
+#if PAIRLOSS_CE_AVX2
+  if constexpr (kOneSweep<T>) {
+    row_pass_f32(s, dst, m, t, c, pcs, pcu, r, rus);
+  } else
+#endif
+  {
+    (void)dst;
+    shifted_exp(s, u, lo, m, t, c);
+#pragma omp simd reduction(+ : r, rus)
+    for (int64_t j = 0; j < m; ++j) {
+      const double uj = u[j];
+      r += uj;
+      rus += uj * s[j];
+      pcs[j] += uj;
+      pcu[j] += uj * s[j];
+    }
+  }
+}
+
 // u = exp(L - c), shared by both directions: pass 1 writes u into G and
 // gathers the row and column sums, pass 2 turns u into the gradient in place.
 // Cosine logits are at most 1 / t (up to rounding), so c = 1 / t is the
@@ -205,22 +230,7 @@ Result symmetric(T* S, T* G, const Problem& p) {
       // u straight into G where nothing reads s after it (G may be S)
       T* const dst = kOneSweep<T> && p.grad && !want_logit_sums ? G + i * m : u;
       double r = 0, rus = 0;
-#if PAIRLOSS_CE_AVX2
-      if constexpr (kOneSweep<T>) {
-        row_pass_f32(s, dst, m, t, c, pcs, pcu, r, rus);
-      } else
-#endif
-      {
-        shifted_exp(s, u, x, m, t, c);
-#pragma omp simd reduction(+ : r, rus)
-        for (int64_t j = 0; j < m; ++j) {
-          const double uj = u[j];
-          r += uj;
-          rus += uj * s[j];
-          pcs[j] += uj;
-          pcu[j] += uj * s[j];
-        }
-      }
+      row_exp_sums(s, dst, u, x, m, t, c, pcs, pcu, r, rus);
       rs[i] = r;
       ru[i] = rus;
       if (want_logit_sums) {
