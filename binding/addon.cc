@@ -46,6 +46,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   function<Matmul>(env, exports, "matmul");
   function<CsrCreate>(env, exports, "csrCreate");
   function<SparseMatmul>(env, exports, "sparseMatmul");
+  function<CsrIndexSelect>(env, exports, "csrIndexSelect");
   function<Adam>(env, exports, "adam");
   function<CrossEntropy>(env, exports, "crossEntropy");
   function<BatchNorm1d>(env, exports, "batchNorm1d");
@@ -55,6 +56,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   init_selftest_losses(env, exports);
 #endif
   function<EchoOptions>(env, exports, "_echoOptions");
+  function<CsrParts>(env, exports, "_csrParts");
   init_process_group(env, exports);
   return exports;
 }

@@ -51,6 +51,13 @@ inline constexpr auto kSparseMatmulOptions =
     fields(field("transposeA", &SparseMatmulOptions::transpose_a), field("out", &SparseMatmulOptions::out));
 static_assert(same_keys(kSparseMatmulOptions, native_keys::sparseMatmul));
 
+// csrIndexSelect: `out` a CsrTensor's External (null: a new one), checked by the call
+struct CsrIndexSelectOptions {
+  Napi::Value out;
+};
+inline constexpr auto kCsrIndexSelectOptions = fields(field("out", &CsrIndexSelectOptions::out));
+static_assert(same_keys(kCsrIndexSelectOptions, native_keys::csrIndexSelect));
+
 // adam: src's options as they are
 using pairloss::AdamOptions;
 inline constexpr auto kAdamOptions =

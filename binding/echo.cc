@@ -31,6 +31,9 @@ Napi::Value EchoOptions(const Napi::CallbackInfo& info) {
   if (kind == "normalize") return echo<NormalizeOptions>(env, options, "normalize", kNormalizeOptions);
   if (kind == "matmul") return echo<MatmulOptions>(env, options, "matmul", kMatmulOptions);
   if (kind == "sparseMatmul") return echo<SparseMatmulOptions>(env, options, "sparseMatmul", kSparseMatmulOptions);
+  if (kind == "csrIndexSelect") {
+    return echo<CsrIndexSelectOptions>(env, options, "csrIndexSelect", kCsrIndexSelectOptions);
+  }
   if (kind == "adam") return echo<AdamOptions>(env, options, "adam", kAdamOptions);
   if (kind == "crossEntropy") return echo<CrossEntropyOptions>(env, options, "crossEntropy", kCrossEntropyOptions);
   if (kind == "batchNorm1d") return echo<EpsOptions>(env, options, "batchNorm1d", kEpsOptions);

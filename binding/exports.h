@@ -37,6 +37,8 @@ Napi::Value CosineSimilarity(const Napi::CallbackInfo& info);
 Napi::Value Matmul(const Napi::CallbackInfo& info);        // (a, b, options, async)
 Napi::Value CsrCreate(const Napi::CallbackInfo& info);     // ({ indptr, indices, values, shape }) -> a CSR External
 Napi::Value SparseMatmul(const Napi::CallbackInfo& info);  // (csr, b, options, async)
+Napi::Value CsrIndexSelect(const Napi::CallbackInfo& info);  // (csr, rows, { out }) -> { csr, nnz }: sync
+Napi::Value CsrParts(const Napi::CallbackInfo& info);        // (csr) -> { indptr, indices, values, bytes }: copies, tests
 Napi::Value Adam(const Napi::CallbackInfo& info);          // (params, grads, expAvgs, expAvgSqs, maxExpAvgSqs, options, async)
 
 // binding/losses.cc: the losses of binding/loss_specs.h's table (its own

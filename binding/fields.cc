@@ -136,7 +136,8 @@ Napi::Value to_js(Napi::Env env, const std::shared_ptr<pairloss::ProcessGroup>& 
 }
 
 Napi::Value to_js(Napi::Env env, const Napi::Value& v) {
-  return v.IsNull() ? env.Null() : Napi::Value(tensor_to_js(env, tensor_from_js(v, "out")));
+  if (v.IsNull() || v.IsExternal()) return v;  // none, or csrIndexSelect's out (a CsrTensor's External) as it came
+  return Napi::Value(tensor_to_js(env, tensor_from_js(v, "out")));
 }
 
 Napi::Value to_js(Napi::Env env, const at::Tensor& v) {

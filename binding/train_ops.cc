@@ -1,5 +1,6 @@
 // The operations of a training step: matmul (transpose flags, `out`),
-// csrCreate / sparseMatmul (a CSR batch checked once, owned natively) and
+// csrCreate / sparseMatmul (a CSR batch checked once, owned natively),
+// csrIndexSelect (rows of one gathered natively, into a reused `out`) and
 // adam (many tensors updated in place in one call). Each entry reads its
 // arguments, then runs now (sync, on the JS thread) or on the libuv pool
 // (async: the inputs copied when the call is made, results copied into the
@@ -76,12 +77,14 @@ Napi::Value run_product(Napi::Env env, bool async, const Napi::Value& out, bool 
 
 constexpr napi_type_tag kCsrTag = {0x7061697263737220ULL, 0x6d61747269782d68ULL};
 
+// A CsrTensor's native half. `csr` is shared with every pending async call
+// that reads it (a copy of the shared_ptr each): while one is, its use_count
+// is above 1 and csrIndexSelect refuses to refill it. `bytes`: what was
+// reported to V8 as external memory (the tensors' storage).
 struct CsrHolder {
-  std::shared_ptr<const pairloss::CsrMatrix> csr;
+  std::shared_ptr<pairloss::CsrMatrix> csr;
   int64_t bytes = 0;
 };
-
-int64_t csr_bytes(const pairloss::CsrMatrix& m) { return m.indptr.nbytes() + m.indices.nbytes() + m.values.nbytes(); }
 
 // An index array (Int32Array | BigInt64Array) copied into memory of its own.
 at::Tensor index_copy(const Napi::Value& value, const char* name) {
@@ -92,7 +95,7 @@ at::Tensor index_copy(const Napi::Value& value, const char* name) {
 // The CSR matrix of { indptr, indices, values, shape: [rows, cols] }: each
 // array copied first, then the copies checked, so that memory the caller
 // shares with other threads (a SharedArrayBuffer) is read exactly once.
-std::shared_ptr<const pairloss::CsrMatrix> csr_from_parts(const Napi::Value& value) {
+std::shared_ptr<pairloss::CsrMatrix> csr_from_parts(const Napi::Value& value) {
   Napi::Env env = value.Env();
   if (!value.IsObject()) type_error(env, "csr must be a CSR matrix { indptr, indices, values, shape }");
   const Napi::Object o = value.As<Napi::Object>();
@@ -116,14 +119,38 @@ std::shared_ptr<const pairloss::CsrMatrix> csr_from_parts(const Napi::Value& val
   return pairloss::csr_matrix(indptr, indices, v, static_cast<int64_t>(rows), static_cast<int64_t>(cols));
 }
 
+// The holder of a CsrTensor (our tagged External), or null for another value.
+CsrHolder* csr_holder(const Napi::Value& value) {
+  if (!value.IsExternal()) return nullptr;
+  auto external = value.As<Napi::External<CsrHolder>>();
+  return external.CheckTypeTag(&kCsrTag) ? external.Data() : nullptr;
+}
+
 // A CsrTensor's native matrix (our tagged External), or a plain CSR object built now.
 std::shared_ptr<const pairloss::CsrMatrix> csr_from_js(const Napi::Value& value) {
   if (value.IsExternal()) {
-    auto external = value.As<Napi::External<CsrHolder>>();
-    if (!external.CheckTypeTag(&kCsrTag)) type_error(value.Env(), "csr must be a CsrTensor or a CSR object");
-    return external.Data()->csr;
+    CsrHolder* holder = csr_holder(value);
+    if (holder == nullptr) type_error(value.Env(), "csr must be a CsrTensor or a CSR object");
+    return holder->csr;
   }
   return csr_from_parts(value);
+}
+
+// A tagged External owning `csr`, its storage reported to V8 as external memory.
+Napi::Value csr_to_js(Napi::Env env, std::shared_ptr<pairloss::CsrMatrix> csr) {
+  auto holder = std::make_unique<CsrHolder>();
+  holder->csr = std::move(csr);
+  holder->bytes = pairloss::csr_storage_bytes(*holder->csr);
+  const int64_t bytes = holder->bytes;
+  auto external = Napi::External<CsrHolder>::New(env, holder.get(), [](Napi::Env e, CsrHolder* h) {
+    int64_t ignored = 0;
+    napi_adjust_external_memory(e, -h->bytes, &ignored);
+    delete h;
+  });
+  holder.release();
+  external.TypeTag(&kCsrTag);
+  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+  return external;
 }
 
 // Tensors of a JS array (params, grads, ...): views, or copies when `copy`.
@@ -155,21 +182,57 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
 
 // csrCreate({ indptr, indices, values, shape }) -> a tagged External owning the
 // checked copy, for lib's CsrTensor.
-Napi::Value CsrCreate(const Napi::CallbackInfo& info) {
+Napi::Value CsrCreate(const Napi::CallbackInfo& info) { return csr_to_js(info.Env(), csr_from_parts(info[0])); }
+
+// csrIndexSelect(csr, rows, { out }) -> { csr, nnz }: rows (an Int32Array,
+// copied first, then checked by src) of a CsrTensor, into a new one, or into
+// `out`'s memory (refilled in place; refused while a pending async call
+// holds it) and then `csr` is out itself.
+Napi::Value CsrIndexSelect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto holder = std::make_unique<CsrHolder>();
-  holder->csr = csr_from_parts(info[0]);
-  holder->bytes = csr_bytes(*holder->csr);
-  const int64_t bytes = holder->bytes;
-  auto external = Napi::External<CsrHolder>::New(env, holder.get(), [](Napi::Env e, CsrHolder* h) {
-    int64_t ignored = 0;
-    napi_adjust_external_memory(e, -h->bytes, &ignored);
-    delete h;
-  });
-  holder.release();
-  external.TypeTag(&kCsrTag);
-  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
-  return external;
+  const auto o = read_options<CsrIndexSelectOptions>(info[2], "csrIndexSelect", kCsrIndexSelectOptions);
+  const CsrHolder* src = csr_holder(info[0]);
+  if (src == nullptr) type_error(env, "csr must be a CsrTensor");
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    type_error(env, "rows must be an Int32Array");
+  }
+  const at::Tensor rows = indices_from_js(info[1], "rows");  // a copy (int64): read once
+  Napi::Value result_csr;
+  if (o.out.IsNull()) {
+    result_csr = csr_to_js(env, pairloss::csr_index_select(*src->csr, rows));
+  } else {
+    CsrHolder* out = csr_holder(o.out);
+    if (out == nullptr) type_error(env, "out must be a CsrTensor");
+    if (out == src) range_error(env, "out must not be csr itself");
+    // our reference alone: no async call in flight reads it
+    if (out->csr.use_count() != 1) range_error(env, "out is in use by a pending async call (e.g. sparseMatmulAsync); await it first");
+    pairloss::csr_index_select_into(*src->csr, rows, *out->csr);
+    const int64_t bytes = pairloss::csr_storage_bytes(*out->csr);
+    if (bytes != out->bytes) Napi::MemoryManagement::AdjustExternalMemory(env, bytes - out->bytes);
+    out->bytes = bytes;
+    result_csr = o.out;
+  }
+  const CsrHolder* result = csr_holder(result_csr);
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("csr", result_csr);
+  r.Set("nnz", Napi::Number::New(env, static_cast<double>(result->csr->nnz())));
+  return r;
+}
+
+// _csrParts(csr) -> { indptr, indices, values, bytes } (tests): copies of a
+// CsrTensor's arrays (the indices as float64), and the bytes of storage it
+// holds (its capacity).
+Napi::Value CsrParts(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const CsrHolder* holder = csr_holder(info[0]);
+  if (holder == nullptr) type_error(env, "csr must be a CsrTensor");
+  const pairloss::CsrMatrix& m = *holder->csr;
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("indptr", tensor_to_js(env, m.indptr.to(at::kDouble)));
+  r.Set("indices", tensor_to_js(env, m.indices.to(at::kDouble)));
+  r.Set("values", tensor_to_js(env, m.values.clone()));
+  r.Set("bytes", Napi::Number::New(env, static_cast<double>(holder->bytes)));
+  return r;
 }
 
 // sparseMatmul(csr, b, { transposeA, out }, async): csr a csrCreate External or a plain CSR object

@@ -102,6 +102,8 @@ export interface Binding {
   matmul(a: RawInput, b: RawInput, options: RawOptions<'matmul'>, async: true): Promise<RawResult | undefined>;
   /** A CSR matrix copied, then checked, held natively: an opaque External. */
   csrCreate(csr: RawCsr): NativeCsr;
+  /** Rows of a CSR matrix gathered natively, into a new one or into options.out (refilled in place, returned as csr). */
+  csrIndexSelect(csr: NativeCsr, rows: Int32Array, options: RawOptions<'csrIndexSelect'>): { csr: NativeCsr; nnz: number };
   sparseMatmul(csr: NativeCsr | RawCsr, b: RawInput, options: RawOptions<'sparseMatmul'>, async: false): RawResult | undefined;
   sparseMatmul(csr: NativeCsr | RawCsr, b: RawInput, options: RawOptions<'sparseMatmul'>, async: true): Promise<RawResult | undefined>;
   /** Updates params and moments in place (async: on copies, written back when done). */
@@ -125,6 +127,8 @@ export interface Binding {
    * under the same keys (tensors as { data, shape }, a group as { rank, worldSize }).
    */
   _echoOptions(kind: string, options: Record<string, unknown>): Record<string, unknown>;
+  /** Tests: copies of a CsrTensor's arrays (indices as float64) and the bytes of storage it holds. */
+  _csrParts(csr: NativeCsr): { indptr: RawTensor; indices: RawTensor; values: RawTensor; bytes: number };
   // process groups (lib/distributed.ts)
   processGroupConnect(options: RawOptions<'processGroupConnect'>): Promise<unknown>;
   processGroupInfo(handle: unknown): RawGroupInfo;

@@ -8,8 +8,8 @@ export type { DType, FloatArray, Indices, TensorLike, OnnxTensorLike, RankOf, Ar
 export { normalize, matmul, matmulAsync, crossEntropy, batchNorm1d, cosineSimilarity } from './ops';
 export type { CrossEntropyOptions, MatmulOptions } from './ops';
 export type { OutBuffer, GradOut } from './out';
-export { csrTensor, CsrTensor, sparseMatmul, sparseMatmulAsync } from './sparse';
-export type { CsrLike, CsrIndices, SparseMatmulOptions } from './sparse';
+export { csrIndexSelect, csrTensor, CsrTensor, sparseMatmul, sparseMatmulAsync } from './sparse';
+export type { CsrLike, CsrIndices, CsrIndexSelectOptions, SparseMatmulOptions } from './sparse';
 export { adam, adamAsync, Adam } from './optim';
 export type { AdamTensor, AdamOptions, AdamHyperparameters } from './optim';
 export { npairsLoss, npairsLossAsync, ntXentLoss, ntXentLossAsync, sigmoidLoss, sigmoidLossAsync, vicregLoss, vicregLossAsync, correlationLoss, correlationLossAsync,

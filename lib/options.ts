@@ -3,6 +3,7 @@
  * type and range and returns its value or default. @internal
  */
 import { invalidType, invalidValue } from './errors';
+import type { NativeCsr } from './binding';
 import type { RawTensor } from './raw';
 
 /** The edit distance of two short strings, a swap of neighbours counting one (for "did you mean"). */
@@ -123,6 +124,7 @@ export const NATIVE_OPTION_KEYS = {
   normalize: ['p', 'dim', 'eps', 'device'],
   matmul: ['transposeA', 'transposeB', 'out', 'device'],
   sparseMatmul: ['transposeA', 'out'],
+  csrIndexSelect: ['out'],
   adam: ['step', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'decoupledWeightDecay', 'amsgrad', 'maximize'],
   crossEntropy: ['reduction', 'labelSmoothing', 'device'],
   batchNorm1d: ['eps', 'device'],
@@ -148,6 +150,10 @@ export interface NativeOptions {
   sparseMatmul: {
     transposeA: boolean;
     out: RawTensor | null;
+  };
+  csrIndexSelect: {
+    /** A CsrTensor's native matrix to refill, or null (a new one). */
+    out: NativeCsr | null;
   };
   adam: {
     step: number;
@@ -184,7 +190,7 @@ export type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) 
 
 // The interfaces above and the key lists name the same keys (a compile error otherwise).
 const keysAgree: { [K in NativeKind]: SameKeys<keyof NativeOptions[K], (typeof NATIVE_OPTION_KEYS)[K][number]> } = {
-  normalize: true, matmul: true, sparseMatmul: true, adam: true, crossEntropy: true, batchNorm1d: true, cosineSimilarity: true,
+  normalize: true, matmul: true, sparseMatmul: true, csrIndexSelect: true, adam: true, crossEntropy: true, batchNorm1d: true, cosineSimilarity: true,
   processGroupConnect: true,
 };
 void keysAgree;

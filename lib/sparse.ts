@@ -35,15 +35,17 @@ let csrHandles: WeakMap<CsrTensor, NativeCsr>;
 /**
  * A CSR matrix checked once and held natively (a copy: later writes to the
  * arrays it was made from do not reach it), for products that reuse it, e.g.
- * a batch's forward and backward. Made by {@link csrTensor}; its memory is
- * freed after GC.
+ * a batch's forward and backward. Made by {@link csrTensor} or
+ * {@link csrIndexSelect}; its memory is freed after GC. It changes only when
+ * passed as {@link csrIndexSelect}'s `out`: then its rows, entries, `shape`
+ * and `nnz` become the selection's (the same object, refilled in place).
  */
 export class CsrTensor {
-  /** `[N, F]`. */
+  /** `[N, F]` (N changes when refilled as {@link csrIndexSelect}'s `out`). */
   readonly shape: readonly [number, number];
   /** `'float32'` or `'float64'` (the values'). */
   readonly dtype: DType;
-  /** The number of stored entries (repeats counted). */
+  /** The number of stored entries (repeats counted; changes when refilled as {@link csrIndexSelect}'s `out`). */
   readonly nnz: number;
 
   private constructor(handle: NativeCsr, shape: [number, number], dtype: DType, nnz: number) {
@@ -63,10 +65,29 @@ export class CsrTensor {
     return new CsrTensor(handle, [csr.shape[0], csr.shape[1]], typedArrayName(csr.values) === 'Float64Array' ? 'float64' : 'float32', csr.values.length);
   }
 
+  /** @internal Rows of `csr` (checked by the caller, but for their range), into `out` when given. */
+  static select(csr: CsrTensor, rows: Int32Array, out: CsrTensor | undefined): CsrTensor {
+    const native = csrHandles.get(csr) as NativeCsr;
+    const target = out === undefined ? null : (csrHandles.get(out) as NativeCsr);
+    const r = callNative(() => binding().csrIndexSelect(native, rows, { out: target }));
+    const shape: [number, number] = [rows.length, csr.shape[1]];
+    if (out === undefined) return new CsrTensor(r.csr, shape, csr.dtype, r.nnz);
+    const refilled = out as { shape: readonly [number, number]; nnz: number };
+    refilled.shape = Object.freeze(shape);
+    refilled.nnz = r.nnz;
+    return out;
+  }
+
   /** @internal The description (not the data) for JSON.stringify. */
   toJSON(): { shape: number[]; dtype: DType; nnz: number } {
     return { shape: [...this.shape], dtype: this.dtype, nnz: this.nnz };
   }
+}
+
+/** @internal Tests: copies of a CsrTensor's arrays (indices as float64) and the bytes of native storage it holds. */
+export function csrParts(csr: CsrTensor): { indptr: Float64Array; indices: Float64Array; values: Float32Array | Float64Array; bytes: number } {
+  const p = callNative(() => binding()._csrParts(csrHandles.get(csr) as NativeCsr));
+  return { indptr: p.indptr.data as Float64Array, indices: p.indices.data as Float64Array, values: p.values.data as Float32Array | Float64Array, bytes: p.bytes };
 }
 
 /** An index array as native code takes it: Int32Array / BigInt64Array as given, number[] converted (integers checked). */
@@ -148,6 +169,69 @@ function checkCsr(value: unknown, name: string): RawCsr {
  */
 export function csrTensor(csr: CsrLike): CsrTensor {
   return CsrTensor.make(checkCsr(csr, 'csr'));
+}
+
+/** Options of {@link csrIndexSelect}. */
+export interface CsrIndexSelectOptions {
+  /**
+   * A CsrTensor (of csr's dtype and F, not csr itself) to refill with the selection and return, instead of a
+   * new one: its native memory is reused (grown geometrically when a selection needs more), so that a loop that
+   * refills the same `out` allocates nothing once warm. Refused while a pending async call (e.g.
+   * {@link sparseMatmulAsync}) reads it.
+   */
+  out?: CsrTensor;
+}
+
+/** The rows argument of csrIndexSelect as native code takes it: an Int32Array (number[] converted and checked). */
+function rowIndices(value: unknown, rows: number): Int32Array {
+  if (typedArrayName(value) === 'Int32Array') {
+    const v = value as Int32Array;
+    if (isDetached(v.buffer)) throw rangeError('rows', 'a detached ArrayBuffer (transferred or freed)');
+    return v;
+  }
+  if (!Array.isArray(value)) throw invalidType('rows', 'an Int32Array or number[] of row indices', value);
+  const out = new Int32Array(value.length);
+  for (let i = 0; i < value.length; i++) {
+    const v: unknown = value[i];
+    if (typeof v !== 'number' || !Number.isInteger(v)) throw invalidType(`rows[${i}]`, 'an integer row index', v);
+    if (v < 0 || v >= rows) throw invalidValue(`rows[${i}]`, `a row index in [0, ${rows})`, v);
+    out[i] = v;
+  }
+  return out;
+}
+
+/**
+ * The rows `rows` of a CsrTensor, in that order (repeats allowed): what
+ * torch's `csr.index_select(0, rows)` and scipy's `csr[rows]` give, a
+ * `[rows.length, F]` CsrTensor of csr's dtype whose row i is row `rows[i]`
+ * of csr, its entries as they are (not summed, not sorted). A native gather
+ * (a copy of each row's entries; csr was checked when made, so its entries
+ * are not checked again): one dataset-wide CsrTensor made once, then each
+ * batch selected from it, with `out` into memory reused from batch to batch.
+ * @param csr - a {@link CsrTensor} `[N, F]`.
+ * @param rows - row indices in [0, N): an Int32Array (copied first, then checked) or a number[] of integers.
+ * @param opts.out - a CsrTensor to refill and return instead of a new one (see {@link CsrIndexSelectOptions}):
+ *   its contents, `shape` and `nnz` change; anything that still needs the old contents must not pass it.
+ * @returns a new CsrTensor, or `out` itself refilled.
+ * @throws TypeError for csr not a CsrTensor, rows not an Int32Array or number[] (e.g. a Float32Array), a
+ *   non-integer row, or `out` not a CsrTensor; RangeError for a row out of [0, N) (naming `rows[i]`), or an `out`
+ *   of another dtype or F, csr itself, or in use by a pending async call (naming `out`).
+ * @example
+ * const all = csrTensor(dataset);                                 // [N, F], checked once
+ * const batch = csrIndexSelect(all, rows0);                       // the first batch: a new CsrTensor
+ * csrIndexSelect(all, rows1, { out: batch });                     // then refilled in place
+ */
+export function csrIndexSelect(csr: CsrTensor, rows: Int32Array | readonly number[], opts?: CsrIndexSelectOptions): CsrTensor {
+  if (!(csr instanceof CsrTensor)) throw invalidType('csr', 'a CsrTensor (from csrTensor or csrIndexSelect)', csr);
+  const o = optionsObject(opts, ['out']);
+  const out = o.out;
+  if (out !== undefined) {
+    if (!(out instanceof CsrTensor)) throw invalidType('out', 'a CsrTensor', out);
+    if (out === csr) throw rangeError('out', 'must not be csr itself (the rows are read from it)');
+    if (out.dtype !== csr.dtype) throw rangeError('out', `must have csr's dtype ${csr.dtype}, got ${out.dtype}`);
+    if (out.shape[1] !== csr.shape[1]) throw rangeError('out', `must have csr's F = ${csr.shape[1]} columns, got ${out.shape[1]}`);
+  }
+  return CsrTensor.select(csr, rowIndices(rows, csr.shape[0]), out as CsrTensor | undefined);
 }
 
 /** Options of {@link sparseMatmul}. */
@@ -233,8 +317,9 @@ export function sparseMatmul(csr: CsrTensor | CsrLike, b: TensorLike, opts?: Spa
 
 /**
  * {@link sparseMatmul} off the event loop: on the libuv pool (b and a plain
- * CSR object copied when the call is made; a CsrTensor is immutable), `out`
- * written when done (leave it alone until the Promise settles). At most 2^17
+ * CSR object copied when the call is made; a CsrTensor is held, and
+ * {@link csrIndexSelect} refuses to refill it until the Promise settles),
+ * `out` written when done (leave it alone until the Promise settles). At most 2^17
  * multiply-adds (nnz · D) compute at once on the calling thread instead.
  * @example
  * const h = await sparseMatmulAsync(x, w1);

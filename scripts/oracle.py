@@ -7,7 +7,7 @@ PyTorch itself (Debian's python3-torch), with the seed's code for the
 defaults (the seed: the PyTorch answer pairloss grew from, docs/DESIGN.md#the-seed;
 F.normalize instead of its F.normalise, no plt.show()).
 
-A case: {"op": "npairs" | "correlation" | "supcon_views" | "lightly_barlow_twins" | "normalize" | "matmul" | "sparse_mm" | "adam" |
+A case: {"op": "npairs" | "correlation" | "supcon_views" | "lightly_barlow_twins" | "normalize" | "matmul" | "sparse_mm" | "csr_index_select" | "adam" |
 "cross_entropy" | "batch_norm1d" | "cosine_similarity" | the ops of oracle_lightly.py
 ("negative_cosine" | "koleo" | "alignment_uniformity" | "dcl") | "triplet" | "arcface"
 (scripts/oracle_pml.py), "dtype":
@@ -352,6 +352,44 @@ def sparse_mm(case, dtype):
     return result
 
 
+def csr_index_select(case, dtype):
+    """Rows `rows` (in order, repeats allowed) of a CSR [N, F]: the arrays of
+    torch's csr.index_select(0, rows) / scipy's csr[rows], built from the
+    CSR's crow/col/values by slicing (torch 1.13 has no index_select for
+    sparse CSR), and the products of the selection: torch.sparse.mm of the
+    selected dense rows made CSR again times w [F, D], and their transpose
+    times g [len(rows), D]."""
+    o = case["options"]
+    n, f = o["shape"]
+    indptr = torch.tensor(o["indptr"], dtype=torch.int64)
+    indices = torch.tensor(o["indices"], dtype=torch.int64)
+    values = tensor(case["inputs"]["values"], dtype).reshape(-1)
+    w, g = tensor(case["inputs"]["w"], dtype), tensor(case["inputs"]["g"], dtype)
+    crow, col = indptr, indices
+    picked = o["rows"]
+    parts = [(int(crow[r]), int(crow[r + 1])) for r in picked]
+    sel_indptr = torch.tensor([0] + [e - s for s, e in parts], dtype=torch.int64).cumsum(0)
+    sel_indices = torch.cat([col[s:e] for s, e in parts]) if parts else torch.zeros(0, dtype=torch.int64)
+    sel_values = torch.cat([values[s:e] for s, e in parts]) if parts else torch.zeros(0, dtype=dtype)
+    row_of = torch.repeat_interleave(torch.arange(n), crow[1:] - crow[:-1])
+    dense = torch.zeros(n, f, dtype=dtype).index_put_((row_of, col), values, accumulate=True)
+    selected = dense[torch.tensor(picked, dtype=torch.int64)]
+    result = {
+        "indptr": out(sel_indptr.to(dtype)),
+        "indices": out(sel_indices.to(dtype)),
+        "values": out(sel_values),
+        "mmT": out(selected.T @ g),
+    }
+    if len(picked) > 0 and f > 0 and w.shape[1] > 0:
+        result["mm"] = out(torch.sparse.mm(selected.to_sparse_csr(), w))
+        # the sliced arrays as they are (repeated columns not summed first): each row's sum in entry order
+        sliced = csr_tensor(sel_indptr, sel_indices, sel_values, (len(picked), f))
+        result["mmEntries"] = out(torch.sparse.mm(sliced, w))
+    else:
+        result["mm"] = result["mmEntries"] = out(selected @ w)
+    return result
+
+
 def csr_tensor(indptr, indices, values, size):
     """A CSR tensor without torch's invariant checks (repeated and unsorted
     columns are the cases under test): the private constructor of 1.13, the
@@ -424,6 +462,8 @@ def run_case(case):
         return {"out": out(a @ b)}
     if op == "sparse_mm":
         return sparse_mm(case, dtype)
+    if op == "csr_index_select":
+        return csr_index_select(case, dtype)
     if op == "adam":
         return adam(case, dtype)
     if op == "cosine_similarity":

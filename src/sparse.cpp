@@ -2,6 +2,8 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "errors.h"
@@ -160,7 +162,7 @@ at::Tensor index_copy(const at::Tensor& t, const char* name) {
 
 }  // namespace
 
-std::shared_ptr<const CsrMatrix> csr_matrix(const at::Tensor& indptr_in, const at::Tensor& indices_in, at::Tensor values,
+std::shared_ptr<CsrMatrix> csr_matrix(const at::Tensor& indptr_in, const at::Tensor& indices_in, at::Tensor values,
                                             int64_t rows, int64_t cols) {
   PAIRLOSS_CHECK(rows >= 0 && cols >= 0, "shape must be two sizes >= 0");
   auto m = std::make_shared<CsrMatrix>();
@@ -183,6 +185,79 @@ std::shared_ptr<const CsrMatrix> csr_matrix(const at::Tensor& indptr_in, const a
     PAIRLOSS_CHECK(ix[k] >= 0 && ix[k] < cols, "indices[" + std::to_string(k) + "] is out of range [0, " + std::to_string(cols) + ")");
   }
   return m;
+}
+
+namespace {
+
+// t itself when its storage holds n elements, else a new tensor of max(n,
+// 2 x t's capacity) elements (t's contents are not kept: every element is
+// written next). Allocates before the caller changes anything.
+at::Tensor with_capacity(const at::Tensor& t, int64_t n) {
+  const int64_t capacity = static_cast<int64_t>(t.storage().nbytes()) / static_cast<int64_t>(t.element_size());
+  return n <= capacity ? t : at::empty({std::max(n, 2 * capacity)}, t.options());
+}
+
+}  // namespace
+
+void csr_index_select_into(const CsrMatrix& src, const at::Tensor& rows_in, CsrMatrix& out) {
+  PAIRLOSS_CHECK(&out != &src, "out must not be csr itself");
+  PAIRLOSS_CHECK(out.values.scalar_type() == src.values.scalar_type(), "out must have csr's dtype");
+  PAIRLOSS_CHECK(out.cols == src.cols, "out must have csr's " + std::to_string(src.cols) + " columns");
+  PAIRLOSS_CHECK(rows_in.defined() && rows_in.dim() == 1 && rows_in.device().is_cpu() && rows_in.scalar_type() == at::kLong,
+                 "rows must be a 1-D int64 CPU array");
+  const at::Tensor rows = rows_in.contiguous();
+  const int64_t count = rows.numel();
+  const int64_t* r = rows.data_ptr<int64_t>();
+  const int64_t* sp = src.indptr.data_ptr<int64_t>();
+  // every row checked (and the entries counted) before anything is written
+  int64_t nnz = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    if (r[i] < 0 || r[i] >= src.rows) {
+      throw_range_error("rows[" + std::to_string(i) + "] must be a row index in [0, " + std::to_string(src.rows) + "), got " +
+                        std::to_string(r[i]));
+    }
+    nnz += sp[r[i] + 1] - sp[r[i]];
+  }
+  // what may allocate (and throw) first, then out changed
+  at::Tensor indptr = with_capacity(out.indptr, count + 1);
+  at::Tensor indices = with_capacity(out.indices, nnz);
+  at::Tensor values = with_capacity(out.values, nnz);
+  out.indptr = indptr.resize_({count + 1});
+  out.indices = indices.resize_({nnz});
+  out.values = values.resize_({nnz});
+  out.rows = count;
+  int64_t* p = out.indptr.data_ptr<int64_t>();
+  p[0] = 0;
+  for (int64_t i = 0; i < count; ++i) p[i + 1] = p[i] + (sp[r[i] + 1] - sp[r[i]]);
+  const int64_t* six = src.indices.data_ptr<int64_t>();
+  int64_t* ix = out.indices.data_ptr<int64_t>();
+  const size_t value_size = src.values.element_size();
+  const char* sv = static_cast<const char*>(src.values.data_ptr());
+  char* v = static_cast<char*>(out.values.data_ptr());
+  // a memcpy of each row's slice; rows in parallel only for large selections (~64k entries a task)
+  const int64_t per_row = std::max<int64_t>(1, nnz / std::max<int64_t>(count, 1));
+  at::parallel_for(0, count, std::max<int64_t>(1, (int64_t{1} << 16) / per_row), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t from = sp[r[i]], n = sp[r[i] + 1] - from, to = p[i];
+      if (n == 0) continue;
+      std::memcpy(ix + to, six + from, n * sizeof(int64_t));
+      std::memcpy(v + to * value_size, sv + from * value_size, n * value_size);
+    }
+  });
+}
+
+std::shared_ptr<CsrMatrix> csr_index_select(const CsrMatrix& src, const at::Tensor& rows) {
+  auto m = std::make_shared<CsrMatrix>();
+  m->cols = src.cols;
+  m->indptr = at::empty({0}, at::kLong);
+  m->indices = at::empty({0}, at::kLong);
+  m->values = at::empty({0}, src.values.options());
+  csr_index_select_into(src, rows, *m);
+  return m;
+}
+
+int64_t csr_storage_bytes(const CsrMatrix& m) {
+  return static_cast<int64_t>(m.indptr.storage().nbytes() + m.indices.storage().nbytes() + m.values.storage().nbytes());
 }
 
 at::Tensor sparse_matmul(const CsrMatrix& a, const at::Tensor& b_in, bool transpose_a, const at::Tensor& out) {

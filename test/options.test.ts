@@ -28,6 +28,8 @@ const echo = (kind: string, options: unknown): Options => {
 
 const indices = BigInt64Array.from([2n, 0n, 1n]);
 const probabilities = { data: Float32Array.from([0.5, 0.25, 0.25, 0, 1, 0, 0.1, 0.2, 0.7]), shape: [3, 3] };
+/** csrIndexSelect's `out`: a CsrTensor's native matrix (an opaque External). */
+const csrOut = callNative(() => binding().csrCreate({ indptr: Int32Array.of(0, 1), indices: Int32Array.of(0), values: Float32Array.of(1), shape: [1, 3] }));
 /** A loss's `out`: caller memory for both gradients. */
 const gradOut = { grad1: { data: Float32Array.from([1, 2, 3, 4]), shape: [2, 2] }, grad2: { data: Float32Array.from([5, 6]), shape: [1, 2] } };
 
@@ -39,6 +41,7 @@ const NON_DEFAULT: { [K in NativeKind]: Options } = {
   normalize: { p: 3, dim: 0, eps: 1e-3, device: 'cpu' },
   matmul: { transposeA: true, transposeB: true, out: probabilities, device: 'cpu' },
   sparseMatmul: { transposeA: true, out: probabilities },
+  csrIndexSelect: { out: csrOut },
   adam: { step: 7, lr: 0.01, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.1, decoupledWeightDecay: true, amsgrad: true, maximize: true },
   crossEntropy: { reduction: 'sum', labelSmoothing: 0.2, device: 'cpu' },
   batchNorm1d: { eps: 1e-3, device: 'cpu' },
@@ -104,6 +107,12 @@ describe('every key across and back (binding()._echoOptions)', () => {
 
   it.each(kinds)('%s: each key comes back with the value sent', (kind) => {
     expectEchoed(kind, NON_DEFAULT[kind], echo(kind, NON_DEFAULT[kind]));
+  });
+
+  it('csrIndexSelect: out comes back as the very External sent, null as null', () => {
+    const back = callNative(() => (binding()._echoOptions as (k: string, o: unknown) => Options)('csrIndexSelect', { out: csrOut }));
+    expect(back.out).toBe(csrOut);
+    expect(echo('csrIndexSelect', { out: null }).out).toBeNull();
   });
 
   it('npairsLoss: a probability target, and no target (null)', () => {
@@ -207,7 +216,7 @@ describe('the public functions send every user option under its key', () => {
       echo('cosineSimilarity', await sent('cosineSimilarity', () => pl.cosineSimilarity(x, y, { eps: 1e-4 }))));
   });
 
-  it('the training-step ops, sync and async: matmul, sparseMatmul, adam', async () => {
+  it('the training-step ops, sync and async: matmul, sparseMatmul, csrIndexSelect (sync), adam', async () => {
     for (const async of [false, true]) {
       const out = new Float32Array(9);
       const m = await sent('matmul', () => (async ? pl.matmulAsync : pl.matmul)(x, y, { transposeA: true, transposeB: true, out }));
@@ -217,6 +226,16 @@ describe('the public functions send every user option under its key', () => {
       const s = await sent('sparseMatmul', () => (async ? pl.sparseMatmulAsync : pl.sparseMatmul)(csr, y, { transposeA: true, out }));
       expect(s).toEqual({ transposeA: true, out: { data: out, shape: [3, 3] } });
       expectEchoed('sparseMatmul', s, echo('sparseMatmul', s));
+      if (!async) {
+        const all = pl.csrTensor(csr);
+        const fresh = await sent('csrIndexSelect', () => pl.csrIndexSelect(all, [2, 0]));
+        expect(fresh).toEqual({ out: null });
+        const target = pl.csrIndexSelect(all, [1]);
+        const into = await sent('csrIndexSelect', () => pl.csrIndexSelect(all, [2, 2], { out: target }));
+        expect(Object.keys(into)).toEqual(['out']);
+        expect(into.out).not.toBeNull();
+        expect(callNative(() => (binding()._echoOptions as (k: string, o: unknown) => Options)('csrIndexSelect', into)).out).toBe(into.out);
+      }
       const { step: _s, ...hyper } = NON_DEFAULT.adam;
       void _s;
       const p = Float32Array.of(1, 2);

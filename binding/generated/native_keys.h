@@ -8,6 +8,7 @@ namespace pairloss_binding::native_keys {
 inline constexpr std::array<std::string_view, 4> normalize = {"p", "dim", "eps", "device"};
 inline constexpr std::array<std::string_view, 4> matmul = {"transposeA", "transposeB", "out", "device"};
 inline constexpr std::array<std::string_view, 2> sparseMatmul = {"transposeA", "out"};
+inline constexpr std::array<std::string_view, 1> csrIndexSelect = {"out"};
 inline constexpr std::array<std::string_view, 9> adam = {"step", "lr", "beta1", "beta2", "eps", "weightDecay", "decoupledWeightDecay", "amsgrad", "maximize"};
 inline constexpr std::array<std::string_view, 3> crossEntropy = {"reduction", "labelSmoothing", "device"};
 inline constexpr std::array<std::string_view, 2> batchNorm1d = {"eps", "device"};

@@ -9,7 +9,7 @@
  * weights is written out here; {@link Adam} (pairloss's fused `adam`)
  * updates them.
  */
-import { adam, csrTensor, CsrTensor, matmul, sparseMatmul } from 'pairloss';
+import { adam, csrIndexSelect, csrTensor, CsrTensor, matmul, sparseMatmul } from 'pairloss';
 import type { SparseRows } from './data';
 import type { Rng } from './rng';
 
@@ -37,36 +37,32 @@ function param(name: string, shape: number[]): Param {
 }
 
 /**
- * A batch of rows of a sparse matrix as CSR arrays, in memory reused from
- * batch to batch (grown when a batch has more entries than any before).
+ * One view's sparse matrix held natively once (pairloss's `csrTensor`: checked
+ * and copied when made), and its batches gathered from it by pairloss's
+ * `csrIndexSelect` into two CsrTensors refilled in turn: a batch stays valid
+ * while the next one is made (the next step's batch is gathered while the
+ * current one still serves backward), and a step allocates nothing.
  */
-export class CsrBatch {
-  private indptr = new Int32Array(1);
-  private indices = new Int32Array(0);
-  private values = new Float32Array(0);
+export class CsrRows {
+  /** The whole matrix `[rows, dim]`. */
+  readonly all: CsrTensor;
+  private readonly batches: (CsrTensor | undefined)[] = [undefined, undefined];
+  private turn = 0;
 
-  /** The rows `rows` of `m`, checked once and held natively (pairloss's `csrTensor`). */
-  of(m: SparseRows, rows: ArrayLike<number>): CsrTensor {
-    const n = rows.length;
-    let nnz = 0;
-    for (let r = 0; r < n; r++) nnz += m.ptr[rows[r] + 1] - m.ptr[rows[r]];
-    if (this.indptr.length < n + 1) this.indptr = new Int32Array(n + 1);
-    if (this.indices.length < nnz) {
-      this.indices = new Int32Array(2 * nnz);
-      this.values = new Float32Array(2 * nnz);
-    }
-    const { indptr, indices, values } = this;
-    let k = 0;
-    indptr[0] = 0;
-    for (let r = 0; r < n; r++) {
-      const start = m.ptr[rows[r]];
-      const end = m.ptr[rows[r] + 1];
-      indices.set(m.idx.subarray(start, end), k);
-      values.set(m.val.subarray(start, end), k);
-      k += end - start;
-      indptr[r + 1] = k;
-    }
-    return csrTensor({ indptr: indptr.subarray(0, n + 1), indices: indices.subarray(0, k), values: values.subarray(0, k), shape: [n, m.dim] });
+  constructor(m: SparseRows) {
+    this.all = csrTensor({ indptr: m.ptr, indices: m.idx, values: m.val, shape: [m.rows, m.dim] });
+  }
+
+  /**
+   * The rows `rows` of the matrix, in the next of the two batch CsrTensors
+   * (valid until the call after next, which refills it).
+   */
+  of(rows: Int32Array | readonly number[]): CsrTensor {
+    const i = this.turn;
+    this.turn ^= 1;
+    const out = this.batches[i];
+    if (out === undefined) return (this.batches[i] = csrIndexSelect(this.all, rows));
+    return csrIndexSelect(this.all, rows, { out });
   }
 }
 

@@ -9,7 +9,7 @@ import { correlationLossAsync, cosineSimilarity, dclLossAsync, npairsLossAsync, 
 import type { CsrTensor, ProcessGroup } from 'pairloss';
 import { PairDataset } from './data';
 import { recallAtK, Recall, retrievalTask, RetrievalTask } from './metrics';
-import { Adam, CsrBatch, Tower } from './model';
+import { Adam, CsrRows, Tower } from './model';
 import { release, take } from './host';
 import { createRng, shuffleInPlace } from './rng';
 
@@ -129,30 +129,34 @@ export interface TrainOptions {
   evaluate?: boolean;
 }
 
+/** Each view's sparse features held natively once, its batches gathered from them. */
+interface Views {
+  spelling: CsrRows;
+  pronunciation: CsrRows;
+}
+
 /** Encodes the `rows` of one view with `tower` in chunks; returns `[rows.length, dim]`. */
-function encode(tower: Tower, features: PairDataset['spelling'], rows: ArrayLike<number>): Float32Array {
+function encode(tower: Tower, features: CsrRows, rows: Int32Array): Float32Array {
   const dim = tower.shape.outDim;
   const out = new Float32Array(rows.length * dim);
   const chunk = 512;
-  const batch = new CsrBatch();
   for (let start = 0; start < rows.length; start += chunk) {
     const n = Math.min(chunk, rows.length - start);
-    const part = Array.prototype.slice.call(rows, start, start + n) as number[];
-    out.set(tower.forward(batch.of(features, part)), start * dim);
+    out.set(tower.forward(features.of(rows.subarray(start, start + n))), start * dim);
   }
   return out;
 }
 
-function evaluate(spell: Tower, pron: Tower, ds: PairDataset, task: RetrievalTask, device: string): Recall {
-  const q = encode(spell, ds.spelling, task.queries);
-  const g = encode(pron, ds.pronunciation, task.gallery);
+function evaluate(spell: Tower, pron: Tower, views: Views, task: RetrievalTask, device: string): Recall {
+  const q = encode(spell, views.spelling, task.queries);
+  const g = encode(pron, views.pronunciation, task.gallery);
   return recallAtK(q, g, spell.shape.outDim, task.target, device);
 }
 
-function similarityOf(spell: Tower, pron: Tower, ds: PairDataset, rows: Int32Array, device: string): Float32Array {
+function similarityOf(spell: Tower, pron: Tower, views: Views, rows: Int32Array, device: string): Float32Array {
   const d = spell.shape.outDim;
-  const a = Tensor.from(encode(spell, ds.spelling, rows), [rows.length, d], { device });
-  const b = Tensor.from(encode(pron, ds.pronunciation, rows), [rows.length, d], { device });
+  const a = Tensor.from(encode(spell, views.spelling, rows), [rows.length, d], { device });
+  const b = Tensor.from(encode(pron, views.pronunciation, rows), [rows.length, d], { device });
   const s = Float32Array.from(take(cosineSimilarity(a, b)));
   release(a, b);
   return s;
@@ -217,15 +221,17 @@ export async function train(ds: PairDataset, config: TrainConfig, options: Train
   const params = [...spell.params, ...pron.params];
   const optimizer = new Adam(params, { lr: config.lr });
 
+  // each view's features held natively once (checked and copied once), every batch gathered from them
+  const views: Views = { spelling: new CsrRows(ds.spelling), pronunciation: new CsrRows(ds.pronunciation) };
   const task = retrievalTask(ds.test, ds.prons);
   const heat = heatmapRows(ds, options.heatmapPairs ?? 16);
   const evaluating = options.evaluate ?? true;
   const k = heat.length;
   const measure = (): Recall =>
     evaluating
-      ? evaluate(spell, pron, ds, task, device)
+      ? evaluate(spell, pron, views, task, device)
       : { recall1: NaN, recall10: NaN, chance1: 1 / task.gallery.length, chance10: Math.min(10, task.gallery.length) / task.gallery.length, meanRank: NaN };
-  const heatmapBefore = evaluating ? similarityOf(spell, pron, ds, heat, device) : new Float32Array(k * k);
+  const heatmapBefore = evaluating ? similarityOf(spell, pron, views, heat, device) : new Float32Array(k * k);
   const epochs: EpochRecord[] = [];
   const record0: EpochRecord = { epoch: 0, loss: null, pairsPerSecond: null, seconds: 0, ...measure() };
   epochs.push(record0);
@@ -254,11 +260,10 @@ export async function train(ds: PairDataset, config: TrainConfig, options: Train
     g2.set(take(r.grad2!));
   };
   const out = onCpu ? { out: { grad1: g1, grad2: g2 } } : {};
-  // each view's CSR batch (a native copy): the next step's is made while the current loss computes
-  const batchS = new CsrBatch();
-  const batchP = new CsrBatch();
+  // each view's CSR batch (rows gathered natively into one of two CsrTensors refilled in turn): the next
+  // step's is made while the current loss computes, the current one is still read by backward
   const rowsOf = (s: number): Int32Array => order.subarray(s * batchSize + rank * local, s * batchSize + (rank + 1) * local);
-  const csrOf = (s: number): [CsrTensor, CsrTensor] => [batchS.of(ds.spelling, rowsOf(s)), batchP.of(ds.pronunciation, rowsOf(s))];
+  const csrOf = (s: number): [CsrTensor, CsrTensor] => [views.spelling.of(rowsOf(s)), views.pronunciation.of(rowsOf(s))];
   let trainSeconds = 0;
   for (let epoch = 1; epoch <= config.epochs; epoch++) {
     shuffleInPlace(order, rng);
@@ -373,7 +378,7 @@ export async function train(ds: PairDataset, config: TrainConfig, options: Train
     epochs,
     stepLosses,
     heatmapBefore,
-    heatmapAfter: evaluating ? similarityOf(spell, pron, ds, heat, device) : new Float32Array(k * k),
+    heatmapAfter: evaluating ? similarityOf(spell, pron, views, heat, device) : new Float32Array(k * k),
     heatmapWords: Array.from(heat, (i) => ds.words[i]),
     heatmapProns: Array.from(heat, (i) => ds.prons[i]),
     trainPairs: ds.train.length,
