@@ -138,8 +138,8 @@ function writeInputs(file, n, d, seed) {
 // measured process from its own small image ('; true' stops sh from exec'ing it directly); the child also resets
 // VmHWM before its call (see the top).
 const quote = (a) => `'${String(a).replace(/'/g, "'\\''")}'`;
-function fresh(cmd, args) {
-  const r = spawnSync('/bin/sh', ['-c', `${[cmd, ...args].map(quote).join(' ')}; true`], { encoding: 'utf8', maxBuffer: 1 << 24 });
+function fresh(cmd, args, env = process.env) {
+  const r = spawnSync('/bin/sh', ['-c', `${[cmd, ...args].map(quote).join(' ')}; true`], { encoding: 'utf8', maxBuffer: 1 << 24, env });
   const last = (r.stdout || '').trim().split('\n').pop();
   try {
     const j = JSON.parse(last);
@@ -204,6 +204,22 @@ function main() {
     log(`PyTorch ${JSON.parse(spawnSync(o.python, ['-c', 'import json, torch; print(json.dumps(torch.__version__))'], { encoding: 'utf8' }).stdout || '"?"')} ` +
       `(${o.python}), the anchors' code: ${o.losses.map((l) => `${LOSSES[l].label.split(' (')[0]}: ${LOSSES[l].ref}`).join('; ')}; ` +
       `a case whose growth is estimated above ${o.maxGiB} GiB (--max-gib) is not run`);
+  }
+  if (o.goal && o.torch) {
+    // The loss in row blocks against PyTorch float64 at a size PyTorch holds: blocks forced by a 4 MiB budget
+    // (PAIRLOSS_CHUNK_BYTES, read at load); test/chunked.test.ts and test/siglip.test.ts check the gradients too.
+    const n0 = 4096;
+    const file0 = path.join(dir, `check-${n0}x${d}.bin`);
+    writeInputs(file0, n0, d, 22);
+    for (const loss of ['npairs-sym', 'siglip']) {
+      const ours = fresh(process.execPath, [child, loss, file0, String(n0), String(d), String(o.threads)], { ...process.env, PAIRLOSS_CHUNK_BYTES: String(4 << 20) });
+      const ref = fresh(o.python, [torchBench, 'rss', LOSSES[loss].torch, file0, String(n0), String(d), String(o.threads), 'float64']);
+      log(ours.ok && ref.ok
+        ? `check at ${n0}×${d}, ${LOSSES[loss].label}, float32 ${ours.chunked ? 'in row blocks (4 MiB budget)' : 'NOT in row blocks'}: loss ${ours.loss} ` +
+          `against ${LOSSES[loss].ref} in float64 ${ref.loss}: relative difference ${(Math.abs(ours.loss - ref.loss) / Math.abs(ref.loss)).toExponential(1)}`
+        : `check at ${n0}×${d}, ${LOSSES[loss].label}: failed (${ours.error || ref.error})`);
+    }
+    fs.rmSync(file0, { force: true });
   }
   const rows = [];
   const prev = { ours: {}, torch: {} };

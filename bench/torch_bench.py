@@ -8,7 +8,7 @@ Node.js implementations, on the very same inputs (a float32 .bin file that
 run.js writes: x1 then x2, row-major).
 
   python3 bench/torch_bench.py serve          # the line protocol (see handle())
-  python3 bench/torch_bench.py rss LOSS FILE N D THREADS   # peak RSS of one call, in a fresh process
+  python3 bench/torch_bench.py rss LOSS FILE N D THREADS [float64]   # peak RSS of one call, in a fresh process
     (LOSS as make_call's, plus clip: open_clip's ClipLoss, symmetric, world size 1;
     barlow: lightly's BarlowTwinsLoss; supcon-views: HobbitLong's SupConLoss on [N, 2, D])
 """
@@ -353,10 +353,14 @@ def status_kb(key):
         return int(f.read().split(key + ":")[1].split()[0])
 
 
-def rss(loss, path, n, d, threads):
-    """One forward + backward at N×D; the JSON fields as bench/rss_child.js's (and ms, the call's wall time)."""
+def rss(loss, path, n, d, threads, dtype="float32"):
+    """One forward + backward at N×D; the JSON fields as bench/rss_child.js's (and ms, the call's wall time).
+    dtype float64: the inputs (read as float32) and the call in float64, for a reference loss."""
     torch.set_num_threads(threads)
     x1, x2 = load(path, n, d, "cpu")
+    if dtype == "float64":
+        x1, x2 = x1.detach().double().requires_grad_(), x2.detach().double().requires_grad_()
+        torch.set_default_dtype(torch.float64)
     # Warm the code paths on a small problem, so the baseline includes the libraries' own memory.
     s1, s2 = torch.randn(32, d, requires_grad=True), torch.randn(32, d, requires_grad=True)
     make_call(loss, s1, s2)()
@@ -380,6 +384,6 @@ def rss(loss, path, n, d, threads):
 
 if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "rss":
-        rss(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
+        rss(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), *sys.argv[7:8])
     else:
         serve()
