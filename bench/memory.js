@@ -276,6 +276,7 @@ function main() {
     const agree = ours && ours.ok && theirs && theirs.ok ? Math.abs(ours.loss - theirs.loss) <= 1e-4 * Math.max(1, Math.abs(theirs.loss)) : null;
     cells.push(agree === null ? '' : agree ? 'yes' : `NO (${ours.loss} vs ${theirs.loss})`);
     rows.push(cells);
+    progress(`  ${cells.filter(Boolean).join(', ')}`); // each row as it comes (a long run stopped early keeps them)
   }
   if (file) fs.rmSync(file, { force: true });
   fs.rmSync(dir, { recursive: true, force: true });
