@@ -8,7 +8,9 @@ Node.js implementations, on the very same inputs (a float32 .bin file that
 run.js writes: x1 then x2, row-major).
 
   python3 bench/torch_bench.py serve          # the line protocol (see handle())
-  python3 bench/torch_bench.py rss LOSS FILE N D   # peak RSS of one call, in a fresh process
+  python3 bench/torch_bench.py rss LOSS FILE N D THREADS [float64]   # peak RSS of one call, in a fresh process
+    (LOSS as make_call's, plus clip: open_clip's ClipLoss, symmetric, world size 1;
+    barlow: lightly's BarlowTwinsLoss; supcon-views: HobbitLong's SupConLoss on [N, 2, D])
 """
 import json
 import math
@@ -61,12 +63,34 @@ def correlation_loss_func(z1, z2, lamb=5e-3, scale_loss=0.025):
 # (scripts/oracle.py: HobbitLong's SupConLoss, lightly's NTXentLoss, open_clip's
 # SigLipLoss, lightly's VICRegLoss).
 sys.path.insert(0, __import__("os").path.join(__import__("os").path.dirname(__file__), "..", "scripts"))
-from oracle import nt_xent_loss, sigmoid_loss, supcon_loss, vicreg_loss  # noqa: E402
+from oracle import nt_xent_loss, sigmoid_loss, supcon_contrast, supcon_loss, vicreg_loss  # noqa: E402
 # lightly's own modules for the losses of issue 25 (scripts/oracle_lightly.py, copied from lightly/loss/)
 from oracle_lightly import DCLLoss, HypersphereLoss, KoLeoLoss, NegativeCosineSimilarity  # noqa: E402
 # pytorch-metric-learning's TripletMarginLoss (BatchHardMiner) and ArcFaceLoss as
 # scripts/oracle_pml.py writes them from PML's code (PML itself is not installed here).
 from oracle_pml import arcface_loss, triplet_margin_loss  # noqa: E402
+
+
+def clip_loss(image_features, text_features, logit_scale):
+    """open_clip's ClipLoss.forward (src/open_clip/loss.py) at world size 1: both logit matrices, cross-entropy each way."""
+    logits_per_image = logit_scale * image_features @ text_features.T
+    logits_per_text = logit_scale * text_features @ image_features.T
+    labels = torch.arange(logits_per_image.shape[0], device=image_features.device, dtype=torch.long)
+    return (F.cross_entropy(logits_per_image, labels) + F.cross_entropy(logits_per_text, labels)) / 2
+
+
+def barlow_twins_loss(z_a, z_b, lambda_param=5e-3):
+    """lightly's BarlowTwinsLoss.forward (lightly/loss/barlow_twins_loss.py, one process; scripts/oracle.py's lightly_barlow_twins)."""
+    def norm(z):
+        return F.batch_norm(z, running_mean=None, running_var=None, weight=None, bias=None, training=True)
+    z_a_norm, z_b_norm = norm(z_a), norm(z_b)
+    n = z_a.size(0)
+    c = z_a_norm.T @ z_b_norm
+    c = c / n
+    invariance_loss = torch.diagonal(c).add(-1).pow(2).sum()
+    d = c.shape[0]
+    off_diagonal = c.flatten()[:-1].view(d - 1, d + 1)[:, 1:].flatten()
+    return invariance_loss + lambda_param * off_diagonal.pow(2).sum()
 
 
 def supcon_labels(n, device):
@@ -165,6 +189,39 @@ def make_call(loss, x1, x2):
             x1.grad = None
             x2.grad = None
             out = arcface_loss(x1, labels, x2.t())
+            out.backward()
+            sync()
+            return out.item()
+    elif loss == "clip":
+        # open_clip's ClipLoss (world size 1) on the normalised features, its
+        # logit scale learnable at 1 / 0.07 (pairloss: symmetric, temperature 0.07)
+        logit_scale = torch.tensor(1 / 0.07, device=x1.device, requires_grad=True)
+
+        def call():
+            x1.grad = None
+            x2.grad = None
+            logit_scale.grad = None
+            out = clip_loss(F.normalize(x1, dim=-1), F.normalize(x2, dim=-1), logit_scale)
+            out.backward()
+            sync()
+            return out.item()
+    elif loss == "barlow":
+        def call():
+            x1.grad = None
+            x2.grad = None
+            out = barlow_twins_loss(x1, x2)
+            out.backward()
+            sync()
+            return out.item()
+    elif loss == "supcon-views":
+        # HobbitLong's SupConLoss on features [N, 2, D] (the views normalised, as its model does), classes i mod max(1, N/4)
+        labels = torch.arange(x1.shape[0], device=x1.device) % max(1, x1.shape[0] // 4)
+
+        def call():
+            x1.grad = None
+            x2.grad = None
+            features = torch.stack([F.normalize(x1, dim=1), F.normalize(x2, dim=1)], dim=1)
+            out = supcon_contrast(features, labels, 0.07, 0.07)
             out.backward()
             sync()
             return out.item()
@@ -291,22 +348,42 @@ def serve():
         sys.stdout.flush()
 
 
-def rss(loss, path, n, d, threads):
+def status_kb(key):
+    with open("/proc/self/status") as f:
+        return int(f.read().split(key + ":")[1].split()[0])
+
+
+def rss(loss, path, n, d, threads, dtype="float32"):
+    """One forward + backward at N×D; the JSON fields as bench/rss_child.js's (and ms, the call's wall time).
+    dtype float64: the inputs (read as float32) and the call in float64, for a reference loss."""
     torch.set_num_threads(threads)
     x1, x2 = load(path, n, d, "cpu")
+    if dtype == "float64":
+        x1, x2 = x1.detach().double().requires_grad_(), x2.detach().double().requires_grad_()
+        torch.set_default_dtype(torch.float64)
     # Warm the code paths on a small problem, so the baseline includes the libraries' own memory.
     s1, s2 = torch.randn(32, d, requires_grad=True), torch.randn(32, d, requires_grad=True)
     make_call(loss, s1, s2)()
+    hwm_reset = True
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # VmHWM := VmRSS (Linux 4.0 and later)
+    except OSError:
+        hwm_reset = False
+    rss_before = status_kb("VmRSS")
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    # what make_call builds (the seed's torch.eye(N) target, SigLIP's scale and bias) counts in the growth
     value = make_call(loss, x1, x2)()
+    ms = (time.perf_counter() - t0) * 1e3
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with open("/proc/self/status") as f:
-        hwm = int(f.read().split("VmHWM:")[1].split()[0])
-    print(json.dumps({"baselineKB": base, "peakKB": peak, "hwmKB": hwm, "loss": value}))
+    hwm = status_kb("VmHWM")
+    print(json.dumps({"baselineKB": base, "peakKB": peak, "rssBeforeKB": rss_before, "hwmKB": hwm, "hwmReset": hwm_reset,
+                      "ms": ms, "loss": value}))
 
 
 if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "rss":
-        rss(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
+        rss(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), *sys.argv[7:8])
     else:
         serve()
