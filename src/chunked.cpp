@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <mutex>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -47,6 +48,47 @@ std::atomic<int64_t> chunk_rows{rows_from_env()};
 std::atomic<int64_t> chunk_budget{budget_from_env()};
 std::atomic<int64_t> chunk_calls{0};
 
+// ce_kernels.h's block passes over a block's rows in tasks on LibTorch's
+// threads: at::parallel_for is inline code whose OpenMP region exists only
+// where the caller is compiled with OpenMP, as this file is (CMakeLists.txt)
+// and ce_kernels' files are not (their loops run on the calling thread).
+// Each task's column sums are its own, added to cs and cu in the order of its
+// rows (not of completion), so that the result does not depend on timing.
+template <typename T>
+void block_sums(const T* S, int64_t b, int64_t m, double t, double* rs, double* ru, double* cs, double* cu) {
+  struct Part {
+    int64_t begin;
+    std::vector<double> cs, cu;
+  };
+  std::vector<Part> parts;
+  std::mutex mutex;
+  at::parallel_for(0, b, fine_grain(m), [&](int64_t ib, int64_t ie) {
+    std::vector<double> pcs(static_cast<size_t>(m), 0.0), pcu(static_cast<size_t>(m), 0.0);
+    ce::symmetric_block_sums(S + ib * m, ie - ib, m, t, rs + ib, ru + ib, pcs.data(), pcu.data());
+    std::lock_guard<std::mutex> lock(mutex);
+    parts.push_back(Part{ib, std::move(pcs), std::move(pcu)});
+  });
+  std::sort(parts.begin(), parts.end(), [](const Part& x, const Part& y) { return x.begin < y.begin; });
+  for (const Part& part : parts) {
+    const double* pcs = part.cs.data();
+    const double* pcu = part.cu.data();
+#pragma omp simd
+    for (int64_t j = 0; j < m; ++j) {
+      cs[j] += pcs[j];
+      cu[j] += pcu[j];
+    }
+  }
+}
+
+// dloss/dS of a block's rows in place, in tasks as block_sums (row by row: no sums to merge).
+template <typename T>
+void block_grad(T* S, int64_t b, int64_t m, double t, const double* a, const double* bcol, const int64_t* idx,
+                double w_target) {
+  at::parallel_for(0, b, fine_grain(m), [&](int64_t ib, int64_t ie) {
+    ce::symmetric_block_grad(S + ib * m, ie - ib, m, t, a + ib, bcol, idx + ib, w_target);
+  });
+}
+
 // The symmetric loss with index targets and no label smoothing, as the
 // fused kernel computes it (ce_kernels.h's block form of its symmetric pass):
 // one shift c for every exponential, u = exp(L - c), so that each pass takes
@@ -68,7 +110,7 @@ std::optional<std::pair<double, double>> one_shift(const T* y1, const T* y2, con
   for (int64_t r0 = 0; r0 < n; r0 += rows) {
     const int64_t b = std::min(rows, n - r0);
     blas::mm(y1 + r0 * d, false, y2, true, S, b, m, d);
-    ce::symmetric_block_sums(S, b, m, static_cast<double>(t), rs.data() + r0, ru.data() + r0, cs.data(), cu.data());
+    block_sums(S, b, m, static_cast<double>(t), rs.data() + r0, ru.data() + r0, cs.data(), cu.data());
     for (int64_t i = 0; i < b; ++i) {
       const T st = S[i * m + idx[r0 + i]];
       tl += static_cast<double>(st / t);
@@ -102,7 +144,7 @@ std::optional<std::pair<double, double>> one_shift(const T* y1, const T* y2, con
   for (int64_t r0 = 0; r0 < n; r0 += rows) {
     const int64_t b = std::min(rows, n - r0);
     blas::mm(y1 + r0 * d, false, y2, true, S, b, m, d);
-    ce::symmetric_block_grad(S, b, m, static_cast<double>(t), a.data() + r0, bcol.data(), idx + r0, w_r + w_c);
+    block_grad(S, b, m, static_cast<double>(t), a.data() + r0, bcol.data(), idx + r0, w_r + w_c);
     // dy1 = dS @ y2 (this block's rows), dy2 += dS.T @ y1 (this block's share)
     blas::mm(S, false, y2, false, pg1 + r0 * d, b, d, m);
     if (r0 == 0) {
