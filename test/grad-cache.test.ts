@@ -354,3 +354,41 @@ describe('bad input', () => {
     expect(() => c.loss()).toThrow(/temperature/);
   });
 });
+
+describe("issue 22's goal: one step over 16 micro-batches equals the whole batch at once", () => {
+  // a batch of 512 in 16 micro-batches of uneven sizes (44, 20, 44, 20, ...)
+  const sizes = Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? 44 : 20));
+  const [n, d] = [sizes.reduce((x, y) => x + y, 0), 32];
+  for (const dtype of ['float64', 'float32'] as const) {
+    for (const c of cases.filter((k) => !k.labels)) {
+      test(`${c.name}, ${dtype}, ${sizes.length} micro-batches of ${n}×${d}`, () => {
+        const a = arr(dtype, randn(900 + c.name.length, n * d));
+        const noise = randn(901 + c.name.length, n * d);
+        const b = arr(dtype, Array.from(a, (v, i) => v + 0.6 * noise[i]));
+        const cache = new GradCache({ loss: c.loss, batchSize: n, dim: d, dtype, lossOptions: c.options as never });
+        let start = 0;
+        for (const [i, rows] of sizes.entries()) {
+          const part = (x: Float32Array | Float64Array) => ({ data: x.slice(start * d, (start + rows) * d), shape: [rows, d] });
+          expect(cache.add(part(a), part(b))).toBe(i);
+          start += rows;
+        }
+        expect(cache.complete).toBe(true);
+        const r = cache.loss();
+        const whole = direct[c.loss]({ data: a, shape: [n, d] }, { data: b, shape: [n, d] }, c.options);
+        expectClose([r.loss], [whole.loss], dtype, 'loss');
+        const g1: number[] = [];
+        const g2: number[] = [];
+        for (const [i, rows] of sizes.entries()) {
+          const g = cache.gradients(i);
+          expect(g.grad1.shape).toEqual([rows, d]);
+          g1.push(...g.grad1.data());
+          g2.push(...g.grad2.data());
+        }
+        expectClose(g1, whole.grad1!.data(), dtype, 'grad1');
+        expectClose(g2, whole.grad2!.data(), dtype, 'grad2');
+        expect(r.loss).toBe(whole.loss);
+        expect(g2).toEqual(Array.from(whole.grad2!.data()));
+      });
+    }
+  }
+});
