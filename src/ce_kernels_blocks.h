@@ -44,17 +44,8 @@ void block_sums(const T* S, int64_t b, int64_t m, double temperature, double* rs
   const T t = static_cast<T>(temperature);
   const T c = symmetric_shift<T>(t);
   // each task's column sums, added to cs and cu in the order of its rows (not of completion)
-  struct Part {
-    int64_t begin;
-    std::vector<double> cs, cu;
-  };
-  std::vector<Part> parts;
-  std::mutex mutex;
-  at::parallel_for(0, b, fine_grain(m), [&](int64_t rb, int64_t re) {
+  parallel_column_sums(b, fine_grain(m), m, cs, cu, [&](int64_t rb, int64_t re, double* pcs, double* pcu) {
     std::vector<T> buf(static_cast<size_t>(m)), low(kOneSweep<T> ? 0 : static_cast<size_t>(m));
-    std::vector<double> lcs(static_cast<size_t>(m), 0.0), lcu(static_cast<size_t>(m), 0.0);
-    double* pcs = lcs.data();
-    double* pcu = lcu.data();
     T* u = buf.data();
     for (int64_t i = rb; i < re; ++i) {
       const T* s = S + i * m;
@@ -63,19 +54,7 @@ void block_sums(const T* S, int64_t b, int64_t m, double temperature, double* rs
       rs[i] = r;
       ru[i] = rus;
     }
-    std::lock_guard<std::mutex> lock(mutex);
-    parts.push_back(Part{rb, std::move(lcs), std::move(lcu)});
   });
-  std::sort(parts.begin(), parts.end(), [](const Part& x, const Part& y) { return x.begin < y.begin; });
-  for (const Part& part : parts) {
-    const double* pcs = part.cs.data();
-    const double* pcu = part.cu.data();
-#pragma omp simd
-    for (int64_t j = 0; j < m; ++j) {
-      cs[j] += pcs[j];
-      cu[j] += pcu[j];
-    }
-  }
 }
 
 // G = dloss/dS in S's memory: u (a_i + b_j) / t, less (w_r + w_c) / t at the

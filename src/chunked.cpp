@@ -56,28 +56,9 @@ std::atomic<int64_t> chunk_calls{0};
 // rows (not of completion), so that the result does not depend on timing.
 template <typename T>
 void block_sums(const T* S, int64_t b, int64_t m, double t, double* rs, double* ru, double* cs, double* cu) {
-  struct Part {
-    int64_t begin;
-    std::vector<double> cs, cu;
-  };
-  std::vector<Part> parts;
-  std::mutex mutex;
-  at::parallel_for(0, b, fine_grain(m), [&](int64_t ib, int64_t ie) {
-    std::vector<double> pcs(static_cast<size_t>(m), 0.0), pcu(static_cast<size_t>(m), 0.0);
-    ce::symmetric_block_sums(S + ib * m, ie - ib, m, t, rs + ib, ru + ib, pcs.data(), pcu.data());
-    std::lock_guard<std::mutex> lock(mutex);
-    parts.push_back(Part{ib, std::move(pcs), std::move(pcu)});
+  parallel_column_sums(b, fine_grain(m), m, cs, cu, [&](int64_t ib, int64_t ie, double* pcs, double* pcu) {
+    ce::symmetric_block_sums(S + ib * m, ie - ib, m, t, rs + ib, ru + ib, pcs, pcu);
   });
-  std::sort(parts.begin(), parts.end(), [](const Part& x, const Part& y) { return x.begin < y.begin; });
-  for (const Part& part : parts) {
-    const double* pcs = part.cs.data();
-    const double* pcu = part.cu.data();
-#pragma omp simd
-    for (int64_t j = 0; j < m; ++j) {
-      cs[j] += pcs[j];
-      cu[j] += pcu[j];
-    }
-  }
 }
 
 // dloss/dS of a block's rows in place, in tasks as block_sums (row by row: no sums to merge).

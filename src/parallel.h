@@ -1,8 +1,13 @@
-// The one grain size of the CPU kernels' at::parallel_for loops.
+// The grain sizes of the CPU kernels' at::parallel_for loops, and their tasks' column sums merged in row order.
 #pragma once
+
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 namespace pairloss {
 
@@ -16,5 +21,35 @@ inline int64_t grain(int64_t per_item) { return std::max<int64_t>(1, 262144 / st
 // entropy's exp pass and its gradient pass), so that the 512 x 512 matrix of
 // a batch of 512 splits over two threads instead of running on one.
 inline int64_t fine_grain(int64_t per_item) { return std::max<int64_t>(1, 65536 / std::max<int64_t>(per_item, 1)); }
+
+// Column sums over rows [0, n) in at::parallel_for tasks: body(begin, end,
+// cs, cu) adds rows [begin, end)'s contributions to column sums of its own
+// (m doubles each, zeroed), which are then added to cs and cu in the order
+// of the tasks' rows, not of their completion, so that the result does not
+// depend on timing.
+template <typename Body>
+void parallel_column_sums(int64_t n, int64_t grain_size, int64_t m, double* cs, double* cu, const Body& body) {
+  struct Part {
+    int64_t begin;
+    std::vector<double> cs, cu;
+  };
+  std::vector<Part> parts;
+  std::mutex mutex;
+  at::parallel_for(0, n, grain_size, [&](int64_t begin, int64_t end) {
+    std::vector<double> pcs(static_cast<size_t>(m), 0.0), pcu(static_cast<size_t>(m), 0.0);
+    body(begin, end, pcs.data(), pcu.data());
+    std::lock_guard<std::mutex> lock(mutex);
+    parts.push_back(Part{begin, std::move(pcs), std::move(pcu)});
+  });
+  std::sort(parts.begin(), parts.end(), [](const Part& x, const Part& y) { return x.begin < y.begin; });
+  for (const Part& part : parts) {
+    const double* pcs = part.cs.data();
+    const double* pcu = part.cu.data();
+    for (int64_t j = 0; j < m; ++j) {
+      cs[j] += pcs[j];
+      cu[j] += pcu[j];
+    }
+  }
+}
 
 }  // namespace pairloss
