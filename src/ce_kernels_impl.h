@@ -118,9 +118,8 @@ Result rows_only(T* S, T* G, const Problem& p) {
   const double inv_t = 1.0 / static_cast<double>(t);
   const double ls = p.label_smoothing, smooth = ls / static_cast<double>(m), w = p.w_rows;
   const T* P = static_cast<const T*>(p.probs);
-  Result total;
-  std::mutex mutex;
-  at::parallel_for(0, n, grain(m), [&](int64_t b, int64_t e) {
+  // each task's loss and sum(dloss/dL * S), added in the order of its rows (parallel.h)
+  const std::array<double, 2> sums = parallel_sums<2>(n, grain(m), [&](int64_t b, int64_t e) {
     std::vector<T> buf(static_cast<size_t>(m));
     T* u = buf.data();
     double loss = 0, gs = 0;
@@ -223,10 +222,11 @@ Result rows_only(T* S, T* G, const Problem& p) {
         g[target] -= static_cast<T>(w * (1.0 - ls) * inv_t);
       }
     }
-    std::lock_guard<std::mutex> lock(mutex);
-    total.loss_rows += loss;
-    total.gs += gs;
+    return std::array<double, 2>{loss, gs};
   });
+  Result total;
+  total.loss_rows = sums[0];
+  total.gs = sums[1];
   return total;
 }
 
@@ -254,9 +254,8 @@ SigmoidResult sigmoid_impl(T* S, T* G, const SigmoidProblem& p) {
   const int64_t n = p.n, m = p.m;
   const T scale = static_cast<T>(p.scale), bias = static_cast<T>(p.bias);
   const T* Y = static_cast<const T*>(p.labels);
-  SigmoidResult total;
-  std::mutex mutex;
-  at::parallel_for(0, n, grain(m), [&](int64_t b, int64_t e) {
+  // each task's loss and the two learnable parameters' gradient sums, added in the order of its rows
+  const std::array<double, 3> sums = parallel_sums<3>(n, grain(m), [&](int64_t b, int64_t e) {
     std::vector<T> lbuf(static_cast<size_t>(m)), ebuf(static_cast<size_t>(m));
     T* l = lbuf.data();
     T* ex = ebuf.data();
@@ -318,11 +317,12 @@ SigmoidResult sigmoid_impl(T* S, T* G, const SigmoidProblem& p) {
       gs += gsr;
       gb += gbr;
     }
-    std::lock_guard<std::mutex> lock(mutex);
-    total.loss += loss;
-    total.gscale += gs;
-    total.gbias += gb;
+    return std::array<double, 3>{loss, gs, gb};
   });
+  SigmoidResult total;
+  total.loss = sums[0];
+  total.gscale = sums[1];
+  total.gbias = sums[2];
   total.gscale *= p.w;
   total.gbias *= p.w;
   return total;

@@ -314,9 +314,8 @@ CorrelationResult correlation_impl(const at::Tensor& z1_in, const at::Tensor& z2
   // loss = scale * sum w_ij (C_ij - I_ij)^2; dC = 2 * scale * w_ij (C_ij - I_ij) / N
   // (rows in parallel; the diagonal term is taken out of each row's sum after)
   const T two_scale = static_cast<T>(2 * o.scale), lam = static_cast<T>(o.lambda);
-  double on = 0, off = 0;
-  std::mutex mutex;
-  at::parallel_for(0, k, grain(k), [&](int64_t b, int64_t e) {
+  // each task's two sums, added in the order of its rows (parallel.h)
+  const std::array<double, 2> sums = parallel_sums<2>(k, grain(k), [&](int64_t b, int64_t e) {
     double row_on = 0, row_off = 0;
     for (int64_t i = b; i < e; ++i) {
       T* ci = c + i * k;
@@ -332,10 +331,9 @@ CorrelationResult correlation_impl(const at::Tensor& z1_in, const at::Tensor& z2
       row_on += static_cast<double>(vd * vd);
       ci[i] = two_scale * T(1) * vd / tn;
     }
-    std::lock_guard<std::mutex> lock(mutex);
-    on += row_on;
-    off += row_off;
+    return std::array<double, 2>{row_on, row_off};
   });
+  const double on = sums[0], off = sums[1];
   CorrelationResult r;
   r.on_diagonal = on;
   r.off_diagonal = off;

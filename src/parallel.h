@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <mutex>
 #include <utility>
@@ -50,6 +51,27 @@ void parallel_column_sums(int64_t n, int64_t grain_size, int64_t m, double* cs, 
       cu[j] += pcu[j];
     }
   }
+}
+
+// K scalar sums over rows [0, n) in at::parallel_for tasks: body(begin, end)
+// returns rows [begin, end)'s K partial sums, which are added from zero in
+// the order of the tasks' rows, not of their completion (one task: its own
+// sums, as a single loop would give them).
+template <size_t K, typename Body>
+std::array<double, K> parallel_sums(int64_t n, int64_t grain_size, const Body& body) {
+  std::vector<std::pair<int64_t, std::array<double, K>>> parts;
+  std::mutex mutex;
+  at::parallel_for(0, n, grain_size, [&](int64_t begin, int64_t end) {
+    const std::array<double, K> part = body(begin, end);
+    std::lock_guard<std::mutex> lock(mutex);
+    parts.emplace_back(begin, part);
+  });
+  std::sort(parts.begin(), parts.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  std::array<double, K> total{};
+  for (const auto& part : parts) {
+    for (size_t k = 0; k < K; ++k) total[k] += part.second[k];
+  }
+  return total;
 }
 
 }  // namespace pairloss
