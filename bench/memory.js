@@ -42,6 +42,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
+const { rng } = require('./common');
 
 const argv = process.argv.slice(2);
 if (argv.includes('--help') || argv.includes('-h')) {
@@ -120,17 +121,11 @@ function parseArgs(args) {
   return o;
 }
 
-// a seeded generator (mulberry32), inputs uniform in [-1, 1)
+// inputs uniform in [-1, 1) from a seeded generator (bench/common.js's mulberry32)
 function writeInputs(file, n, d, seed) {
   const a = new Float32Array(2 * n * d);
-  let s = seed >>> 0;
-  for (let i = 0; i < a.length; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    a[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
+  const rand = rng(seed);
+  for (let i = 0; i < a.length; i++) a[i] = rand() * 2 - 1;
   fs.writeFileSync(file, Buffer.from(a.buffer));
 }
 

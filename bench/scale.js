@@ -61,15 +61,8 @@ const now = clock === 'cpu'
   ? () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e3; }
   : () => Number(process.hrtime.bigint()) / 1e6;
 
-// a seeded generator (mulberry32)
-let seed = 22;
-function rand() {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+// a seeded generator (bench/common.js's mulberry32)
+const rand = require('./common').rng(22);
 const fill = (len, scale = 1) => {
   const a = new Float32Array(len);
   for (let i = 0; i < len; i++) a[i] = (rand() * 2 - 1) * scale;

@@ -48,15 +48,8 @@ function time(fn) {
   return median(t);
 }
 
-// a seeded generator (mulberry32) for the inputs
-let seed = 12345;
-function rand() {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+// a seeded generator (bench/common.js's mulberry32) for the inputs
+const rand = require('./common').rng(12345);
 
 const n = 512, f = 2048, d = 64, perRow = 30;
 const fill = (len, scale = 1) => Float32Array.from({ length: len }, () => (rand() * 2 - 1) * scale);
