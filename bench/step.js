@@ -53,21 +53,24 @@ const rand = require('./common').rng(12345);
 
 const n = 512, f = 2048, d = 64, perRow = 30;
 const fill = (len, scale = 1) => Float32Array.from({ length: len }, () => (rand() * 2 - 1) * scale);
-// a CSR batch like the job's: ~30 distinct buckets a row, L2-normalised
-const indptr = new Int32Array(n + 1);
-const indices = new Int32Array(n * perRow);
-const values = new Float32Array(n * perRow);
-for (let i = 0; i < n; i++) {
-  const cols = new Set();
-  while (cols.size < perRow) cols.add(Math.floor(rand() * f));
-  const sorted = [...cols].sort((a, b) => a - b);
-  for (let k = 0; k < perRow; k++) {
-    indices[i * perRow + k] = sorted[k];
-    values[i * perRow + k] = 1 / Math.sqrt(perRow);
+// CSR rows like the job's: ~30 distinct buckets a row, L2-normalised
+function csrRows(rowCount) {
+  const indptr = new Int32Array(rowCount + 1);
+  const indices = new Int32Array(rowCount * perRow);
+  const values = new Float32Array(rowCount * perRow);
+  for (let i = 0; i < rowCount; i++) {
+    const cols = new Set();
+    while (cols.size < perRow) cols.add(Math.floor(rand() * f));
+    const sorted = [...cols].sort((a, b) => a - b);
+    for (let k = 0; k < perRow; k++) {
+      indices[i * perRow + k] = sorted[k];
+      values[i * perRow + k] = 1 / Math.sqrt(perRow);
+    }
+    indptr[i + 1] = (i + 1) * perRow;
   }
-  indptr[i + 1] = (i + 1) * perRow;
+  return { indptr, indices, values, shape: [rowCount, f] };
 }
-const csrLike = { indptr, indices, values, shape: [n, f] };
+const csrLike = csrRows(n);
 const w = fill(f * d);
 const gw = new Float32Array(f * d);
 const z1 = fill(n * d), z2 = fill(n * d);
@@ -78,6 +81,12 @@ const W = [fill(f * d), fill(f * d)], GW = [fill(f * d, 1e-3), fill(f * d, 1e-3)
 const M = [new Float32Array(f * d), new Float32Array(f * d)], V = [new Float32Array(f * d), new Float32Array(f * d)];
 let step = 0;
 const x = pl.csrTensor(csrLike);
+// the trainer's way to a batch: one dataset-wide CsrTensor, checked once,
+// and each step's rows gathered from it into a reused CsrTensor (drawn
+// after the inputs above, which stay as they were)
+const dataset = pl.csrTensor(csrRows(8 * n));
+const batchRows = Int32Array.from({ length: n }, () => Math.floor(rand() * 8 * n));
+const gathered = pl.csrIndexSelect(dataset, batchRows);
 const t = (data, shape) => ({ data, shape });
 
 console.log(`step pieces at batch ${n}, F ${f}, D ${d}, ${perRow} non-zeros a row — ${pl.getNumThreads()} LibTorch threads, ` +
@@ -108,7 +117,8 @@ const loss = median(lossTimes);
 const gemms = median(gemmTimes);
 rows.push([`npairsLoss symmetric 512x64, temperature 0.05 (sync, out; ${clock === 'cpu' ? 'CPU time' : 'wall clock'})`, loss]);
 rows.push(['  its 3 matrix products (matmul with out)', gemms]);
-rows.push(['csrTensor (check and copy a batch)', time(() => pl.csrTensor(csrLike))]);
+rows.push(['csrIndexSelect (a batch gathered from the dataset, out: the trainer\'s)', time(() => pl.csrIndexSelect(dataset, batchRows, { out: gathered }))]);
+rows.push(['csrTensor (check and copy a batch: the trainer before csrIndexSelect)', time(() => pl.csrTensor(csrLike))]);
 rows.push(['sparseMatmul x·W (forward)', time(() => pl.sparseMatmul(x, t(w, [f, d]), { out: z1 }))]);
 rows.push(['sparseMatmul xᵀ·g (weight gradient)', time(() => pl.sparseMatmul(x, t(g1, [n, d]), { transposeA: true, out: gw }))]);
 if (typeof pl.adam === "function") rows.push(["adam, 2 x 131,072 weights", time(() => pl.adam(W, GW, M, V, { step: ++step, lr: 0.01 }))]);
